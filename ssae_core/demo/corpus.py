@@ -1,0 +1,216 @@
+"""Procedural corpus of the demo world, with token-level concept labels.
+
+A document has one domain (a general topic or a subdomain) and one style. It picks a
+few focus concepts (Zipf by rank inside its domain) and writes sentences from the
+style's templates, filling concept slots mostly with its focus concepts. So concept
+frequencies are Zipf-like inside each domain, subdomains are rare in the general
+corpus, and a word's concept depends on the document it is in.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import random
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ssae_core.config import Config
+from ssae_core.demo import lexicon, templates
+
+NO_CONCEPT = -1
+
+
+@dataclass(frozen=True)
+class WorldConfig(Config):
+    """Everything that decides the demo world's text. Deterministic from ``seed``."""
+
+    seed: int = 0
+    n_general_docs: int = 24000
+    n_general_test_docs: int = 1000
+    subdomain_share: float = 0.008  # per subdomain, of general-corpus documents
+    qa_share: float = 0.05  # general documents written in the Q&A style
+    crossover_prob: float = 0.05  # general documents with one sentence from a subdomain
+    seed_tokens: int = 8000  # per subdomain, as the paper's 9.2K-token seed set
+    n_test_docs: int = 300  # per subdomain, in-domain test split
+    n_ood_docs: int = 300  # per subdomain, out-of-distribution (Q&A) test split
+    concept_zipf: float = 1.1
+    topic_zipf: float = 0.6
+    focus_prob: float = 0.7  # a concept slot takes one of the document's focus concepts
+    max_doc_words: int = 127  # so that BOS + document fits a 128-token context
+
+
+@dataclass(frozen=True)
+class Concept:
+    id: int
+    domain: str
+    name: str
+    forms: tuple[str, ...]
+
+    @property
+    def key(self) -> str:
+        return f"{self.domain}/{self.name}"
+
+
+def all_concepts() -> list[Concept]:
+    """Every concept of the world, general topics first, ids dense from 0."""
+    blocks = {**lexicon.GENERAL, **lexicon.SUBDOMAINS}
+    counter = itertools.count()
+    return [
+        Concept(next(counter), domain, name, tuple(forms))
+        for domain, block in blocks.items()
+        for name, forms in lexicon.parse_block(block)
+    ]
+
+
+def subdomains() -> list[str]:
+    return list(lexicon.SUBDOMAINS)
+
+
+def _zipf_cum(n: int, s: float) -> list[float]:
+    return list(itertools.accumulate(1.0 / (r + 1) ** s for r in range(n)))
+
+
+class _Writer:
+    """Writes documents; holds the lookup tables so each word costs a few list ops."""
+
+    def __init__(self, cfg: WorldConfig, concepts: list[Concept]):
+        self.cfg = cfg
+        self.concepts = concepts
+        self.by_domain: dict[str, list[int]] = {}
+        for c in concepts:
+            self.by_domain.setdefault(c.domain, []).append(c.id)
+        self.cum = {d: _zipf_cum(len(ids), cfg.concept_zipf) for d, ids in self.by_domain.items()}
+        self.style_words = {
+            d: {k: lexicon.word_list(v) for k, v in words.items()} for d, words in lexicon.STYLE.items()
+        }
+
+    def draw_concept(self, rng: random.Random, domain: str) -> int:
+        cum = self.cum[domain]
+        return self.by_domain[domain][bisect.bisect(cum, rng.random() * cum[-1])]
+
+    def sentence(self, rng, style, domain, focus, words, labels):
+        vocab = self.style_words["general" if domain in lexicon.GENERAL else domain]
+        for slot in rng.choice(templates.STYLES[style]).split():
+            if slot == "{C}":
+                cid = rng.choice(focus) if rng.random() < self.cfg.focus_prob else self.draw_concept(rng, domain)
+                form = rng.choice(self.concepts[cid].forms).split()
+                words.extend(form)
+                labels.extend([cid] * len(form))
+            elif slot == "{A}":
+                words.append(rng.choice(vocab["adj"]))
+                labels.append(NO_CONCEPT)
+            elif slot == "{V}":
+                words.append(rng.choice(vocab["verb"]))
+                labels.append(NO_CONCEPT)
+            else:
+                words.append(slot)
+                labels.append(NO_CONCEPT)
+
+    def document(self, rng: random.Random, domain: str, style: str, crossover: str | None = None):
+        """One document as (words, labels); ``crossover`` adds one sentence of that subdomain."""
+        focus = sorted({self.draw_concept(rng, domain) for _ in range(rng.randint(2, 4))})
+        words: list[str] = []
+        labels: list[int] = []
+        n_sentences = rng.randint(6, 14)
+        cross_at = rng.randrange(n_sentences) if crossover else -1
+        for i in range(n_sentences):
+            w: list[str] = []
+            lab: list[int] = []
+            if i == cross_at:
+                self.sentence(rng, style, crossover, [self.draw_concept(rng, crossover)], w, lab)
+            else:
+                self.sentence(rng, style, domain, focus, w, lab)
+            if len(words) + len(w) > self.cfg.max_doc_words:
+                break
+            words += w
+            labels += lab
+        return words, labels
+
+
+def _split_rng(cfg: WorldConfig, split: str) -> random.Random:
+    return random.Random(f"ssae-demo-{cfg.seed}-{split}")
+
+
+def _general_docs(writer: _Writer, rng: random.Random, n: int):
+    cfg = writer.cfg
+    topics = list(lexicon.GENERAL)
+    topic_cum = _zipf_cum(len(topics), cfg.topic_zipf)
+    subs = subdomains()
+    for _ in range(n):
+        u = rng.random()
+        if u < cfg.subdomain_share * len(subs):
+            domain, style, cross = subs[int(u / cfg.subdomain_share)], "paper", None
+        else:
+            domain = topics[bisect.bisect(topic_cum, rng.random() * topic_cum[-1])]
+            style = "qa" if rng.random() < cfg.qa_share else "article"
+            cross = rng.choice(subs) if rng.random() < cfg.crossover_prob else None
+        yield domain, style, writer.document(rng, domain, style, cross)
+
+
+def _subdomain_docs(writer: _Writer, rng, domain: str, style: str, n_docs: int = 0, n_words: int = 0):
+    total = count = 0
+    while (n_docs and count < n_docs) or (n_words and total < n_words):
+        words, labels = writer.document(rng, domain, style)
+        total += len(words)
+        count += 1
+        yield domain, style, (words, labels)
+
+
+def generate(cfg: WorldConfig) -> tuple[pd.DataFrame, np.ndarray]:
+    """The whole world's text: a document table and the flat concept-label array.
+
+    The table has one row per document (doc_id, split, domain, style, text, start,
+    n_words); ``labels[start:start + n_words]`` are the concept ids of its words.
+    """
+    writer = _Writer(cfg, all_concepts())
+    sources = {
+        "general": _general_docs(writer, _split_rng(cfg, "general"), cfg.n_general_docs),
+        "general_test": _general_docs(writer, _split_rng(cfg, "general_test"), cfg.n_general_test_docs),
+    }
+    for sub in subdomains():
+        sources[f"{sub}_seed"] = _subdomain_docs(writer, _split_rng(cfg, f"{sub}_seed"), sub, "paper", n_words=cfg.seed_tokens)
+        sources[f"{sub}_test"] = _subdomain_docs(writer, _split_rng(cfg, f"{sub}_test"), sub, "paper", n_docs=cfg.n_test_docs)
+        sources[f"{sub}_ood"] = _subdomain_docs(writer, _split_rng(cfg, f"{sub}_ood"), sub, "qa", n_docs=cfg.n_ood_docs)
+    rows, label_chunks, start = [], [], 0
+    for split, docs in sources.items():
+        for domain, style, (words, labels) in docs:
+            rows.append((len(rows), split, domain, style, " ".join(words), start, len(words)))
+            label_chunks.append(np.asarray(labels, dtype=np.int16))
+            start += len(words)
+    table = pd.DataFrame(rows, columns=["doc_id", "split", "domain", "style", "text", "start", "n_words"])
+    return table, np.concatenate(label_chunks)
+
+
+def concept_table(docs: pd.DataFrame, labels: np.ndarray, split: str = "general") -> pd.DataFrame:
+    """Concepts with their mention frequency in ``split`` (per million words) and bucket."""
+    concepts = all_concepts()
+    rows = docs[docs.split == split]
+    idx = np.concatenate([np.arange(s, s + n) for s, n in zip(rows.start, rows.n_words)])
+    lab = labels[idx]
+    counts = np.bincount(lab[lab >= 0], minlength=len(concepts))
+    per_million = counts / max(len(lab), 1) * 1e6
+    return pd.DataFrame(
+        {
+            "concept_id": [c.id for c in concepts],
+            "key": [c.key for c in concepts],
+            "domain": [c.domain for c in concepts],
+            "subdomain": [c.domain in lexicon.SUBDOMAINS for c in concepts],
+            "count": counts,
+            "per_million": per_million,
+            "bucket": [frequency_bucket(p) for p in per_million],
+        }
+    )
+
+
+BUCKETS = ["head (>=1e4/M)", "mid (1e3-1e4/M)", "low (1e2-1e3/M)", "tail (1e1-1e2/M)", "rare (<1e1/M)"]
+
+
+def frequency_bucket(per_million: float) -> str:
+    """Log-spaced bucket of a concept's frequency in mentions per million words."""
+    for edge, name in zip([1e4, 1e3, 1e2, 1e1], BUCKETS):
+        if per_million >= edge:
+            return name
+    return BUCKETS[-1]

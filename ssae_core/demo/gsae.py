@@ -1,0 +1,121 @@
+"""Train the demo world's general SAE (GSAE): a SAELens StandardSAE, ReLU + L1.
+
+Plain Adam on the paper's Eq. 1 loss with unit-norm decoder rows, tied initialization
+(W_enc = W_dec^T), b_dec at the data mean, the L1 coefficient warmed up linearly and
+the learning rate decayed linearly at the end. Features that have not fired for a
+while are re-initialized towards badly reconstructed inputs, so that few stay dead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from sae_lens import StandardSAE, StandardSAEConfig
+from sae_lens.saes.sae import SAEMetadata
+
+from ssae_core import sae_math
+from ssae_core.config import Config
+
+
+@dataclass(frozen=True)
+class GSAEConfig(Config):
+    expansion: int = 8
+    l1: float = 3.0
+    steps: int = 1500
+    batch_size: int = 4096
+    lr: float = 1e-3
+    l1_warmup: float = 0.2  # share of steps
+    lr_decay: float = 0.2  # share of steps
+    resample_every: int = 250  # steps; 0 turns resampling off
+    resample_until: float = 0.6  # share of steps after which no more resampling
+    seed: int = 0
+    layer: int = -1  # block whose hook_resid_post is encoded; -1: the middle block
+
+
+def new_sae(d_in: int, d_sae: int, hook_name: str, model_name: str, context_size: int) -> StandardSAE:
+    cfg = StandardSAEConfig(
+        d_in=d_in,
+        d_sae=d_sae,
+        metadata=SAEMetadata(
+            hook_name=hook_name, model_name=model_name, context_size=context_size, prepend_bos=True
+        ),
+    )
+    return StandardSAE(cfg)
+
+
+def train_gsae(
+    cfg: GSAEConfig,
+    acts: torch.Tensor,
+    sae: StandardSAE,
+    device: torch.device,
+    progress: Callable[[int, dict], None] | None = None,
+) -> dict:
+    """Train ``sae`` in place on the rows of ``acts``; returns the final step's stats."""
+    gen = torch.Generator().manual_seed(cfg.seed)
+    sae.to(device)
+    with torch.no_grad():
+        W_dec = torch.randn(sae.cfg.d_sae, sae.cfg.d_in, generator=gen)
+        sae_math.normalize_decoder_(W_dec)
+        sae.W_dec.copy_(W_dec)
+        sae.W_enc.copy_(W_dec.T)
+        sae.b_enc.zero_()
+        sae.b_dec.copy_(acts[: 100_000].mean(0))
+    opt = torch.optim.Adam(sae.parameters(), lr=cfg.lr, betas=(0.9, 0.999))
+    last_fired = torch.zeros(sae.cfg.d_sae, dtype=torch.long)
+    stats: dict = {}
+    for step in range(cfg.steps):
+        x = acts[torch.randint(len(acts), (cfg.batch_size,), generator=gen)].to(device)
+        l1 = cfg.l1 * min(1.0, (step + 1) / max(1, cfg.l1_warmup * cfg.steps))
+        loss, mse, sparsity, f = sae_math.per_token_loss(x, sae.W_enc, sae.b_enc, sae.W_dec, sae.b_dec, l1)
+        opt.zero_grad(set_to_none=True)
+        loss.mean().backward()
+        sae_math.remove_parallel_grad_(sae.W_dec)
+        for group in opt.param_groups:
+            group["lr"] = cfg.lr * _decay(step, cfg.steps, cfg.lr_decay)
+        opt.step()
+        sae_math.normalize_decoder_(sae.W_dec.data)
+        fired = (f > 0).any(0).cpu()
+        last_fired[fired] = step
+        if cfg.resample_every and step and step % cfg.resample_every == 0 and step < cfg.resample_until * cfg.steps:
+            _resample(sae, opt, x, last_fired < step - cfg.resample_every, gen)
+        stats = {
+            "step": step + 1,
+            "loss": loss.mean().item(),
+            "mse": mse.mean().item(),
+            "l0": (f > 0).float().sum(-1).mean().item(),
+            "l1_coefficient": l1,
+        }
+        if progress:
+            progress(step + 1, stats)
+    return stats
+
+
+def _decay(step: int, total: int, share: float) -> float:
+    start = total * (1 - share)
+    return 1.0 if step < start else max(0.0, (total - step) / max(total - start, 1))
+
+
+@torch.no_grad()
+def _resample(sae, opt, x: torch.Tensor, dead: torch.Tensor, gen: torch.Generator) -> None:
+    """Point dead features at inputs the SAE reconstructs worst (Anthropic-style resampling)."""
+    idx = dead.nonzero().squeeze(-1)
+    if len(idx) == 0:
+        return
+    err = (sae.decode(sae.encode(x)) - x).pow(2).sum(-1)
+    pick = torch.multinomial(err.cpu() + 1e-12, len(idx), replacement=True, generator=gen)
+    dirs = x[pick.to(x.device)] - sae.b_dec
+    dirs = dirs / dirs.norm(dim=-1, keepdim=True).clamp_min(1e-8)
+    alive_norm = sae.W_enc[:, ~dead.to(x.device)].norm(dim=0).mean() if (~dead).any() else 1.0
+    sae.W_dec[idx] = dirs
+    sae.W_enc[:, idx] = dirs.T * alive_norm * 0.2
+    sae.b_enc[idx] = 0
+    for p in (sae.W_enc, sae.W_dec, sae.b_enc):
+        state = opt.state.get(p, {})
+        for k in ("exp_avg", "exp_avg_sq"):
+            if k in state:
+                if p is sae.W_enc:
+                    state[k][:, idx] = 0
+                else:
+                    state[k][idx] = 0

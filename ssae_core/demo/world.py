@@ -1,0 +1,308 @@
+"""Build and open the demo world: corpus -> tokenizer -> LM -> GSAE -> report.
+
+Each step is a workspace artifact keyed by its config and the artifacts it used, so a
+second build is a lookup and a changed config rebuilds only what depends on it.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from sae_lens import SAE
+
+from ssae_core.activations import collect
+from ssae_core.concepts import best_feature_f1, probe_f1, recall_by_bucket
+from ssae_core.config import Config
+from ssae_core.demo import corpus, gsae, lm
+from ssae_core.demo import tokenizer as tk
+from ssae_core.device import pick_device
+from ssae_core.metrics import evaluate_saes
+from ssae_core.progress import Progress, Silent
+from ssae_core.workspace import Artifact, Workspace, atomic_write_json
+
+LM_SUBDIR = "model"
+
+
+@dataclass(frozen=True)
+class TokenizerConfig(Config):
+    kind: str = "word-level"
+
+
+@dataclass(frozen=True)
+class ReportConfig(Config):
+    recall_threshold: float = 0.5
+    version: int = 1
+
+
+@dataclass(frozen=True)
+class DemoConfig(Config):
+    """The whole demo world: text, LM, GSAE. ``quick()`` is the miniature for tests."""
+
+    world: corpus.WorldConfig = field(default_factory=corpus.WorldConfig)
+    lm: lm.LMConfig = field(default_factory=lm.LMConfig)
+    gsae: gsae.GSAEConfig = field(default_factory=gsae.GSAEConfig)
+    report: ReportConfig = field(default_factory=ReportConfig)
+
+    @classmethod
+    def quick(cls) -> "DemoConfig":
+        return cls(
+            world=corpus.WorldConfig(n_general_docs=2500, n_general_test_docs=200, seed_tokens=2000, n_test_docs=60, n_ood_docs=60),
+            lm=lm.LMConfig(n_layers=2, d_model=64, n_heads=2, d_mlp=256, steps=80, batch_size=16),
+            gsae=gsae.GSAEConfig(l1=1.0, steps=200, batch_size=1024, resample_every=50),
+        )
+
+    @property
+    def hook_name(self) -> str:
+        layer = self.gsae.layer if self.gsae.layer >= 0 else self.lm.n_layers // 2
+        return f"blocks.{layer}.hook_resid_post"
+
+
+@dataclass
+class DemoWorld:
+    """A built demo world: its artifacts and lazy accessors for what is in them."""
+
+    config: DemoConfig
+    corpus_art: Artifact
+    tokenizer_art: Artifact
+    lm_art: Artifact
+    gsae_art: Artifact
+    report_art: Artifact
+    device: torch.device
+
+    @property
+    def hook_name(self) -> str:
+        return self.config.hook_name
+
+    @property
+    def model_dir(self) -> Path:
+        return self.lm_art.path / LM_SUBDIR
+
+    @property
+    def gsae_dir(self) -> Path:
+        return self.gsae_art.path
+
+    @cached_property
+    def docs(self) -> pd.DataFrame:
+        return pd.read_parquet(self.corpus_art.file("docs.parquet"))
+
+    @cached_property
+    def labels(self) -> np.ndarray:
+        return np.load(self.corpus_art.file("labels.npy"))
+
+    @cached_property
+    def tokens(self) -> np.ndarray:
+        return np.load(self.tokenizer_art.file("tokens.npy"))
+
+    @cached_property
+    def concepts(self) -> pd.DataFrame:
+        return pd.read_parquet(self.corpus_art.file("concepts.parquet"))
+
+    @cached_property
+    def tokenizer(self):
+        return tk.load_tokenizer(self.model_dir)
+
+    @cached_property
+    def model(self):
+        return lm.load_model(self.model_dir, self.tokenizer, self.device)
+
+    @cached_property
+    def gsae(self) -> SAE:
+        return SAE.load_from_disk(self.gsae_dir, device=str(self.device))
+
+    @property
+    def report(self) -> dict:
+        return self.report_art.summary
+
+    def split_docs(self, split: str) -> pd.DataFrame:
+        rows = self.docs[self.docs.split == split]
+        if rows.empty:
+            raise KeyError(f"no split {split!r}; the demo world has {sorted(self.docs.split.unique())}")
+        return rows
+
+    def split_tokens(self, split: str) -> list[np.ndarray]:
+        """Token ids per document of a split (no BOS)."""
+        return [self.tokens[s : s + n] for s, n in zip(*self._spans(split))]
+
+    def split_labels(self, split: str) -> list[np.ndarray]:
+        """Concept ids per token per document of a split (-1: no concept)."""
+        return [self.labels[s : s + n] for s, n in zip(*self._spans(split))]
+
+    def _spans(self, split):
+        rows = self.split_docs(split)
+        return rows.start.to_numpy(), rows.n_words.to_numpy()
+
+
+def build(cfg: DemoConfig | None = None, workspace: Workspace | None = None, device: str | None = None, progress: Progress | None = None) -> DemoWorld:
+    """Build (or reuse) every artifact of the demo world and return it."""
+    cfg = cfg or DemoConfig()
+    ws = workspace or Workspace()
+    dev = pick_device(device)
+    progress = progress or Silent()
+    corpus_art = ws.build("corpus", cfg.world, lambda d: _build_corpus(cfg.world, d, progress))
+    tok_art = ws.build("tokenizer", TokenizerConfig(), lambda d: _build_tokenizer(corpus_art, d, progress), [corpus_art.ref])
+    lm_art = ws.build("lm", cfg.lm, lambda d: _build_lm(cfg.lm, corpus_art, tok_art, d, dev, progress), [tok_art.ref])
+    gsae_art = ws.build("sae", cfg.gsae, lambda d: _build_gsae(cfg, corpus_art, tok_art, lm_art, d, dev, progress), [lm_art.ref])
+    partial = DemoWorld(cfg, corpus_art, tok_art, lm_art, gsae_art, gsae_art, dev)
+    report_art = ws.build("world_report", cfg.report, lambda d: _build_report(partial, d, progress), [corpus_art.ref, lm_art.ref, gsae_art.ref])
+    return DemoWorld(cfg, corpus_art, tok_art, lm_art, gsae_art, report_art, dev)
+
+
+def _build_corpus(cfg: corpus.WorldConfig, out: Path, progress: Progress) -> dict:
+    progress.stage("generate corpus", None)
+    docs, labels = corpus.generate(cfg)
+    docs.to_parquet(out / "docs.parquet", index=False)
+    np.save(out / "labels.npy", labels)
+    concepts = corpus.concept_table(docs, labels)
+    concepts.to_parquet(out / "concepts.parquet", index=False)
+    return {
+        "documents": int(len(docs)),
+        "words": int(len(labels)),
+        "concepts": int(len(concepts)),
+        "docs_per_split": docs.split.value_counts().sort_index().to_dict(),
+        "words_per_split": docs.groupby("split").n_words.sum().sort_index().astype(int).to_dict(),
+    }
+
+
+def _build_tokenizer(corpus_art: Artifact, out: Path, progress: Progress) -> dict:
+    progress.stage("train tokenizer", None)
+    docs = pd.read_parquet(corpus_art.file("docs.parquet"))
+    tok = tk.train_tokenizer(docs.text)
+    tk.save_tokenizer(tok, out)
+    encoded = tok.encode_batch(list(docs.text), add_special_tokens=False)
+    tokens = np.concatenate([np.asarray(e.ids, dtype=np.int32) for e in encoded])
+    if len(tokens) != docs.n_words.sum():
+        raise RuntimeError("tokenizer does not map each word to one token; labels would misalign")
+    np.save(out / "tokens.npy", tokens)
+    return {"vocab_size": tok.get_vocab_size()}
+
+
+def _build_lm(cfg: lm.LMConfig, corpus_art, tok_art, out: Path, device, progress: Progress) -> dict:
+    world = _Reader(corpus_art, tok_art)
+    tokenizer = tk.load_tokenizer(tok_art.path)
+    windows = lm.pack(world.split_tokens("general"), tokenizer.bos_token_id, cfg.n_ctx)
+    progress.stage("train LM", cfg.steps)
+    model, info = lm.train_lm(cfg, windows, len(tokenizer), device, lambda s, loss: progress.update(1, loss=loss))
+    target = out / LM_SUBDIR
+    target.mkdir()
+    lm.save_model(model, info["tl_config"], target)
+    tokenizer.save_pretrained(str(target))
+    return {"final_train_loss": info["final_train_loss"], "train_windows": int(len(windows))}
+
+
+def _build_gsae(cfg: DemoConfig, corpus_art, tok_art, lm_art, out: Path, device, progress: Progress) -> dict:
+    world = _Reader(corpus_art, tok_art)
+    model_dir = lm_art.path / LM_SUBDIR
+    tokenizer = tk.load_tokenizer(model_dir)
+    model = lm.load_model(model_dir, tokenizer, device)
+    docs = world.split_tokens("general")
+    progress.stage("collect LM activations", len(docs))
+    acts, _, _ = collect(model, cfg.hook_name, docs, tokenizer.bos_token_id, tokenizer.pad_token_id, progress.update)
+    d_in = model.cfg.d_model
+    sae = gsae.new_sae(d_in, d_in * cfg.gsae.expansion, cfg.hook_name, model.cfg.model_name, model.cfg.n_ctx)
+    progress.stage("train GSAE", cfg.gsae.steps)
+    stats = gsae.train_gsae(cfg.gsae, acts, sae, device, lambda s, st: progress.update(1, l0=st["l0"], mse=st["mse"]))
+    sae.save_model(out)
+    return {"train_tokens": int(len(acts)), "final": stats}
+
+
+def _build_report(world: DemoWorld, out: Path, progress: Progress) -> dict:
+    """The world's summary: LM vs unigram CE, GSAE quality, concept recall per bucket."""
+    tokenizer = world.tokenizer
+    bos, pad = tokenizer.bos_token_id, tokenizer.pad_token_id
+    test = world.split_tokens("general_test")
+    progress.stage("evaluate GSAE", len(test))
+    start = time.time()
+    gsae_metrics = evaluate_saes(world.model, {"gsae": world.gsae}, world.hook_name, test, bos, pad, progress.update)["gsae"]
+    unigram = unigram_ce(np.concatenate(world.split_tokens("general")), np.concatenate(test), len(tokenizer))
+    per_concept = concept_scores(world, progress)
+    per_concept.to_parquet(out / "concept_recall.parquet", index=False)
+    gsae_buckets = recall_by_bucket(per_concept, "best_f1", world.config.report.recall_threshold)
+    probe_buckets = recall_by_bucket(per_concept, "probe_f1", world.config.report.recall_threshold)
+    table = gsae_buckets.rename(columns={"recalled": "gsae_recalled", "recall": "gsae_recall"}).merge(
+        probe_buckets[["bucket", "recalled", "recall"]].rename(columns={"recalled": "probe_recalled", "recall": "probe_recall"}),
+        on="bucket",
+        how="outer",
+    )
+    order = {b: i for i, b in enumerate(corpus.BUCKETS)}
+    table = table.sort_values("bucket", key=lambda s: s.map(order))
+    atomic_write_json(out / "recall_by_bucket.json", table.to_dict(orient="records"))
+    d_model = world.model.cfg.d_model
+    return {
+        "lm": {
+            "heldout_ce": gsae_metrics["ce_clean"],
+            "unigram_ce": unigram,
+            "ce_ratio_to_unigram": gsae_metrics["ce_clean"] / unigram,
+        },
+        "gsae": {**gsae_metrics, "d_sae": world.gsae.cfg.d_sae, "d_in": d_model, "l0_target_max": d_model / 4},
+        "recall_by_bucket": table.to_dict(orient="records"),
+        "eval_seconds": round(time.time() - start, 2),
+    }
+
+
+def unigram_ce(train: np.ndarray, test: np.ndarray, vocab: int) -> float:
+    """Cross-entropy (nats) of an add-one unigram model fit on ``train``, on ``test``."""
+    counts = np.bincount(train, minlength=vocab).astype(np.float64) + 1
+    return float(-np.log(counts[test] / counts.sum()).mean())
+
+
+def concept_scores(world: DemoWorld, progress: Progress) -> pd.DataFrame:
+    """Per concept: GSAE best-feature F1 and linear-probe F1, each on its own domain's test text.
+
+    General-topic concepts are scored on ``general_test``, each subdomain's concepts on
+    that subdomain's in-domain test split.
+    """
+    concepts = world.concepts
+    n = len(concepts)
+    tokenizer = world.tokenizer
+    parts = []
+    for split, domains in _concept_splits(concepts).items():
+        docs = world.split_tokens(split)
+        progress.stage(f"concept recall on {split}", len(docs))
+        acts, doc, pos = collect(world.model, world.hook_name, docs, tokenizer.bos_token_id, tokenizer.pad_token_id, progress.update)
+        labels = np.concatenate(world.split_labels(split))[_flat_index(world.split_labels(split), doc, pos)]
+        with torch.no_grad():
+            feats = world.gsae.encode(acts.to(world.device))
+        sae = best_feature_f1([(feats, labels)], n)
+        sae["probe_f1"] = probe_f1(acts, labels, n)
+        sae["split"] = split
+        parts.append(sae[concepts.domain.isin(domains).to_numpy()])
+    scores = pd.concat(parts).sort_values("concept_id")
+    return concepts.merge(scores, on="concept_id", suffixes=("", "_test"))
+
+
+def _concept_splits(concepts: pd.DataFrame) -> dict[str, list[str]]:
+    general = sorted(concepts.loc[~concepts.subdomain, "domain"].unique())
+    splits = {"general_test": general}
+    for sub in corpus.subdomains():
+        splits[f"{sub}_test"] = [sub]
+    return splits
+
+
+def _flat_index(per_doc: list[np.ndarray], doc: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    offsets = np.concatenate([[0], np.cumsum([len(x) for x in per_doc])])
+    return offsets[doc] + pos
+
+
+class _Reader:
+    """Token access during the build, before a DemoWorld exists."""
+
+    def __init__(self, corpus_art: Artifact, tok_art: Artifact):
+        self.docs = pd.read_parquet(corpus_art.file("docs.parquet"))
+        self.tokens = np.load(tok_art.file("tokens.npy"))
+
+    def split_tokens(self, split: str) -> list[np.ndarray]:
+        rows = self.docs[self.docs.split == split]
+        return [self.tokens[s : s + n] for s, n in zip(rows.start, rows.n_words)]
+
+
+def copy_base(world: DemoWorld, target: Path) -> None:
+    """Copy the LM and GSAE into ``target/model`` and ``target/sae`` (local-directory format)."""
+    shutil.copytree(world.model_dir, target / "model")
+    shutil.copytree(world.gsae_dir, target / "sae", ignore=shutil.ignore_patterns("manifest.json"))

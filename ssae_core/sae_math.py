@@ -1,0 +1,42 @@
+"""The ReLU + L1 SAE as plain tensor math, shared by training, selection and evaluation.
+
+Shapes follow SAELens: ``W_enc`` (d_in, d_sae), ``W_dec`` (d_sae, d_in), decoder rows
+are feature directions. The per-token loss is the paper's Eq. 1,
+``||x - x_hat||^2 + l1 * ||f||_1``, with unit-norm decoder rows.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def encode(x: torch.Tensor, W_enc, b_enc, b_dec) -> torch.Tensor:
+    """Feature activations ``relu((x - b_dec) @ W_enc + b_enc)``."""
+    return torch.relu((x - b_dec) @ W_enc + b_enc)
+
+
+def decode(f: torch.Tensor, W_dec, b_dec) -> torch.Tensor:
+    return f @ W_dec + b_dec
+
+
+def per_token_loss(x: torch.Tensor, W_enc, b_enc, W_dec, b_dec, l1: float):
+    """(loss, mse, l1 term, feature acts) per token; mse is the summed squared error."""
+    f = encode(x, W_enc, b_enc, b_dec)
+    x_hat = decode(f, W_dec, b_dec)
+    mse = (x_hat - x).pow(2).sum(-1)
+    sparsity = f.sum(-1)  # f >= 0, so this is ||f||_1
+    return mse + l1 * sparsity, mse, sparsity, f
+
+
+@torch.no_grad()
+def normalize_decoder_(W_dec: torch.Tensor) -> None:
+    """Rescale decoder rows to unit norm, in place."""
+    W_dec.div_(W_dec.norm(dim=-1, keepdim=True).clamp_min(1e-8))
+
+
+@torch.no_grad()
+def remove_parallel_grad_(W_dec: torch.nn.Parameter) -> None:
+    """Drop the gradient component along each decoder row (keeps norms at 1 to first order)."""
+    if W_dec.grad is not None:
+        along = (W_dec.grad * W_dec).sum(-1, keepdim=True)
+        W_dec.grad.sub_(along * W_dec)

@@ -1,0 +1,247 @@
+"""Artifact store: every computed thing is a directory named by the hash of what made it.
+
+Layout: ``<root>/<kind>/<key>/`` holding the artifact's files and ``manifest.json``
+(config, inputs, library versions, wall time, file sizes and SHA-256 checksums).
+A build writes into a temporary sibling directory and renames it into place, so a
+crash never leaves a half-written artifact under its final name. An artifact whose
+files do not match its manifest is never used: ``build`` moves it aside (nothing is
+deleted) and rebuilds it, ``open`` reports it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import platform
+import shutil
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from ssae_core.config import Config, stable_hash
+from ssae_core.errors import WorkspaceError
+
+MANIFEST = "manifest.json"
+DEFAULT_ROOT = "cache"
+_VERSIONED = ["ssae-studio", "torch", "sae-lens", "transformer-lens", "numpy", "tokenizers"]
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """A finished artifact: its directory and its manifest."""
+
+    path: Path
+    manifest: dict[str, Any]
+
+    @property
+    def key(self) -> str:
+        return self.manifest["key"]
+
+    @property
+    def kind(self) -> str:
+        return self.manifest["kind"]
+
+    @property
+    def ref(self) -> str:
+        """``kind/key``: how other artifacts name this one among their inputs."""
+        return f"{self.kind}/{self.key}"
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        return self.manifest.get("summary", {})
+
+    def file(self, name: str) -> Path:
+        return self.path / name
+
+
+def resolve_root(root: str | os.PathLike | None = None) -> Path:
+    """The workspace root: the argument, else ``$SSAE_WORKSPACE``, else ``cache/``."""
+    return Path(root or os.environ.get("SSAE_WORKSPACE") or DEFAULT_ROOT).expanduser().resolve()
+
+
+class Workspace:
+    """The artifact store rooted at one directory."""
+
+    def __init__(self, root: str | os.PathLike | None = None):
+        self.root = resolve_root(root)
+        self._verified: set[tuple[str, float]] = set()
+
+    def __repr__(self) -> str:
+        return f"Workspace({str(self.root)!r})"
+
+    def ensure_writable(self) -> None:
+        """Create the root if needed; raise WorkspaceError if it cannot be written."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=self.root, prefix=".probe-"):
+                pass
+        except OSError as exc:
+            raise WorkspaceError(
+                f"The workspace {self.root} is not writable ({exc.strerror or exc}). "
+                "Choose another directory with --workspace DIR or the SSAE_WORKSPACE variable."
+            ) from None
+
+    def key_for(self, kind: str, config: Config, inputs: list[str] | None = None) -> str:
+        return stable_hash({"kind": kind, "config": config.digest(), "inputs": sorted(inputs or [])})
+
+    def path(self, kind: str, key: str) -> Path:
+        return self.root / kind / key
+
+    def list(self, kind: str) -> list[Artifact]:
+        """Finished artifacts of one kind, newest first (unverified: manifests only)."""
+        found = []
+        for manifest in (self.root / kind).glob(f"*/{MANIFEST}"):
+            with contextlib.suppress(OSError, ValueError):
+                found.append(Artifact(manifest.parent, json.loads(manifest.read_text())))
+        return sorted(found, key=lambda a: a.manifest.get("created", 0), reverse=True)
+
+    def find(self, kind: str, config: Config, inputs: list[str] | None = None) -> Artifact | None:
+        """The verified artifact for this config and inputs, or None if not built."""
+        path = self.path(kind, self.key_for(kind, config, inputs))
+        return self.open(path) if path.exists() else None
+
+    def open(self, path: str | os.PathLike) -> Artifact:
+        """Open and verify an artifact directory; WorkspaceError if it is damaged."""
+        path = Path(path)
+        problem = self._problem(path)
+        if problem:
+            raise WorkspaceError(
+                f"The artifact {path} is damaged ({problem}). Rebuild it (the command that made it "
+                "moves the damaged copy aside and starts again) or delete that directory."
+            )
+        return Artifact(path, json.loads((path / MANIFEST).read_text()))
+
+    def build(
+        self,
+        kind: str,
+        config: Config,
+        builder: Callable[[Path], dict[str, Any] | None],
+        inputs: list[str] | None = None,
+    ) -> Artifact:
+        """Return the artifact for (kind, config, inputs), building it if needed.
+
+        ``builder(tmpdir)`` writes the artifact's files into ``tmpdir`` and may return a
+        JSON-able summary that is kept in the manifest.
+        """
+        self.ensure_writable()
+        key = self.key_for(kind, config, inputs)
+        final = self.path(kind, key)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        with self._lock(final):
+            if final.exists():
+                if not self._problem(final):
+                    return self.open(final)
+                self._quarantine(final)
+            tmp = final.parent / f".tmp-{key}-{uuid.uuid4().hex[:8]}"
+            tmp.mkdir()
+            try:
+                start = time.time()
+                summary = builder(tmp) or {}
+                manifest = {
+                    "kind": kind,
+                    "key": key,
+                    "config_class": type(config).__name__,
+                    "config": config.to_dict(),
+                    "inputs": sorted(inputs or []),
+                    "summary": summary,
+                    "versions": library_versions(),
+                    "created": time.time(),
+                    "wall_s": round(time.time() - start, 3),
+                    "files": _file_table(tmp),
+                }
+                atomic_write_json(tmp / MANIFEST, manifest)
+                os.rename(tmp, final)
+            except BaseException:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise
+            return self.open(final)
+
+    @contextlib.contextmanager
+    def _lock(self, final: Path) -> Iterator[None]:
+        lock_path = final.parent / f".{final.name}.lock"
+        with open(lock_path, "w") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def _quarantine(self, path: Path) -> Path:
+        moved = path.parent / f".corrupt-{path.name}-{int(time.time())}"
+        os.rename(path, moved)
+        return moved
+
+    def _problem(self, path: Path) -> str | None:
+        """Why the artifact at ``path`` cannot be used, or None if it is intact."""
+        manifest_path = path / MANIFEST
+        try:
+            manifest = json.loads(manifest_path.read_text())
+            files = manifest["files"]
+        except FileNotFoundError:
+            return "no manifest.json: it was never finished"
+        except (OSError, ValueError, KeyError) as exc:
+            return f"unreadable manifest.json: {exc}"
+        for name, meta in files.items():
+            f = path / name
+            if not f.is_file():
+                return f"missing file {name}"
+            if f.stat().st_size != meta["size"]:
+                return f"{name} is {f.stat().st_size} bytes, the manifest says {meta['size']}"
+        memo = (str(path), manifest_path.stat().st_mtime)
+        if memo not in self._verified:
+            for name, meta in files.items():
+                if sha256_file(path / name) != meta["sha256"]:
+                    return f"checksum mismatch in {name}"
+            self._verified.add(memo)
+        return None
+
+
+def _file_table(root: Path) -> dict[str, dict[str, Any]]:
+    return {
+        str(f.relative_to(root)): {"size": f.stat().st_size, "sha256": sha256_file(f)}
+        for f in sorted(root.rglob("*"))
+        if f.is_file() and f.name != MANIFEST
+    }
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write a file so that readers see the old or the new content, never a part."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
+    atomic_write_bytes(path, json.dumps(obj, indent=2, sort_keys=True, default=str).encode())
+
+
+def library_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in _VERSIONED:
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            versions[name] = metadata.version(name)
+    return versions

@@ -1,0 +1,43 @@
+"""Shared fixtures: a quick demo world built once per test session, through the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def run_cli(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """Run ``python -m ssae_core ARGS`` in a subprocess, as a user would."""
+    proc = subprocess.run([sys.executable, "-m", "ssae_core", *args], capture_output=True, text=True, timeout=600)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"CLI failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+@pytest.fixture(scope="session")
+def quick_build(tmp_path_factory):
+    """(workspace path, JSON summary) of ``demo build --quick`` run in a fresh workspace."""
+    root = tmp_path_factory.mktemp("ws")
+    proc = run_cli("demo", "build", "--quick", "--json", "--device", "cpu", "--workspace", str(root))
+    return root, json.loads(proc.stdout)
+
+
+@pytest.fixture(scope="session")
+def quick_workspace(quick_build):
+    from ssae_core.workspace import Workspace
+
+    return Workspace(quick_build[0])
+
+
+@pytest.fixture(scope="session")
+def quick_world(quick_workspace):
+    from ssae_core.demo.world import DemoConfig, build
+
+    return build(DemoConfig.quick(), quick_workspace, device="cpu")

@@ -1,0 +1,102 @@
+"""Loading the base model + GSAE from local directories, and clear failures."""
+
+import time
+
+import pytest
+import torch
+from transformers import GPT2Config, GPT2LMHeadModel
+
+from ssae_core import base
+from ssae_core.demo import gsae
+from ssae_core.demo import tokenizer as tk
+from ssae_core.demo.world import copy_base
+from ssae_core.errors import LoadError
+
+
+@pytest.fixture(scope="module")
+def hf_dir(tmp_path_factory):
+    """A tiny GPT-2 in Hugging Face format, with its tokenizer, made here."""
+    d = tmp_path_factory.mktemp("hf-gpt2")
+    tok = tk.train_tokenizer(["the cat sat on the mat .", "a dog ran to the park ."])
+    tk.save_tokenizer(tok, d)
+    torch.manual_seed(0)
+    cfg = GPT2Config(n_layer=2, n_embd=32, n_head=2, vocab_size=tok.get_vocab_size(), n_positions=64, n_ctx=64)
+    model = GPT2LMHeadModel(cfg).eval()
+    model.save_pretrained(d)
+    return d, model
+
+
+def _sae_dir(tmp_path, d_in, hook="blocks.0.hook_resid_post", name="sae"):
+    sae = gsae.new_sae(d_in, 4 * d_in, hook, "test-model", 64)
+    out = tmp_path / name
+    sae.save_model(out)
+    return out
+
+
+def test_hf_directory_loads_and_matches_transformers(hf_dir, tmp_path):
+    path, reference = hf_dir
+    spec = base.BaseSpec(source="local", model_dir=str(path), sae_dir=str(_sae_dir(tmp_path, 32)))
+    loaded = base.load_base(spec, device="cpu")
+    ids = torch.tensor([[0, 4, 5, 6, 7]])
+    ours = loaded.model(ids).log_softmax(-1)
+    theirs = reference(ids).logits.log_softmax(-1)
+    assert torch.allclose(ours, theirs, atol=1e-4)
+    assert loaded.hook_name == "blocks.0.hook_resid_post"
+    assert loaded.sae.cfg.d_in == 32 and loaded.tokenizer is not None
+
+
+def test_project_format_directory_round_trips(quick_world, tmp_path):
+    copy_base(quick_world, tmp_path)
+    spec = base.BaseSpec(source="local", model_dir=str(tmp_path / "model"), sae_dir=str(tmp_path / "sae"))
+    loaded = base.load_base(spec, device="cpu")
+    tokens = torch.tensor([[quick_world.tokenizer.bos_token_id, *quick_world.split_tokens("general_test")[0][:20]]])
+    assert torch.equal(loaded.model(tokens), quick_world.model(tokens))
+    assert torch.equal(loaded.sae.W_dec, quick_world.gsae.W_dec)
+    assert loaded.hook_name == quick_world.hook_name
+
+
+def test_sae_width_mismatch_is_explained(hf_dir, tmp_path):
+    path, _ = hf_dir
+    spec = base.BaseSpec(source="local", model_dir=str(path), sae_dir=str(_sae_dir(tmp_path, 48)))
+    with pytest.raises(LoadError, match="d_in=48.*width 32"):
+        base.load_base(spec, device="cpu")
+
+
+def test_sae_hook_missing_from_model_is_explained(hf_dir, tmp_path):
+    path, _ = hf_dir
+    spec = base.BaseSpec(source="local", model_dir=str(path), sae_dir=str(_sae_dir(tmp_path, 32, "blocks.9.hook_resid_post")))
+    with pytest.raises(LoadError, match="blocks.9.hook_resid_post"):
+        base.load_base(spec, device="cpu")
+
+
+def test_not_an_sae_or_model_directory(tmp_path):
+    (tmp_path / "cfg.json").write_text("{}")
+    with pytest.raises(LoadError, match="sae_weights.safetensors is missing"):
+        base.load_sae_dir(tmp_path)
+    with pytest.raises(LoadError, match="neither tl_config.json"):
+        base.load_model_dir(tmp_path / "nothing-here")
+
+
+def test_unknown_release_and_sae_id_offline_fast():
+    start = time.time()
+    with pytest.raises(LoadError, match="Unknown SAELens release"):
+        base.load_base(base.BaseSpec(source="release", release="no-such-release", sae_id="x"), device="cpu")
+    with pytest.raises(LoadError, match="has no SAE 'nope'"):
+        base.load_base(base.BaseSpec(source="release", release="gpt2-small-res-jb", sae_id="nope"), device="cpu")
+    with pytest.raises(LoadError, match="Unknown TransformerLens model"):
+        base.load_base(base.BaseSpec(source="release", release="gpt2-small-res-jb", sae_id="blocks.8.hook_resid_pre", model_name="not-a-model"), device="cpu")
+    assert time.time() - start < 10
+
+
+def test_hub_model_offline_names_the_alternatives(monkeypatch):
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setenv("HF_ENDPOINT", "https://127.0.0.1:9")  # nothing listens there
+    start = time.time()
+    with pytest.raises(LoadError, match="demo world.*local directories"):
+        base.load_base(base.BaseSpec(source="release", release="gpt2-small-res-jb", sae_id="blocks.8.hook_resid_pre"), device="cpu")
+    assert time.time() - start < 10
+
+
+def test_unknown_source():
+    with pytest.raises(LoadError, match="Unknown base source"):
+        base.load_base(base.BaseSpec(source="ftp"), device="cpu")

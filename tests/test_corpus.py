@@ -1,0 +1,92 @@
+import numpy as np
+import pytest
+
+from ssae_core.demo import corpus, lexicon
+from ssae_core.demo import tokenizer as tk
+
+SMALL = corpus.WorldConfig(n_general_docs=3000, n_general_test_docs=100, seed_tokens=3000, n_test_docs=50, n_ood_docs=50)
+
+
+@pytest.fixture(scope="module")
+def world():
+    return corpus.generate(SMALL)
+
+
+def test_same_seed_same_world_other_seed_other_world(world):
+    docs, labels = world
+    docs2, labels2 = corpus.generate(SMALL)
+    assert docs.equals(docs2) and np.array_equal(labels, labels2)
+    docs3, _ = corpus.generate(SMALL.replace(seed=1))
+    assert not docs3.text.equals(docs.text)
+
+
+def test_concept_inventory():
+    concepts = corpus.all_concepts()
+    assert len(concepts) >= 200
+    assert [c.id for c in concepts] == list(range(len(concepts)))
+    for sub in lexicon.SUBDOMAINS:
+        assert sum(c.domain == sub for c in concepts) >= 40
+    assert len({c.key for c in concepts}) == len(concepts)
+
+
+def test_labels_align_with_tokens(world):
+    docs, labels = world
+    tok = tk.train_tokenizer(docs.text)
+    concepts = corpus.all_concepts()
+    forms = {c.id: {w for f in c.forms for w in f.split()} for c in concepts}
+    for row in docs.sample(200, random_state=0).itertuples():
+        ids = tok.encode(row.text, add_special_tokens=False).ids
+        assert len(ids) == row.n_words
+        words = [tok.id_to_token(i) for i in ids]
+        assert words == row.text.split()
+        for word, concept in zip(words, labels[row.start : row.start + row.n_words]):
+            if concept >= 0:
+                assert word in forms[concept], (word, concepts[concept].key)
+
+
+def test_split_sizes(world):
+    docs, _ = world
+    per_split = docs.groupby("split").n_words.sum()
+    counts = docs.split.value_counts()
+    assert counts["general"] == SMALL.n_general_docs
+    for sub in lexicon.SUBDOMAINS:
+        assert SMALL.seed_tokens <= per_split[f"{sub}_seed"] < SMALL.seed_tokens + SMALL.max_doc_words
+        assert counts[f"{sub}_test"] == SMALL.n_test_docs
+        assert set(docs[docs.split == f"{sub}_ood"].style) == {"qa"}
+        assert set(docs[docs.split == f"{sub}_seed"].style) == {"paper"}
+    assert docs.n_words.max() <= SMALL.max_doc_words
+
+
+def test_subdomains_are_rare_in_the_general_corpus(world):
+    docs, _ = world
+    general = docs[docs.split == "general"]
+    for sub in lexicon.SUBDOMAINS:
+        share = (general.domain == sub).mean()
+        assert 0 < share <= 0.015
+
+
+def test_frequencies_are_zipf_like(world):
+    docs, labels = world
+    table = corpus.concept_table(docs, labels)
+    # Inside a domain, frequency falls with lexicon rank (Spearman strongly negative).
+    for domain in ["cooking", "physics"]:
+        counts = table[table.domain == domain]["count"].to_numpy()
+        ranks = np.arange(len(counts))
+        rho = np.corrcoef(ranks, np.argsort(np.argsort(-counts)))[0, 1]
+        assert rho > 0.7, (domain, rho)
+    # Head and tail both exist: a few frequent concepts, many rare ones.
+    buckets = table.bucket.value_counts()
+    assert buckets.get(corpus.BUCKETS[-1], 0) + buckets.get(corpus.BUCKETS[-2], 0) >= 40
+    assert table.per_million.max() > 100 * np.median(table.per_million[table.per_million > 0]) / 10
+
+
+def test_polysemous_words_follow_their_document(world):
+    docs, labels = world
+    concepts = {c.key: c.id for c in corpus.all_concepts()}
+    seen = {}
+    for row in docs.itertuples():
+        for word, c in zip(row.text.split(), labels[row.start : row.start + row.n_words]):
+            if word == "field" and c >= 0:
+                seen.setdefault(row.domain, set()).add(int(c))
+    assert seen["physics"] == {concepts["physics/field"]}
+    assert seen["garden"] == {concepts["garden/field"]}

@@ -1,0 +1,45 @@
+"""End to end: ``python -m ssae_core demo build --quick`` as a user runs it."""
+
+import json
+
+from conftest import run_cli
+
+from ssae_core.demo import corpus
+
+
+def _manifests(root):
+    return {p: p.stat().st_mtime_ns for p in root.glob("*/*/manifest.json")}
+
+
+def test_quick_build_summary_has_the_numbers(quick_build):
+    _, summary = quick_build
+    assert summary["corpus"]["concepts"] >= 200
+    lm, g = summary["lm"], summary["gsae"]
+    assert 0 < lm["heldout_ce"] < lm["unigram_ce"]
+    assert g["d_sae"] >= 8 * g["d_in"]
+    for key in ["l0", "explained_variance", "dead_fraction", "ce_clean", "ce_spliced", "ce_zero_ablation", "ce_loss_recovered"]:
+        assert isinstance(g[key], float)
+    assert g["ce_clean"] <= g["ce_spliced"] <= g["ce_zero_ablation"]
+    buckets = [row["bucket"] for row in summary["recall_by_bucket"]]
+    assert buckets == [b for b in corpus.BUCKETS if b in buckets]
+    assert sum(row["concepts"] for row in summary["recall_by_bucket"]) > 150
+
+
+def test_second_build_reuses_every_artifact(quick_build):
+    root, first = quick_build
+    before = _manifests(root)
+    assert len(before) == 5  # corpus, tokenizer, lm, sae, world_report
+    again = json.loads(run_cli("demo", "build", "--quick", "--json", "--workspace", str(root)).stdout)
+    assert _manifests(root) == before
+    assert again["gsae"] == first["gsae"]
+
+
+def test_human_summary_and_bad_workspace(quick_build, tmp_path):
+    root, _ = quick_build
+    text = run_cli("demo", "build", "--quick", "--workspace", str(root)).stdout
+    assert "CE loss recovered" in text and "unigram" in text
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    proc = run_cli("demo", "build", "--quick", "--workspace", str(blocker / "ws"), check=False)
+    assert proc.returncode == 1
+    assert "not writable" in proc.stderr and "Traceback" not in proc.stderr
