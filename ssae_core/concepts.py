@@ -48,26 +48,36 @@ def best_feature_f1(chunks: Iterable[tuple[torch.Tensor, np.ndarray]], n_concept
     )
 
 
-def probe_f1(acts: torch.Tensor, labels: np.ndarray, n_concepts: int, ridge: float = 1e-2, seed: int = 0) -> np.ndarray:
-    """Held-out F1 of one-vs-rest ridge probes (fit on half the tokens, scored on the other).
+def probe_f1(acts: torch.Tensor, labels: np.ndarray, n_concepts: int, ridge: float = 1e-3, seed: int = 0) -> np.ndarray:
+    """Held-out F1 of one-vs-rest ridge probes on the activations, per concept.
 
-    The probe predicts the concept when its output exceeds 0.5. NaN for concepts absent
-    from the scoring half.
+    Probes and their decision thresholds (the F1-best one) are fit on a random half of
+    the tokens and scored on the other half. NaN for concepts absent from either half.
     """
     x = torch.cat([acts.double(), torch.ones(len(acts), 1, dtype=torch.float64)], dim=1)
-    y = torch.zeros(len(acts), n_concepts, dtype=torch.float64)
     lab = torch.as_tensor(labels, dtype=torch.long)
-    y[(lab >= 0).nonzero().squeeze(-1), lab[lab >= 0]] = 1
+    truth = torch.zeros(len(acts), n_concepts, dtype=torch.bool)
+    truth[(lab >= 0).nonzero().squeeze(-1), lab[lab >= 0]] = True
     perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
     fit, score = perm[: len(x) // 2], perm[len(x) // 2 :]
     gram = x[fit].T @ x[fit] + ridge * len(fit) * torch.eye(x.shape[1], dtype=torch.float64)
-    w = torch.linalg.solve(gram, x[fit].T @ y[fit])
-    pred = (x[score] @ w) > 0.5
-    truth = y[score] > 0.5
-    tp = (pred & truth).sum(0).double()
-    denom = pred.sum(0) + truth.sum(0)
-    f1 = (2 * tp / denom.clamp_min(1)).numpy()
-    return np.where(truth.sum(0).numpy() > 0, f1, np.nan)
+    w = torch.linalg.solve(gram, x[fit].T @ truth[fit].double())
+    threshold = _f1_best_threshold(x[fit] @ w, truth[fit])
+    pred = (x[score] @ w) >= threshold
+    tp = (pred & truth[score]).sum(0).double()
+    f1 = (2 * tp / (pred.sum(0) + truth[score].sum(0)).clamp_min(1)).numpy()
+    present = (truth[fit].sum(0) > 0) & (truth[score].sum(0) > 0)
+    return np.where(present.numpy(), f1, np.nan)
+
+
+def _f1_best_threshold(scores: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
+    """Per column, the score threshold (predict >= it) that maximizes F1 on these rows."""
+    ranked, order = scores.sort(dim=0, descending=True)
+    tp = truth.gather(0, order).double().cumsum(0)
+    predicted = torch.arange(1, len(scores) + 1, dtype=torch.float64)[:, None]
+    f1 = 2 * tp / (predicted + truth.sum(0, keepdim=True))
+    best = f1.argmax(dim=0)
+    return ranked[best, torch.arange(scores.shape[1])]
 
 
 def recall_by_bucket(per_concept: pd.DataFrame, score: str = "best_f1", threshold: float = RECALL_THRESHOLD) -> pd.DataFrame:

@@ -52,8 +52,8 @@ def test_split_sizes(world):
     for sub in lexicon.SUBDOMAINS:
         assert SMALL.seed_tokens <= per_split[f"{sub}_seed"] < SMALL.seed_tokens + SMALL.max_doc_words
         assert counts[f"{sub}_test"] == SMALL.n_test_docs
-        assert set(docs[docs.split == f"{sub}_ood"].style) == {"qa"}
-        assert set(docs[docs.split == f"{sub}_seed"].style) == {"paper"}
+        assert set(docs[docs.split == f"{sub}_ood"]["style"]) == {"qa"}
+        assert set(docs[docs.split == f"{sub}_seed"]["style"]) == {"paper"}
     assert docs.n_words.max() <= SMALL.max_doc_words
 
 
@@ -90,3 +90,19 @@ def test_polysemous_words_follow_their_document(world):
                 seen.setdefault(row.domain, set()).add(int(c))
     assert seen["physics"] == {concepts["physics/field"]}
     assert seen["garden"] == {concepts["garden/field"]}
+
+
+def test_a_concept_predicts_the_words_after_it(world):
+    """Postpositive collocates: the word after a mention is usually one of the concept's own."""
+    docs, labels = world
+    writer = corpus._Writer(SMALL, corpus.all_concepts())
+    hits = total = 0
+    for row in docs[docs.split == "general"].itertuples():
+        words = row.text.split()
+        lab = labels[row.start : row.start + row.n_words]
+        for i in range(len(words) - 1):
+            if lab[i] >= 0 and lab[i + 1] < 0 and words[i + 1] in writer.vocab(row.domain)["adj"]:
+                total += 1
+                hits += words[i + 1] in writer.collocates(int(lab[i]))["adj"]
+    assert total > 1000
+    assert hits / total > 0.6  # by chance it would be 2 of 20 adjectives

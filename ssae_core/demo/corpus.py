@@ -39,7 +39,10 @@ class WorldConfig(Config):
     concept_zipf: float = 1.1
     topic_zipf: float = 0.6
     focus_prob: float = 0.7  # a concept slot takes one of the document's focus concepts
+    collocate_prob: float = 0.9  # a style word is one of the last concept's collocates
+    postpositive_prob: float = 0.5  # a concept mention is followed by one of its adjectives
     max_doc_words: int = 127  # so that BOS + document fits a 128-token context
+    version: int = 1  # bump when the code that builds this artifact changes its output
 
 
 @dataclass(frozen=True)
@@ -86,43 +89,62 @@ class _Writer:
         self.style_words = {
             d: {k: lexicon.word_list(v) for k, v in words.items()} for d, words in lexicon.STYLE.items()
         }
+        self._collocates: dict[int, dict[str, list[str]]] = {}
 
     def draw_concept(self, rng: random.Random, domain: str) -> int:
         cum = self.cum[domain]
         return self.by_domain[domain][bisect.bisect(cum, rng.random() * cum[-1])]
 
-    def sentence(self, rng, style, domain, focus, words, labels):
-        vocab = self.style_words["general" if domain in lexicon.GENERAL else domain]
+    def collocates(self, cid: int) -> dict[str, list[str]]:
+        """The concept's own style words: 2 adjectives and 2 verbs it is usually seen with."""
+        if cid not in self._collocates:
+            c = self.concepts[cid]
+            vocab = self.vocab(c.domain)
+            rng = random.Random(f"collocates-{c.key}")
+            self._collocates[cid] = {kind: rng.sample(words, 2) for kind, words in vocab.items()}
+        return self._collocates[cid]
+
+    def vocab(self, domain: str) -> dict[str, list[str]]:
+        return self.style_words["general" if domain in lexicon.GENERAL else domain]
+
+    def sentence(self, rng, style, domain, focus, state, words, labels):
+        """Append one sentence. ``state["last"]`` is the last concept mentioned: style
+        words mostly come from its collocates, so predicting them needs the concept."""
+        vocab = self.vocab(domain)
         for slot in rng.choice(templates.STYLES[style]).split():
             if slot == "{C}":
                 cid = rng.choice(focus) if rng.random() < self.cfg.focus_prob else self.draw_concept(rng, domain)
                 form = rng.choice(self.concepts[cid].forms).split()
                 words.extend(form)
                 labels.extend([cid] * len(form))
-            elif slot == "{A}":
-                words.append(rng.choice(vocab["adj"]))
-                labels.append(NO_CONCEPT)
-            elif slot == "{V}":
-                words.append(rng.choice(vocab["verb"]))
-                labels.append(NO_CONCEPT)
-            else:
-                words.append(slot)
-                labels.append(NO_CONCEPT)
+                state["last"] = cid
+                if rng.random() < self.cfg.postpositive_prob:  # "the entropy thermal ..."
+                    words.append(rng.choice(self.collocates(cid)["adj"]))
+                    labels.append(NO_CONCEPT)
+                continue
+            if slot in ("{A}", "{V}"):
+                kind = "adj" if slot == "{A}" else "verb"
+                last = state.get("last")
+                tied = last is not None and self.concepts[last].domain == domain and rng.random() < self.cfg.collocate_prob
+                slot = rng.choice(self.collocates(last)[kind] if tied else vocab[kind])
+            words.append(slot)
+            labels.append(NO_CONCEPT)
 
     def document(self, rng: random.Random, domain: str, style: str, crossover: str | None = None):
         """One document as (words, labels); ``crossover`` adds one sentence of that subdomain."""
         focus = sorted({self.draw_concept(rng, domain) for _ in range(rng.randint(2, 4))})
         words: list[str] = []
         labels: list[int] = []
+        state: dict = {}
         n_sentences = rng.randint(6, 14)
         cross_at = rng.randrange(n_sentences) if crossover else -1
         for i in range(n_sentences):
             w: list[str] = []
             lab: list[int] = []
             if i == cross_at:
-                self.sentence(rng, style, crossover, [self.draw_concept(rng, crossover)], w, lab)
+                self.sentence(rng, style, crossover, [self.draw_concept(rng, crossover)], state, w, lab)
             else:
-                self.sentence(rng, style, domain, focus, w, lab)
+                self.sentence(rng, style, domain, focus, state, w, lab)
             if len(words) + len(w) > self.cfg.max_doc_words:
                 break
             words += w

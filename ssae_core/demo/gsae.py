@@ -22,7 +22,7 @@ from ssae_core.config import Config
 @dataclass(frozen=True)
 class GSAEConfig(Config):
     expansion: int = 8
-    l1: float = 3.0
+    l1: float = 3.5
     steps: int = 1500
     batch_size: int = 4096
     lr: float = 1e-3
@@ -32,6 +32,7 @@ class GSAEConfig(Config):
     resample_until: float = 0.6  # share of steps after which no more resampling
     seed: int = 0
     layer: int = -1  # block whose hook_resid_post is encoded; -1: the middle block
+    version: int = 1  # bump when the code that builds this artifact changes its output
 
 
 def new_sae(d_in: int, d_sae: int, hook_name: str, model_name: str, context_size: int) -> StandardSAE:

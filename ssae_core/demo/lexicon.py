@@ -289,16 +289,16 @@ SUBDOMAINS = {
 # Per-domain verbs and adjectives: style, not concepts (never labelled).
 STYLE = {
     "general": {
-        "verb": "like, see, find, need, want, love, check, share, try, keep, buy, bring",
-        "adj": "good, new, big, small, nice, old, great, busy, quiet, local, cheap, simple",
+        "verb": "like, see, find, need, want, love, check, share, try, keep, buy, bring, clean, fix, move, sell, watch, visit, order, build",
+        "adj": "good, new, big, small, nice, old, great, busy, quiet, local, cheap, simple, warm, cold, bright, dark, fresh, heavy, early, late",
     },
     "physics": {
-        "verb": "measure, derive, observe, compute, predict, constrain, probe, model, excite, couple",
-        "adj": "classical, stable, excited, linear, nonlinear, coherent, thermal, isotropic, weak, strong",
+        "verb": "measure, derive, observe, compute, predict, constrain, probe, model, excite, couple, simulate, quantize, detect, scatter, confine, cool, heat, polarize, accelerate, decay",
+        "adj": "classical, stable, excited, linear, nonlinear, coherent, thermal, isotropic, weak, strong, relativistic, adiabatic, periodic, chiral, massive, massless, transverse, longitudinal, critical, metastable",
     },
     "medicine": {
-        "verb": "treat, diagnose, monitor, prescribe, reduce, assess, screen, manage, admit, examine",
-        "adj": "chronic, acute, severe, mild, clinical, elevated, benign, persistent, systemic, routine",
+        "verb": "treat, diagnose, monitor, prescribe, reduce, assess, screen, manage, admit, examine, discharge, refer, stabilize, sedate, hydrate, transfuse, suture, intubate, palpate, auscultate",
+        "adj": "chronic, acute, severe, mild, clinical, elevated, benign, persistent, systemic, routine, malignant, congenital, bilateral, recurrent, idiopathic, postoperative, pediatric, geriatric, refractory, transient",
     },
 }
 

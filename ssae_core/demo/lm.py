@@ -40,6 +40,7 @@ class LMConfig(Config):
     lr: float = 2e-3
     warmup: int = 50
     seed: int = 0
+    version: int = 1  # bump when the code that builds this artifact changes its output
 
 
 def tl_config(cfg: LMConfig, d_vocab: int) -> dict:

@@ -1,7 +1,9 @@
 """Sentence templates of the demo world, one list per text style.
 
 Slots: ``{C}`` a concept mention, ``{A}`` a style adjective, ``{V}`` a style verb.
-Every other word is plain text. Words and punctuation are separated by single spaces,
+A style word is usually one of the last concept's collocates, and many templates put
+it right after a concept, so (as in real text) a concept predicts the words that follow
+it. Every other word is plain text. Words and punctuation are separated by single spaces,
 so the word-level tokenizer maps each written word to exactly one token.
 """
 
@@ -17,6 +19,12 @@ ARTICLE = [
     "a {A} {C} is what people {V} .",
     "they said the {C} would {V} the {C} .",
     "last year the {C} was not {A} .",
+    "the {C} can {V} well .",
+    "this {C} looks {A} .",
+    "our {C} will {V} soon .",
+    "the {C} {V} the {C} .",
+    "my {C} {A} again .",
+    "that {C} {V} everyone .",
 ]
 
 # Academic style: subdomain documents (as arXiv-like text inside a web corpus).
@@ -31,6 +39,12 @@ PAPER = [
     "the {A} {C} is consistent with the {C} .",
     "to {V} the {C} , we consider a {A} {C} .",
     "table 1 lists the {C} for each {C} .",
+    "the {C} is {A} .",
+    "each {C} can {V} the {C} .",
+    "the {C} remains {A} at high {C} .",
+    "the {C} {V} the {C} .",
+    "we find the {C} {A} .",
+    "a {C} {A} enough to {V} the {C} .",
 ]
 
 # Instruction / question-answer style: a small share of the general corpus, and the
@@ -42,6 +56,8 @@ QA = [
     "question : why is the {C} {A} ? answer : because the {C} is {A} .",
     "instruction : compare the {C} and the {C} . response : the {C} is more {A} .",
     "question : can a {C} {V} a {C} ? answer : yes , a {A} {C} can .",
+    "question : is the {C} {A} ? answer : yes , the {C} is {A} .",
+    "question : what does the {C} do ? answer : the {C} {V} the {C} .",
 ]
 
 STYLES = {"article": ARTICLE, "paper": PAPER, "qa": QA}

@@ -89,16 +89,12 @@ class DemoWorld:
         return self.gsae_art.path
 
     @cached_property
+    def corpus(self) -> "CorpusView":
+        return CorpusView(self.corpus_art, self.tokenizer_art)
+
+    @property
     def docs(self) -> pd.DataFrame:
-        return pd.read_parquet(self.corpus_art.file("docs.parquet"))
-
-    @cached_property
-    def labels(self) -> np.ndarray:
-        return np.load(self.corpus_art.file("labels.npy"))
-
-    @cached_property
-    def tokens(self) -> np.ndarray:
-        return np.load(self.tokenizer_art.file("tokens.npy"))
+        return self.corpus.docs
 
     @cached_property
     def concepts(self) -> pd.DataFrame:
@@ -120,6 +116,21 @@ class DemoWorld:
     def report(self) -> dict:
         return self.report_art.summary
 
+    def split_tokens(self, split: str) -> list[np.ndarray]:
+        return self.corpus.split_tokens(split)
+
+    def split_labels(self, split: str) -> list[np.ndarray]:
+        return self.corpus.split_labels(split)
+
+
+class CorpusView:
+    """The corpus's documents with their token ids and concept labels, by split."""
+
+    def __init__(self, corpus_art: Artifact, tokenizer_art: Artifact):
+        self.docs = pd.read_parquet(corpus_art.file("docs.parquet"))
+        self.labels = np.load(corpus_art.file("labels.npy"))
+        self.tokens = np.load(tokenizer_art.file("tokens.npy"))
+
     def split_docs(self, split: str) -> pd.DataFrame:
         rows = self.docs[self.docs.split == split]
         if rows.empty:
@@ -128,15 +139,13 @@ class DemoWorld:
 
     def split_tokens(self, split: str) -> list[np.ndarray]:
         """Token ids per document of a split (no BOS)."""
-        return [self.tokens[s : s + n] for s, n in zip(*self._spans(split))]
+        rows = self.split_docs(split)
+        return [self.tokens[s : s + n] for s, n in zip(rows.start, rows.n_words)]
 
     def split_labels(self, split: str) -> list[np.ndarray]:
         """Concept ids per token per document of a split (-1: no concept)."""
-        return [self.labels[s : s + n] for s, n in zip(*self._spans(split))]
-
-    def _spans(self, split):
         rows = self.split_docs(split)
-        return rows.start.to_numpy(), rows.n_words.to_numpy()
+        return [self.labels[s : s + n] for s, n in zip(rows.start, rows.n_words)]
 
 
 def build(cfg: DemoConfig | None = None, workspace: Workspace | None = None, device: str | None = None, progress: Progress | None = None) -> DemoWorld:
@@ -184,7 +193,7 @@ def _build_tokenizer(corpus_art: Artifact, out: Path, progress: Progress) -> dic
 
 
 def _build_lm(cfg: lm.LMConfig, corpus_art, tok_art, out: Path, device, progress: Progress) -> dict:
-    world = _Reader(corpus_art, tok_art)
+    world = CorpusView(corpus_art, tok_art)
     tokenizer = tk.load_tokenizer(tok_art.path)
     windows = lm.pack(world.split_tokens("general"), tokenizer.bos_token_id, cfg.n_ctx)
     progress.stage("train LM", cfg.steps)
@@ -197,7 +206,7 @@ def _build_lm(cfg: lm.LMConfig, corpus_art, tok_art, out: Path, device, progress
 
 
 def _build_gsae(cfg: DemoConfig, corpus_art, tok_art, lm_art, out: Path, device, progress: Progress) -> dict:
-    world = _Reader(corpus_art, tok_art)
+    world = CorpusView(corpus_art, tok_art)
     model_dir = lm_art.path / LM_SUBDIR
     tokenizer = tk.load_tokenizer(model_dir)
     model = lm.load_model(model_dir, tokenizer, device)
@@ -290,19 +299,20 @@ def _flat_index(per_doc: list[np.ndarray], doc: np.ndarray, pos: np.ndarray) -> 
     return offsets[doc] + pos
 
 
-class _Reader:
-    """Token access during the build, before a DemoWorld exists."""
-
-    def __init__(self, corpus_art: Artifact, tok_art: Artifact):
-        self.docs = pd.read_parquet(corpus_art.file("docs.parquet"))
-        self.tokens = np.load(tok_art.file("tokens.npy"))
-
-    def split_tokens(self, split: str) -> list[np.ndarray]:
-        rows = self.docs[self.docs.split == split]
-        return [self.tokens[s : s + n] for s, n in zip(rows.start, rows.n_words)]
-
-
 def copy_base(world: DemoWorld, target: Path) -> None:
     """Copy the LM and GSAE into ``target/model`` and ``target/sae`` (local-directory format)."""
     shutil.copytree(world.model_dir, target / "model")
     shutil.copytree(world.gsae_dir, target / "sae", ignore=shutil.ignore_patterns("manifest.json"))
+
+
+def find(cfg: DemoConfig, workspace: Workspace, device: str | None = None) -> DemoWorld | None:
+    """The demo world for ``cfg`` if every artifact of it is built and intact, else None."""
+    ws = workspace
+    corpus_art = ws.find("corpus", cfg.world)
+    tok_art = corpus_art and ws.find("tokenizer", TokenizerConfig(), [corpus_art.ref])
+    lm_art = tok_art and ws.find("lm", cfg.lm, [tok_art.ref])
+    gsae_art = lm_art and ws.find("sae", cfg.gsae, [lm_art.ref])
+    report_art = gsae_art and ws.find("world_report", cfg.report, [corpus_art.ref, lm_art.ref, gsae_art.ref])
+    if not report_art:
+        return None
+    return DemoWorld(cfg, corpus_art, tok_art, lm_art, gsae_art, report_art, pick_device(device))
