@@ -15,7 +15,7 @@ st.markdown(
 )
 
 ws = common.workspace()
-world = common.demo(ws, common.demo_config().digest())
+world = common.demo(ws)
 
 if world is None:
     st.subheader("Building the demo world")
@@ -29,7 +29,7 @@ if world is None:
     def build_progress():
         state = jobs.status(ws, common.DEMO_JOB) or {}
         if state.get("state") == "done":
-            common.demo.clear()
+            common.forget_demo()
             st.rerun(scope="app")
         if state.get("state") in ("failed", "cancelled"):
             st.error(f"The demo build {state['state']}: {state.get('error') or ''}")

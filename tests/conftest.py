@@ -4,21 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 
 import pytest
+from helpers import run_cli
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
-
-def run_cli(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-    """Run ``python -m ssae_core ARGS`` in a subprocess, as a user would."""
-    proc = subprocess.run([sys.executable, "-m", "ssae_core", *args], capture_output=True, text=True, timeout=600)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"CLI failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
-    return proc
 
 
 @pytest.fixture(scope="session")

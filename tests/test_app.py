@@ -6,6 +6,7 @@ import time
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from helpers import ROOT
 from ssae_core import jobs
 
 
@@ -15,7 +16,7 @@ def app_env(monkeypatch):
 
     def make(workspace):
         monkeypatch.setenv("SSAE_WORKSPACE", str(workspace))
-        return AppTest.from_file("app.py", default_timeout=60)
+        return AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
 
     return make
 

@@ -1,6 +1,6 @@
 """The home page in a real browser: it renders the demo world's summary without errors."""
 
-from conftest import screenshot
+from helpers import screenshot
 
 
 def test_home_page_renders_the_world(dashboard, page):
