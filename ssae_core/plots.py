@@ -29,7 +29,9 @@ def concept_recall_bars(table: pd.DataFrame, series: dict[str, str]) -> go.Figur
             name=label,
             marker_color=SERIES_COLORS.get(label),
             customdata=table.concepts,
+            text=[f"{v:.0f}%" for v in table[column] * 100],
+            textposition="outside",
             hovertemplate="%{x}<br>%{y:.0f}% of %{customdata} concepts<extra>" + label + "</extra>",
         )
-    fig.update_layout(barmode="group", yaxis_range=[0, 100])
+    fig.update_layout(barmode="group", yaxis_range=[0, 110])
     return _layout(fig, "Ground-truth concepts detected with token-level F1 ≥ 0.5", "concept frequency in the general corpus (mentions per million tokens)", "concepts recalled (%)")

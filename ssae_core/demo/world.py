@@ -55,7 +55,7 @@ class DemoConfig(Config):
         return cls(
             world=corpus.WorldConfig(n_general_docs=2500, n_general_test_docs=200, seed_tokens=2000, n_test_docs=60, n_ood_docs=60),
             lm=lm.LMConfig(n_layers=2, d_model=64, n_heads=2, d_mlp=256, steps=80, batch_size=16),
-            gsae=gsae.GSAEConfig(l1=1.0, steps=200, batch_size=1024, resample_every=50),
+            gsae=gsae.GSAEConfig(l1=3.0, steps=200, batch_size=1024, resample_every=50),
         )
 
     @property
@@ -73,7 +73,7 @@ class DemoWorld:
     tokenizer_art: Artifact
     lm_art: Artifact
     gsae_art: Artifact
-    report_art: Artifact
+    report_art: Artifact | None  # None only while the report itself is being built
     device: torch.device
 
     @property
@@ -114,7 +114,7 @@ class DemoWorld:
 
     @property
     def report(self) -> dict:
-        return self.report_art.summary
+        return self.report_art.summary if self.report_art else {}
 
     def split_tokens(self, split: str) -> list[np.ndarray]:
         return self.corpus.split_tokens(split)
@@ -158,7 +158,7 @@ def build(cfg: DemoConfig | None = None, workspace: Workspace | None = None, dev
     tok_art = ws.build("tokenizer", TokenizerConfig(), lambda d: _build_tokenizer(corpus_art, d, progress), [corpus_art.ref])
     lm_art = ws.build("lm", cfg.lm, lambda d: _build_lm(cfg.lm, corpus_art, tok_art, d, dev, progress), [tok_art.ref])
     gsae_art = ws.build("sae", cfg.gsae, lambda d: _build_gsae(cfg, corpus_art, tok_art, lm_art, d, dev, progress), [lm_art.ref])
-    partial = DemoWorld(cfg, corpus_art, tok_art, lm_art, gsae_art, gsae_art, dev)
+    partial = DemoWorld(cfg, corpus_art, tok_art, lm_art, gsae_art, None, dev)
     report_art = ws.build("world_report", cfg.report, lambda d: _build_report(partial, d, progress), [corpus_art.ref, lm_art.ref, gsae_art.ref])
     return DemoWorld(cfg, corpus_art, tok_art, lm_art, gsae_art, report_art, dev)
 
@@ -185,9 +185,9 @@ def _build_tokenizer(corpus_art: Artifact, out: Path, progress: Progress) -> dic
     tok = tk.train_tokenizer(docs.text)
     tk.save_tokenizer(tok, out)
     encoded = tok.encode_batch(list(docs.text), add_special_tokens=False)
+    if any(len(e.ids) != n for e, n in zip(encoded, docs.n_words)):
+        raise RuntimeError("the tokenizer does not map each word to one token; labels would misalign")
     tokens = np.concatenate([np.asarray(e.ids, dtype=np.int32) for e in encoded])
-    if len(tokens) != docs.n_words.sum():
-        raise RuntimeError("tokenizer does not map each word to one token; labels would misalign")
     np.save(out / "tokens.npy", tokens)
     return {"vocab_size": tok.get_vocab_size()}
 
