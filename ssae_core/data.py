@@ -1,0 +1,205 @@
+"""Text ingestion: seed sets, test sets and corpora from files, folders or the demo world.
+
+Formats: ``.txt`` (documents separated by blank lines), ``.jsonl`` (a text field),
+``.csv`` / ``.parquet`` (a text column), a folder of these (a ``.txt`` file in a folder
+is one document), and a Hugging Face dataset name (streamed, with a document limit).
+Everything is validated at the edge; a problem raises ``DataError`` saying what is
+wrong, where, and what to do. Exact duplicate documents are dropped and counted.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from ssae_core.config import Config
+from ssae_core.errors import SSAEError
+
+TEXT_SUFFIXES = {".txt", ".jsonl", ".csv", ".parquet"}
+
+
+class DataError(SSAEError):
+    """Input text that cannot be used as given."""
+
+
+@dataclass(frozen=True)
+class IngestConfig(Config):
+    text_field: str = "text"  # jsonl field / csv and parquet column
+    max_doc_chars: int = 200_000  # a longer document is an error (split it, or raise the limit)
+    max_file_bytes: int = 500_000_000
+    hf_limit: int = 10_000  # documents streamed from a Hugging Face dataset
+
+
+@dataclass
+class TextSet:
+    """Validated documents: ``docs`` has columns doc_id and text; ``report`` says what was done."""
+
+    docs: pd.DataFrame
+    report: dict = field(default_factory=dict)
+
+    @property
+    def texts(self) -> list[str]:
+        return self.docs.text.tolist()
+
+
+def load_texts(source: str | Path, cfg: IngestConfig | None = None) -> TextSet:
+    """Documents from a file, a folder, or ``hf:NAME[:split]``; validated and de-duplicated."""
+    cfg = cfg or IngestConfig()
+    source_str = str(source)
+    if source_str.startswith("hf:"):
+        raw = _from_hub(source_str[3:], cfg)
+    else:
+        path = Path(source).expanduser()
+        if not path.exists():
+            raise DataError(f"{path} does not exist. Give a .txt, .jsonl, .csv or .parquet file, or a folder of them.")
+        raw = _from_folder(path, cfg) if path.is_dir() else _from_file(path, cfg)
+    return finish(raw, source_str, cfg)
+
+
+def from_strings(texts: list[str], source: str = "<strings>", cfg: IngestConfig | None = None) -> TextSet:
+    """Validate in-memory documents (pasted text, the demo world's splits)."""
+    return finish([(f"{source}#{i}", t) for i, t in enumerate(texts)], source, cfg or IngestConfig())
+
+
+def finish(raw: list[tuple[str, str]], source: str, cfg: IngestConfig) -> TextSet:
+    """Check sizes, drop empty and duplicate documents, and report counts."""
+    kept, seen, duplicates, empty = [], set(), 0, 0
+    for where, text in raw:
+        text = text.strip()
+        if not text:
+            empty += 1
+            continue
+        if len(text) > cfg.max_doc_chars:
+            raise DataError(
+                f"{where}: a document of {len(text):,} characters is over the limit of {cfg.max_doc_chars:,}. "
+                "Split it into smaller documents or raise max_doc_chars."
+            )
+        if text in seen:
+            duplicates += 1
+            continue
+        seen.add(text)
+        kept.append((where, text))
+    if not kept:
+        raise DataError(f"{source} holds no text{' (only empty documents)' if empty else ''}. Check the file and its text field or column.")
+    docs = pd.DataFrame(kept, columns=["doc_id", "text"])
+    report = {"source": source, "documents": len(docs), "characters": int(docs.text.str.len().sum()), "duplicates_dropped": duplicates, "empty_dropped": empty}
+    return TextSet(docs, report)
+
+
+def count_tokens(texts: TextSet, tokenizer) -> int:
+    """Tokens of all documents under ``tokenizer`` (no special tokens)."""
+    return int(sum(len(ids) for ids in tokenizer(texts.texts, add_special_tokens=False)["input_ids"]))
+
+
+def _from_folder(path: Path, cfg: IngestConfig) -> list[tuple[str, str]]:
+    files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in TEXT_SUFFIXES)
+    if not files:
+        raise DataError(f"The folder {path} has no .txt, .jsonl, .csv or .parquet files.")
+    raw = []
+    for f in files:
+        if f.suffix.lower() == ".txt":  # in a folder, one .txt file is one document
+            raw.append((str(f), _read_text(f, cfg)))
+        else:
+            raw.extend(_from_file(f, cfg))
+    return raw
+
+
+def _from_file(path: Path, cfg: IngestConfig) -> list[tuple[str, str]]:
+    suffix = path.suffix.lower()
+    if suffix not in TEXT_SUFFIXES:
+        raise DataError(f"{path}: unsupported file type {suffix or '(none)'}; use .txt, .jsonl, .csv or .parquet.")
+    if suffix == ".txt":
+        blocks = [b for b in _split_blocks(_read_text(path, cfg))]
+        return [(f"{path}:block{i}", b) for i, b in enumerate(blocks)]
+    if suffix == ".jsonl":
+        return _read_jsonl(path, cfg)
+    _check_size(path, cfg)
+    try:
+        table = pd.read_csv(path) if suffix == ".csv" else pd.read_parquet(path)
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path} is not valid UTF-8 ({exc.reason} at byte {exc.start}). Save it as UTF-8.") from None
+    except Exception as exc:
+        raise DataError(f"{path} could not be read as {suffix[1:]}: {exc}") from None
+    if cfg.text_field not in table.columns:
+        raise DataError(f"{path} has no column {cfg.text_field!r}; its columns are {list(table.columns)}. Choose the text column (text_field).")
+    column = table[cfg.text_field].fillna("").astype(str)
+    return [(f"{path}:row{i}", t) for i, t in enumerate(column)]
+
+
+def _read_jsonl(path: Path, cfg: IngestConfig) -> list[tuple[str, str]]:
+    raw = []
+    for n, line in enumerate(_read_text(path, cfg).splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{path}:{n}: not valid JSON ({exc.msg}). Each line must be one JSON object.") from None
+        if not isinstance(record, dict) or cfg.text_field not in record:
+            raise DataError(f"{path}:{n}: no field {cfg.text_field!r}. Set text_field to the field that holds the text.")
+        raw.append((f"{path}:{n}", str(record[cfg.text_field])))
+    return raw
+
+
+def _read_text(path: Path, cfg: IngestConfig) -> str:
+    data = _check_size(path, cfg).read_bytes()
+    if not data.strip():
+        raise DataError(f"{path} is empty.")
+    if b"\x00" in data[:8192]:
+        raise DataError(f"{path} looks binary (it contains NUL bytes), not text. Upload a text file.")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise DataError(
+            f"{path} is not valid UTF-8: byte {exc.start} (line {line}) is {data[exc.start:exc.start + 1]!r}. "
+            "Re-save the file as UTF-8."
+        ) from None
+
+
+def _check_size(path: Path, cfg: IngestConfig) -> Path:
+    size = path.stat().st_size
+    if size > cfg.max_file_bytes:
+        raise DataError(f"{path} is {size:,} bytes, over the limit of {cfg.max_file_bytes:,}. Split it or raise max_file_bytes.")
+    return path
+
+
+def _split_blocks(text: str) -> list[str]:
+    blocks, current = [], []
+    for line in text.splitlines():
+        if line.strip():
+            current.append(line)
+        elif current:
+            blocks.append("\n".join(current))
+            current = []
+    if current:
+        blocks.append("\n".join(current))
+    return blocks
+
+
+def _from_hub(spec: str, cfg: IngestConfig) -> list[tuple[str, str]]:
+    """``NAME[:split]`` streamed from the Hugging Face Hub, at most ``hf_limit`` documents."""
+    from ssae_core.base import OFFLINE_ALTERNATIVES, hub_reachable
+
+    name, _, split = spec.partition(":")
+    if not hub_reachable():
+        raise DataError(f"Cannot reach the Hugging Face Hub to stream {name}. Offline, load local files instead. {OFFLINE_ALTERNATIVES}")
+    from datasets import load_dataset
+
+    try:
+        stream = load_dataset(name, split=split or "train", streaming=True)
+        rows = []
+        for i, row in enumerate(stream):
+            if i >= cfg.hf_limit:
+                break
+            if cfg.text_field not in row:
+                raise DataError(f"{name} has no field {cfg.text_field!r}; its fields are {list(row)}.")
+            rows.append((f"hf:{name}#{i}", str(row[cfg.text_field])))
+    except DataError:
+        raise
+    except Exception as exc:
+        raise DataError(f"Could not stream {name}: {type(exc).__name__}: {exc}") from None
+    return rows
