@@ -20,6 +20,7 @@ from sae_lens import SAE
 from ssae_core.activations import collect
 from ssae_core.concepts import best_feature_f1, probe_f1, recall_by_bucket
 from ssae_core.config import Config
+from ssae_core.data import TextSet
 from ssae_core.demo import corpus, gsae, lm
 from ssae_core.demo import tokenizer as tk
 from ssae_core.device import pick_device
@@ -121,6 +122,16 @@ class DemoWorld:
 
     def split_labels(self, split: str) -> list[np.ndarray]:
         return self.corpus.split_labels(split)
+
+    def text_set(self, split: str) -> TextSet:
+        """A split's documents as a TextSet (doc ids are the world's)."""
+        rows = self.corpus.split_docs(split)
+        return TextSet(rows[["doc_id", "text"]].reset_index(drop=True), {"source": f"demo:{split}", "documents": len(rows)})
+
+    def in_domain(self, subdomain: str, split: str = "general") -> pd.Series:
+        """Ground truth for selection precision: doc_id -> document belongs to ``subdomain``."""
+        rows = self.corpus.split_docs(split)
+        return pd.Series((rows.domain == subdomain).to_numpy(), index=rows.doc_id.to_numpy())
 
 
 class CorpusView:

@@ -1,0 +1,110 @@
+"""Run a selection method end to end and store it as a workspace artifact.
+
+Artifacts: ``embeddings`` (unit-norm corpus vectors per encoder, written batch by
+batch into a memmap, reused by every dense selection on that corpus) and
+``selection`` (``selected.parquet``: rank, doc_id, score, n_tokens, and for the
+``seed`` method the pass; the summary holds the method, token count, timings and, when
+ground truth is given, the selection's precision).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ssae_core import selection
+from ssae_core.config import Config
+from ssae_core.data import TextSet
+from ssae_core.progress import Progress, Silent
+from ssae_core.workspace import Artifact, Workspace
+
+
+@dataclass(frozen=True)
+class EmbedConfig(Config):
+    encoder: str = selection.DEFAULT_ENCODER
+    version: int = 1
+
+
+def texts_ref(texts: TextSet) -> str:
+    """A stable name for a set of documents (hash of their ids and texts)."""
+    h = hashlib.sha256()
+    for doc_id, text in zip(texts.docs.doc_id, texts.docs.text):
+        h.update(str(doc_id).encode() + b"\x00" + text.encode() + b"\x01")
+    return f"texts/{h.hexdigest()[:16]}"
+
+
+def corpus_embeddings(ws: Workspace, corpus: TextSet, encoder_name: str, device: str = "cpu", progress: Progress | None = None) -> np.ndarray:
+    """The corpus's unit-norm embeddings, computed once per (corpus, encoder) and memory-mapped."""
+    progress = progress or Silent()
+
+    def build(out: Path) -> dict:
+        encoder = selection.load_encoder(encoder_name, device)
+        dim = encoder.get_sentence_embedding_dimension()
+        vectors = np.lib.format.open_memmap(out / "vectors.npy", mode="w+", dtype=np.float32, shape=(len(corpus.docs), dim))
+        progress.stage("embed corpus", len(corpus.docs))
+        selection.embed(corpus.texts, encoder, out=vectors, progress=progress.update)
+        vectors.flush()
+        return {"documents": len(corpus.docs), "dim": dim}
+
+    art = ws.build("embeddings", EmbedConfig(encoder_name), build, [texts_ref(corpus)])
+    return np.load(art.file("vectors.npy"), mmap_mode="r")
+
+
+def run_selection(
+    cfg: selection.SelectionConfig,
+    seeds: TextSet,
+    corpus: TextSet,
+    base,
+    ws: Workspace,
+    truth: pd.Series | None = None,
+    base_ref: str = "",
+    progress: Progress | None = None,
+) -> Artifact:
+    """Select from ``corpus`` for ``seeds`` by ``cfg`` and store the result.
+
+    ``base`` supplies the tokenizer (token counts) and, for TracIn, the LM and GSAE;
+    ``truth`` (indexed by doc_id, True for in-domain documents) adds precision.
+    """
+    cfg.validate()
+    progress = progress or Silent()
+    inputs = [texts_ref(seeds), texts_ref(corpus)] + ([base_ref] if base_ref else [])
+
+    def build(out: Path) -> dict:
+        n_ctx = base.model.cfg.n_ctx
+        seed_tokens = selection.tokenize(seeds.texts, base.tokenizer, n_ctx)
+        if cfg.method == "seed":
+            table = _seed_table(seeds, seed_tokens, cfg.token_budget)
+            summary = {"timings": {}}
+        else:
+            progress.stage("tokenize corpus", None)
+            pool = selection.Pool(corpus.docs.doc_id.to_numpy(), corpus.texts, np.array([len(t) for t in selection.tokenize(corpus.texts, base.tokenizer, n_ctx)]))
+            vectors = encoder = None
+            if cfg.method.startswith("dense"):
+                vectors = corpus_embeddings(ws, corpus, cfg.encoder, str(base.model.cfg.device), progress)
+                encoder = selection.load_encoder(cfg.encoder, str(base.model.cfg.device))
+            progress.stage(f"rank ({cfg.method})", None)
+            ranking = selection.rank(cfg, seeds.texts, pool, seed_tokens, base, encoder, vectors, progress.update)
+            table = selection.selection_table(ranking, pool, cfg.token_budget)
+            summary = {"timings": ranking.timings, **ranking.extra}
+        table.to_parquet(out / "selected.parquet", index=False)
+        summary.update(method=cfg.method, documents=int(len(table)), tokens=int(table.n_tokens.sum()), unique_documents=int(table.doc_id.nunique()))
+        if truth is not None and cfg.method != "seed":
+            summary["precision"] = float(truth.reindex(table.doc_id).fillna(False).astype(bool).mean())
+        return summary
+
+    return ws.build("selection", cfg, build, inputs)
+
+
+def _seed_table(seeds: TextSet, seed_tokens: list[np.ndarray], budget: int) -> pd.DataFrame:
+    counts = np.array([len(t) for t in seed_tokens])
+    passes = selection.seed_passes(counts, budget)
+    idx = passes.seed_index.to_numpy()
+    return pd.DataFrame({"rank": np.arange(len(idx)), "doc_id": seeds.docs.doc_id.to_numpy()[idx], "score": 0.0, "n_tokens": counts[idx], "pass": passes["pass"].to_numpy()})
+
+
+def load_selection(art: Artifact) -> pd.DataFrame:
+    return pd.read_parquet(art.file("selected.parquet"))

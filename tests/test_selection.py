@@ -1,0 +1,89 @@
+"""Selection methods on the quick demo world, with the real BM25, encoder and faiss."""
+
+import numpy as np
+import pytest
+
+from ssae_core import selection
+from ssae_core.base import Base, BaseSpec
+from ssae_core.errors import ConfigError
+from ssae_core.select_artifact import corpus_embeddings, load_selection, run_selection
+
+BUDGET = 6000
+
+
+@pytest.fixture(scope="module")
+def setup(quick_world, quick_workspace):
+    base = Base(quick_world.model, quick_world.gsae, quick_world.hook_name, BaseSpec(quick=True), quick_world)
+    return dict(
+        base=base,
+        ws=quick_workspace,
+        seeds=quick_world.text_set("physics_seed"),
+        corpus=quick_world.text_set("general"),
+        truth=quick_world.in_domain("physics"),
+    )
+
+
+def _run(setup, method, budget=BUDGET, **kw):
+    cfg = selection.SelectionConfig(method=method, token_budget=budget, **kw)
+    return run_selection(cfg, setup["seeds"], setup["corpus"], setup["base"], setup["ws"], setup["truth"], base_ref="sae/quick")
+
+
+@pytest.mark.parametrize("method", ["random", "bm25", "dense", "bm25+tracin", "dense+tracin"])
+def test_every_method_fills_the_budget(setup, method):
+    table = load_selection(_run(setup, method))
+    assert table.n_tokens.sum() >= BUDGET
+    assert table.n_tokens.iloc[:-1].sum() < BUDGET, "stops at the first document past the budget"
+    assert list(table["rank"]) == list(range(len(table)))
+    assert table.doc_id.is_unique
+
+
+@pytest.mark.parametrize("method", ["random", "bm25", "dense", "dense+tracin"])
+def test_ranking_is_deterministic(setup, method):
+    cfg = selection.SelectionConfig(method=method, token_budget=BUDGET)
+    corpus, base = setup["corpus"], setup["base"]
+    n_ctx = base.model.cfg.n_ctx
+    pool = selection.Pool(corpus.docs.doc_id.to_numpy(), corpus.texts, np.array([len(t) for t in selection.tokenize(corpus.texts, base.tokenizer, n_ctx)]))
+    seed_tokens = selection.tokenize(setup["seeds"].texts, base.tokenizer, n_ctx)
+    encoder = selection.load_encoder() if method.startswith("dense") else None
+    vectors = corpus_embeddings(setup["ws"], corpus, cfg.encoder) if encoder else None
+    runs = [selection.rank(cfg, setup["seeds"].texts, pool, seed_tokens, base, encoder, vectors) for _ in range(2)]
+    assert np.array_equal(runs[0].order, runs[1].order)
+    assert np.allclose(runs[0].scores, runs[1].scores)
+
+
+def test_retrieval_beats_random_on_precision(setup):
+    # The quick corpus holds about 2K tokens of physics: a 1.5K budget can be all physics.
+    precision = {m: _run(setup, m, budget=1500).summary["precision"] for m in ["random", "bm25", "dense"]}
+    assert precision["random"] < 0.1
+    assert precision["bm25"] > precision["random"] + 0.5, precision
+    assert precision["dense"] > precision["random"] + 0.5, precision
+
+
+def test_seed_method_repeats_the_seed_set(setup):
+    table = load_selection(_run(setup, "seed"))
+    assert table["pass"].max() >= 1
+    assert set(table.doc_id) == set(setup["seeds"].docs.doc_id)
+
+
+def test_max_and_mean_combine_are_both_available(setup):
+    a = load_selection(_run(setup, "bm25", combine="max"))
+    b = load_selection(_run(setup, "bm25", combine="mean"))
+    assert 0 < selection.jaccard(a, b) <= 1
+
+
+def test_bad_configs_are_explained():
+    with pytest.raises(ConfigError, match="Unknown selection method"):
+        selection.SelectionConfig(method="magic").validate()
+    with pytest.raises(ConfigError, match="token_budget"):
+        selection.SelectionConfig(token_budget=0).validate()
+
+
+def test_ivf_index_recall_is_measured_against_exact_search():
+    rng = np.random.default_rng(0)
+    vectors = rng.standard_normal((5000, 32)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    exact = selection.build_index(vectors, exact_max=10_000)
+    ivf = selection.build_index(vectors, exact_max=1000)
+    queries = vectors[:8]
+    assert selection.index_recall(vectors, exact, queries, k=50) == 1.0
+    assert 0.3 < selection.index_recall(vectors, ivf, queries, k=50) <= 1.0
