@@ -49,7 +49,90 @@ def _parser() -> argparse.ArgumentParser:
     _common(build)
     build.add_argument("--quick", action="store_true", help="the miniature world used by tests (<1 min)")
     build.set_defaults(run=_demo_build)
+
+    sel = sub.add_parser("select", help="expand a seed set into a training selection from a corpus")
+    _common(sel)
+    _base_options(sel)
+    sel.add_argument("--seeds", required=True, help="seed texts: a file or folder, or demo:SUBDOMAIN (e.g. demo:physics)")
+    sel.add_argument("--corpus", default="demo", help="corpus: a file or folder, or demo (the demo world's general corpus)")
+    sel.add_argument("--method", default="dense", choices=selection_methods())
+    sel.add_argument("--tokens", type=int, default=50_000, help="token budget of the selection")
+    sel.add_argument("--combine", default="mean", choices=["mean", "max"], help="how seed documents' scores combine")
+    sel.add_argument("--pool-fraction", type=float, default=0.01, help="TracIn: share of the corpus the first stage keeps")
+    sel.add_argument("--encoder", default="all-MiniLM-L6-v2", help="sentence-transformers model for dense retrieval")
+    sel.add_argument("--text-field", default="text", help="jsonl field / csv or parquet column holding the text")
+    sel.set_defaults(run=_select)
     return parser
+
+
+def selection_methods() -> tuple[str, ...]:
+    from ssae_core.selection import METHODS
+
+    return METHODS
+
+
+def _base_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--base", default="demo", choices=["demo", "release", "local"], help="where the LM and GSAE come from")
+    p.add_argument("--quick", action="store_true", help="demo base: the miniature world")
+    p.add_argument("--model-name", default="", help="release: TransformerLens model name")
+    p.add_argument("--release", default="", help="release: SAELens release, e.g. gpt2-small-res-jb")
+    p.add_argument("--sae-id", default="", help="release: SAE id inside the release")
+    p.add_argument("--model-dir", default="", help="local: model directory")
+    p.add_argument("--sae-dir", default="", help="local: SAE directory (SAELens format)")
+
+
+def _base_spec(args):
+    from ssae_core.base import BaseSpec
+
+    return BaseSpec(source=args.base, quick=args.quick, model_name=args.model_name, release=args.release, sae_id=args.sae_id, model_dir=args.model_dir, sae_dir=args.sae_dir)
+
+
+def _select(args) -> int:
+    from ssae_core import data, selection
+    from ssae_core.base import load_base
+    from ssae_core.errors import ConfigError
+    from ssae_core.select_artifact import load_selection, run_selection
+
+    ws = Workspace(args.workspace)
+    cfg = selection.SelectionConfig(method=args.method, token_budget=args.tokens, combine=args.combine, pool_fraction=args.pool_fraction, encoder=args.encoder).validate()
+    with _progress(args) as progress:
+        base = load_base(_base_spec(args), ws, args.device, progress)
+        ingest = data.IngestConfig(text_field=args.text_field)
+        world = base.world
+        truth = None
+        if args.seeds.startswith("demo:"):
+            if world is None:
+                raise ConfigError("demo: seeds need the demo base (--base demo).")
+            sub = args.seeds.split(":", 1)[1]
+            seeds = world.text_set(f"{sub}_seed")
+            truth = world.in_domain(sub) if args.corpus == "demo" else None
+        else:
+            seeds = data.load_texts(args.seeds, ingest)
+        if args.corpus == "demo":
+            if world is None:
+                raise ConfigError("--corpus demo needs the demo base (--base demo); give a corpus file or folder otherwise.")
+            corpus = world.text_set("general")
+        else:
+            corpus = data.load_texts(args.corpus, ingest)
+        base_ref = world.gsae_art.ref if world else f"base/{_base_spec(args).digest()}"
+        art = run_selection(cfg, seeds, corpus, base, ws, truth, base_ref, progress)
+    table = load_selection(art)
+    texts = dict(zip(corpus.docs.doc_id, corpus.docs.text)) | dict(zip(seeds.docs.doc_id, seeds.docs.text))
+    top = [{"rank": int(r.rank), "doc_id": str(r.doc_id), "score": float(r.score), "snippet": texts[r.doc_id][:100]} for r in table.head(5).itertuples()]
+    _emit({**art.summary, "path": str(art.path), "seeds": seeds.report, "corpus": corpus.report, "top": top}, args.json, _format_selection)
+    return 0
+
+
+def _format_selection(s: dict) -> str:
+    lines = [
+        f"Selection ({s['method']}): {s['documents']} documents, {s['tokens']} tokens   {s['path']}",
+        f"  seeds: {s['seeds']['documents']} documents from {s['seeds']['source']}; corpus: {s['corpus']['documents']} documents from {s['corpus']['source']}",
+    ]
+    if "precision" in s:
+        lines.append(f"  precision (share of selected documents truly in the subdomain): {s['precision']:.1%}")
+    lines.append("  timings: " + ", ".join(f"{k} {v:.1f} s" for k, v in s["timings"].items()))
+    lines += [f"  #{t['rank']:<3} {t['score']:9.4f}  {t['snippet']}" for t in s["top"]]
+    return "\n".join(lines)
 
 
 def _common(p: argparse.ArgumentParser) -> None:

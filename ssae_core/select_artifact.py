@@ -26,6 +26,7 @@ from ssae_core.workspace import Artifact, Workspace
 @dataclass(frozen=True)
 class EmbedConfig(Config):
     encoder: str = selection.DEFAULT_ENCODER
+    max_seq_length: int = 128
     version: int = 1
 
 
@@ -37,12 +38,12 @@ def texts_ref(texts: TextSet) -> str:
     return f"texts/{h.hexdigest()[:16]}"
 
 
-def corpus_embeddings(ws: Workspace, corpus: TextSet, encoder_name: str, device: str = "cpu", progress: Progress | None = None) -> np.ndarray:
+def corpus_embeddings(ws: Workspace, corpus: TextSet, cfg: EmbedConfig, device: str = "cpu", progress: Progress | None = None) -> np.ndarray:
     """The corpus's unit-norm embeddings, computed once per (corpus, encoder) and memory-mapped."""
     progress = progress or Silent()
 
     def build(out: Path) -> dict:
-        encoder = selection.load_encoder(encoder_name, device)
+        encoder = selection.load_encoder(cfg.encoder, device, cfg.max_seq_length)
         dim = encoder.get_sentence_embedding_dimension()
         vectors = np.lib.format.open_memmap(out / "vectors.npy", mode="w+", dtype=np.float32, shape=(len(corpus.docs), dim))
         progress.stage("embed corpus", len(corpus.docs))
@@ -50,7 +51,7 @@ def corpus_embeddings(ws: Workspace, corpus: TextSet, encoder_name: str, device:
         vectors.flush()
         return {"documents": len(corpus.docs), "dim": dim}
 
-    art = ws.build("embeddings", EmbedConfig(encoder_name), build, [texts_ref(corpus)])
+    art = ws.build("embeddings", cfg, build, [texts_ref(corpus)])
     return np.load(art.file("vectors.npy"), mmap_mode="r")
 
 
@@ -84,8 +85,9 @@ def run_selection(
             pool = selection.Pool(corpus.docs.doc_id.to_numpy(), corpus.texts, np.array([len(t) for t in selection.tokenize(corpus.texts, base.tokenizer, n_ctx)]))
             vectors = encoder = None
             if cfg.method.startswith("dense"):
-                vectors = corpus_embeddings(ws, corpus, cfg.encoder, str(base.model.cfg.device), progress)
-                encoder = selection.load_encoder(cfg.encoder, str(base.model.cfg.device))
+                device = str(base.model.cfg.device)
+                vectors = corpus_embeddings(ws, corpus, EmbedConfig(cfg.encoder, cfg.max_seq_length), device, progress)
+                encoder = selection.load_encoder(cfg.encoder, device, cfg.max_seq_length)
             progress.stage(f"rank ({cfg.method})", None)
             ranking = selection.rank(cfg, seeds.texts, pool, seed_tokens, base, encoder, vectors, progress.update)
             table = selection.selection_table(ranking, pool, cfg.token_budget)

@@ -6,7 +6,7 @@ import pytest
 from ssae_core import selection
 from ssae_core.base import Base, BaseSpec
 from ssae_core.errors import ConfigError
-from ssae_core.select_artifact import corpus_embeddings, load_selection, run_selection
+from ssae_core.select_artifact import EmbedConfig, corpus_embeddings, load_selection, run_selection
 
 BUDGET = 6000
 
@@ -45,7 +45,7 @@ def test_ranking_is_deterministic(setup, method):
     pool = selection.Pool(corpus.docs.doc_id.to_numpy(), corpus.texts, np.array([len(t) for t in selection.tokenize(corpus.texts, base.tokenizer, n_ctx)]))
     seed_tokens = selection.tokenize(setup["seeds"].texts, base.tokenizer, n_ctx)
     encoder = selection.load_encoder() if method.startswith("dense") else None
-    vectors = corpus_embeddings(setup["ws"], corpus, cfg.encoder) if encoder else None
+    vectors = corpus_embeddings(setup["ws"], corpus, EmbedConfig()) if encoder else None
     runs = [selection.rank(cfg, setup["seeds"].texts, pool, seed_tokens, base, encoder, vectors) for _ in range(2)]
     assert np.array_equal(runs[0].order, runs[1].order)
     assert np.allclose(runs[0].scores, runs[1].scores)
