@@ -90,7 +90,6 @@ def _base_spec(args):
 def _select(args) -> int:
     from ssae_core import data, selection
     from ssae_core.base import load_base
-    from ssae_core.errors import ConfigError
     from ssae_core.select_artifact import load_selection, run_selection
 
     ws = Workspace(args.workspace)
@@ -99,21 +98,10 @@ def _select(args) -> int:
         base = load_base(_base_spec(args), ws, args.device, progress)
         ingest = data.IngestConfig(text_field=args.text_field)
         world = base.world
-        truth = None
-        if args.seeds.startswith("demo:"):
-            if world is None:
-                raise ConfigError("demo: seeds need the demo base (--base demo).")
-            sub = args.seeds.split(":", 1)[1]
-            seeds = world.text_set(f"{sub}_seed")
-            truth = world.in_domain(sub) if args.corpus == "demo" else None
-        else:
-            seeds = data.load_texts(args.seeds, ingest)
-        if args.corpus == "demo":
-            if world is None:
-                raise ConfigError("--corpus demo needs the demo base (--base demo); give a corpus file or folder otherwise.")
-            corpus = world.text_set("general")
-        else:
-            corpus = data.load_texts(args.corpus, ingest)
+        seeds = _texts(args.seeds, world, ingest, "seeds")
+        corpus = _texts(args.corpus, world, ingest, "corpus")
+        sub = args.seeds.split(":", 1)[1] if args.seeds.startswith("demo:") else None
+        truth = world.in_domain(sub) if sub and args.corpus == "demo" else None
         base_ref = world.gsae_art.ref if world else f"base/{_base_spec(args).digest()}"
         art = run_selection(cfg, seeds, corpus, base, ws, truth, base_ref, progress)
     table = load_selection(art)
@@ -121,6 +109,18 @@ def _select(args) -> int:
     top = [{"rank": int(r.rank), "doc_id": str(r.doc_id), "score": float(r.score), "snippet": texts[r.doc_id][:100]} for r in table.head(5).itertuples()]
     _emit({**art.summary, "path": str(art.path), "seeds": seeds.report, "corpus": corpus.report, "top": top}, args.json, _format_selection)
     return 0
+
+
+def _texts(spec: str, world, ingest, role: str):
+    """Seeds or corpus from ``demo:SUBDOMAIN`` / ``demo`` (the demo world) or a path."""
+    from ssae_core import data
+    from ssae_core.errors import ConfigError
+
+    if spec == "demo" or spec.startswith("demo:"):
+        if world is None:
+            raise ConfigError(f"{role} {spec!r} needs the demo base (--base demo); give a file or folder otherwise.")
+        return world.text_set(f"{spec.split(':', 1)[1]}_seed" if ":" in spec else "general")
+    return data.load_texts(spec, ingest)
 
 
 def _format_selection(s: dict) -> str:

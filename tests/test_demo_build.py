@@ -43,3 +43,15 @@ def test_human_summary_and_bad_workspace(quick_build, tmp_path):
     proc = run_cli("demo", "build", "--quick", "--workspace", str(blocker / "ws"), check=False)
     assert proc.returncode == 1
     assert "not writable" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_select_command_on_the_demo_world(quick_build, tmp_path):
+    root, _ = quick_build
+    out = json.loads(run_cli("select", "--seeds", "demo:physics", "--method", "bm25", "--tokens", "1500", "--quick", "--json", "--workspace", str(root)).stdout)
+    assert out["method"] == "bm25" and out["tokens"] >= 1500
+    assert out["precision"] > 0.5 and len(out["top"]) == 5
+    assert out["seeds"]["source"] == "demo:physics_seed"
+    bad = run_cli("select", "--seeds", "demo:chemistry", "--quick", "--workspace", str(root), check=False)
+    assert bad.returncode == 1 and "no split 'chemistry_seed'" in bad.stderr and "Traceback" not in bad.stderr
+    missing = run_cli("select", "--seeds", str(tmp_path / "nope.txt"), "--quick", "--workspace", str(root), check=False)
+    assert missing.returncode == 1 and "does not exist" in missing.stderr

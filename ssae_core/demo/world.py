@@ -24,6 +24,7 @@ from ssae_core.data import TextSet
 from ssae_core.demo import corpus, gsae, lm
 from ssae_core.demo import tokenizer as tk
 from ssae_core.device import pick_device
+from ssae_core.errors import ConfigError
 from ssae_core.metrics import evaluate_saes
 from ssae_core.progress import Progress, Silent
 from ssae_core.workspace import Artifact, Workspace, atomic_write_json
@@ -145,7 +146,7 @@ class CorpusView:
     def split_docs(self, split: str) -> pd.DataFrame:
         rows = self.docs[self.docs.split == split]
         if rows.empty:
-            raise KeyError(f"no split {split!r}; the demo world has {sorted(self.docs.split.unique())}")
+            raise ConfigError(f"The demo world has no split {split!r}; it has {sorted(self.docs.split.unique())}.")
         return rows
 
     def split_tokens(self, split: str) -> list[np.ndarray]:
