@@ -44,7 +44,7 @@ def corpus_embeddings(ws: Workspace, corpus: TextSet, cfg: EmbedConfig, device: 
 
     def build(out: Path) -> dict:
         encoder = selection.load_encoder(cfg.encoder, device, cfg.max_seq_length)
-        dim = encoder.get_sentence_embedding_dimension()
+        dim = selection.embedding_dim(encoder)
         vectors = np.lib.format.open_memmap(out / "vectors.npy", mode="w+", dtype=np.float32, shape=(len(corpus.docs), dim))
         progress.stage("embed corpus", len(corpus.docs))
         selection.embed(corpus.texts, encoder, out=vectors, progress=progress.update)

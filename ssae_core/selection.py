@@ -113,14 +113,19 @@ def load_encoder(name: str = DEFAULT_ENCODER, device: str = "cpu", max_seq_lengt
 
 def embed(texts: list[str], encoder, batch_size: int = 32, out: np.ndarray | None = None, progress: Callable[[int], None] | None = None, chunk: int = 1024) -> np.ndarray:
     """Unit-norm float32 embeddings, written ``chunk`` documents at a time into ``out`` (e.g. a memmap)."""
-    dim = encoder.get_sentence_embedding_dimension()
-    out = np.empty((len(texts), dim), dtype=np.float32) if out is None else out
+    out = np.empty((len(texts), embedding_dim(encoder)), dtype=np.float32) if out is None else out
     for start in range(0, len(texts), chunk):
         part = texts[start : start + chunk]
         out[start : start + len(part)] = encoder.encode(part, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True)
         if progress:
             progress(len(part))
     return out
+
+
+def embedding_dim(encoder) -> int:
+    """The encoder's output width (sentence-transformers renamed this method in 6.x)."""
+    method = getattr(encoder, "get_embedding_dimension", None) or encoder.get_sentence_embedding_dimension
+    return int(method())
 
 
 def build_index(vectors: np.ndarray, exact_max: int, seed: int = 0):
