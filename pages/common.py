@@ -22,7 +22,7 @@ def _workspace(root: str) -> Workspace:
 
 def demo_config() -> demo_world.DemoConfig:
     """The full demo world, or the miniature one when ``SSAE_DEMO=quick`` (tests, quick looks)."""
-    return demo_world.DemoConfig.quick() if os.environ.get("SSAE_DEMO") == "quick" else demo_world.DemoConfig()
+    return demo_world.DemoConfig.quick() if _quick() else demo_world.DemoConfig()
 
 
 def demo(ws: Workspace):
@@ -36,7 +36,11 @@ def _demo(root: str, digest: str):
 
 
 def demo_build_args() -> list[str]:
-    return ["demo", "build", "--json"] + (["--quick"] if os.environ.get("SSAE_DEMO") == "quick" else [])
+    return ["demo", "build", "--json"] + (["--quick"] if _quick() else [])
+
+
+def _quick() -> bool:
+    return os.environ.get("SSAE_DEMO") == "quick"
 
 
 def forget_demo() -> None:

@@ -7,6 +7,10 @@ a background job writes its status file (see ``jobs``), tests pass ``Silent``.
 from __future__ import annotations
 
 import sys
+import time
+from pathlib import Path
+
+from ssae_core.workspace import atomic_write_json
 
 
 class Progress:
@@ -64,8 +68,6 @@ class StatusFile(Progress):
     """Writes ``{state, stage, done, total, log}`` as JSON, atomically, for a dashboard to poll."""
 
     def __init__(self, path, min_interval: float = 0.5) -> None:
-        from pathlib import Path
-
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.min_interval = min_interval
@@ -93,10 +95,6 @@ class StatusFile(Progress):
         self._write(force=True)
 
     def _write(self, force: bool = False) -> None:
-        import time
-
-        from ssae_core.workspace import atomic_write_json
-
         now = time.time()
         if force or now - self._last >= self.min_interval:
             self.status["updated"] = now

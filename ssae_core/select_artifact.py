@@ -82,7 +82,7 @@ def run_selection(
             summary = {"timings": {}}
         else:
             progress.stage("tokenize corpus", None)
-            pool = selection.Pool(corpus.docs.doc_id.to_numpy(), corpus.texts, np.array([len(t) for t in selection.tokenize(corpus.texts, base.tokenizer, n_ctx)]))
+            pool = selection.Pool.build(corpus.docs.doc_id, corpus.texts, base.tokenizer, n_ctx)
             vectors = encoder = None
             if cfg.method.startswith("dense"):
                 device = str(base.model.cfg.device)

@@ -64,11 +64,19 @@ class SelectionConfig(Config):
 
 @dataclass
 class Pool:
-    """Documents to choose from: ids, texts and token counts under the base tokenizer."""
+    """Documents to choose from: ids, texts and their token ids under the base tokenizer."""
 
     doc_ids: np.ndarray
     texts: list[str]
-    n_tokens: np.ndarray
+    tokens: list[np.ndarray]
+
+    @classmethod
+    def build(cls, doc_ids, texts: list[str], tokenizer, n_ctx: int) -> "Pool":
+        return cls(np.asarray(doc_ids), texts, tokenize(texts, tokenizer, n_ctx))
+
+    @property
+    def n_tokens(self) -> np.ndarray:
+        return np.array([len(t) for t in self.tokens])
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -214,44 +222,40 @@ class Ranking:
 def rank(cfg: SelectionConfig, seeds: list[str], pool: Pool, seed_tokens: list[np.ndarray] | None = None, base=None, encoder=None, corpus_vectors: np.ndarray | None = None, progress=None) -> Ranking:
     """Rank the pool for ``cfg.method`` (see the module docstring)."""
     cfg.validate()
-    timings: dict = {}
-    extra: dict = {}
+    if cfg.method == "seed":
+        raise ConfigError("method 'seed' repeats the seed set; use seed_passes() rather than rank().")
     start = time.perf_counter()
     if cfg.method == "random":
         order = np.random.default_rng(cfg.seed).permutation(len(pool))
-        scores = np.zeros(len(order))
-    elif cfg.method == "seed":
-        raise ConfigError("method 'seed' repeats the seed set; use seed_passes() rather than rank().")
+        return Ranking(order, np.zeros(len(order)), {"random": time.perf_counter() - start}, {})
+    first, _, second = cfg.method.partition("+")
+    n_tokens = pool.n_tokens
+    k = _docs_for(cfg.token_budget, n_tokens)
+    if second == "tracin":
+        k = max(_docs_for(2 * cfg.token_budget, n_tokens), int(cfg.pool_fraction * len(pool)))
+    extra: dict = {}
+    if first == "bm25":
+        all_scores = bm25_scores(seeds, pool.texts, cfg.combine)
+        order = np.argsort(-all_scores, kind="stable")[:k]
+        scores = all_scores[order]
     else:
-        first = cfg.method.split("+")[0]
-        tracin_on = cfg.method.endswith("+tracin")
-        needed = _docs_for(2 * cfg.token_budget if tracin_on else cfg.token_budget, pool.n_tokens)
-        k = max(needed, int(cfg.pool_fraction * len(pool))) if tracin_on else needed
-        if first == "bm25":
-            all_scores = bm25_scores(seeds, pool.texts, cfg.combine)
-            order = np.argsort(-all_scores, kind="stable")[:k]
-            scores = all_scores[order]
-        else:
-            if corpus_vectors is None:
-                corpus_vectors = embed(pool.texts, encoder)
-            index = build_index(corpus_vectors, cfg.exact_search_max, cfg.seed)
-            seed_vecs = embed(seeds, encoder)
-            order, scores = dense_ranking(seed_vecs, index, k, cfg.combine)
-            if len(pool) > cfg.exact_search_max:
-                extra["ivf_recall_at_100"] = index_recall(corpus_vectors, index, seed_vecs[:16])
-        timings[first] = time.perf_counter() - start
-        if tracin_on:
-            if base is None or seed_tokens is None:
-                raise ConfigError("TracIn reranking needs the base model and SAE (and the seed tokens).")
-            start = time.perf_counter()
-            pool_tokens = tokenize([pool.texts[i] for i in order], base.tokenizer, base.model.cfg.n_ctx)
-            t_scores = tracin_doc_scores(base, seed_tokens, pool_tokens, cfg.tracin_l1, progress)
-            rerank = np.argsort(-t_scores, kind="stable")
-            order, scores = order[rerank], t_scores[rerank]
-            extra["tracin_pool_docs"] = int(len(pool_tokens))
-            timings["tracin"] = time.perf_counter() - start
-        return Ranking(order, scores, timings, extra)
-    timings[cfg.method] = time.perf_counter() - start
+        if corpus_vectors is None:
+            corpus_vectors = embed(pool.texts, encoder)
+        index = build_index(corpus_vectors, cfg.exact_search_max, cfg.seed)
+        seed_vecs = embed(seeds, encoder)
+        order, scores = dense_ranking(seed_vecs, index, k, cfg.combine)
+        if len(pool) > cfg.exact_search_max:
+            extra["ivf_recall_at_100"] = index_recall(corpus_vectors, index, seed_vecs[:16])
+    timings = {first: time.perf_counter() - start}
+    if second == "tracin":
+        if base is None or seed_tokens is None:
+            raise ConfigError("TracIn reranking needs the base model and SAE (and the seed tokens).")
+        start = time.perf_counter()
+        t_scores = tracin_doc_scores(base, seed_tokens, [pool.tokens[i] for i in order], cfg.tracin_l1, progress)
+        rerank = np.argsort(-t_scores, kind="stable")
+        order, scores = order[rerank], t_scores[rerank]
+        extra["tracin_pool_docs"] = int(len(order))
+        timings["tracin"] = time.perf_counter() - start
     return Ranking(order, scores, timings, extra)
 
 
@@ -272,9 +276,10 @@ def seed_passes(n_seed_tokens: np.ndarray, budget: int) -> pd.DataFrame:
 
 def selection_table(ranking: Ranking, pool: Pool, budget: int) -> pd.DataFrame:
     """The selected documents in rank order: rank, doc_id, score, n_tokens."""
-    chosen = take_budget(np.arange(len(ranking.order)), pool.n_tokens[ranking.order], budget)
+    n_tokens = pool.n_tokens
+    chosen = take_budget(np.arange(len(ranking.order)), n_tokens[ranking.order], budget)
     idx = ranking.order[chosen]
-    return pd.DataFrame({"rank": np.arange(len(idx)), "doc_id": pool.doc_ids[idx], "score": ranking.scores[chosen], "n_tokens": pool.n_tokens[idx]})
+    return pd.DataFrame({"rank": np.arange(len(idx)), "doc_id": pool.doc_ids[idx], "score": ranking.scores[chosen], "n_tokens": n_tokens[idx]})
 
 
 def jaccard(a: pd.DataFrame, b: pd.DataFrame) -> float:

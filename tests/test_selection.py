@@ -42,7 +42,7 @@ def test_ranking_is_deterministic(setup, method):
     cfg = selection.SelectionConfig(method=method, token_budget=BUDGET)
     corpus, base = setup["corpus"], setup["base"]
     n_ctx = base.model.cfg.n_ctx
-    pool = selection.Pool(corpus.docs.doc_id.to_numpy(), corpus.texts, np.array([len(t) for t in selection.tokenize(corpus.texts, base.tokenizer, n_ctx)]))
+    pool = selection.Pool.build(corpus.docs.doc_id, corpus.texts, base.tokenizer, n_ctx)
     seed_tokens = selection.tokenize(setup["seeds"].texts, base.tokenizer, n_ctx)
     encoder = selection.load_encoder() if method.startswith("dense") else None
     vectors = corpus_embeddings(setup["ws"], corpus, EmbedConfig()) if encoder else None

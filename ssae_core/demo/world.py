@@ -287,7 +287,8 @@ def concept_scores(world: DemoWorld, progress: Progress) -> pd.DataFrame:
         docs = world.split_tokens(split)
         progress.stage(f"concept recall on {split}", len(docs))
         acts, doc, pos = collect(world.model, world.hook_name, docs, tokenizer.bos_token_id, tokenizer.pad_token_id, progress.update)
-        labels = np.concatenate(world.split_labels(split))[_flat_index(world.split_labels(split), doc, pos)]
+        per_doc = world.split_labels(split)
+        labels = np.concatenate(per_doc)[_flat_index(per_doc, doc, pos)]
         with torch.no_grad():
             feats = world.gsae.encode(acts.to(world.device))
         sae = best_feature_f1([(feats, labels)], n)
