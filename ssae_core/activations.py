@@ -1,4 +1,4 @@
-"""Run the LM over documents and collect activations at one hook.
+"""Run the LM over documents and collect activations at one hook; the on-disk activation cache.
 
 Convention (used everywhere in the project): every document is its own sequence,
 BOS first, truncated to the model's context. The BOS position is never given to an
@@ -9,11 +9,17 @@ the right, so it cannot change a real position under causal attention.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from pathlib import Path
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
 from transformer_lens import HookedTransformer
+
+from ssae_core.config import Config
+from ssae_core.errors import ConfigError
+from ssae_core.progress import Progress, Silent
+from ssae_core.workspace import Artifact, Workspace
 
 
 @dataclass
@@ -71,18 +77,23 @@ def collect(
     bos: int,
     pad: int,
     progress: Callable[[int], None] | None = None,
-) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:
+    out: np.ndarray | None = None,
+) -> tuple[torch.Tensor | np.ndarray, np.ndarray, np.ndarray]:
     """Activations of every non-BOS token, in document order.
 
-    Returns (acts float32 (N, d_in) on CPU, doc index (N,), position in doc (N,)); token
-    ``docs[d][p]`` has its activation in the row where doc == d and position == p.
+    Returns (acts (N, d_in), doc index (N,), position in doc (N,)); token ``docs[d][p]``
+    has its activation in the row where doc == d and position == p. Acts are a float32
+    CPU tensor, or ``out`` (e.g. a memmap of ``token_count`` rows) filled batch by batch.
     """
     n_ctx = model.cfg.n_ctx
-    counts = np.array([min(len(d), n_ctx - 1) for d in docs])
+    counts = kept_counts(docs, n_ctx)
     offsets = np.concatenate([[0], np.cumsum(counts)])
-    out = torch.empty(int(offsets[-1]), model.cfg.d_model, dtype=torch.float32)
+    if out is None:
+        out = torch.empty(int(offsets[-1]), model.cfg.d_model, dtype=torch.float32)
     for batch in doc_batches(docs, bos, pad, n_ctx):
         acts = hook_activations(model, batch.tokens, hook_name).float().cpu()
+        if isinstance(out, np.ndarray):
+            acts = acts.numpy()
         for r, i in enumerate(batch.doc_index):
             out[offsets[i] : offsets[i + 1]] = acts[r, 1 : 1 + counts[i]]
         if progress:
@@ -90,3 +101,104 @@ def collect(
     doc = np.repeat(np.arange(len(docs)), counts)
     pos = np.arange(len(doc)) - offsets[doc]
     return out, doc, pos
+
+
+def kept_counts(docs: Sequence[np.ndarray], n_ctx: int) -> np.ndarray:
+    """How many tokens of each document get an activation (all but what the context cuts)."""
+    return np.array([min(len(d), n_ctx - 1) for d in docs], dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class CacheConfig(Config):
+    """How an activation cache is stored: float32, or float16 for half the disk."""
+
+    dtype: str = "float32"
+    version: int = 1
+
+
+def cache_activations(ws: Workspace, base, docs: Sequence[np.ndarray], docs_ref: str, cfg: CacheConfig = CacheConfig(), progress: Progress | None = None) -> Artifact:
+    """The ``activations`` artifact of ``docs`` (token ids) at the base's hook, computed once.
+
+    Files: ``acts.npy`` (N, d_in) in ``cfg.dtype`` and ``tokens.npy`` / ``doc.npy`` /
+    ``pos.npy`` (int32), rows in document order, written batch by batch to memmaps.
+    """
+    if cfg.dtype not in ("float32", "float16"):
+        raise ConfigError(f"Activation cache dtype must be float32 or float16, not {cfg.dtype!r}.")
+    progress = progress or Silent()
+    model, tok = base.model, base.tokenizer
+
+    def build(out: Path) -> dict:
+        n = int(kept_counts(docs, model.cfg.n_ctx).sum())
+        acts = np.lib.format.open_memmap(out / "acts.npy", mode="w+", dtype=cfg.dtype, shape=(n, model.cfg.d_model))
+        progress.stage("cache activations", len(docs))
+        _, doc, pos = collect(model, base.hook_name, docs, tok.bos_token_id, tok.pad_token_id if tok.pad_token_id is not None else tok.bos_token_id, progress.update, acts)
+        acts.flush()
+        tokens = np.array([docs[d][p] for d, p in zip(doc, pos)], dtype=np.int32) if n else np.zeros(0, np.int32)
+        for name, arr in (("tokens", tokens), ("doc", doc), ("pos", pos)):
+            np.save(out / f"{name}.npy", arr.astype(np.int32))
+        return {"tokens": n, "documents": len(docs), "d_in": int(model.cfg.d_model), "hook_name": base.hook_name, "dtype": cfg.dtype}
+
+    return ws.build("activations", cfg, build, [docs_ref, base.ref])
+
+
+class ActivationStore:
+    """Read access to an activation cache that never maps the whole file at once.
+
+    ``rows`` opens the memmap, copies the requested rows and unmaps it again, so the
+    pages a training run touches are not kept resident: peak memory follows the batch,
+    not the dataset.
+    """
+
+    def __init__(self, art: Artifact):
+        self.art = art
+        self.doc = np.load(art.file("doc.npy"), mmap_mode="r")
+        header = np.load(art.file("acts.npy"), mmap_mode="r")
+        self.n, self.d_in = header.shape
+        del header
+
+    def rows(self, idx: np.ndarray) -> torch.Tensor:
+        """The activations of rows ``idx`` as a float32 tensor, in the order given."""
+        acts = np.load(self.art.file("acts.npy"), mmap_mode="r")
+        order = np.argsort(idx, kind="stable")
+        block = np.empty((len(idx), self.d_in), dtype=np.float32)
+        block[order] = acts[np.asarray(idx)[order]]  # sorted reads are sequential on disk
+        del acts
+        return torch.from_numpy(block)
+
+
+def epoch_batches(doc: np.ndarray, batch_tokens: int, seed: int, epoch: int, item: str = "token") -> list[np.ndarray]:
+    """One epoch's batches of row indices, a pure function of (seed, epoch).
+
+    ``item="token"``: a permutation of the rows in batches of exactly ``batch_tokens``
+    (the remainder waits for the next epoch). ``item="sequence"``: whole documents in
+    shuffled order, a batch closing once it holds ``batch_tokens`` tokens.
+    """
+    rng = np.random.default_rng([seed, epoch])
+    n = len(doc)
+    if item == "token":
+        perm = rng.permutation(n)
+        return [perm[i : i + batch_tokens] for i in range(0, n - batch_tokens + 1, batch_tokens)]
+    starts = np.flatnonzero(np.r_[True, doc[1:] != doc[:-1]]) if n else np.zeros(0, np.int64)
+    ends = np.r_[starts[1:], n]
+    batches, current, size = [], [], 0
+    for d in rng.permutation(len(starts)):
+        current.append(np.arange(starts[d], ends[d]))
+        size += ends[d] - starts[d]
+        if size >= batch_tokens:
+            batches.append(np.concatenate(current))
+            current, size = [], 0
+    return batches
+
+
+def batch_stream(doc: np.ndarray, batch_tokens: int, seed: int, item: str = "token", start_step: int = 0) -> Iterator[np.ndarray]:
+    """Batches for steps ``start_step, start_step + 1, ...``, epoch after epoch: resumable at any step."""
+    step, epoch = 0, 0
+    while True:
+        batches = epoch_batches(doc, batch_tokens, seed, epoch, item)
+        if not batches:
+            raise ConfigError(f"The training data ({len(doc)} tokens) is smaller than one batch of {batch_tokens} tokens; select more text or lower the batch size.")
+        for batch in batches:
+            if step >= start_step:
+                yield batch
+            step += 1
+        epoch += 1

@@ -60,6 +60,11 @@ class Base:
     def tokenizer(self):
         return self.model.tokenizer
 
+    @property
+    def ref(self) -> str:
+        """How artifacts computed with this base name it among their inputs."""
+        return self.world.gsae_art.ref if self.world is not None else f"base/{self.spec.digest()}"
+
 
 def load_base(spec: BaseSpec, workspace: Workspace | None = None, device: str | None = None, progress: Progress | None = None) -> Base:
     """Load the LM and GSAE described by ``spec``; LoadError with what to do on failure."""

@@ -102,11 +102,9 @@ def _select(args) -> int:
         corpus = _texts(args.corpus, world, ingest, "corpus")
         sub = args.seeds.split(":", 1)[1] if args.seeds.startswith("demo:") else None
         truth = world.in_domain(sub) if sub and args.corpus == "demo" else None
-        base_ref = world.gsae_art.ref if world else f"base/{_base_spec(args).digest()}"
-        art = run_selection(cfg, seeds, corpus, base, ws, truth, base_ref, progress)
+        art = run_selection(cfg, seeds, corpus, base, ws, truth, progress)
     table = load_selection(art)
-    texts = dict(zip(corpus.docs.doc_id, corpus.docs.text)) | dict(zip(seeds.docs.doc_id, seeds.docs.text))
-    top = [{"rank": int(r.rank), "doc_id": str(r.doc_id), "score": float(r.score), "snippet": texts[r.doc_id][:100]} for r in table.head(5).itertuples()]
+    top = [{"rank": int(r.rank), "doc_id": str(r.doc_id), "score": float(r.score), "snippet": r.text[:100]} for r in table.head(5).itertuples()]
     _emit({**art.summary, "path": str(art.path), "seeds": seeds.report, "corpus": corpus.report, "top": top}, args.json, _format_selection)
     return 0
 

@@ -40,3 +40,28 @@ def remove_parallel_grad_(W_dec: torch.nn.Parameter) -> None:
     if W_dec.grad is not None:
         along = (W_dec.grad * W_dec).sum(-1, keepdim=True)
         W_dec.grad.sub_(along * W_dec)
+
+
+def tilted_mean(losses: torch.Tensor, tilt: float) -> torch.Tensor:
+    """TERM's tilted loss ``(1/t) log mean exp(t L_i)`` over the last dim; the mean at t = 0.
+
+    Finite for any tilt: computed as ``a + (logsumexp(t (L - a)) - log N) / t`` with
+    ``a`` the max (t > 0) or min (t < 0) in float64, and as ``mean + t var / 2`` where
+    ``t * range(L)`` is too small for the log-sum-exp to resolve. Its gradient is the
+    softmax(t L)-weighted mean of the per-item gradients; it tends to max L as t grows.
+    """
+    spread = (losses.detach().amax(-1) - losses.detach().amin(-1)).max().item() if losses.numel() else 0.0
+    if abs(tilt) * spread < 1e-6:
+        return losses.mean(-1) + 0.5 * tilt * losses.var(-1, unbiased=False)
+    wide = losses.double()
+    anchor = (wide.amax(-1, keepdim=True) if tilt > 0 else wide.amin(-1, keepdim=True)).detach()
+    log_n = torch.log(torch.tensor(float(losses.shape[-1]), dtype=torch.float64))
+    out = anchor.squeeze(-1) + (torch.logsumexp(tilt * (wide - anchor), -1) - log_n) / tilt
+    return out.to(losses.dtype)
+
+
+@torch.no_grad()
+def tilt_ess(losses: torch.Tensor, tilt: float) -> torch.Tensor:
+    """Effective sample size of TERM's item weights softmax(t L), as a fraction of N (1 = ERM)."""
+    w = torch.softmax(tilt * losses, -1)
+    return 1.0 / (w.pow(2).sum(-1) * losses.shape[-1])

@@ -2,8 +2,8 @@
 
 Artifacts: ``embeddings`` (unit-norm corpus vectors per encoder, written batch by
 batch into a memmap, reused by every dense selection on that corpus) and
-``selection`` (``selected.parquet``: rank, doc_id, score, n_tokens, and for the
-``seed`` method the pass; the summary holds the method, token count, timings and, when
+``selection`` (``selected.parquet``: rank, doc_id, score, n_tokens, text, and for
+the ``seed`` method the pass; self-contained, so finetuning needs nothing else; the summary holds the method, token count, timings and, when
 ground truth is given, the selection's precision).
 """
 
@@ -62,17 +62,17 @@ def run_selection(
     base,
     ws: Workspace,
     truth: pd.Series | None = None,
-    base_ref: str = "",
     progress: Progress | None = None,
 ) -> Artifact:
     """Select from ``corpus`` for ``seeds`` by ``cfg`` and store the result.
 
     ``base`` supplies the tokenizer (token counts) and, for TracIn, the LM and GSAE;
+    seeds, corpus and base name the artifact (``comparable_selections`` relies on it);
     ``truth`` (indexed by doc_id, True for in-domain documents) adds precision.
     """
     cfg.validate()
     progress = progress or Silent()
-    inputs = [texts_ref(seeds), texts_ref(corpus)] + ([base_ref] if base_ref else [])
+    inputs = [texts_ref(seeds), texts_ref(corpus), base.ref]
 
     def build(out: Path) -> dict:
         n_ctx = base.model.cfg.n_ctx
@@ -92,6 +92,8 @@ def run_selection(
             ranking = selection.rank(cfg, seeds.texts, pool, seed_tokens, base, encoder, vectors, progress.update)
             table = selection.selection_table(ranking, pool, cfg.token_budget)
             summary = {"timings": ranking.timings, **ranking.extra}
+        texts = dict(zip(corpus.docs.doc_id, corpus.docs.text)) | dict(zip(seeds.docs.doc_id, seeds.docs.text))
+        table["text"] = table.doc_id.map(texts)
         table.to_parquet(out / "selected.parquet", index=False)
         summary.update(method=cfg.method, documents=int(len(table)), tokens=int(table.n_tokens.sum()), unique_documents=int(table.doc_id.nunique()))
         if truth is not None and cfg.method != "seed":
@@ -110,3 +112,18 @@ def _seed_table(seeds: TextSet, seed_tokens: list[np.ndarray], budget: int) -> p
 
 def load_selection(art: Artifact) -> pd.DataFrame:
     return pd.read_parquet(art.file("selected.parquet"))
+
+
+def comparable_selections(ws: Workspace, like: Artifact) -> list[Artifact]:
+    """Stored selections from the same seeds and corpus at the same token budget as ``like``."""
+    budget, inputs = like.manifest["config"]["token_budget"], like.manifest["inputs"]
+    return [a for a in ws.list("selection") if a.manifest["inputs"] == inputs and a.manifest["config"]["token_budget"] == budget]
+
+
+def overlap_matrix(arts: list[Artifact]) -> pd.DataFrame:
+    """Jaccard overlap of the selections' document sets, labelled by method (square, symmetric)."""
+    methods = [a.summary["method"] for a in arts]
+    tables = {(m if methods.count(m) == 1 else f"{m} ({a.key[:6]})"): load_selection(a) for m, a in zip(methods, arts)}
+    names = sorted(tables)
+    values = [[selection.jaccard(tables[r], tables[c]) for c in names] for r in names]
+    return pd.DataFrame(values, index=names, columns=names)

@@ -48,7 +48,7 @@ class SelectionConfig(Config):
     exact_search_max: int = 200_000  # corpora larger than this use an IVF index
     tracin_l1: float = 3.5  # the SAE loss's L1 coefficient for TracIn gradients
     seed: int = 0
-    version: int = 1
+    version: int = 2  # 2: the selected documents' text is stored with them
 
     def validate(self) -> "SelectionConfig":
         if self.method not in METHODS:

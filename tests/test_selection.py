@@ -6,7 +6,7 @@ import pytest
 from ssae_core import selection
 from ssae_core.base import Base, BaseSpec
 from ssae_core.errors import ConfigError
-from ssae_core.select_artifact import EmbedConfig, corpus_embeddings, load_selection, run_selection
+from ssae_core.select_artifact import EmbedConfig, comparable_selections, corpus_embeddings, load_selection, overlap_matrix, run_selection
 
 BUDGET = 6000
 
@@ -25,7 +25,7 @@ def setup(quick_world, quick_workspace):
 
 def _run(setup, method, budget=BUDGET, **kw):
     cfg = selection.SelectionConfig(method=method, token_budget=budget, **kw)
-    return run_selection(cfg, setup["seeds"], setup["corpus"], setup["base"], setup["ws"], setup["truth"], base_ref="sae/quick")
+    return run_selection(cfg, setup["seeds"], setup["corpus"], setup["base"], setup["ws"], setup["truth"])
 
 
 @pytest.mark.parametrize("method", ["random", "bm25", "dense", "bm25+tracin", "dense+tracin"])
@@ -87,3 +87,15 @@ def test_ivf_index_recall_is_measured_against_exact_search():
     queries = vectors[:8]
     assert selection.index_recall(vectors, exact, queries, k=50) == 1.0
     assert 0.3 < selection.index_recall(vectors, ivf, queries, k=50) <= 1.0
+
+
+def test_overlap_matrix_of_stored_selections(setup):
+    bm25, dense = _run(setup, "bm25"), _run(setup, "dense")
+    _run(setup, "bm25", budget=BUDGET // 2)  # another budget: not comparable
+    arts = comparable_selections(setup["ws"], bm25)
+    assert {a.key for a in arts} >= {bm25.key, dense.key}
+    assert all(a.manifest["config"]["token_budget"] == BUDGET for a in arts)
+    matrix = overlap_matrix([bm25, dense])
+    assert list(matrix.index) == list(matrix.columns) == ["bm25", "dense"]
+    assert np.allclose(np.diag(matrix), 1.0)
+    assert matrix.loc["bm25", "dense"] == matrix.loc["dense", "bm25"] == selection.jaccard(load_selection(bm25), load_selection(dense))

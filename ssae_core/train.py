@@ -1,0 +1,239 @@
+"""Finetune a GSAE into SSAEs on cached activations: ERM or tilted ERM, a sparsity sweep per run.
+
+The paper's recipe (Sec. 2.4, App. A): Adam, lr 5e-5, 4096-token batches, shuffled,
+linear LR decay over the last 1000 steps, unit-norm decoder rows, 1000 steps (physics)
+or 500 (toxicity). An *item* of the objective is a token by default: the paper's
+``L_w(z_i)`` is the SAE loss of one activation vector (Eq. 1), and its tilts (500 and
+up) are set against per-token losses. ``item="sequence"`` tilts over documents instead
+(a document's loss is the mean over its tokens; batches hold whole documents).
+
+A run checkpoints into ``<workspace>/runs/<key>/`` (outside the artifact, so a crash or
+a cancel keeps it); running the same config again resumes there, with the same batches
+(a pure function of seed and step), and ends with the same weights.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ssae_core.activations import ActivationStore, batch_stream
+from ssae_core.config import Config
+from ssae_core.device import pick_device
+from ssae_core.errors import ConfigError, SSAEError, WorkspaceError
+from ssae_core.progress import Progress, Silent
+from ssae_core.sae_math import tilt_ess, tilted_mean
+from ssae_core.sae_stack import SAEStack
+from ssae_core.workspace import Artifact, Workspace
+
+
+class TrainingError(SSAEError):
+    """A run that cannot go on (e.g. a NaN loss); its last good checkpoint is kept."""
+
+
+@dataclass(frozen=True)
+class FinetuneConfig(Config):
+    objective: str = "erm"  # erm | term
+    tilt: float = 0.0  # TERM's t; 0 is ERM
+    item: str = "token"  # token | sequence: what one loss term of the objective is
+    sparsity: tuple[float, ...] = (3.5,)  # one SAE per value: L1 coef (standard), L0 coef (jumprelu), k (topk)
+    steps: int = 1000
+    batch_tokens: int = 4096
+    lr: float = 5e-5
+    decay_steps: int = 1000  # linear LR decay to 0 over the last this many steps
+    beta1: float = 0.9
+    beta2: float = 0.999
+    normalize_decoder: bool = True  # unit-norm decoder rows (standard, jumprelu)
+    jumprelu_bandwidth: float = 0.001
+    val_fraction: float = 0.1  # documents held out for the final metrics
+    dead_window: int = 200  # steps without firing after which a feature counts as dead
+    log_every: int = 10
+    checkpoint_every: int = 100
+    seed: int = 0
+    version: int = 1
+
+    def validate(self) -> "FinetuneConfig":
+        if self.objective not in ("erm", "term"):
+            raise ConfigError(f"objective must be 'erm' or 'term', not {self.objective!r}.")
+        if self.objective == "erm" and self.tilt != 0:
+            raise ConfigError("A tilt only applies to --objective term; drop --tilt or use term.")
+        if self.item not in ("token", "sequence"):
+            raise ConfigError(f"item must be 'token' or 'sequence', not {self.item!r}.")
+        if not self.sparsity or any(not np.isfinite(v) or v < 0 for v in self.sparsity):
+            raise ConfigError(f"sparsity values must be finite and >= 0 (one SAE each); got {list(self.sparsity)}.")
+        for name in ("steps", "batch_tokens", "log_every", "checkpoint_every", "dead_window"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be positive.")
+        if not (self.lr > 0 and np.isfinite(self.tilt) and 0 <= self.val_fraction < 1):
+            raise ConfigError("lr must be > 0, tilt finite and val_fraction in [0, 1).")
+        return self
+
+    @property
+    def tilt_used(self) -> float:
+        return self.tilt if self.objective == "term" else 0.0
+
+
+def lr_at(cfg: FinetuneConfig, step: int) -> float:
+    """The learning rate of step ``step`` (0-based): constant, then linear decay to 0."""
+    return cfg.lr * min(1.0, (cfg.steps - step) / cfg.decay_steps)
+
+
+def objective(token_loss: torch.Tensor, doc: np.ndarray, cfg: FinetuneConfig) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-SAE objective (K,) and the per-item losses (K, items) it is taken over."""
+    items = token_loss if cfg.item == "token" else _doc_means(token_loss, doc)
+    return tilted_mean(items, cfg.tilt_used), items
+
+
+def _doc_means(token_loss: torch.Tensor, doc: np.ndarray) -> torch.Tensor:
+    _, group = np.unique(doc, return_inverse=True)
+    group = torch.from_numpy(group).to(token_loss.device)
+    n = int(group.max()) + 1
+    sums = torch.zeros(token_loss.shape[0], n, dtype=token_loss.dtype, device=token_loss.device).index_add(1, group, token_loss)
+    return sums / torch.bincount(group, minlength=n).to(token_loss.dtype)
+
+
+def split_rows(doc: np.ndarray, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(train rows, validation rows), validation = a seeded share of whole documents."""
+    docs = np.unique(doc)
+    n_val = int(round(val_fraction * len(docs))) if len(docs) > 1 else 0
+    val_docs = np.random.default_rng(seed).permutation(docs)[:n_val]
+    is_val = np.isin(doc, val_docs)
+    return np.flatnonzero(~is_val), np.flatnonzero(is_val)
+
+
+def finetune(ws: Workspace, gsae, gsae_ref: str, acts: Artifact, cfg: FinetuneConfig, device: str | None = None, progress: Progress | None = None) -> Artifact:
+    """Train one SSAE per sparsity value from ``gsae`` on the cached activations ``acts``.
+
+    The ``ssae`` artifact holds ``sae_<i>/`` (SAELens format, one per sparsity value),
+    ``log.parquet`` (per logged step and SAE: loss, mse, sparsity, L0, dead, ESS, lr) and
+    ``val.parquet`` (final metrics on the held-out documents).
+    """
+    cfg.validate()
+    progress = progress or Silent()
+    inputs = [acts.ref, gsae_ref]
+    run_dir = ws.root / "runs" / ws.key_for("ssae", cfg, inputs)
+
+    def build(out: Path) -> dict:
+        dev = pick_device(device)
+        stack = SAEStack(gsae, cfg.sparsity, cfg.jumprelu_bandwidth, cfg.normalize_decoder).to(dev)
+        store = ActivationStore(acts)
+        train_rows, val_rows = split_rows(np.asarray(store.doc), cfg.val_fraction, cfg.seed)
+        log = _train(stack, store, train_rows, cfg, run_dir, progress)
+        val = validate_stack(stack, store, val_rows if len(val_rows) else train_rows, cfg.batch_tokens)
+        for i in range(len(stack)):
+            stack.export(i).save_model(out / f"sae_{i}")
+        log.to_parquet(out / "log.parquet", index=False)
+        val.to_parquet(out / "val.parquet", index=False)
+        return {"architecture": stack.arch, "d_sae": int(stack.W_enc.shape[-1]), "gsae": gsae_ref, "train_tokens": int(len(train_rows)), "val_tokens": int(len(val_rows)), "val": val.to_dict("records")}
+
+    art = ws.build("ssae", cfg, build, inputs)
+    shutil.rmtree(run_dir, ignore_errors=True)
+    return art
+
+
+def _train(stack: SAEStack, store: ActivationStore, rows: np.ndarray, cfg: FinetuneConfig, run_dir: Path, progress: Progress) -> pd.DataFrame:
+    dev = stack.coef.device
+    opt = torch.optim.Adam(stack.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
+    last_fired = torch.full((len(stack), stack.W_enc.shape[-1]), -1, dtype=torch.long, device=dev)
+    start, log = _resume(run_dir / "checkpoint.pt", stack, opt, last_fired)
+    doc = np.asarray(store.doc)[rows]
+    stream = batch_stream(doc, cfg.batch_tokens, cfg.seed, cfg.item, start)
+    progress.stage(f"finetune {len(stack)} SAE(s), {cfg.objective}" + (f" t={cfg.tilt:g}" if cfg.objective == "term" else ""), cfg.steps)
+    progress.update(start)
+    for step in range(start, cfg.steps):
+        batch = next(stream)
+        x = store.rows(rows[batch]).to(dev)
+        token_loss, mse, sparsity, f = stack(x)
+        per_sae, items = objective(token_loss, doc[batch], cfg)
+        if not torch.isfinite(per_sae).all():
+            raise TrainingError(f"The loss became {per_sae.tolist()} at step {step}; the last good checkpoint is kept in {run_dir}. Lower the learning rate or the sparsity values and run again.")
+        opt.zero_grad(set_to_none=True)
+        per_sae.sum().backward()
+        stack.before_step()
+        for group in opt.param_groups:
+            group["lr"] = lr_at(cfg, step)
+        opt.step()
+        stack.after_step()
+        with torch.no_grad():
+            last_fired[(f > 0).any(1)] = step
+        if step % cfg.log_every == 0 or step + 1 == cfg.steps:
+            log += _log_rows(step, stack, cfg, per_sae, items, mse, sparsity, f, last_fired)
+        if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps:
+            _save_checkpoint(run_dir / "checkpoint.pt", step + 1, stack, opt, last_fired, log)
+        progress.update(1, loss=float(per_sae.mean()), l0=float((f > 0).sum(-1).float().mean()))
+    return pd.DataFrame(log)
+
+
+@torch.no_grad()
+def _log_rows(step, stack, cfg, per_sae, items, mse, sparsity, f, last_fired) -> list[dict]:
+    l0 = (f > 0).sum(-1).float().mean(1)
+    dead = ((step - last_fired) >= cfg.dead_window) | (last_fired < 0)
+    ess = tilt_ess(items, cfg.tilt_used)
+    return [
+        {"step": step, "sae": i, "sparsity": float(stack.coef[i]), "loss": float(per_sae[i]), "mse": float(mse[i].mean()), "sparsity_term": float(sparsity[i].mean()),
+         "l0": float(l0[i]), "dead_fraction": float(dead[i].float().mean()), "ess": float(ess[i]), "lr": lr_at(cfg, step)}
+        for i in range(len(stack))
+    ]
+
+
+def _save_checkpoint(path: Path, step: int, stack, opt, last_fired, log) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    try:
+        torch.save({"step": step, "stack": stack.state_dict(), "opt": opt.state_dict(), "last_fired": last_fired, "log": log}, tmp)
+        os.replace(tmp, path)
+    except OSError as exc:
+        if exc.errno == errno.ENOSPC:
+            raise WorkspaceError(f"The disk is full: could not write a checkpoint to {path.parent}. Free space and run the same command again; it resumes from the last checkpoint.") from exc
+        raise
+
+
+def _resume(path: Path, stack, opt, last_fired) -> tuple[int, list[dict]]:
+    if not path.exists():
+        return 0, []
+    state = torch.load(path, map_location=stack.coef.device, weights_only=False)
+    stack.load_state_dict(state["stack"])
+    opt.load_state_dict(state["opt"])
+    last_fired.copy_(state["last_fired"])
+    return state["step"], state["log"]
+
+
+@torch.no_grad()
+def validate_stack(stack: SAEStack, store: ActivationStore, rows: np.ndarray, batch_tokens: int) -> pd.DataFrame:
+    """Per SAE on ``rows``: MSE, FVU, explained variance, L0, sparsity term, dead fraction."""
+    dev = stack.coef.device
+    k = len(stack)
+    sq_err, sparsity, l0 = torch.zeros(k, device=dev), torch.zeros(k, device=dev), torch.zeros(k, device=dev)
+    fired = torch.zeros(k, stack.W_enc.shape[-1], dtype=torch.bool, device=dev)
+    total, sum_x, sum_x2 = 0, 0.0, 0.0
+    for start in range(0, len(rows), batch_tokens):
+        x = store.rows(rows[start : start + batch_tokens]).to(dev)
+        _, mse, sp, f = stack(x)
+        sq_err += mse.sum(1)
+        sparsity += sp.sum(1)
+        l0 += (f > 0).sum(-1).sum(1)
+        fired |= (f > 0).any(1)
+        total += len(x)
+        sum_x = sum_x + x.sum(0)
+        sum_x2 = sum_x2 + x.pow(2).sum(0)
+    variance = (sum_x2 - sum_x.pow(2) / total).sum()  # total squared deviation from the mean
+    fvu = sq_err / variance
+    return pd.DataFrame({
+        "sae": range(k), "sparsity": stack.coef.tolist(), "mse": (sq_err / total).tolist(), "fvu": fvu.tolist(),
+        "explained_variance": (1 - fvu).tolist(), "l0": (l0 / total).tolist(), "sparsity_term": (sparsity / total).tolist(),
+        "dead_fraction": (~fired).float().mean(1).tolist(), "tokens": total,
+    })
+
+
+def load_ssaes(art: Artifact, device: str = "cpu") -> list:
+    """The SSAEs of a finetuning artifact as SAELens SAEs, in sweep order."""
+    from sae_lens import SAE
+
+    return [SAE.load_from_disk(art.file(f"sae_{i}"), device=device) for i in range(len(art.manifest["config"]["sparsity"]))]
