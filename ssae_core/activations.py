@@ -103,6 +103,11 @@ def collect(
     return out, doc, pos
 
 
+def pad_id(tokenizer) -> int:
+    """The id used for right padding (any id works: padded positions are never read)."""
+    return tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+
+
 def kept_counts(docs: Sequence[np.ndarray], n_ctx: int) -> np.ndarray:
     """How many tokens of each document get an activation (all but what the context cuts)."""
     return np.array([min(len(d), n_ctx - 1) for d in docs], dtype=np.int64)
@@ -131,7 +136,7 @@ def cache_activations(ws: Workspace, base, docs: Sequence[np.ndarray], docs_ref:
         n = int(kept_counts(docs, model.cfg.n_ctx).sum())
         acts = np.lib.format.open_memmap(out / "acts.npy", mode="w+", dtype=cfg.dtype, shape=(n, model.cfg.d_model))
         progress.stage("cache activations", len(docs))
-        _, doc, pos = collect(model, base.hook_name, docs, tok.bos_token_id, tok.pad_token_id if tok.pad_token_id is not None else tok.bos_token_id, progress.update, acts)
+        _, doc, pos = collect(model, base.hook_name, docs, tok.bos_token_id, pad_id(tok), progress.update, acts)
         acts.flush()
         tokens = np.array([docs[d][p] for d, p in zip(doc, pos)], dtype=np.int32) if n else np.zeros(0, np.int32)
         for name, arr in (("tokens", tokens), ("doc", doc), ("pos", pos)):

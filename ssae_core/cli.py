@@ -16,25 +16,48 @@ import time
 from typing import Callable
 
 from ssae_core.errors import SSAEError
-from ssae_core.progress import Silent, StatusFile, Tqdm
+from ssae_core.progress import Silent, Tqdm
 from ssae_core.workspace import Workspace
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     signal.signal(signal.SIGTERM, _interrupt)  # a cancelled job ends like Ctrl-C
     if not hasattr(args, "run"):
         parser.print_help()
         return 2
+    args.reporter = _job_reporter(args)
     try:
-        return args.run(args) or 0
+        code = args.run(args) or 0
     except SSAEError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        _finish(args, "failed", str(exc))
         return 1
     except KeyboardInterrupt:
         print("interrupted: finished artifacts are kept; run the same command again to resume.", file=sys.stderr)
+        _finish(args, "cancelled")
         return 130
+    except Exception as exc:
+        _finish(args, "failed", f"{type(exc).__name__}: {exc}")
+        raise
+    _finish(args, "done" if code == 0 else "failed", None if code == 0 else f"exit status {code}")
+    return code
+
+
+def _job_reporter(args):
+    """The job row this worker reports into (``--job``, set by ``jobs.launch``), else None."""
+    if not getattr(args, "job", None):
+        return None
+    from ssae_core.jobs import JobProgress
+
+    return JobProgress(Workspace(args.workspace), args.job)
+
+
+def _finish(args, state: str, error: str | None = None) -> None:
+    if args.reporter is not None:
+        args.reporter.finish(state, error)
 
 
 def _interrupt(signum, frame):
@@ -62,6 +85,31 @@ def _parser() -> argparse.ArgumentParser:
     sel.add_argument("--encoder", default="all-MiniLM-L6-v2", help="sentence-transformers model for dense retrieval")
     sel.add_argument("--text-field", default="text", help="jsonl field / csv or parquet column holding the text")
     sel.set_defaults(run=_select)
+
+    ft = sub.add_parser("finetune", help="finetune the GSAE on a selection into SSAEs (ERM or TERM, a sparsity sweep)")
+    _common(ft)
+    _base_options(ft)
+    ft.add_argument("--selection", required=True, help="a selection artifact: its directory, or selection/KEY inside the workspace")
+    ft.add_argument("--objective", default="erm", choices=["erm", "term"])
+    ft.add_argument("--tilt", type=float, default=0.0, help="TERM's tilt t (the paper: 500 and larger)")
+    ft.add_argument("--l1", default="3.5", help="comma-separated sparsity values, one SSAE each: L1 coef (standard), L0 coef (jumprelu) or k (topk)")
+    ft.add_argument("--steps", type=int, default=1000)
+    ft.add_argument("--item", default="token", choices=["token", "sequence"], help="what one loss term of the objective is")
+    ft.add_argument("--batch-tokens", type=int, default=4096)
+    ft.add_argument("--lr", type=float, default=5e-5)
+    ft.add_argument("--decay-steps", type=int, default=1000, help="linear LR decay over the last this many steps")
+    ft.add_argument("--seed", type=int, default=0)
+    ft.add_argument("--cache-dtype", default="float32", choices=["float32", "float16"], help="how the activation cache is stored")
+    ft.add_argument("--background", action="store_true", help="run as a background job (one training job per device; others queue)")
+    ft.set_defaults(run=_finetune)
+
+    jb = sub.add_parser("jobs", help="background jobs of the workspace").add_subparsers(title="jobs commands")
+    for name, run, helptext in (("list", _jobs_list, "every job, newest first"), ("show", _jobs_show, "one job's state, progress and log"), ("cancel", _jobs_cancel, "stop a running or queued job")):
+        p = jb.add_parser(name, help=helptext)
+        _common(p)
+        if name != "list":
+            p.add_argument("name")
+        p.set_defaults(run=run)
     return parser
 
 
@@ -109,6 +157,101 @@ def _select(args) -> int:
     return 0
 
 
+def _finetune(args) -> int:
+    from ssae_core import jobs, selection, train
+    from ssae_core.activations import CacheConfig, cache_activations
+    from ssae_core.base import load_base
+    from ssae_core.device import pick_device
+    from ssae_core.select_artifact import load_selection
+
+    ws = Workspace(args.workspace)
+    cfg = train.FinetuneConfig(
+        objective=args.objective, tilt=args.tilt, item=args.item, sparsity=_floats(args.l1, "--l1"), steps=args.steps,
+        batch_tokens=args.batch_tokens, lr=args.lr, decay_steps=args.decay_steps, seed=args.seed,
+    ).validate()
+    sel_art = _open_artifact(ws, args.selection, "selection")
+    if args.background:
+        device = str(pick_device(args.device))
+        name = f"finetune-{ws.key_for('ssae', cfg, [sel_art.ref])[:10]}"
+        argv = [a for a in args.argv if a != "--background"] + ["--device", device, "--selection", str(sel_art.path)]
+        state = jobs.launch(ws, name, argv, resource=f"train:{device}")
+        _emit({"job": name, "state": state["state"]}, args.json, lambda s: f"job {s['job']}: {s['state']}  (python -m ssae_core jobs show {s['job']})")
+        return 0
+    with _progress(args) as progress:
+        base = load_base(_base_spec(args), ws, args.device, progress)
+        texts = load_selection(sel_art).text.tolist()
+        tokens = selection.tokenize(texts, base.tokenizer, base.model.cfg.n_ctx)
+        acts = cache_activations(ws, base, tokens, sel_art.ref, CacheConfig(args.cache_dtype), progress)
+        art = train.finetune(ws, base.sae, base.ref, acts, cfg, args.device, progress)
+    _emit({**art.summary, "path": str(art.path), "activations": str(acts.path)}, args.json, _format_finetune)
+    return 0
+
+
+def _floats(text: str, flag: str) -> tuple[float, ...]:
+    from ssae_core.errors import ConfigError
+
+    try:
+        return tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise ConfigError(f"{flag} takes comma-separated numbers, e.g. 1,2.5,5; got {text!r}.") from None
+
+
+def _open_artifact(ws: Workspace, spec: str, kind: str):
+    """An artifact from its directory or ``kind/KEY`` in the workspace; a clear error otherwise."""
+    from pathlib import Path
+
+    from ssae_core.errors import ConfigError
+
+    path = Path(spec) if Path(spec).is_dir() else ws.root / spec
+    if not (path / "manifest.json").exists():
+        raise ConfigError(f"No {kind} artifact at {spec!r}: give its directory or {kind}/KEY (see {ws.root / kind}).")
+    art = ws.open(path)
+    if art.kind != kind:
+        raise ConfigError(f"{spec!r} is a {art.kind} artifact, not a {kind}.")
+    return art
+
+
+def _format_finetune(s: dict) -> str:
+    lines = [f"SSAEs ({s['architecture']}, {s['d_sae']} features) from {s['gsae']}: {s['train_tokens']} training tokens   {s['path']}",
+             f"  validation ({s['val_tokens']} held-out tokens):",
+             "    sparsity        L0     FVU     MSE   dead"]
+    lines += [f"    {v['sparsity']:8.3g}  {v['l0']:8.1f}  {v['fvu']:6.3f}  {v['mse']:6.3f}  {v['dead_fraction']:5.1%}" for v in s["val"]]
+    return "\n".join(lines)
+
+
+def _jobs_list(args) -> int:
+    from ssae_core import jobs
+
+    rows = [{k: j[k] for k in ("name", "state", "stage", "done", "total", "eta_s")} for j in jobs.list_jobs(Workspace(args.workspace))]
+    _emit({"jobs": rows}, args.json, lambda s: "\n".join(_job_line(j) for j in s["jobs"]) or "no jobs")
+    return 0
+
+
+def _job_line(j: dict) -> str:
+    progress = f"{j['done']}/{j['total']}" if j["total"] else str(j["done"] or "")
+    eta = f"  ETA {j['eta_s']:.0f} s" if j.get("eta_s") else ""
+    return f"{j['name']:<28} {j['state']:<10} {j['stage'] or ''} {progress}{eta}"
+
+
+def _jobs_show(args) -> int:
+    from ssae_core import jobs
+    from ssae_core.errors import ConfigError
+
+    job = jobs.status(Workspace(args.workspace), args.name)
+    if job is None:
+        raise ConfigError(f"No job named {args.name!r}; see python -m ssae_core jobs list.")
+    _emit(job, args.json, lambda j: "\n".join([_job_line(j), *j["log"][-10:], *([f"error: {j['error']}"] if j["error"] else [])]))
+    return 0
+
+
+def _jobs_cancel(args) -> int:
+    from ssae_core import jobs
+
+    stopped = jobs.cancel(Workspace(args.workspace), args.name)
+    _emit({"name": args.name, "cancelled": stopped}, args.json, lambda s: f"{s['name']}: " + ("cancel sent" if s["cancelled"] else "not running or queued"))
+    return 0
+
+
 def _texts(spec: str, world, ingest, role: str):
     """Seeds or corpus from ``demo:SUBDOMAIN`` / ``demo`` (the demo world) or a path."""
     from ssae_core import data
@@ -137,7 +280,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workspace", help="artifact directory (default: $SSAE_WORKSPACE or ./cache)")
     p.add_argument("--device", help="cpu, cuda or cuda:N (default: CUDA when available)")
     p.add_argument("--json", action="store_true", help="print machine-readable JSON")
-    p.add_argument("--status-file", help=argparse.SUPPRESS)  # set by jobs.launch
+    p.add_argument("--job", help=argparse.SUPPRESS)  # set by jobs.launch: report into this job's row
 
 
 def _demo_build(args) -> int:
@@ -154,25 +297,13 @@ def _demo_build(args) -> int:
 
 @contextlib.contextmanager
 def _progress(args):
-    """tqdm bars, nothing (--json) or a job status file, marked done or failed at the end."""
-    if not args.status_file:
-        progress = Silent() if args.json else Tqdm()
-        yield progress
-        progress.close()
+    """tqdm bars, nothing (--json), or the job's row when running as a job (``main`` marks its end)."""
+    if args.reporter is not None:
+        yield args.reporter
         return
-    progress = StatusFile(args.status_file)
-    try:
-        yield progress
-    except SSAEError as exc:
-        progress.finish("failed", str(exc))
-        raise
-    except KeyboardInterrupt:
-        progress.finish("cancelled")
-        raise
-    except Exception as exc:
-        progress.finish("failed", f"{type(exc).__name__}: {exc}")
-        raise
-    progress.finish("done")
+    progress = Silent() if args.json else Tqdm()
+    yield progress
+    progress.close()
 
 
 def demo_summary(world, seconds: float) -> dict:

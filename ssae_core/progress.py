@@ -1,16 +1,12 @@
 """Progress reporting for long work: one interface, a tqdm face and a silent one.
 
 Engine code calls ``stage(name, total)`` then ``update(n)``; the CLI shows tqdm bars,
-a background job writes its status file (see ``jobs``), tests pass ``Silent``.
+a background job writes its row in the jobs database (``jobs.JobProgress``), tests pass ``Silent``.
 """
 
 from __future__ import annotations
 
 import sys
-import time
-from pathlib import Path
-
-from ssae_core.workspace import atomic_write_json
 
 
 class Progress:
@@ -62,41 +58,3 @@ class Tqdm(Progress):
         if self._bar is not None:
             self._bar.close()
             self._bar = None
-
-
-class StatusFile(Progress):
-    """Writes ``{state, stage, done, total, log}`` as JSON, atomically, for a dashboard to poll."""
-
-    def __init__(self, path, min_interval: float = 0.5) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.min_interval = min_interval
-        self.status = {"state": "running", "stage": "", "done": 0, "total": None, "log": [], "info": {}}
-        self._last = 0.0
-        self._write(force=True)
-
-    def stage(self, name: str, total: int | None = None) -> None:
-        self.status.update(stage=name, done=0, total=total, info={})
-        self.status["log"] = (self.status["log"] + [name])[-50:]
-        self._write(force=True)
-
-    def update(self, n: int = 1, **info) -> None:
-        self.status["done"] += n
-        self.status["info"] = {k: v for k, v in info.items() if isinstance(v, (int, float, str))}
-        self._write()
-
-    def log(self, message: str) -> None:
-        self.status["log"] = (self.status["log"] + [message])[-50:]
-        self._write(force=True)
-
-    def finish(self, state: str, error: str | None = None) -> None:
-        """Record the end state: done, failed (with the error message) or cancelled."""
-        self.status.update(state=state, error=error)
-        self._write(force=True)
-
-    def _write(self, force: bool = False) -> None:
-        now = time.time()
-        if force or now - self._last >= self.min_interval:
-            self.status["updated"] = now
-            atomic_write_json(self.path, self.status)
-            self._last = now

@@ -184,23 +184,19 @@ def index_recall(vectors: np.ndarray, index, queries: np.ndarray, k: int = 100) 
 
 def tracin_doc_scores(base, seed_tokens: list[np.ndarray], pool_tokens: list[np.ndarray], l1: float, progress: Callable[[int], None] | None = None) -> np.ndarray:
     """Mean per-token TracIn score of each pool document against the seed set's gradient."""
-    from ssae_core.activations import collect
+    from ssae_core.activations import collect, pad_id
 
     tok = base.tokenizer
     device = next(base.sae.parameters()).device
     p = tracin.params(base.sae)
-    seed_acts, _, _ = collect(base.model, base.hook_name, seed_tokens, tok.bos_token_id, _pad_id(tok))
+    seed_acts, _, _ = collect(base.model, base.hook_name, seed_tokens, tok.bos_token_id, pad_id(tok))
     G = tracin.mean_gradient(p, seed_acts.to(device, p.W_enc.dtype), l1)
-    acts, doc, _ = collect(base.model, base.hook_name, pool_tokens, tok.bos_token_id, _pad_id(tok), progress)
+    acts, doc, _ = collect(base.model, base.hook_name, pool_tokens, tok.bos_token_id, pad_id(tok), progress)
     with torch.no_grad():
         per_token = torch.cat([tracin.token_scores(p, chunk.to(device, p.W_enc.dtype), G, l1).cpu() for chunk in acts.split(65536)])
     sums = np.bincount(doc, weights=per_token.double().numpy(), minlength=len(pool_tokens))
     counts = np.bincount(doc, minlength=len(pool_tokens))
     return np.where(counts > 0, sums / np.maximum(counts, 1), -np.inf)
-
-
-def _pad_id(tokenizer) -> int:
-    return tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
 
 
 def tokenize(texts: list[str], tokenizer, n_ctx: int) -> list[np.ndarray]:
