@@ -47,17 +47,19 @@ def tilted_mean(losses: torch.Tensor, tilt: float) -> torch.Tensor:
 
     Finite for any tilt: computed as ``a + (logsumexp(t (L - a)) - log N) / t`` with
     ``a`` the max (t > 0) or min (t < 0) in float64, and as ``mean + t var / 2`` where
-    ``t * range(L)`` is too small for the log-sum-exp to resolve. Its gradient is the
-    softmax(t L)-weighted mean of the per-item gradients; it tends to max L as t grows.
+    ``t * range(L)`` is too small for the log-sum-exp to resolve (chosen per row on the
+    device, without a host sync). Its gradient is the softmax(t L)-weighted mean of the
+    per-item gradients; it tends to max L as t grows.
     """
-    spread = (losses.detach().amax(-1) - losses.detach().amin(-1)).max().item() if losses.numel() else 0.0
-    if abs(tilt) * spread < 1e-6:
-        return losses.mean(-1) + 0.5 * tilt * losses.var(-1, unbiased=False)
+    if tilt == 0:
+        return losses.mean(-1)
     wide = losses.double()
     anchor = (wide.amax(-1, keepdim=True) if tilt > 0 else wide.amin(-1, keepdim=True)).detach()
-    log_n = torch.log(torch.tensor(float(losses.shape[-1]), dtype=torch.float64))
-    out = anchor.squeeze(-1) + (torch.logsumexp(tilt * (wide - anchor), -1) - log_n) / tilt
-    return out.to(losses.dtype)
+    log_n = torch.log(torch.tensor(float(losses.shape[-1]), dtype=torch.float64, device=losses.device))
+    exact = anchor.squeeze(-1) + (torch.logsumexp(tilt * (wide - anchor), -1) - log_n) / tilt
+    expansion = wide.mean(-1) + 0.5 * tilt * wide.var(-1, unbiased=False)
+    tiny = abs(tilt) * (wide.amax(-1) - wide.amin(-1)).detach() < 1e-6
+    return torch.where(tiny, expansion, exact).to(losses.dtype)
 
 
 @torch.no_grad()

@@ -4,7 +4,8 @@ Every copy starts from the GSAE's weights and has its own sparsity value, whose 
 follows the architecture: the L1 coefficient (standard, ReLU + L1), the L0 coefficient
 (JumpReLU, trained with straight-through estimators of the threshold's gradient, as in
 Rajamanoharan et al. 2024) or k (TopK, no sparsity term). The copies share nothing but
-the batch, so one Adam step on the stack equals K separate steps.
+the batch (read once per step for all of them), so one Adam step on the stack equals K
+separate steps.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ class _JumpReLU(torch.autograd.Function):
     def backward(ctx, grad):
         pre, theta = ctx.saved_tensors
         window = ((pre - theta).abs() < ctx.bw / 2).to(grad.dtype) / ctx.bw
-        return grad * (pre > theta), (-theta * window * grad).sum(1, keepdim=True), None
+        return grad * (pre > theta), (-theta * window * grad).sum(0), None
 
 
 class _Step(torch.autograd.Function):
@@ -51,7 +52,7 @@ class _Step(torch.autograd.Function):
     def backward(ctx, grad):
         pre, theta = ctx.saved_tensors
         window = ((pre - theta).abs() < ctx.bw / 2).to(grad.dtype) / ctx.bw
-        return None, (-window * grad).sum(1, keepdim=True), None
+        return None, (-window * grad).sum(0), None
 
 
 def check_trainable(sae: SAE) -> str:
@@ -85,48 +86,64 @@ class SAEStack(nn.Module):
             w["W_enc"] *= norms
             w["b_enc"] *= norms
             threshold = threshold * norms if threshold is not None else None
+        # One parameter per SAE (not one stacked tensor): a slice's backward would write a
+        # full (K, ...) gradient per SAE, K^2 memory traffic per step.
         for name, value in w.items():
-            setattr(self, name, nn.Parameter(value.expand(k, *value.shape).clone()))
+            setattr(self, name, nn.ParameterList([value.clone() for _ in range(k)]))
         if threshold is not None:
-            self.log_threshold = nn.Parameter(threshold.clamp_min(1e-6).log().expand(k, -1).clone())
+            self.log_threshold = nn.ParameterList([threshold.clamp_min(1e-6).log() for _ in range(k)])
         self.register_buffer("coef", torch.tensor(list(sparsity), dtype=torch.float32))
+        self.d_sae = int(w["W_enc"].shape[-1])
 
     def __len__(self) -> int:
         return len(self.coef)
 
-    def features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Pre-activations and feature activations, both (K, batch, d_sae), for x (batch, d_in)."""
-        sae_in = x[None] - self.b_dec[:, None] if self.subtract_b_dec else x[None].expand(len(self), -1, -1)
-        pre = torch.baddbmm(self.b_enc[:, None], sae_in, self.W_enc)
+    def encode(self, i: int, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Pre-activations and feature activations of SAE ``i``, both (batch, d_sae)."""
+        sae_in = x - self.b_dec[i] if self.subtract_b_dec else x
+        pre = torch.addmm(self.b_enc[i], sae_in, self.W_enc[i])
         if self.arch == "standard":
             return pre, torch.relu(pre)
         if self.arch == "jumprelu":
-            return pre, _JumpReLU.apply(pre, self.log_threshold.exp()[:, None], self.bandwidth)
-        kmax = int(self.coef.max())
-        values, index = pre.topk(kmax, dim=-1)
-        keep = torch.arange(kmax, device=pre.device) < self.coef[:, None, None]
-        return pre, torch.zeros_like(pre).scatter(-1, index, torch.relu(values) * keep)
+            return pre, _JumpReLU.apply(pre, self.log_threshold[i].exp(), self.bandwidth)
+        values, index = pre.topk(int(self.coef[i]), dim=-1)
+        return pre, torch.zeros_like(pre).scatter(-1, index, torch.relu(values))
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Per-token (loss, squared error, sparsity term) each (K, batch), and the feature acts."""
-        pre, f = self.features(x)
-        x_hat = torch.baddbmm(self.b_dec[:, None], f, self.W_dec)
-        mse = (x_hat - x[None]).pow(2).sum(-1)
+    def decode(self, i: int, f: torch.Tensor) -> torch.Tensor:
+        return torch.addmm(self.b_dec[i], f, self.W_dec[i])
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Per token and SAE: ``loss``, squared error ``mse``, ``sparsity`` term, ``l0`` (each (K, batch));
+        and ``fired`` (K, d_sae): which features were active on the batch.
+
+        The SAEs run one after another on the shared batch: on CPU this beats one batched
+        matmul over (K, batch, d_sae) tensors, which thrash the cache.
+        """
+        rows = [self.one(i, x) for i in range(len(self))]
+        return {key: torch.stack([r[key] for r in rows]) for key in rows[0]}
+
+    def one(self, i: int, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """``forward`` for SAE ``i`` alone: each output without the leading K dim."""
+        pre, f = self.encode(i, x)
+        mse = (self.decode(i, f) - x).pow(2).sum(-1)
         if self.arch == "standard":
             sparsity = f.sum(-1)
         elif self.arch == "jumprelu":
-            sparsity = _Step.apply(pre, self.log_threshold.exp()[:, None], self.bandwidth).sum(-1)
+            sparsity = _Step.apply(pre, self.log_threshold[i].exp(), self.bandwidth).sum(-1)
         else:
             sparsity = torch.zeros_like(mse)
-        return mse + self.coef[:, None] * sparsity, mse, sparsity, f
+        active = f.detach() > 0
+        return {"loss": mse + self.coef[i] * sparsity, "mse": mse, "sparsity": sparsity, "l0": active.sum(-1).float(), "fired": active.any(0)}
 
     def before_step(self) -> None:
         if self.unit_norm:
-            sae_math.remove_parallel_grad_(self.W_dec)
+            for W in self.W_dec:
+                sae_math.remove_parallel_grad_(W)
 
     def after_step(self) -> None:
         if self.unit_norm:
-            sae_math.normalize_decoder_(self.W_dec)
+            for W in self.W_dec:
+                sae_math.normalize_decoder_(W)
 
     @torch.no_grad()
     def export(self, i: int) -> SAE:

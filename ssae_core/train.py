@@ -131,7 +131,7 @@ def finetune(ws: Workspace, gsae, gsae_ref: str, acts: Artifact, cfg: FinetuneCo
             stack.export(i).save_model(out / f"sae_{i}")
         log.to_parquet(out / "log.parquet", index=False)
         val.to_parquet(out / "val.parquet", index=False)
-        return {"architecture": stack.arch, "d_sae": int(stack.W_enc.shape[-1]), "gsae": gsae_ref, "train_tokens": int(len(train_rows)), "val_tokens": int(len(val_rows)), "val": val.to_dict("records")}
+        return {"architecture": stack.arch, "d_sae": int(stack.d_sae), "gsae": gsae_ref, "train_tokens": int(len(train_rows)), "val_tokens": int(len(val_rows)), "val": val.to_dict("records")}
 
     art = ws.build("ssae", cfg, build, inputs)
     shutil.rmtree(run_dir, ignore_errors=True)
@@ -141,7 +141,7 @@ def finetune(ws: Workspace, gsae, gsae_ref: str, acts: Artifact, cfg: FinetuneCo
 def _train(stack: SAEStack, store: ActivationStore, rows: np.ndarray, cfg: FinetuneConfig, run_dir: Path, progress: Progress) -> pd.DataFrame:
     dev = stack.coef.device
     opt = torch.optim.Adam(stack.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
-    last_fired = torch.full((len(stack), stack.W_enc.shape[-1]), -1, dtype=torch.long, device=dev)
+    last_fired = torch.full((len(stack), stack.d_sae), -1, dtype=torch.long, device=dev)
     start, log = _resume(run_dir / "checkpoint.pt", stack, opt, last_fired)
     doc = np.asarray(store.doc)[rows]
     stream = batch_stream(doc, cfg.batch_tokens, cfg.seed, cfg.item, start)
@@ -150,34 +150,50 @@ def _train(stack: SAEStack, store: ActivationStore, rows: np.ndarray, cfg: Finet
     for step in range(start, cfg.steps):
         batch = next(stream)
         x = store.rows(rows[batch]).to(dev)
-        token_loss, mse, sparsity, f = stack(x)
-        per_sae, items = objective(token_loss, doc[batch], cfg)
+        per_sae, items, out = train_step(stack, opt, x, doc[batch], cfg, step)
         if not torch.isfinite(per_sae).all():
             raise TrainingError(f"The loss became {per_sae.tolist()} at step {step}; the last good checkpoint is kept in {run_dir}. Lower the learning rate or the sparsity values and run again.")
-        opt.zero_grad(set_to_none=True)
-        per_sae.sum().backward()
-        stack.before_step()
-        for group in opt.param_groups:
-            group["lr"] = lr_at(cfg, step)
-        opt.step()
-        stack.after_step()
-        with torch.no_grad():
-            last_fired[(f > 0).any(1)] = step
+        last_fired[out["fired"]] = step
         if step % cfg.log_every == 0 or step + 1 == cfg.steps:
-            log += _log_rows(step, stack, cfg, per_sae, items, mse, sparsity, f, last_fired)
+            log += _log_rows(step, stack, cfg, per_sae, items, out, last_fired)
         if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps:
             _save_checkpoint(run_dir / "checkpoint.pt", step + 1, stack, opt, last_fired, log)
-        progress.update(1, loss=float(per_sae.mean()), l0=float((f > 0).sum(-1).float().mean()))
+        progress.update(1, loss=float(per_sae.mean()), l0=float(out["l0"].mean()))
     return pd.DataFrame(log)
 
 
+def train_step(stack: SAEStack, opt: torch.optim.Optimizer, x: torch.Tensor, doc: np.ndarray, cfg: FinetuneConfig, step: int):
+    """One optimizer step of every SAE in the stack on batch ``x``.
+
+    The SAEs go forward and backward one at a time (their gradients are independent),
+    so memory holds one SAE's graph, not K; then one Adam step updates them all.
+    Returns (objective per SAE (K,), per-item losses (K, items), per-token outputs as in
+    ``SAEStack.forward``), detached; the caller checks the objective is finite.
+    """
+    opt.zero_grad(set_to_none=True)
+    per_sae, items, outs = [], [], []
+    for i in range(len(stack)):
+        out = stack.one(i, x)
+        value, item_losses = objective(out["loss"][None], doc, cfg)
+        value.sum().backward()
+        per_sae.append(value.detach())
+        items.append(item_losses.detach())
+        outs.append({k: v.detach() for k, v in out.items()})
+    stack.before_step()
+    for group in opt.param_groups:
+        group["lr"] = lr_at(cfg, step)
+    opt.step()
+    stack.after_step()
+    return torch.cat(per_sae), torch.cat(items), {k: torch.stack([o[k] for o in outs]) for k in outs[0]}
+
+
 @torch.no_grad()
-def _log_rows(step, stack, cfg, per_sae, items, mse, sparsity, f, last_fired) -> list[dict]:
-    l0 = (f > 0).sum(-1).float().mean(1)
+def _log_rows(step, stack, cfg, per_sae, items, out, last_fired) -> list[dict]:
+    mse, sparsity, l0 = out["mse"].mean(1), out["sparsity"].mean(1), out["l0"].mean(1)
     dead = ((step - last_fired) >= cfg.dead_window) | (last_fired < 0)
     ess = tilt_ess(items, cfg.tilt_used)
     return [
-        {"step": step, "sae": i, "sparsity": float(stack.coef[i]), "loss": float(per_sae[i]), "mse": float(mse[i].mean()), "sparsity_term": float(sparsity[i].mean()),
+        {"step": step, "sae": i, "sparsity": float(stack.coef[i]), "loss": float(per_sae[i]), "mse": float(mse[i]), "sparsity_term": float(sparsity[i]),
          "l0": float(l0[i]), "dead_fraction": float(dead[i].float().mean()), "ess": float(ess[i]), "lr": lr_at(cfg, step)}
         for i in range(len(stack))
     ]
@@ -211,15 +227,15 @@ def validate_stack(stack: SAEStack, store: ActivationStore, rows: np.ndarray, ba
     dev = stack.coef.device
     k = len(stack)
     sq_err, sparsity, l0 = torch.zeros(k, device=dev), torch.zeros(k, device=dev), torch.zeros(k, device=dev)
-    fired = torch.zeros(k, stack.W_enc.shape[-1], dtype=torch.bool, device=dev)
+    fired = torch.zeros(k, stack.d_sae, dtype=torch.bool, device=dev)
     total, sum_x, sum_x2 = 0, 0.0, 0.0
     for start in range(0, len(rows), batch_tokens):
         x = store.rows(rows[start : start + batch_tokens]).to(dev)
-        _, mse, sp, f = stack(x)
-        sq_err += mse.sum(1)
-        sparsity += sp.sum(1)
-        l0 += (f > 0).sum(-1).sum(1)
-        fired |= (f > 0).any(1)
+        out = stack(x)
+        sq_err += out["mse"].sum(1)
+        sparsity += out["sparsity"].sum(1)
+        l0 += out["l0"].sum(1)
+        fired |= out["fired"]
         total += len(x)
         sum_x = sum_x + x.sum(0)
         sum_x2 = sum_x2 + x.pow(2).sum(0)

@@ -105,13 +105,13 @@ def test_stack_computes_what_saelens_computes_for_each_copy(arch):
     values = (2.0, 4.0, 6.0) if arch == "topk" else (0.1, 1.0, 3.0)
     stack = SAEStack(sae, values)
     x = torch.randn(64, D_IN)
-    _, f = stack.features(x)
     for i in range(3):
+        _, f = stack.encode(i, x)
         exported = stack.export(i)
         assert type(exported) is type(sae)
-        assert torch.allclose(f[i], exported.encode(x), atol=1e-5)
-        x_hat = torch.baddbmm(stack.b_dec[:, None], f, stack.W_dec)[i]
-        assert torch.allclose(x_hat, exported.decode(exported.encode(x)), atol=1e-5)
+        assert torch.allclose(f, exported.encode(x), atol=1e-5)
+        assert torch.allclose(stack.decode(i, f), exported.decode(exported.encode(x)), atol=1e-5)
+        assert torch.allclose(stack(x)["l0"][i], (f > 0).sum(-1).float())
     if arch != "topk":  # folding decoder norms into the encoder keeps the GSAE's function
         assert torch.allclose(stack.export(0).decode(stack.export(0).encode(x)), sae.decode(sae.encode(x)), atol=1e-4)
 

@@ -1,0 +1,201 @@
+"""Finetuning speed and memory, each against a baseline run side by side in this process.
+
+    python bench/finetune.py [--device cpu|cuda] [--shapes 128x1024,512x4096] [--batch 4096]
+
+1. One step of this project's trainer (``train.train_step`` on a one-SAE stack: forward,
+   loss, backward, decoder-norm constraint, Adam) vs SAELens's own ``StandardTrainingSAE``
+   (``training_forward_pass`` + backward + Adam) at the same d_in, width and batch.
+2. An 8-value sparsity sweep as one stacked run vs 8 sequential single-SAE runs, each
+   step including its read of the batch from an on-disk activation cache.
+3. TERM's per-step overhead over ERM.
+4. Peak RSS of a finetuning run (fresh process) on a cache of N and 4N tokens.
+Timings are medians over interleaved repetitions (the machines are noisy).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sae_lens import StandardSAE, StandardSAEConfig, StandardTrainingSAE, StandardTrainingSAEConfig  # noqa: E402
+from sae_lens.saes.sae import TrainStepInput  # noqa: E402
+
+from ssae_core.activations import ActivationStore, CacheConfig  # noqa: E402
+from ssae_core.sae_stack import SAEStack  # noqa: E402
+from ssae_core.train import FinetuneConfig, finetune, train_step  # noqa: E402
+from ssae_core.workspace import Workspace  # noqa: E402
+
+
+def sync(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def median_times(fns: dict, reps: int, device: str) -> dict[str, float]:
+    """Median seconds per call of each function, calls interleaved round-robin after a warm-up."""
+    times = {k: [] for k in fns}
+    for k, fn in fns.items():
+        fn()
+    for _ in range(reps):
+        for k, fn in fns.items():
+            sync(device)
+            start = time.perf_counter()
+            fn()
+            sync(device)
+            times[k].append(time.perf_counter() - start)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def gsae(d_in: int, d_sae: int) -> StandardSAE:
+    torch.manual_seed(0)
+    sae = StandardSAE(StandardSAEConfig(d_in=d_in, d_sae=d_sae))
+    with torch.no_grad():
+        sae.W_enc.copy_(torch.randn(d_in, d_sae) / d_in**0.5)
+        sae.W_dec.copy_(sae.W_enc.T / sae.W_enc.T.norm(dim=-1, keepdim=True))
+    return sae
+
+
+def ours_step(sae, x, device, sparsity=(3.5,), cfg=None):
+    cfg = cfg or FinetuneConfig(sparsity=sparsity, steps=10**9)
+    stack = SAEStack(sae, sparsity).to(device)
+    opt = torch.optim.Adam(stack.parameters(), lr=cfg.lr)
+    doc = np.arange(len(x))
+    return lambda: train_step(stack, opt, x, doc, cfg, 0)
+
+
+def saelens_step(d_in, d_sae, x, device):
+    sae = StandardTrainingSAE(StandardTrainingSAEConfig(d_in=d_in, d_sae=d_sae, l1_coefficient=3.5, device=device))
+    opt = torch.optim.Adam(sae.parameters(), lr=5e-5)
+
+    def step():
+        out = sae.training_forward_pass(TrainStepInput(sae_in=x, coefficients={"l1": 3.5}, dead_neuron_mask=None, n_training_steps=0, is_logging_step=False))
+        opt.zero_grad(set_to_none=True)
+        out.loss.backward()
+        opt.step()
+
+    return step
+
+
+def bench_step(d_in, d_sae, batch, device, reps):
+    x = torch.randn(batch, d_in, device=device)
+    t = median_times({"ours": ours_step(gsae(d_in, d_sae), x, device), "saelens": saelens_step(d_in, d_sae, x, device)}, reps, device)
+    return {"shape": f"{d_in}x{d_sae}", "ours_tok_s": batch / t["ours"], "saelens_tok_s": batch / t["saelens"], "ratio": t["saelens"] / t["ours"]}
+
+
+def bench_term(d_in, d_sae, batch, device, reps):
+    x = torch.randn(batch, d_in, device=device)
+    sae = gsae(d_in, d_sae)
+    erm = ours_step(sae, x, device)
+    term = ours_step(sae, x, device, cfg=FinetuneConfig(objective="term", tilt=500.0, steps=10**9))
+    t = median_times({"erm": erm, "term": term}, reps, device)
+    return {"shape": f"{d_in}x{d_sae}", "overhead": t["term"] / t["erm"] - 1}
+
+
+def synthetic_cache(ws: Workspace, n: int, d_in: int, tag: int):
+    def build(out):
+        acts = np.lib.format.open_memmap(out / "acts.npy", mode="w+", dtype=np.float32, shape=(n, d_in))
+        rng = np.random.default_rng(tag)
+        for start in range(0, n, 65536):
+            acts[start : start + 65536] = rng.normal(size=(min(65536, n - start), d_in)).astype(np.float32)
+        acts.flush()
+        doc = np.arange(n, dtype=np.int32) // 100
+        np.save(out / "doc.npy", doc)
+        np.save(out / "pos.npy", np.arange(n, dtype=np.int32) % 100)
+        np.save(out / "tokens.npy", np.zeros(n, np.int32))
+        return {"tokens": n}
+
+    return ws.build("activations", CacheConfig(version=10_000 + tag), build)
+
+
+def bench_sweep(d_in, d_sae, batch, device, reps, ws):
+    """Per step, reading the batch from the cache: one 8-SAE stack vs 8 one-SAE runs."""
+    store = ActivationStore(synthetic_cache(ws, 50 * batch, d_in, d_in))
+    rng = np.random.default_rng(0)
+    values = tuple(float(v) for v in np.geomspace(0.5, 8, 8))
+    sae = gsae(d_in, d_sae)
+    stack8 = SAEStack(sae, values).to(device)
+    opt8 = torch.optim.Adam(stack8.parameters(), lr=5e-5)
+    runs = [SAEStack(sae, (v,)).to(device) for v in values]
+    runs = [(s, torch.optim.Adam(s.parameters(), lr=5e-5)) for s in runs]
+    cfg8, cfg1 = FinetuneConfig(sparsity=values, steps=10**9), FinetuneConfig(steps=10**9)
+    doc = np.arange(batch)
+
+    def one_stacked():
+        x = store.rows(rng.integers(0, store.n, batch)).to(device)
+        train_step(stack8, opt8, x, doc, cfg8, 0)
+
+    def eight_sequential():
+        for s, o in runs:
+            x = store.rows(rng.integers(0, store.n, batch)).to(device)
+            train_step(s, o, x, doc, cfg1, 0)
+
+    t = median_times({"stacked": one_stacked, "sequential": eight_sequential}, reps, device)
+    return {"shape": f"{d_in}x{d_sae}", "stacked_tok_s": 8 * batch / t["stacked"], "sequential_tok_s": 8 * batch / t["sequential"], "ratio": t["sequential"] / t["stacked"]}
+
+
+def child_rss(root: str, n: int, d_in: int, d_sae: int, batch: int, steps: int) -> dict:
+    ws = Workspace(root)
+    acts = synthetic_cache(ws, n, d_in, n)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    cfg = FinetuneConfig(sparsity=(1.0, 4.0), steps=steps, batch_tokens=batch, checkpoint_every=10**6, val_fraction=0.001)
+    finetune(ws, gsae(d_in, d_sae), "sae/bench", acts, cfg, "cpu")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"tokens": n, "dataset_mib": n * d_in * 4 / 2**20, "peak_rss_mib": peak, "rss_before_mib": before}
+
+
+def bench_memory(n: int, d_in: int, d_sae: int, batch: int) -> list[dict]:
+    out = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for size in (n, 4 * n):
+            cmd = [sys.executable, __file__, "--child-rss", json.dumps([tmp, size, d_in, d_sae, batch, 30])]
+            res = subprocess.run(cmd, capture_output=True, text=True, check=True)
+            out.append(json.loads(res.stdout.strip().splitlines()[-1]))
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--shapes", default="128x1024,512x4096")
+    parser.add_argument("--batch", type=int, default=4096)
+    parser.add_argument("--reps", type=int, default=10)
+    parser.add_argument("--memory-tokens", type=int, default=500_000)
+    parser.add_argument("--child-rss", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    torch.set_grad_enabled(True)
+    if args.child_rss:
+        print(json.dumps(child_rss(*json.loads(args.child_rss))))
+        return
+    shapes = [tuple(int(v) for v in s.split("x")) for s in args.shapes.split(",")]
+    print(f"device {args.device}, batch {args.batch} tokens, torch {torch.__version__}, {torch.get_num_threads()} threads")
+    for d_in, d_sae in shapes:
+        r = bench_step(d_in, d_sae, args.batch, args.device, args.reps)
+        print(f"[step]  {r['shape']}: ours {r['ours_tok_s']:,.0f} tok/s, SAELens {r['saelens_tok_s']:,.0f} tok/s -> {r['ratio']:.2f}x")
+    for d_in, d_sae in shapes:
+        r = bench_term(d_in, d_sae, args.batch, args.device, args.reps)
+        print(f"[term]  {r['shape']}: TERM (t=500) step vs ERM step: {r['overhead']:+.1%}")
+    with tempfile.TemporaryDirectory() as tmp:
+        for d_in, d_sae in shapes:
+            r = bench_sweep(d_in, d_sae, args.batch, args.device, max(3, args.reps // 3), Workspace(tmp))
+            print(f"[sweep] {r['shape']}: 8 SAEs stacked {r['stacked_tok_s']:,.0f} tok/s vs 8 sequential {r['sequential_tok_s']:,.0f} tok/s -> {r['ratio']:.2f}x")
+    d_in, d_sae = shapes[0]
+    small, large = bench_memory(args.memory_tokens, d_in, d_sae, args.batch)
+    for r in (small, large):
+        print(f"[rss]   {r['tokens']:,} tokens ({r['dataset_mib']:.0f} MiB of activations): peak RSS {r['peak_rss_mib']:.0f} MiB")
+    print(f"[rss]   dataset x4 -> peak RSS x{large['peak_rss_mib'] / small['peak_rss_mib']:.3f}")
+
+
+if __name__ == "__main__":
+    main()
