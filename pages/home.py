@@ -67,7 +67,7 @@ st.caption(
 
 st.subheader("Workspace")
 st.caption(f"`{ws.root}`")
-kinds = sorted(p.name for p in ws.root.iterdir() if p.is_dir() and p.name != "jobs") if ws.root.exists() else []
+kinds = sorted(p.name for p in ws.root.iterdir() if p.is_dir() and p.name not in ("jobs", "runs")) if ws.root.exists() else []
 st.dataframe(
     pd.DataFrame([{"artifact kind": k, "count": len(ws.list(k))} for k in kinds]), hide_index=True, width="content"
 )

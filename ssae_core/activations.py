@@ -133,12 +133,13 @@ def cache_activations(ws: Workspace, base, docs: Sequence[np.ndarray], docs_ref:
     model, tok = base.model, base.tokenizer
 
     def build(out: Path) -> dict:
-        n = int(kept_counts(docs, model.cfg.n_ctx).sum())
+        counts = kept_counts(docs, model.cfg.n_ctx)
+        n = int(counts.sum())
         acts = np.lib.format.open_memmap(out / "acts.npy", mode="w+", dtype=cfg.dtype, shape=(n, model.cfg.d_model))
         progress.stage("cache activations", len(docs))
         _, doc, pos = collect(model, base.hook_name, docs, tok.bos_token_id, pad_id(tok), progress.update, acts)
         acts.flush()
-        tokens = np.array([docs[d][p] for d, p in zip(doc, pos)], dtype=np.int32) if n else np.zeros(0, np.int32)
+        tokens = np.concatenate([np.asarray(d[:c]) for d, c in zip(docs, counts)] or [np.zeros(0)])
         for name, arr in (("tokens", tokens), ("doc", doc), ("pos", pos)):
             np.save(out / f"{name}.npy", arr.astype(np.int32))
         return {"tokens": n, "documents": len(docs), "d_in": int(model.cfg.d_model), "hook_name": base.hook_name, "dtype": cfg.dtype}
