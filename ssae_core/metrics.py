@@ -9,13 +9,17 @@ BOS positions are kept clean (see ``activations``).
 from __future__ import annotations
 
 import math
-from typing import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
 import numpy as np
+import pandas as pd
 import torch
 from transformer_lens import HookedTransformer
 
 from ssae_core.activations import doc_batches, hook_activations, layer_of
+
+if TYPE_CHECKING:
+    from ssae_core.features import FeatureStats
 
 
 def _loss_from(model, hook_name, tokens, acts):
@@ -38,10 +42,14 @@ def evaluate_saes(
     bos: int,
     pad: int,
     progress: Callable[[int], None] | None = None,
+    stats: Mapping[str, "FeatureStats"] | None = None,
+    batch_tokens: int = 16384,
 ) -> dict[str, dict[str, float]]:
-    """Per SAE: L0, MSE, FVU, explained variance, dead fraction, CE (clean, spliced, zero), CE recovered.
+    """Per SAE: L0, MSE, FVU, explained variance, dead / dense fractions, CE (clean, spliced,
+    zero-ablated), CE recovered, and ``ppl_spliced`` = exp(spliced CE), the paper's y-axis.
 
-    Also reports ``ppl_spliced`` = exp(spliced CE), the paper's y-axis.
+    ``stats`` (optional, per SAE name) receive every batch's feature activations.
+    A feature is dense when it fires on more than 10% of tokens.
     """
     device = model.cfg.device
     sums = {name: _Totals(sae.cfg.d_sae) for name, sae in saes.items()}
@@ -49,7 +57,7 @@ def evaluate_saes(
     n_pred = 0
     x_sum = x_sq = 0.0
     n_tok = 0
-    for batch in doc_batches(docs, bos, pad, model.cfg.n_ctx):
+    for batch in doc_batches(docs, bos, pad, model.cfg.n_ctx, batch_tokens):
         tokens = batch.tokens.to(device)
         mask = batch.mask.to(device)
         real = mask.clone()
@@ -73,8 +81,12 @@ def evaluate_saes(
             t = sums[name]
             t.l0 += (f > 0).sum().item()
             t.sq_err += (x_hat - x).double().pow(2).sum().item()
-            t.fired |= (f > 0).any(0).cpu()
+            t.fired += (f > 0).sum(0).cpu()
             t.ce += _masked_sum(_loss_from(model, hook_name, tokens, spliced), pred_mask)
+            if stats is not None:
+                padded = torch.zeros(*real.shape, f.shape[-1], dtype=f.dtype, device=f.device)
+                padded[real] = f
+                stats[name].update(padded, real, torch.from_numpy(batch.doc_index))
         if progress:
             progress(len(batch.doc_index))
     total_var = x_sq - (x_sum.pow(2).sum().item() / max(n_tok, 1))
@@ -88,7 +100,8 @@ def evaluate_saes(
             "mse": t.sq_err / n_tok,
             "fvu": fvu,
             "explained_variance": 1 - fvu,
-            "dead_fraction": 1 - t.fired.float().mean().item(),
+            "dead_fraction": (t.fired == 0).float().mean().item(),
+            "dense_fraction": (t.fired > 0.1 * n_tok).float().mean().item(),
             "ce_clean": clean_ce,
             "ce_spliced": ce,
             "ce_zero_ablation": zero_ce,
@@ -109,8 +122,29 @@ class _Totals:
         self.l0 = 0.0
         self.sq_err = 0.0
         self.ce = 0.0
-        self.fired = torch.zeros(d_sae, dtype=torch.bool)
+        self.fired = torch.zeros(d_sae, dtype=torch.long)  # tokens each feature fired on
 
 
 def _masked_sum(loss: torch.Tensor, mask: torch.Tensor) -> float:
     return float(loss[mask].double().sum())
+
+
+def l0_range(curves: Mapping[str, pd.DataFrame]) -> tuple[float, float]:
+    """The L0 interval every curve spans (their overlap): the default range for comparing AUCs."""
+    lo = max(float(c.l0.min()) for c in curves.values())
+    hi = min(float(c.l0.max()) for c in curves.values())
+    return lo, hi
+
+
+def curve_auc(curve: pd.DataFrame, lo: float, hi: float, y: str = "ppl_spliced") -> float:
+    """Area under ``y`` vs L0 between ``lo`` and ``hi`` (linear interpolation; lower is better).
+
+    NaN when the curve does not span the whole range (no extrapolation).
+    """
+    points = curve.sort_values("l0")
+    x, v = points.l0.to_numpy(float), points[y].to_numpy(float)
+    if hi <= lo or x.min() > lo or x.max() < hi:
+        return float("nan")
+    inside = (x > lo) & (x < hi)
+    xs = np.concatenate([[lo], x[inside], [hi]])
+    return float(np.trapezoid(np.interp(xs, x, v), xs))

@@ -107,6 +107,13 @@ class Workspace:
         path = self.path(kind, self.key_for(kind, config, inputs))
         return self.open(path) if path.exists() else None
 
+    def get(self, ref: str) -> Artifact:
+        """The artifact named ``kind/key`` (as in manifests' inputs); WorkspaceError if absent."""
+        path = self.root / ref
+        if not (path / MANIFEST).exists():
+            raise WorkspaceError(f"No artifact {ref!r} in the workspace {self.root}.")
+        return self.open(path)
+
     def open(self, path: str | os.PathLike) -> Artifact:
         """Open and verify an artifact directory; WorkspaceError if it is damaged."""
         path = Path(path)

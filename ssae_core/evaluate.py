@@ -1,0 +1,143 @@
+"""Evaluate SAEs on token splits: one ``sae_eval`` artifact per (SAE, split).
+
+Every SAE that is not evaluated yet on a split shares one LM pass over it
+(``metrics.evaluate_saes``). An artifact holds the metrics (summary), ``features.parquet``
+(per feature: count, frequency, mean / max activation, histogram, top documents,
+logit-lens top and bottom tokens) and the split's tokens (``tokens.npy`` + ``offsets.npy``,
+so examples can be shown without the source text).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ssae_core import tail
+from ssae_core.activations import pad_id
+from ssae_core.config import Config
+from ssae_core.errors import ConfigError
+from ssae_core.features import FeatureStats
+from ssae_core.metrics import evaluate_saes
+from ssae_core.progress import Progress, Silent
+from ssae_core.workspace import Artifact, Workspace
+
+
+@dataclass(frozen=True)
+class EvalConfig(Config):
+    top_k: int = 50  # top-activating documents kept per feature
+    lens_k: int = 10  # logit-lens tokens kept per feature (top and bottom)
+    batch_tokens: int = 8192
+    version: int = 1
+
+
+@dataclass
+class TokenSplit:
+    """Documents as token ids (no BOS) under a name and a stable ref."""
+
+    name: str
+    ref: str
+    docs: list[np.ndarray]
+
+
+@dataclass
+class NamedSAE:
+    """An SAE with its workspace ref (``sae/KEY`` or ``ssae/KEY#i``) and a display label."""
+
+    ref: str
+    label: str
+    sae: object
+
+
+def demo_split(world, split: str) -> TokenSplit:
+    """A demo-world split (e.g. ``physics_test``) as a TokenSplit."""
+    docs = world.split_tokens(split)
+    if not docs:
+        raise ConfigError(f"The demo world has no split {split!r}; use e.g. physics_test, physics_ood, general_test.")
+    return TokenSplit(split, f"{world.tokenizer_art.ref}:{split}", docs)
+
+
+def check_comparable(saes: list[NamedSAE], base, split: TokenSplit) -> None:
+    """ConfigError unless every SAE reads the base's hook at its width and the split fits the tokenizer."""
+    if not split.docs or not sum(len(d) for d in split.docs):
+        raise ConfigError(f"The split {split.name!r} has no tokens; give a test set with text in it.")
+    for s in saes:
+        hook = s.sae.cfg.metadata.hook_name
+        if hook != base.hook_name or s.sae.cfg.d_in != base.model.cfg.d_model:
+            raise ConfigError(f"{s.label} reads {hook} (d_in {s.sae.cfg.d_in}) but the base model's SAEs read {base.hook_name} (d_in {base.model.cfg.d_model}); compare SAEs of one hook.")
+    top = max(int(d.max()) for d in split.docs if len(d))
+    if top >= base.model.cfg.d_vocab:
+        raise ConfigError(f"The split {split.name!r} holds token id {top}, outside the model's vocabulary ({base.model.cfg.d_vocab}): it was tokenized with another tokenizer.")
+
+
+def evaluate(ws: Workspace, base, saes: list[NamedSAE], split: TokenSplit, cfg: EvalConfig = EvalConfig(), progress: Progress | None = None) -> dict[str, Artifact]:
+    """The ``sae_eval`` artifact of every SAE on ``split`` (ref -> artifact), computing the missing ones in one pass."""
+    progress = progress or Silent()
+    check_comparable(saes, base, split)
+    inputs = {s.ref: [s.ref, split.ref, base.ref] for s in saes}
+    done = {s.ref: ws.find("sae_eval", cfg, inputs[s.ref]) for s in saes}
+    todo = [s for s in saes if done[s.ref] is None]
+    if todo:
+        results, stats = _shared_pass(base, todo, split, cfg, progress)
+        for s in todo:
+            done[s.ref] = ws.build("sae_eval", cfg, _writer(base, s, split, results[s.ref], stats[s.ref], cfg), inputs[s.ref])
+    return done
+
+
+def _shared_pass(base, saes: list[NamedSAE], split: TokenSplit, cfg: EvalConfig, progress: Progress):
+    device = base.model.cfg.device
+    stats = {s.ref: FeatureStats(s.sae.cfg.d_sae, cfg.top_k, device) for s in saes}
+    progress.stage(f"evaluate {len(saes)} SAE(s) on {split.name}", len(split.docs))
+    tok = base.tokenizer
+    results = evaluate_saes(base.model, {s.ref: s.sae for s in saes}, base.hook_name, split.docs, tok.bos_token_id, pad_id(tok), progress.update, stats, cfg.batch_tokens)
+    return results, stats
+
+
+def _writer(base, s: NamedSAE, split: TokenSplit, metrics: dict, stats: FeatureStats, cfg: EvalConfig):
+    def build(out: Path) -> dict:
+        table = stats.table()
+        top, bottom = tail.logit_lens(base.model, s.sae.W_dec.detach(), cfg.lens_k)
+        table["lens_top"], table["lens_bottom"] = list(top), list(bottom)
+        table.to_parquet(out / "features.parquet", index=False)
+        np.save(out / "tokens.npy", np.concatenate(split.docs).astype(np.int32))
+        np.save(out / "offsets.npy", np.concatenate([[0], np.cumsum([len(d) for d in split.docs])]).astype(np.int64))
+        return {"label": s.label, "sae": s.ref, "split": split.name, **metrics}
+
+    return build
+
+
+def load_features(art: Artifact) -> pd.DataFrame:
+    return pd.read_parquet(art.file("features.parquet"))
+
+
+def split_docs(art: Artifact) -> list[np.ndarray]:
+    """The evaluated split's documents (token ids), as stored with the evaluation."""
+    tokens, offsets = np.load(art.file("tokens.npy")), np.load(art.file("offsets.npy"))
+    return [tokens[a:b] for a, b in zip(offsets[:-1], offsets[1:])]
+
+
+def sae_set(ws: Workspace, base, ssae_arts: list[Artifact], include_gsae: bool = True) -> list[NamedSAE]:
+    """The GSAE and every SSAE of the given finetuning artifacts, labelled for plots."""
+    from ssae_core.train import load_ssaes
+
+    out = [NamedSAE(base.ref, "GSAE", base.sae)] if include_gsae else []
+    device = str(base.model.cfg.device)
+    for art in ssae_arts:
+        for i, sae in enumerate(load_ssaes(art, device)):
+            out.append(NamedSAE(f"{art.ref}#{i}", f"{ssae_group(ws, art)} λ={art.manifest['config']['sparsity'][i]:g}", sae))
+    return out
+
+
+def ssae_group(ws: Workspace, art: Artifact) -> str:
+    """A sweep's curve name: its selection method and objective, e.g. ``dense TERM t=500``."""
+    cfg = art.manifest["config"]
+    objective = f"TERM t={cfg['tilt']:g}" if cfg["objective"] == "term" else "ERM"
+    method = "?"
+    for ref in art.manifest["inputs"]:
+        if ref.startswith("activations/"):
+            for parent in ws.get(ref).manifest["inputs"]:
+                if parent.startswith("selection/"):
+                    method = ws.get(parent).summary.get("method", "?")
+    return f"{method} {objective}"

@@ -1,0 +1,91 @@
+"""Per-feature statistics of one SAE on a token set, accumulated batch by batch (paper Fig. 3a, 7).
+
+Per feature: how many tokens it fires on, its mean and max activation, a histogram of
+its activations on log-spaced bins, and its top-activating documents (one example per
+document: the position of its peak). The data behind the feature browser and autointerp.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+
+HIST_EDGES = np.logspace(-3, 3, 31)  # activation histogram bins (activations below 1e-3 go to bin 0)
+
+
+class FeatureStats:
+    """Streaming per-feature counts, sums, maxima, histograms and top-k documents."""
+
+    def __init__(self, d_sae: int, top_k: int = 50, device="cpu"):
+        self.top_k = top_k
+        self.count = torch.zeros(d_sae, dtype=torch.long, device=device)
+        self.total = torch.zeros(d_sae, dtype=torch.float64, device=device)
+        self.max = torch.zeros(d_sae, device=device)
+        self.hist = torch.zeros(d_sae, len(HIST_EDGES) - 1, dtype=torch.long, device=device)
+        self.top_act = torch.full((top_k, d_sae), -1.0, device=device)
+        self.top_doc = torch.full((top_k, d_sae), -1, dtype=torch.long, device=device)
+        self.top_pos = torch.full((top_k, d_sae), -1, dtype=torch.long, device=device)
+        self.edges = torch.tensor(HIST_EDGES[1:-1], dtype=torch.float32, device=device)
+        self.tokens = 0
+
+    @torch.no_grad()
+    def update(self, f_padded: torch.Tensor, real: torch.Tensor, doc_index: torch.Tensor) -> None:
+        """Add a batch: activations (rows, seq, d_sae) with zeros off ``real``; row r is document ``doc_index[r]``.
+
+        Position p of a row is token p - 1 of its document (position 0 is BOS).
+        """
+        f = f_padded[real]
+        self.tokens += len(f)
+        active = f > 0
+        self.count += active.sum(0)
+        self.total += f.sum(0, dtype=torch.float64)
+        self.max = torch.maximum(self.max, f.max(0).values if len(f) else self.max)
+        token_idx, feature_idx = active.nonzero(as_tuple=True)
+        bins = torch.bucketize(f[token_idx, feature_idx], self.edges)
+        self.hist.index_put_((feature_idx, bins), torch.ones_like(bins), accumulate=True)
+        peak, at = f_padded.max(dim=1)  # (rows, d_sae): each document's peak and its position
+        docs = doc_index.to(peak.device)[:, None].expand_as(peak)
+        acts = torch.cat([self.top_act, peak])
+        best = acts.topk(min(self.top_k, len(acts)), dim=0)
+        self.top_act = best.values
+        self.top_doc = torch.cat([self.top_doc, docs]).gather(0, best.indices)
+        self.top_pos = torch.cat([self.top_pos, at - 1]).gather(0, best.indices)
+
+    def table(self) -> pd.DataFrame:
+        """One row per feature: count, frequency, mean / max activation, histogram, top examples."""
+        keep = self.top_act > 0
+        cols = [
+            (self.top_doc[:, j][keep[:, j]].tolist(), self.top_pos[:, j][keep[:, j]].tolist(), self.top_act[:, j][keep[:, j]].tolist())
+            for j in range(self.count.numel())
+        ]
+        count = self.count.cpu().numpy()
+        return pd.DataFrame({
+            "feature": np.arange(len(count)),
+            "count": count,
+            "frequency": count / max(self.tokens, 1),
+            "mean_act": (self.total.cpu().numpy() / np.maximum(count, 1)).astype(np.float32),
+            "max_act": self.max.cpu().numpy(),
+            "hist": list(self.hist.cpu().numpy()),
+            "top_doc": [c[0] for c in cols],
+            "top_pos": [c[1] for c in cols],
+            "top_act": [c[2] for c in cols],
+        })
+
+
+def count_rank(counts: dict[str, np.ndarray]) -> pd.DataFrame:
+    """Long table (sae, rank, count) of activation counts sorted descending, live features only (Fig. 3a)."""
+    parts = []
+    for name, c in counts.items():
+        live = np.sort(np.asarray(c)[np.asarray(c) > 0])[::-1]
+        parts.append(pd.DataFrame({"sae": name, "rank": np.arange(1, len(live) + 1), "count": live}))
+    return pd.concat(parts, ignore_index=True)
+
+
+def count_differences(counts: np.ndarray, baseline: np.ndarray) -> np.ndarray:
+    """Per feature (same index: SSAEs start from the GSAE), count minus the baseline's (Fig. 7)."""
+    if len(counts) != len(baseline):
+        from ssae_core.errors import ConfigError
+
+        raise ConfigError(f"Count differences need SAEs of the same width ({len(counts)} vs {len(baseline)} features).")
+    return np.asarray(counts, dtype=np.int64) - np.asarray(baseline, dtype=np.int64)
