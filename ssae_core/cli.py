@@ -103,6 +103,20 @@ def _parser() -> argparse.ArgumentParser:
     ft.add_argument("--background", action="store_true", help="run as a background job (one training job per device; others queue)")
     ft.set_defaults(run=_finetune)
 
+    for name, run, helptext in (("evaluate", _evaluate, "metrics of the GSAE and SSAEs on test splits (perplexity spliced in, L0, ...)"),
+                                ("report", _report, "an offline HTML report with every comparison figure")):
+        ev = sub.add_parser(name, help=helptext)
+        _common(ev)
+        _base_options(ev)
+        ev.add_argument("--ssae", action="append", default=[], help="a finetuning artifact (directory or ssae/KEY); repeat for several")
+        ev.add_argument("--split", action="append", default=[], help="a demo split (physics_test, physics_ood, ...) or a text file/folder; repeat; the first is in-domain")
+        ev.add_argument("--no-gsae", action="store_true", help="leave the GSAE out of the comparison")
+        ev.add_argument("--text-field", default="text", help="jsonl field / csv or parquet column holding the text")
+        ev.set_defaults(run=run)
+        if name == "report":
+            ev.add_argument("--out", default="ssae-report.html", help="where to write the HTML report")
+            ev.add_argument("--l0-range", default="", help="LO,HI: the L0 range of the AUC (default: where all curves overlap)")
+
     jb = sub.add_parser("jobs", help="background jobs of the workspace").add_subparsers(title="jobs commands")
     for name, run, helptext in (("list", _jobs_list, "every job, newest first"), ("show", _jobs_show, "one job's state, progress and log"), ("cancel", _jobs_cancel, "stop a running or queued job")):
         p = jb.add_parser(name, help=helptext)
@@ -184,6 +198,70 @@ def _finetune(args) -> int:
         acts = cache_activations(ws, base, tokens, sel_art.ref, CacheConfig(args.cache_dtype), progress)
         art = train.finetune(ws, base.sae, base.ref, acts, cfg, args.device, progress)
     _emit({**art.summary, "path": str(art.path), "activations": str(acts.path)}, args.json, _format_finetune)
+    return 0
+
+
+def _comparison_inputs(args, progress):
+    """(workspace, base, SAEs, splits) named by the evaluate / report options."""
+    from ssae_core.base import load_base
+    from ssae_core.errors import ConfigError
+    from ssae_core.evaluate import sae_set
+
+    ws = Workspace(args.workspace)
+    base = load_base(_base_spec(args), ws, args.device, progress)
+    if not args.split:
+        raise ConfigError("Give at least one --split: a demo split such as physics_test, or a file of test texts.")
+    saes = sae_set(ws, base, [_open_artifact(ws, spec, "ssae") for spec in args.ssae], not args.no_gsae)
+    if not saes:
+        raise ConfigError("Nothing to evaluate: give --ssae, or drop --no-gsae.")
+    return ws, base, saes, [_token_split(spec, base, args) for spec in args.split]
+
+
+def _token_split(spec: str, base, args):
+    from pathlib import Path
+
+    from ssae_core import data, selection
+    from ssae_core.evaluate import TokenSplit, demo_split
+    from ssae_core.select_artifact import texts_ref
+
+    if base.world is not None and not Path(spec).exists():
+        return demo_split(base.world, spec)
+    texts = data.load_texts(spec, data.IngestConfig(text_field=args.text_field))
+    return TokenSplit(Path(spec).stem, texts_ref(texts), selection.tokenize(texts.texts, base.tokenizer, base.model.cfg.n_ctx))
+
+
+def _evaluate(args) -> int:
+    from ssae_core.compare import metrics_table
+    from ssae_core.evaluate import evaluate
+
+    with _progress(args) as progress:
+        ws, base, saes, splits = _comparison_inputs(args, progress)
+        evals = {split.name: evaluate(ws, base, saes, split, progress=progress) for split in splits}
+    table = metrics_table(evals, saes)
+    _emit({"metrics": table.to_dict("records")}, args.json, lambda s: _format_metrics(table))
+    return 0
+
+
+def _format_metrics(table) -> str:
+    from ssae_core.report import REPORT_COLUMNS
+
+    return table[REPORT_COLUMNS].to_string(index=False, float_format=lambda v: f"{v:.4g}")
+
+
+def _report(args) -> int:
+    from pathlib import Path
+
+    from ssae_core.report import compare_saes, to_html
+    from ssae_core.workspace import atomic_write_bytes
+
+    lo, hi = _floats(args.l0_range, "--l0-range") if args.l0_range else (None, None)
+    with _progress(args) as progress:
+        ws, base, saes, splits = _comparison_inputs(args, progress)
+        result = compare_saes(ws, base, saes, splits, lo, hi, progress=progress)
+    out = Path(args.out).resolve()
+    atomic_write_bytes(out, to_html(result).encode())
+    numbers = result.numbers()
+    _emit({"report": str(out), **numbers}, args.json, lambda s: f"{_format_metrics(result.metrics)}\n\nAUC of perplexity vs L0:\n{result.auc.to_string(index=False)}\n\nreport: {out}")
     return 0
 
 

@@ -44,11 +44,12 @@ class TokenSplit:
 
 @dataclass
 class NamedSAE:
-    """An SAE with its workspace ref (``sae/KEY`` or ``ssae/KEY#i``) and a display label."""
+    """An SAE with its workspace ref (``sae/KEY`` or ``ssae/KEY#i``), display label and curve (group)."""
 
     ref: str
     label: str
     sae: object
+    group: str = ""
 
 
 def demo_split(world, split: str) -> TokenSplit:
@@ -103,7 +104,7 @@ def _writer(base, s: NamedSAE, split: TokenSplit, metrics: dict, stats: FeatureS
         table.to_parquet(out / "features.parquet", index=False)
         np.save(out / "tokens.npy", np.concatenate(split.docs).astype(np.int32))
         np.save(out / "offsets.npy", np.concatenate([[0], np.cumsum([len(d) for d in split.docs])]).astype(np.int64))
-        return {"label": s.label, "sae": s.ref, "split": split.name, **metrics}
+        return {"label": s.label, "group": s.group or s.label, "sae": s.ref, "split": split.name, **metrics}
 
     return build
 
@@ -122,11 +123,12 @@ def sae_set(ws: Workspace, base, ssae_arts: list[Artifact], include_gsae: bool =
     """The GSAE and every SSAE of the given finetuning artifacts, labelled for plots."""
     from ssae_core.train import load_ssaes
 
-    out = [NamedSAE(base.ref, "GSAE", base.sae)] if include_gsae else []
+    out = [NamedSAE(base.ref, "GSAE", base.sae, "GSAE")] if include_gsae else []
     device = str(base.model.cfg.device)
     for art in ssae_arts:
+        group = ssae_group(ws, art)
         for i, sae in enumerate(load_ssaes(art, device)):
-            out.append(NamedSAE(f"{art.ref}#{i}", f"{ssae_group(ws, art)} λ={art.manifest['config']['sparsity'][i]:g}", sae))
+            out.append(NamedSAE(f"{art.ref}#{i}", f"{group} λ={art.manifest['config']['sparsity'][i]:g}", sae, group))
     return out
 
 

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
 SERIES_COLORS = {"GSAE": "#495057", "linear probe": "#adb5bd", "SSAE": "#3b5bdb", "SSAE (TERM)": "#e8590c"}
+PALETTE = ["#3b5bdb", "#e8590c", "#2b8a3e", "#ae3ec9", "#f08c00", "#0c8599", "#c2255c", "#5c940d", "#1864ab", "#862e9c"]
+
+
+def palette(names) -> dict[str, str]:
+    """A fixed colour per series name (GSAE grey, the rest in order): pass it to every figure of a comparison."""
+    others = [n for n in dict.fromkeys(names) if n not in SERIES_COLORS]
+    return {**SERIES_COLORS, **{n: PALETTE[i % len(PALETTE)] for i, n in enumerate(others)}}
 MAP_COLORS = {"corpus": "#ced4da", "selected": "#3b5bdb", "seed": "#e8590c"}
 
 
@@ -16,7 +24,7 @@ def _layout(fig: go.Figure, title: str, x: str, y: str) -> go.Figure:
     return fig
 
 
-def concept_recall_bars(table: pd.DataFrame, series: dict[str, str]) -> go.Figure:
+def concept_recall_bars(table: pd.DataFrame, series: dict[str, str], colors: dict[str, str] | None = None) -> go.Figure:
     """Grouped bars: share of concepts recalled per frequency bucket, one bar per series.
 
     ``table`` has a ``bucket`` column, a ``concepts`` column and one recall column (0-1)
@@ -28,7 +36,7 @@ def concept_recall_bars(table: pd.DataFrame, series: dict[str, str]) -> go.Figur
             x=table.bucket,
             y=table[column] * 100,
             name=label,
-            marker_color=SERIES_COLORS.get(label),
+            marker_color=(colors or SERIES_COLORS).get(label),
             customdata=table.concepts,
             text=[f"{v:.0f}%" for v in table[column] * 100],
             textposition="outside",
@@ -63,3 +71,63 @@ def selection_overlap(overlap: pd.DataFrame) -> go.Figure:
     """Heatmap of Jaccard overlap between methods' selections at equal budget (square frame)."""
     fig = go.Figure(go.Heatmap(z=overlap.to_numpy(), x=list(overlap.columns), y=list(overlap.index), zmin=0, zmax=1, colorscale="Blues", colorbar_title="Jaccard", texttemplate="%{z:.2f}"))
     return _layout(fig, "Overlap between selections (Jaccard index of document sets)", "method", "method")
+
+
+def pareto(points: pd.DataFrame, split: str, colors: dict[str, str] | None = None) -> go.Figure:
+    """Spliced-in perplexity vs L0, one line per curve (``group``), points = SAEs of a sweep (paper Fig. 1, 4-6).
+
+    ``points``: group, label, l0, ppl_spliced; a ``GSAE`` group is drawn as a single marker.
+    """
+    fig = go.Figure()
+    for group, part in points.groupby("group", sort=False):
+        part = part.sort_values("l0")
+        fig.add_scatter(
+            x=part.l0, y=part.ppl_spliced, name=group, mode="markers" if len(part) == 1 else "lines+markers", customdata=part.label,
+            marker=dict(size=11 if group == "GSAE" else 7, symbol="star" if group == "GSAE" else "circle", color=(colors or SERIES_COLORS).get(group)),
+            line=dict(color=(colors or SERIES_COLORS).get(group)),
+            hovertemplate="%{customdata}<br>L0 %{x:.1f}, perplexity %{y:.3f}<extra></extra>",
+        )
+    return _layout(fig, f"Perplexity with the SAE spliced in vs L0 ({split}; lower-left is better)", "L0 (active features per token)", "perplexity with SAE spliced in")
+
+
+def tail_coverage(table: pd.DataFrame, colors: dict[str, str] | None = None) -> go.Figure:
+    """Grouped bars: share of distinct tokens per frequency bucket in some feature's logit-lens top-k (Fig. 2a).
+
+    ``table``: sae, lo, hi (bucket count range), tokens, share.
+    """
+    fig = go.Figure()
+    for sae, part in table.groupby("sae", sort=False):
+        names = [f"{lo}–{hi - 1}" if hi - 1 > lo else f"{lo}" for lo, hi in zip(part.lo, part.hi)]
+        fig.add_bar(x=names, y=part.share * 100, name=sae, customdata=part.tokens, marker_color=(colors or SERIES_COLORS).get(sae),
+                    hovertemplate="%{x} occurrences: %{y:.0f}% of %{customdata} tokens<extra>" + sae + "</extra>")
+    fig.update_layout(barmode="group")
+    return _layout(fig, "Tokens with an SAE feature (logit-lens top-10), by token frequency", "occurrences of the token in the test data (log-spaced buckets)", "distinct tokens with a feature (%)")
+
+
+def cumulative_coverage(curves: pd.DataFrame, colors: dict[str, str] | None = None) -> go.Figure:
+    """Cumulative share of each SAE's covered tokens vs cumulative share of tokens, rarest first (Fig. 2b)."""
+    fig = go.Figure()
+    for sae, part in curves.groupby("sae", sort=False):
+        fig.add_scatter(x=part.token_share * 100, y=part.covered_share, name=sae, mode="lines", line=dict(color=(colors or SERIES_COLORS).get(sae)))
+    fig.add_scatter(x=[0, 100], y=[0, 1], name="uniform", mode="lines", line=dict(dash="dot", color="#adb5bd"))
+    return _layout(fig, "Where each SAE's feature tokens sit in the frequency ranking (higher early = more tail tokens)", "distinct tokens, rarest first (cumulative %)", "share of the SAE's covered tokens (cumulative)")
+
+
+def count_rank(table: pd.DataFrame, colors: dict[str, str] | None = None) -> go.Figure:
+    """Log-log activation count vs rank of live features, one line per SAE (Fig. 3a)."""
+    fig = go.Figure()
+    for sae, part in table.groupby("sae", sort=False):
+        fig.add_scattergl(x=part["rank"], y=part["count"], name=sae, mode="lines", line=dict(color=(colors or SERIES_COLORS).get(sae)))
+    fig.update_xaxes(type="log")
+    fig.update_yaxes(type="log")
+    return _layout(fig, "Feature activation count vs rank (live features)", "feature rank (by activation count)", "tokens the feature fires on")
+
+
+def count_differences(diffs: dict[str, np.ndarray], baseline: str, colors: dict[str, str] | None = None) -> go.Figure:
+    """Overlaid histograms of per-feature activation-count differences against ``baseline`` (Fig. 7)."""
+    fig = go.Figure()
+    for sae, d in diffs.items():
+        fig.add_histogram(x=d, name=sae, opacity=0.6, nbinsx=60, marker_color=(colors or SERIES_COLORS).get(sae))
+    fig.update_layout(barmode="overlay")
+    fig.update_yaxes(type="log")
+    return _layout(fig, f"Activation-count change per feature vs {baseline} (same feature index)", f"tokens fired on minus {baseline}'s", "features (log scale)")

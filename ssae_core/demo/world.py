@@ -279,24 +279,46 @@ def concept_scores(world: DemoWorld, progress: Progress) -> pd.DataFrame:
     General-topic concepts are scored on ``general_test``, each subdomain's concepts on
     that subdomain's in-domain test split.
     """
-    concepts = world.concepts
-    n = len(concepts)
-    tokenizer = world.tokenizer
+    n = len(world.concepts)
     parts = []
+    for split, keep, acts, labels in _concept_split_acts(world, progress):
+        with torch.no_grad():
+            sae = best_feature_f1([(world.gsae.encode(acts.to(world.device)), labels)], n)
+        sae["probe_f1"] = probe_f1(acts, labels, n)
+        sae["split"] = split
+        parts.append(sae[keep])
+    scores = pd.concat(parts).sort_values("concept_id")
+    return world.concepts.merge(scores, on="concept_id", suffixes=("", "_test"))
+
+
+def sae_concept_f1(world: DemoWorld, saes: dict, progress: Progress) -> pd.DataFrame:
+    """Long table (sae, concept_id, bucket, domain, best_feature, best_f1) for any SAEs at the world's hook.
+
+    Scored as ``concept_scores`` scores the GSAE (each concept on its own domain's test split).
+    """
+    n = len(world.concepts)
+    parts = []
+    for split, keep, acts, labels in _concept_split_acts(world, progress):
+        for name, sae in saes.items():
+            with torch.no_grad():
+                feats = sae.encode(acts.to(sae.W_enc.device))
+            part = best_feature_f1([(feats, labels)], n)[keep]
+            parts.append(part.assign(sae=name, split=split))
+    scores = pd.concat(parts, ignore_index=True)
+    return scores.merge(world.concepts[["concept_id", "domain", "bucket"]], on="concept_id")
+
+
+def _concept_split_acts(world: DemoWorld, progress: Progress):
+    """Per scoring split: (split, which concepts it scores, activations, concept label per row)."""
+    concepts = world.concepts
+    tokenizer = world.tokenizer
     for split, domains in _concept_splits(concepts).items():
         docs = world.split_tokens(split)
         progress.stage(f"concept recall on {split}", len(docs))
         acts, doc, pos = collect(world.model, world.hook_name, docs, tokenizer.bos_token_id, tokenizer.pad_token_id, progress.update)
         per_doc = world.split_labels(split)
         labels = np.concatenate(per_doc)[_flat_index(per_doc, doc, pos)]
-        with torch.no_grad():
-            feats = world.gsae.encode(acts.to(world.device))
-        sae = best_feature_f1([(feats, labels)], n)
-        sae["probe_f1"] = probe_f1(acts, labels, n)
-        sae["split"] = split
-        parts.append(sae[concepts.domain.isin(domains).to_numpy()])
-    scores = pd.concat(parts).sort_values("concept_id")
-    return concepts.merge(scores, on="concept_id", suffixes=("", "_test"))
+        yield split, concepts.domain.isin(domains).to_numpy(), acts, labels
 
 
 def _concept_splits(concepts: pd.DataFrame) -> dict[str, list[str]]:

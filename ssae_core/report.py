@@ -1,0 +1,80 @@
+"""The comparison report: every evaluation figure for a set of SAEs, as one self-contained HTML file.
+
+``compare_saes`` evaluates (or reuses) the SAEs on each split and returns the tables and
+figures; ``to_html`` embeds plotly.js once, inline, so the file opens offline.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from ssae_core import compare, plots
+from ssae_core.evaluate import EvalConfig, NamedSAE, TokenSplit, evaluate
+from ssae_core.progress import Progress, Silent
+
+
+REPORT_COLUMNS = ["split", "label", "l0", "fvu", "dead_fraction", "dense_fraction", "ce_loss_recovered", "ppl_spliced", "ppl_vs_gsae", "n_tokens"]
+
+
+@dataclass
+class Comparison:
+    """Tables (JSON-able through ``numbers``) and figures of one comparison."""
+
+    metrics: pd.DataFrame
+    auc: pd.DataFrame
+    matched: pd.DataFrame
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    figures: dict[str, go.Figure] = field(default_factory=dict)
+
+    def numbers(self) -> dict:
+        out = {"metrics": self.metrics.to_dict("records"), "auc": self.auc.to_dict("records"), "matched_l0": self.matched.to_dict("records")}
+        out.update({k: v.to_dict("records") for k, v in self.tables.items()})
+        return out
+
+
+def compare_saes(ws, base, saes: list[NamedSAE], splits: list[TokenSplit], l0_lo: float | None = None, l0_hi: float | None = None,
+                 cfg: EvalConfig = EvalConfig(), progress: Progress | None = None) -> Comparison:
+    """Evaluate ``saes`` on ``splits`` (the first is the in-domain one) and build every comparison figure."""
+    progress = progress or Silent()
+    evals = {split.name: evaluate(ws, base, saes, split, cfg, progress) for split in splits}
+    metrics = compare.metrics_table(evals, saes)
+    home = splits[0].name
+    result = Comparison(metrics, compare.auc_table(metrics, l0_lo, l0_hi), compare.matched_l0(metrics, home))
+    colors = plots.palette(metrics.group)
+    for split in splits:
+        points = metrics[metrics.split == split.name]
+        result.figures[f"pareto_{split.name}"] = plots.pareto(points, split.name, colors)
+    bars, curves = compare.tail_tables(evals[home], result.matched)
+    result.tables["tail_coverage"] = bars
+    result.figures["tail_coverage"] = plots.tail_coverage(bars, colors)
+    result.figures["tail_cumulative"] = plots.cumulative_coverage(curves, colors)
+    ranks, diffs = compare.activation_tables(evals[home], result.matched)
+    result.figures["count_rank"] = plots.count_rank(ranks, colors)
+    if diffs:
+        result.figures["count_differences"] = plots.count_differences(diffs, "GSAE", colors)
+    if base.world is not None:
+        chosen = {r.ref for r in result.matched.itertuples()}
+        recall = compare.concept_recall(base.world, [s for s in saes if s.ref in chosen], progress=progress)
+        result.tables["concept_recall"] = recall
+        result.figures["concept_recall"] = plots.concept_recall_bars(recall, {c: c for c in recall.columns if c not in ("bucket", "concepts")}, colors)
+    return result
+
+
+def to_html(result: Comparison, title: str = "SSAE Studio: SAE comparison") -> str:
+    """One self-contained HTML page: metrics, AUC and matched-L0 tables, then every figure."""
+    parts = [f"<h1>{html.escape(title)}</h1>",
+             "<h2>Metrics</h2>", _table(result.metrics[REPORT_COLUMNS]),
+             "<h2>Area under perplexity vs L0 (lower is better)</h2>", _table(result.auc),
+             "<h2>SAEs compared at matched L0</h2>", _table(result.matched[["split", "group", "label", "l0", "ppl_spliced"]])]
+    for i, (name, fig) in enumerate(result.figures.items()):
+        parts.append(fig.to_html(full_html=False, include_plotlyjs="inline" if i == 0 else False, div_id=name))
+    style = "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#212529} table{border-collapse:collapse;font-size:13px} td,th{padding:3px 8px;border-bottom:1px solid #dee2e6;text-align:right}"
+    return f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title><style>{style}</style></head><body>{''.join(parts)}</body></html>"
+
+
+def _table(df: pd.DataFrame) -> str:
+    return df.to_html(index=False, float_format=lambda v: f"{v:.4g}", border=0)
