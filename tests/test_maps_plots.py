@@ -31,3 +31,26 @@ def test_selection_figures_have_titles_and_axes():
         assert fig.layout.title.text and fig.layout.xaxis.title.text and fig.layout.yaxis.title.text
     assert [t.name for t in figs[0].data] == ["corpus (1)", "selected (1)", "seed (1)"]
     assert list(figs[1].data[0].y) == [1.0, 90.0]
+
+
+def test_evaluation_figures_have_titles_axes_and_one_colour_per_series():
+    points = pd.DataFrame({"group": ["GSAE", "dense ERM", "dense ERM"], "label": ["GSAE", "λ=1", "λ=2"], "l0": [30.0, 40.0, 20.0], "ppl_spliced": [5.0, 4.5, 5.5]})
+    colors = plots.palette(["GSAE", "dense ERM", "dense TERM t=500"])
+    bars = pd.DataFrame({"sae": ["GSAE", "dense ERM"], "lo": [1, 1], "hi": [2, 2], "tokens": [10, 10], "share": [0.2, 0.5]})
+    curves = pd.DataFrame({"sae": ["GSAE"] * 2, "token_share": [0.5, 1.0], "covered_share": [0.3, 1.0]})
+    ranks = pd.DataFrame({"sae": ["GSAE"] * 3, "rank": [1, 2, 3], "count": [30, 20, 5]})
+    figs = [
+        plots.pareto(points, "physics_test", colors),
+        plots.tail_coverage(bars, colors),
+        plots.cumulative_coverage(curves, colors),
+        plots.count_rank(ranks, colors),
+        plots.count_differences({"dense ERM": np.array([1, -2, 3])}, "GSAE", colors),
+    ]
+    for fig in figs:
+        assert fig.layout.title.text and fig.layout.xaxis.title.text and fig.layout.yaxis.title.text
+    pareto = figs[0]
+    assert [t.name for t in pareto.data] == ["GSAE", "dense ERM"]
+    assert list(pareto.data[1].x) == [20.0, 40.0], "a sweep is drawn in L0 order"
+    assert pareto.data[1].marker.color == figs[1].data[1].marker.color == colors["dense ERM"] != colors["GSAE"]
+    assert figs[3].layout.xaxis.type == figs[3].layout.yaxis.type == "log"
+    assert list(figs[1].data[1].y) == [50.0]

@@ -1,0 +1,177 @@
+"""SAE dark matter: the error e = x - x_hat as an object of study (Engels et al., Eq. 2-5).
+
+Every fit is a linear regression with a bias (ridge on the weights only), fit on a
+seeded train share of the tokens and scored by R² on the held-out rest; every result
+carries its train / test sizes. Definitions:
+
+- norm prediction (Eq. 2): ``||e||²`` from x; baselines from token identity (the train
+  mean of ``||e||²`` per token id), from ``||x||`` (and ``||x||²``) and from L0.
+- vector prediction (Eq. 3): e from x, R² averaged over dimensions; the prediction is the
+  *linear error*, the rest ``e - Bx`` the *nonlinear error*.
+- nonlinear FVU (Eq. 4): the FVU of ``x_hat + Bx``, next to the SAE's own FVU.
+- cross-SAE (Eq. 5): one SAE's ``||e||²`` from another's (one coefficient and a bias).
+- synthetic check (App. B.3): inputs built from the SAE's own features; noise added to
+  x shows up in the *dense* estimate (the share of x that even a linear map of x_hat
+  cannot explain), noise added to x_hat in the *introduced* estimate (the share of x_hat
+  that is not linear in x, which equals the nonlinear FVU).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+
+
+@dataclass(frozen=True)
+class Fit:
+    """A held-out R² with the sizes it came from."""
+
+    r2: float
+    n_train: int
+    n_test: int
+
+
+def train_test(n: int, test_share: float = 0.4, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded split of n rows (the paper: 150k train, 97k test, i.e. ~40% held out)."""
+    perm = np.random.default_rng(seed).permutation(n)
+    n_test = max(1, int(round(test_share * n)))
+    return np.sort(perm[n_test:]), np.sort(perm[:n_test])
+
+
+def ridge_fit(X: torch.Tensor, Y: torch.Tensor, ridge: float = 1e-6) -> torch.Tensor:
+    """Weights (d + 1, k) of ``Y ≈ [X, 1] W`` in float64; the bias row is not penalised.
+
+    ``ridge`` is relative to the mean diagonal of the centred X'X (0: plain least squares).
+    """
+    X, Y = X.double(), Y.double()
+    mx, my = X.mean(0), Y.mean(0)
+    Xc, Yc = X - mx, Y - my
+    gram = Xc.T @ Xc
+    gram = gram + ridge * gram.diagonal().mean() * torch.eye(len(gram), dtype=gram.dtype, device=gram.device)
+    W = torch.linalg.lstsq(gram, Xc.T @ Yc).solution
+    return torch.cat([W, (my - mx @ W)[None]])
+
+
+def predict(W: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
+    return X.double() @ W[:-1] + W[-1]
+
+
+def r2_score(Y: torch.Tensor, pred: torch.Tensor) -> float:
+    """R² averaged over the columns of Y (one column: the usual R²)."""
+    Y, pred = Y.double().reshape(len(Y), -1), pred.double().reshape(len(Y), -1)
+    resid = (Y - pred).pow(2).sum(0)
+    total = (Y - Y.mean(0)).pow(2).sum(0).clamp_min(1e-30)
+    return float((1 - resid / total).mean())
+
+
+def held_out_r2(X: torch.Tensor, Y: torch.Tensor, train: np.ndarray, test: np.ndarray, ridge: float = 1e-6) -> tuple[Fit, torch.Tensor]:
+    """Fit on ``train`` rows, score on ``test`` rows: (Fit, predictions on the test rows)."""
+    W = ridge_fit(X[train], Y[train], ridge)
+    pred = predict(W, X[test])
+    return Fit(r2_score(Y[test], pred), len(train), len(test)), pred
+
+
+@torch.no_grad()
+def reconstruct(sae, x: torch.Tensor, chunk: int = 8192) -> tuple[torch.Tensor, torch.Tensor]:
+    """(x_hat, L0 per token) of ``sae`` on x, in chunks."""
+    outs, l0 = [], []
+    for part in x.split(chunk):
+        f = sae.encode(part.to(sae.W_enc.dtype))
+        outs.append(sae.decode(f).to(x.dtype))
+        l0.append((f > 0).sum(-1))
+    return torch.cat(outs), torch.cat(l0)
+
+
+@torch.no_grad()
+def error_norms(saes: dict, x: torch.Tensor) -> pd.DataFrame:
+    """Per token and SAE: ``||e||`` and ``||e|| / ||x||``, one batched pass per SAE (no per-token loop)."""
+    norm_x = x.norm(dim=-1).clamp_min(1e-12)
+    parts = []
+    for name, sae in saes.items():
+        x_hat, _ = reconstruct(sae, x)
+        err = (x - x_hat).norm(dim=-1)
+        parts.append(pd.DataFrame({"sae": name, "token_index": np.arange(len(x)), "error_norm": err.cpu().numpy(), "relative_error": (err / norm_x).cpu().numpy()}))
+    return pd.concat(parts, ignore_index=True)
+
+
+def norm_prediction(x: torch.Tensor, x_hat: torch.Tensor, l0: torch.Tensor, token_ids: np.ndarray, train: np.ndarray, test: np.ndarray, ridge: float = 1e-6) -> dict[str, Fit]:
+    """Eq. 2: held-out R² of predicting ``||e||²`` from x, and from the baselines."""
+    target = (x - x_hat).pow(2).sum(-1, keepdim=True).double()
+    norm = x.norm(dim=-1, keepdim=True).double()
+    fits = {
+        "activation": held_out_r2(x, target, train, test, ridge)[0],
+        "activation_norm": held_out_r2(torch.cat([norm, norm.pow(2)], 1), target, train, test, 0.0)[0],
+        "l0": held_out_r2(l0[:, None].double(), target, train, test, 0.0)[0],
+    }
+    by_token = pd.Series(target[train, 0].cpu().numpy()).groupby(np.asarray(token_ids)[train]).mean()
+    guess = pd.Series(np.asarray(token_ids)[test]).map(by_token).fillna(float(target[train].mean())).to_numpy()
+    fits["token_identity"] = Fit(r2_score(target[test], torch.from_numpy(guess)), len(train), len(test))
+    return fits
+
+
+@dataclass
+class VectorFit:
+    """Eq. 3 and 4 on held-out tokens: R² of e from x, FVUs, and per-token linear / nonlinear error norms."""
+
+    fit: Fit
+    fvu: float
+    nonlinear_fvu: float
+    linear_norm: np.ndarray
+    nonlinear_norm: np.ndarray
+
+
+def vector_prediction(x: torch.Tensor, x_hat: torch.Tensor, train: np.ndarray, test: np.ndarray, ridge: float = 1e-6) -> VectorFit:
+    """Fit e ≈ Bx; split the held-out error into linear (Bx) and nonlinear (e - Bx) parts."""
+    e = (x - x_hat).double()
+    fit, linear = held_out_r2(x, e, train, test, ridge)
+    xt = x[test].double()
+    variance = (xt - xt.mean(0)).pow(2).sum()
+    nonlinear = e[test] - linear
+    return VectorFit(fit, float(e[test].pow(2).sum() / variance), float(nonlinear.pow(2).sum() / variance),
+                     linear.norm(dim=-1).cpu().numpy(), nonlinear.norm(dim=-1).cpu().numpy())
+
+
+def cross_prediction(err_a: torch.Tensor, err_b: torch.Tensor, train: np.ndarray, test: np.ndarray) -> Fit:
+    """Eq. 5: held-out R² of SAE b's ``||e||²`` from SAE a's ``||e||²`` (per token, one coefficient + bias)."""
+    return held_out_r2(err_a.double().pow(2)[:, None], err_b.double().pow(2)[:, None], train, test, 0.0)[0]
+
+
+def component_estimates(x: torch.Tensor, x_hat: torch.Tensor, train: np.ndarray, test: np.ndarray, ridge: float = 1e-6) -> dict[str, float]:
+    """Shares of Var(x) on held-out tokens: ``dense`` (x not explained by any linear map of x_hat:
+    absent features + dense part) and ``introduced`` (x_hat not linear in x: the nonlinear FVU)."""
+    xt = x[test].double()
+    variance = float((xt - xt.mean(0)).pow(2).sum())
+    _, x_from_hat = held_out_r2(x_hat, x, train, test, ridge)
+    _, hat_from_x = held_out_r2(x, x_hat, train, test, ridge)
+    return {"dense": float((xt - x_from_hat).pow(2).sum()) / variance, "introduced": float((x_hat[test].double() - hat_from_x).pow(2).sum()) / variance}
+
+
+@torch.no_grad()
+def synthetic_check(sae, x: torch.Tensor, noise_x: float, noise_xhat: float, seed: int = 0) -> dict[str, float]:
+    """App. B.3: inputs = the SAE's own reconstructions (sparse sums of its features) plus Gaussian
+    noise ``noise_x`` (a dense part); their reconstructions plus noise ``noise_xhat`` (introduced error).
+
+    Noise scales are relative to the RMS norm of the clean inputs. Returns ``component_estimates``.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    clean, _ = reconstruct(sae, x)
+    scale = clean.pow(2).sum(-1).mean().sqrt() / clean.shape[1] ** 0.5
+    inputs = clean + noise_x * scale * torch.randn(clean.shape, generator=gen)
+    outputs, _ = reconstruct(sae, inputs)
+    outputs = outputs + noise_xhat * scale * torch.randn(clean.shape, generator=gen)
+    train, test = train_test(len(x), seed=seed)
+    return component_estimates(inputs, outputs, train, test)
+
+
+def fixed_and_broken(norms: pd.DataFrame, tokens: list[str], baseline: str, k: int = 10) -> pd.DataFrame:
+    """Per SAE other than ``baseline``: the k tokens whose error norm it lowered most (fixed) and raised most (broken)."""
+    wide = norms.pivot(index="token_index", columns="sae", values="error_norm")
+    rows = []
+    for sae in wide.columns.drop(baseline):
+        change = wide[sae] - wide[baseline]
+        for kind, picks in (("fixed", change.nsmallest(k)), ("broken", change.nlargest(k))):
+            rows += [{"sae": sae, "kind": kind, "token_index": int(i), "token": tokens[i], "change": float(v), baseline: float(wide.loc[i, baseline]), "error_norm": float(wide.loc[i, sae])} for i, v in picks.items()]
+    return pd.DataFrame(rows)
