@@ -117,6 +117,19 @@ def _parser() -> argparse.ArgumentParser:
             ev.add_argument("--out", default="ssae-report.html", help="where to write the HTML report")
             ev.add_argument("--l0-range", default="", help="LO,HI: the L0 range of the AUC (default: where all curves overlap)")
 
+    er = sub.add_parser("errors", help="dark matter: per-token SAE error norms, linear / nonlinear error, R² tables")
+    _common(er)
+    _base_options(er)
+    er.add_argument("--ssae", action="append", default=[], help="a finetuning artifact (directory or ssae/KEY); repeat for several")
+    er.add_argument("--widths", default="", help="demo world: GSAE expansions to train and add, e.g. 2,4,16 (width series)")
+    source = er.add_mutually_exclusive_group(required=True)
+    source.add_argument("--split", help="a demo split (physics_test, ...) or a text file/folder")
+    source.add_argument("--text", help="the text itself")
+    er.add_argument("--max-tokens", type=int, default=50_000, help="use at most this many tokens (first documents first)")
+    er.add_argument("--text-field", default="text", help="jsonl field / csv or parquet column holding the text")
+    er.add_argument("--out", default="ssae-errors.html", help="where to write the figures")
+    er.set_defaults(run=_errors)
+
     jb = sub.add_parser("jobs", help="background jobs of the workspace").add_subparsers(title="jobs commands")
     for name, run, helptext in (("list", _jobs_list, "every job, newest first"), ("show", _jobs_show, "one job's state, progress and log"), ("cancel", _jobs_cancel, "stop a running or queued job")):
         p = jb.add_parser(name, help=helptext)
@@ -262,6 +275,66 @@ def _report(args) -> int:
     atomic_write_bytes(out, to_html(result).encode())
     numbers = result.numbers()
     _emit({"report": str(out), **numbers}, args.json, lambda s: f"{_format_metrics(result.metrics)}\n\nAUC of perplexity vs L0:\n{result.auc.to_string(index=False)}\n\nreport: {out}")
+    return 0
+
+
+def _errors(args) -> int:
+    from pathlib import Path
+
+    import numpy as np
+
+    from ssae_core import dark_matter as dm
+    from ssae_core import plots, selection
+    from ssae_core.activations import collect, kept_counts, pad_id
+    from ssae_core.base import load_base
+    from ssae_core.errors import ConfigError
+    from ssae_core.evaluate import NamedSAE, sae_set
+    from ssae_core.report import page
+    from ssae_core.workspace import atomic_write_bytes
+
+    ws = Workspace(args.workspace)
+    with _progress(args) as progress:
+        base = load_base(_base_spec(args), ws, args.device, progress)
+        saes = sae_set(ws, base, [_open_artifact(ws, spec, "ssae") for spec in args.ssae])
+        if args.widths:
+            if base.world is None:
+                raise ConfigError("--widths trains GSAEs of other widths in the demo world; use --base demo.")
+            from ssae_core.demo.world import gsae_widths
+
+            widths = gsae_widths(base.world, [int(v) for v in _floats(args.widths, "--widths")], ws, progress)
+            saes += [NamedSAE(f"width/{d}", f"GSAE d_sae={d}", sae, "GSAE widths") for d, sae in widths.items() if d != base.sae.cfg.d_sae]
+        if args.text:
+            docs, labels = selection.tokenize([args.text], base.tokenizer, base.model.cfg.n_ctx), None
+        else:
+            split = _token_split(args.split, base, args)
+            docs, labels = split.docs, (base.world.split_labels(args.split) if base.world is not None and not Path(args.split).exists() else None)
+        n_docs = max(1, int(np.searchsorted(np.cumsum(kept_counts(docs, base.model.cfg.n_ctx)), args.max_tokens, side="right")))
+        docs = docs[:n_docs]
+        tok = base.tokenizer
+        x, doc, pos = collect(base.model, base.hook_name, docs, tok.bos_token_id, pad_id(tok))
+    if len(x) < 10:
+        raise ConfigError(f"Only {len(x)} tokens: the R² fits need at least 10; give a longer text or a split.")
+    ids = np.array([docs[d][p] for d, p in zip(doc, pos)])
+    named = {s.label: s.sae for s in saes}
+    result = dm.analyze(named, x, ids)
+    norms = dm.error_norms(named, x)
+    tables = {"R² of the dark-matter fits (held-out tokens)": result["r2"], "Per-token error norm of one SAE predicted from another's (Eq. 5)": result["cross"]}
+    words = tok.convert_ids_to_tokens(ids.tolist())
+    if "GSAE" in named and len(named) > 1:
+        tables["Tokens each SAE fixed or broke most vs the GSAE"] = dm.fixed_and_broken(norms, words, "GSAE")
+    if labels is not None:
+        flat = np.concatenate([np.asarray(lab[: len(d)]) for lab, d in zip(labels[:n_docs], docs)])
+        tables["Relative error by concept frequency (demo ground truth)"] = dm.error_by_concept_bucket(norms, flat, base.world.concepts)
+    first = norms[norms.token_index < min(len(x), 120)]
+    figures = {"heatmap": plots.error_heatmap(first, words), "fvu": plots.fvu_breakdown(result["r2"])}
+    if len(result["cross"]):
+        c = result["cross"].iloc[0]
+        figures["cross"] = plots.cross_scatter(result["tokens"], c["from"], c["to"], c["r2"])
+    out = Path(args.out).resolve()
+    atomic_write_bytes(out, page("SSAE Studio: SAE dark matter", tables, figures).encode())
+    numbers = {k: v.to_dict("records") for k, v in tables.items()}
+    _emit({"figures": str(out), "tokens": int(len(x)), "r2": result["r2"].to_dict("records"), "cross": result["cross"].to_dict("records"), "tables": numbers},
+          args.json, lambda s: f"{result['r2'].to_string(index=False, float_format=lambda v: f'{v:.3f}')}\n\n{result['cross'].to_string(index=False, float_format=lambda v: f'{v:.3f}')}\n\nfigures: {out}")
     return 0
 
 

@@ -10,10 +10,11 @@ carries its train / test sizes. Definitions:
   *linear error*, the rest ``e - Bx`` the *nonlinear error*.
 - nonlinear FVU (Eq. 4): the FVU of ``x_hat + Bx``, next to the SAE's own FVU.
 - cross-SAE (Eq. 5): one SAE's ``||e||²`` from another's (one coefficient and a bias).
-- synthetic check (App. B.3): inputs built from the SAE's own features; noise added to
-  x shows up in the *dense* estimate (the share of x that even a linear map of x_hat
-  cannot explain), noise added to x_hat in the *introduced* estimate (the share of x_hat
-  that is not linear in x, which equals the nonlinear FVU).
+- synthetic check (App. B.3): inputs built from the SAE's own features, so no feature is
+  absent; then the linearly predictable error estimates the *dense* part of x (noise
+  added to x should land there) and the nonlinear FVU the *introduced* error (noise added
+  to x_hat should land there). Note the nonlinear error is exactly the part of x_hat that
+  is not linear in x (its least-squares residual).
 """
 
 from __future__ import annotations
@@ -108,7 +109,7 @@ def norm_prediction(x: torch.Tensor, x_hat: torch.Tensor, l0: torch.Tensor, toke
     }
     by_token = pd.Series(target[train, 0].cpu().numpy()).groupby(np.asarray(token_ids)[train]).mean()
     guess = pd.Series(np.asarray(token_ids)[test]).map(by_token).fillna(float(target[train].mean())).to_numpy()
-    fits["token_identity"] = Fit(r2_score(target[test], torch.from_numpy(guess)), len(train), len(test))
+    fits["token_identity"] = Fit(r2_score(target[test], torch.tensor(guess)), len(train), len(test))
     return fits
 
 
@@ -140,13 +141,10 @@ def cross_prediction(err_a: torch.Tensor, err_b: torch.Tensor, train: np.ndarray
 
 
 def component_estimates(x: torch.Tensor, x_hat: torch.Tensor, train: np.ndarray, test: np.ndarray, ridge: float = 1e-6) -> dict[str, float]:
-    """Shares of Var(x) on held-out tokens: ``dense`` (x not explained by any linear map of x_hat:
-    absent features + dense part) and ``introduced`` (x_hat not linear in x: the nonlinear FVU)."""
-    xt = x[test].double()
-    variance = float((xt - xt.mean(0)).pow(2).sum())
-    _, x_from_hat = held_out_r2(x_hat, x, train, test, ridge)
-    _, hat_from_x = held_out_r2(x, x_hat, train, test, ridge)
-    return {"dense": float((xt - x_from_hat).pow(2).sum()) / variance, "introduced": float((x_hat[test].double() - hat_from_x).pow(2).sum()) / variance}
+    """Shares of Var(x) on held-out tokens: ``fvu``, its ``linear`` part (FVU - nonlinear FVU: absent
+    features and, where none are absent, the dense part) and ``nonlinear`` part (introduced error)."""
+    vec = vector_prediction(x, x_hat, train, test, ridge)
+    return {"fvu": vec.fvu, "linear": vec.fvu - vec.nonlinear_fvu, "nonlinear": vec.nonlinear_fvu}
 
 
 @torch.no_grad()
@@ -154,7 +152,8 @@ def synthetic_check(sae, x: torch.Tensor, noise_x: float, noise_xhat: float, see
     """App. B.3: inputs = the SAE's own reconstructions (sparse sums of its features) plus Gaussian
     noise ``noise_x`` (a dense part); their reconstructions plus noise ``noise_xhat`` (introduced error).
 
-    Noise scales are relative to the RMS norm of the clean inputs. Returns ``component_estimates``.
+    Noise scales are relative to the RMS size of one coordinate of the clean inputs.
+    Returns ``component_estimates``: ``linear`` estimates dense, ``nonlinear`` introduced.
     """
     gen = torch.Generator().manual_seed(seed)
     clean, _ = reconstruct(sae, x)
@@ -175,3 +174,33 @@ def fixed_and_broken(norms: pd.DataFrame, tokens: list[str], baseline: str, k: i
         for kind, picks in (("fixed", change.nsmallest(k)), ("broken", change.nlargest(k))):
             rows += [{"sae": sae, "kind": kind, "token_index": int(i), "token": tokens[i], "change": float(v), baseline: float(wide.loc[i, baseline]), "error_norm": float(wide.loc[i, sae])} for i, v in picks.items()]
     return pd.DataFrame(rows)
+
+
+def analyze(saes: dict, x: torch.Tensor, token_ids: np.ndarray, test_share: float = 0.4, seed: int = 0, ridge: float = 1e-6) -> dict[str, pd.DataFrame]:
+    """Every dark-matter fit for several SAEs on the same tokens.
+
+    Returns ``r2`` (per SAE: L0, FVU, nonlinear FVU, Eq. 2 R² and its baselines, Eq. 3 R²,
+    sizes), ``cross`` (Eq. 5 R² for every ordered pair) and ``tokens`` (per held-out token
+    and SAE: error norm, linear and nonlinear error norms).
+    """
+    train, test = train_test(len(x), test_share, seed)
+    rows, errors, token_rows = [], {}, []
+    for name, sae in saes.items():
+        x_hat, l0 = reconstruct(sae, x)
+        errors[name] = (x - x_hat).norm(dim=-1)
+        norm_fits = norm_prediction(x, x_hat, l0, token_ids, train, test, ridge)
+        vec = vector_prediction(x, x_hat, train, test, ridge)
+        rows.append({"sae": name, "l0": float(l0.double().mean()), "fvu": vec.fvu, "nonlinear_fvu": vec.nonlinear_fvu, "linear_fvu": vec.fvu - vec.nonlinear_fvu,
+                     "r2_error_vector": vec.fit.r2, **{f"r2_norm_from_{k}": f.r2 for k, f in norm_fits.items()}, "n_train": len(train), "n_test": len(test)})
+        token_rows.append(pd.DataFrame({"sae": name, "token_index": test, "error_norm": errors[name][test].cpu().numpy(), "linear_norm": vec.linear_norm, "nonlinear_norm": vec.nonlinear_norm}))
+    cross = [{"from": a, "to": b, "r2": cross_prediction(errors[a], errors[b], train, test).r2, "n_train": len(train), "n_test": len(test)}
+             for a in saes for b in saes if a != b]
+    return {"r2": pd.DataFrame(rows), "cross": pd.DataFrame(cross, columns=["from", "to", "r2", "n_train", "n_test"]), "tokens": pd.concat(token_rows, ignore_index=True)}
+
+
+def error_by_concept_bucket(norms: pd.DataFrame, labels: np.ndarray, concepts: pd.DataFrame) -> pd.DataFrame:
+    """Demo world: mean relative error norm per SAE on tokens of head vs tail concepts (and no concept)."""
+    bucket = pd.Series(concepts.bucket.to_numpy(), index=concepts.concept_id.to_numpy())
+    names = np.where(labels >= 0, bucket.reindex(labels).to_numpy(), "no concept")
+    frame = norms.assign(bucket=names[norms.token_index.to_numpy()])
+    return frame.groupby(["sae", "bucket"], as_index=False).agg(tokens=("relative_error", "size"), mean_relative_error=("relative_error", "mean"))

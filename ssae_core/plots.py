@@ -131,3 +131,37 @@ def count_differences(diffs: dict[str, np.ndarray], baseline: str, colors: dict[
     fig.update_layout(barmode="overlay")
     fig.update_yaxes(type="log")
     return _layout(fig, f"Activation-count change per feature vs {baseline} (same feature index)", f"tokens fired on minus {baseline}'s", "features (log scale)")
+
+
+def error_heatmap(norms: pd.DataFrame, tokens: list[str], value: str = "error_norm", colors_max: float | None = None) -> go.Figure:
+    """Tokens as cells coloured by SAE error norm, one row per SAE over the same tokens (hover: token, value)."""
+    wide = norms.pivot(index="sae", columns="token_index", values=value).reindex(list(dict.fromkeys(norms.sae)))
+    text = [[tokens[i] for i in wide.columns]] * len(wide)
+    fig = go.Figure(go.Heatmap(
+        z=wide.to_numpy(), x=list(wide.columns), y=list(wide.index), text=text, colorscale="Reds", zmin=0, zmax=colors_max,
+        texttemplate="%{text}" if wide.shape[1] <= 60 else None, colorbar_title="‖x − x̂‖" if value == "error_norm" else "‖e‖/‖x‖",
+        hovertemplate="%{y}<br>token %{x}: %{text}<br>" + value.replace("_", " ") + " %{z:.3f}<extra></extra>",
+    ))
+    if 60 < wide.shape[1] <= 150:  # too many for cell text: name the tokens on the axis instead
+        fig.update_xaxes(tickvals=list(wide.columns), ticktext=text[0], tickangle=-70, tickfont_size=9)
+    fig.update_yaxes(autorange="reversed")
+    label = "error norm ‖x − x̂‖ (activation units)" if value == "error_norm" else "relative error ‖x − x̂‖ / ‖x‖"
+    return _layout(fig, f"Per-token SAE {label}", "token (position in the text)", "SAE")
+
+
+def fvu_breakdown(r2: pd.DataFrame, x: str = "sae") -> go.Figure:
+    """Stacked bars per SAE: FVU split into its linearly predictable and nonlinear parts (Eq. 4)."""
+    fig = go.Figure()
+    fig.add_bar(x=r2[x], y=r2.nonlinear_fvu, name="nonlinear FVU", marker_color="#c92a2a")
+    fig.add_bar(x=r2[x], y=r2.linear_fvu, name="linearly predictable FVU", marker_color="#ffa8a8")
+    fig.update_layout(barmode="stack")
+    return _layout(fig, "SAE error: linearly predictable vs nonlinear (share of activation variance)", x.replace("_", " "), "fraction of variance unexplained")
+
+
+def cross_scatter(tokens: pd.DataFrame, a: str, b: str, r2: float) -> go.Figure:
+    """Per-token error norm of SAE ``a`` vs SAE ``b`` on the same held-out tokens (Eq. 5)."""
+    wide = tokens.pivot(index="token_index", columns="sae", values="error_norm")
+    fig = go.Figure(go.Scattergl(x=wide[a], y=wide[b], mode="markers", marker=dict(size=4, opacity=0.5, color="#3b5bdb"), name="tokens"))
+    top = float(max(wide[a].max(), wide[b].max()))
+    fig.add_scatter(x=[0, top], y=[0, top], mode="lines", line=dict(dash="dot", color="#adb5bd"), name="y = x")
+    return _layout(fig, f"Per-token error norms: {b} vs {a} (R² of ‖e‖² = {r2:.3f})", f"{a} error norm (activation units)", f"{b} error norm (activation units)")

@@ -66,15 +66,20 @@ def compare_saes(ws, base, saes: list[NamedSAE], splits: list[TokenSplit], l0_lo
 
 def to_html(result: Comparison, title: str = "SSAE Studio: SAE comparison") -> str:
     """One self-contained HTML page: metrics, AUC and matched-L0 tables, then every figure."""
-    parts = [f"<h1>{html.escape(title)}</h1>",
-             "<h2>Metrics</h2>", _table(result.metrics[REPORT_COLUMNS]),
-             "<h2>Area under perplexity vs L0 (lower is better)</h2>", _table(result.auc),
-             "<h2>SAEs compared at matched L0</h2>", _table(result.matched[["split", "group", "label", "l0", "ppl_spliced"]])]
-    for i, (name, fig) in enumerate(result.figures.items()):
+    tables = {
+        "Metrics": result.metrics[REPORT_COLUMNS],
+        "Area under perplexity vs L0 (lower is better)": result.auc,
+        "SAEs compared at matched L0": result.matched[["split", "group", "label", "l0", "ppl_spliced"]],
+    }
+    return page(title, tables, result.figures)
+
+
+def page(title: str, tables: dict[str, pd.DataFrame], figures: dict[str, go.Figure]) -> str:
+    """A self-contained HTML page of titled tables then figures (plotly.js embedded once: works offline)."""
+    parts = [f"<h1>{html.escape(title)}</h1>"]
+    for heading, df in tables.items():
+        parts += [f"<h2>{html.escape(heading)}</h2>", df.to_html(index=False, float_format=lambda v: f"{v:.4g}", border=0)]
+    for i, (name, fig) in enumerate(figures.items()):
         parts.append(fig.to_html(full_html=False, include_plotlyjs="inline" if i == 0 else False, div_id=name))
     style = "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#212529} table{border-collapse:collapse;font-size:13px} td,th{padding:3px 8px;border-bottom:1px solid #dee2e6;text-align:right}"
     return f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title><style>{style}</style></head><body>{''.join(parts)}</body></html>"
-
-
-def _table(df: pd.DataFrame) -> str:
-    return df.to_html(index=False, float_format=lambda v: f"{v:.4g}", border=0)

@@ -58,10 +58,13 @@ def test_token_identity_baseline_uses_train_means_per_token(data):
     assert fit.r2 == pytest.approx(expected)
 
 
-def test_nonlinear_fvu_is_the_part_of_x_hat_not_linear_in_x(data):
+def test_nonlinear_error_is_the_part_of_x_hat_not_linear_in_x(data):
     x, x_hat, train, test = data
     vec = dm.vector_prediction(x, x_hat, train, test, ridge=0.0)
-    assert vec.nonlinear_fvu == pytest.approx(dm.component_estimates(x, x_hat, train, test, ridge=0.0)["introduced"], rel=1e-9)
+    _, hat_from_x = dm.held_out_r2(x, x_hat, train, test, ridge=0.0)
+    xt = x[test]
+    residual = (x_hat[test] - hat_from_x).pow(2).sum() / (xt - xt.mean(0)).pow(2).sum()
+    assert vec.nonlinear_fvu == pytest.approx(float(residual), rel=1e-9), "e - Bx = -(x_hat - Cx) with C = I - B"
     assert vec.nonlinear_fvu < vec.fvu
     ridge = dm.vector_prediction(x, x_hat, train, test, ridge=1e-3)
     assert abs(ridge.fit.r2 - vec.fit.r2) < 0.01, "a light ridge barely moves a well-posed fit"
@@ -77,8 +80,11 @@ def test_synthetic_noise_lands_in_the_right_component(quick_world, quick_workspa
     clean = dm.synthetic_check(sae, x, 0.0, 0.0)
     dense = dm.synthetic_check(sae, x, 1.0, 0.0)
     introduced = dm.synthetic_check(sae, x, 0.0, 1.0)
-    assert dense["dense"] > clean["dense"] + 0.1 and dense["dense"] > introduced["dense"] + 0.1, (clean, dense, introduced)
-    assert introduced["introduced"] > clean["introduced"] + 0.1 and introduced["introduced"] > dense["introduced"] + 0.1, (clean, dense, introduced)
+    rise = lambda run, part: run[part] - clean[part]  # noqa: E731
+    assert rise(dense, "linear") > 0.5 * clean["linear"], (clean, dense)
+    assert abs(rise(introduced, "linear")) < 0.1 * clean["linear"], "noise on x_hat does not look like dense error"
+    assert rise(introduced, "nonlinear") > 2 * clean["nonlinear"], (clean, introduced)
+    assert rise(introduced, "nonlinear") > 3 * rise(dense, "nonlinear"), (dense, introduced)
 
 
 def test_error_norms_and_fixed_or_broken_tokens(quick_world):
@@ -91,3 +97,35 @@ def test_error_norms_and_fixed_or_broken_tokens(quick_world):
     hand = pd.DataFrame({"sae": ["g"] * 3 + ["s"] * 3, "token_index": [0, 1, 2] * 2, "error_norm": [1.0, 1.0, 1.0, 0.2, 1.0, 3.0]})
     table = dm.fixed_and_broken(hand, ["the", "quark", "spin"], "g", k=1)
     assert table.set_index("kind").token.to_dict() == {"fixed": "the", "broken": "spin"}
+
+
+def test_errors_cli_writes_r2_tables_with_sizes_and_figures(quick_build, tmp_path):
+    import json
+
+    from helpers import run_cli
+
+    root, _ = quick_build
+    out = tmp_path / "errors.html"
+    res = json.loads(run_cli("errors", "--quick", "--workspace", str(root), "--widths", "4", "--split", "physics_test", "--max-tokens", "3000", "--out", str(out), "--json").stdout)
+    labels = [r["sae"] for r in res["r2"]]
+    assert labels[0] == "GSAE" and any(label.startswith("GSAE d_sae=") for label in labels)
+    for row in res["r2"]:
+        assert row["n_train"] + row["n_test"] == res["tokens"] <= 3000 + 200
+        assert -1 < row["r2_norm_from_activation"] <= 1 and row["nonlinear_fvu"] <= row["fvu"] + 1e-9
+    assert len(res["cross"]) == len(labels) * (len(labels) - 1)
+    assert "Relative error by concept frequency (demo ground truth)" in res["tables"]
+    page = out.read_text()
+    assert all(f'id="{d}"' in page for d in ("heatmap", "fvu", "cross"))
+    proc = run_cli("errors", "--quick", "--workspace", str(root), "--text", "quark", check=False)
+    assert proc.returncode == 1 and "at least 10" in proc.stderr
+
+
+def test_error_heatmap_rows_are_saes_over_the_same_tokens():
+    from ssae_core import plots
+
+    norms = pd.DataFrame({"sae": ["GSAE"] * 3 + ["SSAE"] * 3, "token_index": [0, 1, 2] * 2, "error_norm": [1.0, 2.0, 3.0, 0.5, 2.5, 1.0]})
+    fig = plots.error_heatmap(norms, ["the", "quark", "spins"])
+    heat = fig.data[0]
+    assert list(heat.y) == ["GSAE", "SSAE"] and list(heat.z[1]) == [0.5, 2.5, 1.0]
+    assert list(heat.text[0]) == ["the", "quark", "spins"] and "%{text}" in heat.hovertemplate
+    assert fig.layout.title.text and fig.layout.xaxis.title.text and fig.layout.yaxis.title.text

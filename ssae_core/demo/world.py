@@ -233,6 +233,22 @@ def _build_gsae(cfg: DemoConfig, corpus_art, tok_art, lm_art, out: Path, device,
     return {"train_tokens": int(len(acts)), "final": stats}
 
 
+def gsae_widths(world: DemoWorld, expansions: list[int], workspace: Workspace, progress: Progress | None = None) -> dict[int, SAE]:
+    """GSAEs of other widths (d_sae = expansion x d_in), trained like the world's own, by d_sae.
+
+    For width series (dark matter: does nonlinear FVU stay flat as SAEs grow?). The
+    world's own expansion returns its GSAE artifact; the others are built once.
+    """
+    progress = progress or Silent()
+    out = {}
+    for e in expansions:
+        cfg = world.config.replace(gsae=world.config.gsae.replace(expansion=e))
+        art = workspace.build("sae", cfg.gsae, lambda d: _build_gsae(cfg, world.corpus_art, world.tokenizer_art, world.lm_art, d, world.device, progress), [world.lm_art.ref])
+        sae = SAE.load_from_disk(art.path, device=str(world.device))
+        out[sae.cfg.d_sae] = sae
+    return out
+
+
 def _build_report(world: DemoWorld, out: Path, progress: Progress) -> dict:
     """The world's summary: LM vs unigram CE, GSAE quality, concept recall per bucket."""
     tokenizer = world.tokenizer
