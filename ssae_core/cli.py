@@ -130,6 +130,23 @@ def _parser() -> argparse.ArgumentParser:
     er.add_argument("--out", default="ssae-errors.html", help="where to write the figures")
     er.set_defaults(run=_errors)
 
+    ai = sub.add_parser("autointerp", help="explain features with an LLM (or the offline baseline) and score the explanations by F1")
+    _common(ai)
+    _base_options(ai)
+    ai.add_argument("--ssae", action="append", default=[], help="a finetuning artifact (directory or ssae/KEY); repeat for several")
+    ai.add_argument("--no-gsae", action="store_true", help="leave the GSAE out")
+    ai.add_argument("--split", required=True, help="where examples come from: a demo split (physics_test, ...) or a text file/folder")
+    ai.add_argument("--text-field", default="text", help="jsonl field / csv or parquet column holding the text")
+    ai.add_argument("--features", type=int, default=20, help="random features live in every SAE (the same ones for all)")
+    ai.add_argument("--seed", type=int, default=0)
+    ai.add_argument("--backend", choices=["offline", "claude"], default="offline", help="claude needs ANTHROPIC_API_KEY; offline is a no-network baseline")
+    ai.add_argument("--model", default="claude-sonnet-5", help="Claude model id")
+    ai.add_argument("--concurrency", type=int, default=8)
+    ai.add_argument("--budget-usd", type=float, default=0.0, help="stop starting features once this much is spent (0: no cap)")
+    ai.add_argument("--estimate", action="store_true", help="print the token and cost estimate and stop")
+    ai.add_argument("--out", default="", help="write the results table here (.csv or .json)")
+    ai.set_defaults(run=_autointerp)
+
     jb = sub.add_parser("jobs", help="background jobs of the workspace").add_subparsers(title="jobs commands")
     for name, run, helptext in (("list", _jobs_list, "every job, newest first"), ("show", _jobs_show, "one job's state, progress and log"), ("cancel", _jobs_cancel, "stop a running or queued job")):
         p = jb.add_parser(name, help=helptext)
@@ -335,6 +352,34 @@ def _errors(args) -> int:
     numbers = {k: v.to_dict("records") for k, v in tables.items()}
     _emit({"figures": str(out), "tokens": int(len(x)), "r2": result["r2"].to_dict("records"), "cross": result["cross"].to_dict("records"), "tables": numbers},
           args.json, lambda s: f"{result['r2'].to_string(index=False, float_format=lambda v: f'{v:.3f}')}\n\n{result['cross'].to_string(index=False, float_format=lambda v: f'{v:.3f}')}\n\nfigures: {out}")
+    return 0
+
+
+def _autointerp(args) -> int:
+    from pathlib import Path
+
+    from ssae_core.autointerp.backends import ClaudeBackend, ClaudeConfig, OfflineBackend
+    from ssae_core.autointerp.run import AutointerpConfig, estimate, prepare, results_table, run_autointerp
+
+    cfg = AutointerpConfig(n_features=args.features, seed=args.seed, budget_usd=args.budget_usd)
+    claude = ClaudeConfig(model=args.model, concurrency=args.concurrency)
+    with _progress(args) as progress:
+        args.split = [args.split]
+        ws, base, saes, (split,) = _comparison_inputs(args, progress)
+        examples = prepare(ws, base, saes, split, cfg, progress)
+        cost = estimate([fx for fxs in examples.values() for fx in fxs], claude)
+        if args.estimate:
+            _emit(cost, args.json, lambda c: f"{c['features']} feature scorings: about {c['input_tokens']:,} input and at most {c['output_tokens']:,} output tokens, at most ${c['usd']:.2f} with {claude.model}")
+            return 0
+        backend = ClaudeBackend(claude) if args.backend == "claude" else OfflineBackend()
+        results = run_autointerp(ws, examples, backend, cfg, claude, progress)
+    table = results_table(results, {s.ref: s.label for s in saes})
+    if args.out:
+        out = Path(args.out)
+        table.to_json(out, orient="records", indent=1) if out.suffix == ".json" else table.to_csv(out, index=False)
+    summary = table.groupby("label", sort=False).f1.agg(["count", "mean", "median"]).reset_index()
+    _emit({"backend": backend.label, "estimate": cost, "summary": summary.to_dict("records"), "results": table.to_dict("records")}, args.json,
+          lambda s: f"backend {s['backend']}\n{summary.to_string(index=False, float_format=lambda v: f'{v:.3f}')}" + (f"\nresults: {args.out}" if args.out else ""))
     return 0
 
 

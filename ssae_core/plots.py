@@ -165,3 +165,13 @@ def cross_scatter(tokens: pd.DataFrame, a: str, b: str, r2: float) -> go.Figure:
     top = float(max(wide[a].max(), wide[b].max()))
     fig.add_scatter(x=[0, top], y=[0, top], mode="lines", line=dict(dash="dot", color="#adb5bd"), name="y = x")
     return _layout(fig, f"Per-token error norms: {b} vs {a} (R² of ‖e‖² = {r2:.3f})", f"{a} error norm (activation units)", f"{b} error norm (activation units)")
+
+
+def f1_distribution(table: pd.DataFrame, colors: dict[str, str] | None = None) -> go.Figure:
+    """Box plots (with points) of autointerp F1 per SAE (paper Fig. 3b); ``table``: label, f1."""
+    fig = go.Figure()
+    for label, part in table.dropna(subset=["f1"]).groupby("label", sort=False):
+        fig.add_box(y=part.f1, name=label, boxpoints="all", jitter=0.4, pointpos=0, marker_color=(colors or SERIES_COLORS).get(label),
+                    customdata=part.feature, hovertemplate="feature %{customdata}: F1 %{y:.2f}<extra>" + label + "</extra>")
+    fig.update_yaxes(range=[-0.05, 1.05])
+    return _layout(fig, "Autointerp: F1 of predicting held-out activations from the explanation", "SAE", "F1 per feature")

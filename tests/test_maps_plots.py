@@ -54,3 +54,10 @@ def test_evaluation_figures_have_titles_axes_and_one_colour_per_series():
     assert pareto.data[1].marker.color == figs[1].data[1].marker.color == colors["dense ERM"] != colors["GSAE"]
     assert figs[3].layout.xaxis.type == figs[3].layout.yaxis.type == "log"
     assert list(figs[1].data[1].y) == [50.0]
+
+
+def test_f1_distribution_has_one_box_per_sae():
+    table = pd.DataFrame({"label": ["GSAE", "GSAE", "SSAE"], "feature": [1, 2, 1], "f1": [0.5, 0.7, np.nan]})
+    fig = plots.f1_distribution(table)
+    assert [t.name for t in fig.data] == ["GSAE"], "features without an F1 (failed) are left out"
+    assert fig.layout.title.text and fig.layout.xaxis.title.text and fig.layout.yaxis.title.text

@@ -1,0 +1,152 @@
+"""Who explains and predicts: Claude through the anthropic SDK, or an offline baseline.
+
+Both answer ``explain(FeatureExamples)`` and ``predict(explanation, examples)`` with an
+``Answer``: the parsed value (None when the reply could not be parsed even after one retry
+with a reminder), the raw reply text and the token usage. API failures that retries do not
+cure become ``AutointerpError`` with a message that says what to do; the API key is never
+part of a message, a log line or a stored result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tomllib
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import anthropic
+
+from ssae_core.autointerp import prompts
+from ssae_core.autointerp.examples import Example, FeatureExamples, marked, plain
+from ssae_core.config import Config
+from ssae_core.errors import SSAEError
+
+
+class AutointerpError(SSAEError):
+    """The backend cannot be used (no key, key rejected, unknown model, ...)."""
+
+
+@dataclass(frozen=True)
+class ClaudeConfig(Config):
+    model: str = "claude-sonnet-5"
+    concurrency: int = 8
+    timeout_s: float = 60.0
+    max_retries: int = 4  # the SDK's own retries with backoff (429, 529, 5xx, connection errors)
+    explain_max_tokens: int = 500
+    predict_max_tokens: int = 100
+    price_input_per_mtok: float = 3.0  # USD, uncached input
+    price_output_per_mtok: float = 15.0
+    version: int = 1
+
+    def cost(self, usage: "Usage") -> float:
+        return (usage.input_tokens * self.price_input_per_mtok + usage.output_tokens * self.price_output_per_mtok) / 1e6
+
+
+@dataclass
+class Usage:
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+    def add(self, other: "Usage") -> None:
+        self.input_tokens += other.input_tokens
+        self.output_tokens += other.output_tokens
+
+
+@dataclass
+class Answer:
+    value: object  # explanation str, predictions list[int], or None if unparseable
+    raw: str
+    usage: Usage = field(default_factory=Usage)
+
+
+def find_api_key(secrets: Path = Path(".streamlit/secrets.toml")) -> str | None:
+    """``$ANTHROPIC_API_KEY``, else ``ANTHROPIC_API_KEY`` in the Streamlit secrets file, else None."""
+    key = os.environ.get("ANTHROPIC_API_KEY")
+    if key:
+        return key
+    try:
+        return tomllib.loads(secrets.read_text()).get("ANTHROPIC_API_KEY") or None
+    except (OSError, tomllib.TOMLDecodeError):
+        return None
+
+
+class ClaudeBackend:
+    """Interpreter and predictor through ``AsyncAnthropic`` with at most ``concurrency`` requests in flight."""
+
+    def __init__(self, cfg: ClaudeConfig = ClaudeConfig(), api_key: str | None = None, http_client=None):
+        key = api_key or find_api_key()
+        if not key:
+            raise AutointerpError("No Anthropic API key: set ANTHROPIC_API_KEY or put it in .streamlit/secrets.toml, or use the offline baseline (--backend offline).")
+        self.cfg = cfg
+        self.label = f"claude:{cfg.model}"
+        self.client = anthropic.AsyncAnthropic(api_key=key, max_retries=cfg.max_retries, timeout=cfg.timeout_s, http_client=http_client)
+        self.slots = asyncio.Semaphore(cfg.concurrency)
+
+    async def explain(self, fx: FeatureExamples) -> Answer:
+        message = prompts.interpreter_message([marked(e) for e in fx.explain], list(fx.lens_tokens))
+        return await self._ask_parsed(prompts.INTERPRETER_SYSTEM, message, self.cfg.explain_max_tokens, prompts.parse_explanation, prompts.EXPLAIN_REMINDER)
+
+    async def predict(self, explanation: str, examples: tuple[Example, ...]) -> Answer:
+        message = prompts.predictor_message(explanation, [plain(e) for e in examples])
+        n = len(examples)
+        return await self._ask_parsed(prompts.PREDICTOR_SYSTEM, message, self.cfg.predict_max_tokens, lambda r: prompts.parse_predictions(r, n), prompts.PREDICT_REMINDER.format(n=n))
+
+    async def _ask_parsed(self, system: str, message: str, max_tokens: int, parse, reminder: str) -> Answer:
+        """Ask; if the reply does not parse, ask once more with a reminder; never raise on a bad reply."""
+        messages = [{"role": "user", "content": message}]
+        usage = Usage()
+        raw = ""
+        for attempt in range(2):
+            raw, used = await self.ask(system, messages, max_tokens)
+            usage.add(used)
+            value = parse(raw)
+            if value is not None:
+                return Answer(value, raw, usage)
+            messages = messages + [{"role": "assistant", "content": raw or "(empty)"}, {"role": "user", "content": reminder}]
+        return Answer(None, raw, usage)
+
+    async def ask(self, system: str, messages: list[dict], max_tokens: int) -> tuple[str, Usage]:
+        """One Messages API call; the fixed system prompt is marked for prompt caching."""
+        async with self.slots:
+            try:
+                reply = await self.client.messages.create(
+                    model=self.cfg.model, max_tokens=max_tokens, messages=messages,
+                    system=[{"type": "text", "text": system, "cache_control": {"type": "ephemeral"}}],
+                )
+            except anthropic.AuthenticationError:
+                raise AutointerpError("The Anthropic API rejected the API key (authentication error). Check ANTHROPIC_API_KEY, or use the offline baseline.") from None
+            except anthropic.PermissionDeniedError:
+                raise AutointerpError("The Anthropic API key is not allowed to use this model or endpoint (permission denied).") from None
+            except anthropic.NotFoundError:
+                raise AutointerpError(f"The Anthropic API does not know the model {self.cfg.model!r}; choose another with --model.") from None
+            except (anthropic.RateLimitError, anthropic.InternalServerError, anthropic.APIConnectionError) as exc:
+                raise AutointerpError(f"The Anthropic API is unavailable after {self.cfg.max_retries} retries ({type(exc).__name__}); finished results are kept, run again later to resume.") from None
+        text = "".join(block.text for block in reply.content if getattr(block, "type", "") == "text")
+        return text, Usage(reply.usage.input_tokens or 0, reply.usage.output_tokens or 0)
+
+
+class OfflineBackend:
+    """A baseline with no API: the explanation is the feature's most frequent activating tokens
+    among those it fires on at least half the times they appear in its top examples (plus its
+    top logit-lens tokens); the predictor says 1 when an excerpt contains one of them."""
+
+    label = "offline-baseline/2"  # bump when the heuristic changes: part of the results cache key
+    PREFIX = "tokens: "
+
+    def __init__(self, n_tokens: int = 6, n_lens: int = 2):
+        self.n_tokens, self.n_lens = n_tokens, n_lens
+
+    async def explain(self, fx: FeatureExamples) -> Answer:
+        seen = Counter(t.strip().lower() for e in fx.explain for t in e.tokens if t.strip())
+        active = Counter(t.strip().lower() for e in fx.explain for t, a in zip(e.tokens, e.acts) if a > 0 and t.strip())
+        words = [w for w, n in active.most_common() if n >= 0.5 * seen[w]][: self.n_tokens]
+        words += [w for w in (t.strip().lower() for t in fx.lens_tokens[: self.n_lens]) if w and w not in words]
+        text = self.PREFIX + " | ".join(words)
+        return Answer(text, text)
+
+    async def predict(self, explanation: str, examples: tuple[Example, ...]) -> Answer:
+        words = set(explanation.removeprefix(self.PREFIX).split(" | ")) - {""}
+        values = [int(any(t.strip().lower() in words for t in e.tokens)) for e in examples]
+        return Answer(values, str(values))

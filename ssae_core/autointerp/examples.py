@@ -1,0 +1,129 @@
+"""The examples a feature is explained and scored on, from its evaluation on a split.
+
+Each example is a token window around one document's peak (or, for negatives, a window
+where the feature never fires), with the feature's activation on every token. For the
+explanation: the top 10 documents. Held out for the predictor: one document drawn from
+each quintile of the remaining top-activating documents, plus 5 windows where the
+feature is silent; all drawn with a seeded generator.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ssae_core.activations import collect, pad_id
+
+
+@dataclass(frozen=True)
+class Example:
+    tokens: tuple[str, ...]
+    acts: tuple[float, ...]
+    doc: int
+    start: int
+
+    @property
+    def active(self) -> bool:
+        return max(self.acts, default=0.0) > 0
+
+
+@dataclass(frozen=True)
+class FeatureExamples:
+    feature: int
+    explain: tuple[Example, ...]
+    held_out: tuple[Example, ...]  # shuffled; truth is ``Example.active``
+    lens_tokens: tuple[str, ...]
+
+    def digest(self) -> str:
+        """A hash of everything shown to the backends (part of a result's cache key)."""
+        payload = [[list(e.tokens), [round(a, 4) for a in e.acts]] for e in self.explain + self.held_out] + [list(self.lens_tokens)]
+        return hashlib.sha256(json.dumps(payload).encode()).hexdigest()[:16]
+
+
+def marked(example: Example) -> str:
+    """The window's text with each run of consecutive active tokens wrapped in << >>."""
+    acts, pieces = example.acts, []
+    for i, tok in enumerate(example.tokens):
+        on = acts[i] > 0
+        opens = on and (i == 0 or acts[i - 1] <= 0)
+        closes = on and (i == len(acts) - 1 or acts[i + 1] <= 0)
+        core = tok.lstrip()
+        pieces.append(tok[: len(tok) - len(core)] + ("<<" if opens else "") + core + (">>" if closes else ""))
+    return _join(pieces)
+
+
+def plain(example: Example) -> str:
+    return _join(list(example.tokens))
+
+
+def _join(pieces: list[str]) -> str:
+    """Word-level tokens join with spaces; BPE pieces carry their own leading spaces."""
+    return ("".join(pieces) if any(p[:1].isspace() for p in pieces) else " ".join(pieces)).strip()
+
+
+def build_examples(base, sae, docs: list[np.ndarray], features_table, features: list[int], seed: int = 0,
+                   n_explain: int = 10, n_quintile: int = 5, n_negative: int = 5, before: int = 24, after: int = 8) -> list[FeatureExamples]:
+    """Examples for ``features`` from a ``features.parquet`` table of the split ``docs`` (one LM pass over the documents needed)."""
+    rng = np.random.default_rng(seed)
+    plans = {}
+    for j in features:
+        row = features_table.loc[j]
+        tops = list(zip(row.top_doc, row.top_pos))
+        rest = tops[n_explain:]
+        quintiles = [q for q in np.array_split(np.arange(len(rest)), n_quintile) if len(q)]
+        held = [rest[int(rng.choice(q))] for q in quintiles]
+        candidates = rng.choice(len(docs), size=min(len(docs), 8 * n_negative), replace=False)
+        plans[j] = (tops[:n_explain], held, [int(d) for d in candidates])
+    needed = sorted({d for plan in plans.values() for part in (plan[0], plan[1]) for d, _ in part} | {d for plan in plans.values() for d in plan[2]})
+    acts = _feature_acts(base, sae, docs, needed, list(plans))
+    token_text = _token_text(base.tokenizer)
+    out = []
+    for j, (explain, held, candidates) in plans.items():
+        window = lambda d, p: _window(docs[d], acts[d][:, features.index(j)], d, p, before, after, token_text)  # noqa: E731
+        negatives = []
+        for d in candidates:
+            if len(negatives) == n_negative:
+                break
+            column = acts[d][:, features.index(j)]
+            silent = np.flatnonzero(column <= 0)
+            if len(silent):
+                ex = window(d, int(rng.choice(silent)))
+                if not ex.active:
+                    negatives.append(ex)
+        held_out = [window(d, p) for d, p in held] + negatives
+        order = rng.permutation(len(held_out))
+        lens = tuple(token_text(int(t)) for t in features_table.loc[j].lens_top)
+        out.append(FeatureExamples(j, tuple(window(d, p) for d, p in explain), tuple(held_out[i] for i in order), lens))
+    return out
+
+
+@torch.no_grad()
+def _feature_acts(base, sae, docs, needed: list[int], features: list[int]) -> dict[int, np.ndarray]:
+    tok = base.tokenizer
+    x, doc, _ = collect(base.model, base.hook_name, [docs[d] for d in needed], tok.bos_token_id, pad_id(tok))
+    cols = []
+    for part in x.split(8192):
+        cols.append(sae.encode(part.to(sae.W_enc.device, sae.W_enc.dtype))[:, features].float().cpu())
+    f = torch.cat(cols).numpy() if cols else np.zeros((0, len(features)), np.float32)
+    return {d: f[doc == i] for i, d in enumerate(needed)}
+
+
+def _window(doc_tokens, column, d: int, pos: int, before: int, after: int, token_text) -> Example:
+    lo, hi = max(0, pos - before), min(len(column), pos + after + 1)
+    return Example(tuple(token_text(int(t)) for t in doc_tokens[lo:hi]), tuple(float(a) for a in column[lo:hi]), d, lo)
+
+
+def _token_text(tokenizer):
+    """Token id -> its text as it appears in context (BPE pieces keep their leading space)."""
+    cache = {}
+
+    def text(i: int) -> str:
+        if i not in cache:
+            cache[i] = tokenizer.decode([i])
+        return cache[i]
+
+    return text

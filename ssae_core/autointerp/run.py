@@ -1,0 +1,141 @@
+"""Score features: explain, predict, F1; results stored one file per (SAE, feature, prompt
+version, backend/model, examples hash) under ``<workspace>/autointerp/``, so a rerun skips
+what is done and an interrupted run resumes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ssae_core.autointerp import prompts
+from ssae_core.autointerp.backends import Answer, ClaudeConfig, Usage
+from ssae_core.autointerp.examples import FeatureExamples, marked, plain
+from ssae_core.config import Config, stable_hash
+from ssae_core.progress import Progress, Silent
+from ssae_core.workspace import Workspace, atomic_write_json
+
+
+@dataclass(frozen=True)
+class AutointerpConfig(Config):
+    n_features: int = 20  # the same random live features for every SAE compared
+    seed: int = 0
+    budget_usd: float = 0.0  # 0: no cap
+    version: int = 1
+
+
+def f1_scores(truth: list[int], pred: list[int]) -> dict[str, float]:
+    """F1, precision, recall and accuracy of binary predictions (0 where undefined)."""
+    t, p = np.asarray(truth, bool), np.asarray(pred, bool)
+    tp, fp, fn = int((t & p).sum()), int((~t & p).sum()), int((t & ~p).sum())
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"f1": f1, "precision": precision, "recall": recall, "accuracy": float((t == p).mean()) if len(t) else 0.0}
+
+
+def result_path(ws: Workspace, sae_ref: str, feature: int, backend_label: str, examples_hash: str) -> Path:
+    key = stable_hash([sae_ref, feature, prompts.PROMPT_VERSION, backend_label, examples_hash])
+    return ws.root / "autointerp" / key[:2] / f"{key}.json"
+
+
+def common_live_features(counts: list[np.ndarray], n: int, seed: int) -> list[int]:
+    """``n`` features (sorted) drawn with ``seed`` among those that fire in every SAE compared."""
+    live = np.flatnonzero(np.all([c > 0 for c in counts], axis=0))
+    pick = np.random.default_rng(seed).choice(live, size=min(n, len(live)), replace=False)
+    return sorted(int(i) for i in pick)
+
+
+def estimate(examples: list[FeatureExamples], cfg: ClaudeConfig) -> dict[str, float]:
+    """Upper-bound tokens and USD for scoring these features with Claude (about 4 characters per token; no retries, no cache)."""
+    chars_in = sum(
+        len(prompts.INTERPRETER_SYSTEM) + len(prompts.interpreter_message([marked(e) for e in fx.explain], list(fx.lens_tokens)))
+        + len(prompts.PREDICTOR_SYSTEM) + len(prompts.predictor_message("x" * 150, [plain(e) for e in fx.held_out]))
+        for fx in examples
+    )
+    usage = Usage(chars_in // 4, len(examples) * (cfg.explain_max_tokens + cfg.predict_max_tokens))
+    return {"features": len(examples), "input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens, "usd": cfg.cost(usage)}
+
+
+async def score_features(ws: Workspace, backend, sae_ref: str, examples: list[FeatureExamples], budget_usd: float = 0.0,
+                         cfg: ClaudeConfig = ClaudeConfig(), progress: Progress | None = None) -> list[dict]:
+    """Explain and score every feature (stored results are reused); stops starting new features once the budget is spent."""
+    progress = progress or Silent()
+    progress.stage(f"autointerp ({backend.label}) on {sae_ref}", len(examples))
+    spent = Usage()
+    per_feature = estimate(examples[:1], cfg)["usd"] if examples else 0.0
+    gate = asyncio.Semaphore(cfg.concurrency)  # features start as slots free, so the budget check sees what was spent
+    reserved = 0.0
+
+    async def one(fx: FeatureExamples) -> dict:
+        nonlocal reserved
+        path = result_path(ws, sae_ref, fx.feature, backend.label, fx.digest())
+        if path.exists():
+            progress.update(1)
+            return json.loads(path.read_text())
+        async with gate:
+            if budget_usd and cfg.cost(spent) + reserved + per_feature > budget_usd:
+                return {"sae": sae_ref, "feature": fx.feature, "status": "skipped: budget reached"}
+            reserved += per_feature  # an upper bound until the real usage is known
+            try:
+                result = await _score_one(backend, sae_ref, fx)
+            finally:
+                reserved -= per_feature
+        spent.add(Usage(result["input_tokens"], result["output_tokens"]))
+        atomic_write_json(path, result)
+        progress.update(1)
+        return result
+
+    return list(await asyncio.gather(*(one(fx) for fx in examples)))
+
+
+async def _score_one(backend, sae_ref: str, fx: FeatureExamples) -> dict:
+    truth = [int(e.active) for e in fx.held_out]
+    base = {"sae": sae_ref, "feature": fx.feature, "backend": backend.label, "prompt_version": prompts.PROMPT_VERSION, "examples_hash": fx.digest(), "truth": truth}
+    explained: Answer = await backend.explain(fx)
+    usage = Usage()
+    usage.add(explained.usage)
+    if explained.value is None:
+        return {**base, "status": "failed: explanation unparseable", "raw": explained.raw, "input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens}
+    predicted: Answer = await backend.predict(explained.value, fx.held_out)
+    usage.add(predicted.usage)
+    row = {**base, "explanation": explained.value, "input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens}
+    if predicted.value is None:
+        return {**row, "status": "failed: predictions unparseable", "raw": predicted.raw}
+    return {**row, "status": "ok", "predictions": predicted.value, **f1_scores(truth, predicted.value)}
+
+
+def results_table(results: list[dict], labels: dict[str, str]) -> pd.DataFrame:
+    """One row per scored feature: SAE label, feature, status, explanation, F1, precision, recall, accuracy."""
+    table = pd.DataFrame(results)
+    for col in ("explanation", "f1", "precision", "recall", "accuracy"):
+        if col not in table:
+            table[col] = np.nan
+    table.insert(0, "label", table.sae.map(labels).fillna(table.sae))
+    return table[["label", "sae", "feature", "status", "explanation", "f1", "precision", "recall", "accuracy"]]
+
+
+def prepare(ws: Workspace, base, saes: list, split, cfg: AutointerpConfig, progress: Progress | None = None) -> dict[str, list[FeatureExamples]]:
+    """Per SAE ref: the examples of the same ``cfg.n_features`` random features live in every SAE (evaluations reused)."""
+    from ssae_core.autointerp.examples import build_examples
+    from ssae_core.evaluate import evaluate, load_features, split_docs
+
+    evals = evaluate(ws, base, saes, split, progress=progress)
+    tables = {s.ref: load_features(evals[s.ref]).set_index("feature") for s in saes}
+    features = common_live_features([t["count"].to_numpy() for t in tables.values()], cfg.n_features, cfg.seed)
+    return {s.ref: build_examples(base, s.sae, split_docs(evals[s.ref]), tables[s.ref], features, cfg.seed) for s in saes}
+
+
+def run_autointerp(ws: Workspace, examples: dict[str, list[FeatureExamples]], backend, cfg: AutointerpConfig, claude: ClaudeConfig = ClaudeConfig(), progress: Progress | None = None) -> list[dict]:
+    """Score every SAE's features with one event loop (the backend's concurrency bound is shared)."""
+
+    async def everything():
+        runs = [score_features(ws, backend, ref, fxs, cfg.budget_usd, claude, progress) for ref, fxs in examples.items()]
+        return [r for rows in await asyncio.gather(*runs) for r in rows]
+
+    return asyncio.run(everything())
