@@ -4,6 +4,7 @@ import os
 
 import streamlit as st
 
+from ssae_core import jobs
 from ssae_core.demo import world as demo_world
 from ssae_core.workspace import Workspace, resolve_root
 
@@ -22,7 +23,7 @@ def _workspace(root: str) -> Workspace:
 
 def demo_config() -> demo_world.DemoConfig:
     """The full demo world, or the miniature one when ``SSAE_DEMO=quick`` (tests, quick looks)."""
-    return demo_world.DemoConfig.quick() if _quick() else demo_world.DemoConfig()
+    return demo_world.DemoConfig.quick() if quick() else demo_world.DemoConfig()
 
 
 def demo(ws: Workspace):
@@ -36,13 +37,165 @@ def _demo(root: str, digest: str):
 
 
 def demo_build_args() -> list[str]:
-    return ["demo", "build", "--json"] + (["--quick"] if _quick() else [])
+    return ["demo", "build", "--json"] + (["--quick"] if quick() else [])
 
 
-def _quick() -> bool:
+def quick() -> bool:
     return os.environ.get("SSAE_DEMO") == "quick"
 
 
 def forget_demo() -> None:
     """Drop the cached 'not built yet' answer once a build finishes."""
     _demo.clear()
+
+
+def base(ws: Workspace):
+    """The demo world's LM + GSAE as a ``Base``; stops the page with a pointer to Home while it is not built."""
+    world = demo(ws)
+    if world is None:
+        st.info("The demo world is not built yet: Home builds it on first launch (a few minutes).")
+        st.page_link("pages/home.py", label="Go to Home", icon="🏠")
+        st.stop()
+    return _base(str(ws.root), demo_config().digest())
+
+
+@st.cache_resource(show_spinner="Loading the language model and GSAE…")
+def _base(root: str, digest: str):
+    from ssae_core.base import Base, BaseSpec
+
+    world = _demo(root, digest)
+    return Base(world.model, world.gsae, world.hook_name, BaseSpec(quick=quick()), world)
+
+
+def named_saes(ws: Workspace, base) -> list:
+    """The GSAE and every finetuned SSAE of the workspace (``evaluate.NamedSAE``), loaded once per set."""
+    return _named(str(ws.root), tuple(a.key for a in ws.list("ssae")), demo_config().digest())
+
+
+@st.cache_resource(show_spinner="Loading SAEs…")
+def _named(root: str, keys: tuple, digest: str) -> list:
+    from ssae_core.evaluate import sae_set
+
+    ws = _workspace(root)
+    return sae_set(ws, _base(root, digest), [a for a in ws.list("ssae") if a.key in keys])
+
+
+def pick_saes(saes: list, key: str, default: list[str] | None = None, help: str | None = None) -> list:
+    """A multiselect over SAE labels; returns the chosen ``NamedSAE``s in list order."""
+    labels = [s.label for s in saes]
+    chosen = st.multiselect("SAEs", labels, default=[d for d in (default or labels[:1]) if d in labels], key=key, help=help)
+    return [s for s in saes if s.label in chosen]
+
+
+def demo_comparison_config():
+    from ssae_core.demo import comparison
+
+    return comparison.DemoComparisonConfig.quick() if quick() else comparison.DemoComparisonConfig()
+
+
+def comparison_defaults(ws: Workspace, base) -> list[str]:
+    """Labels of the GSAE and of every member of the demo comparison's ERM and TERM sweeps, if it is built."""
+    from ssae_core.demo import comparison
+
+    arts = comparison.find(base, ws, demo_comparison_config())
+    if not arts:
+        return ["GSAE"]
+    saes = named_saes(ws, base)
+    picks = ["GSAE"]
+    for kind in ("erm", "term"):
+        picks += [s.label for s in saes if s.ref.startswith(arts[kind].ref + "#")]
+    return picks
+
+
+def test_splits(world) -> list[str]:
+    return [f"{sub}_{kind}" for sub in ("physics", "medicine") for kind in ("test", "ood")] + ["general_test"]
+
+
+def job_panel(ws: Workspace, name: str, what: str) -> dict | None:
+    """Live progress of job ``name`` (stage, bar, ETA, log, cancel); reruns the page when it ends."""
+    state = jobs.status(ws, name)
+    if state is None:
+        return None
+
+    @st.fragment(run_every="1s" if state["state"] not in jobs.FINAL else None)
+    def panel():
+        now = jobs.status(ws, name) or {}
+        if now.get("state") != state["state"] and now.get("state") in jobs.FINAL:
+            st.rerun(scope="app")
+        if now.get("state") in ("queued", "starting", "running"):
+            total, done = now.get("total"), now.get("done") or 0
+            eta = f", about {now['eta_s']:.0f} s left" if now.get("eta_s") else ""
+            info = ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in (now.get("info") or {}).items())
+            st.progress(min(done / total, 1.0) if total else 0.0, text=f"{what}: {now['state']} — {now.get('stage') or 'starting'}" + (f" {done}/{total}" if total else "") + eta + (f" ({info})" if info else ""))
+            if st.button("Cancel", key=f"cancel-{name}"):
+                jobs.cancel(ws, name)
+        elif now.get("state") == "failed":
+            st.error(f"{what} failed: {now.get('error') or 'no message'}")
+        elif now.get("state") == "cancelled":
+            st.warning(f"{what} was cancelled; finished parts are kept, running it again resumes.")
+        with st.expander("Job log"):
+            st.code("\n".join(now.get("log") or []) or "…")
+
+    panel()
+    return state
+
+
+def cli_base_args() -> list[str]:
+    """CLI options that select this dashboard's base (the demo world, quick in tests)."""
+    return ["--quick"] if quick() else []
+
+
+def download_csv(df, name: str, label: str = "Download data (CSV)") -> None:
+    st.download_button(label, df.to_csv(index=False).encode(), file_name=f"{name}.csv", mime="text/csv", key=f"csv-{name}")
+
+
+def split_refs(base, names: list[str]) -> list:
+    from ssae_core.evaluate import demo_split
+
+    return [demo_split(base.world, n) for n in names]
+
+
+def missing_evaluations(ws: Workspace, base, saes: list, splits: list) -> int:
+    """How many (SAE, split) evaluations are not stored yet."""
+    from ssae_core.evaluate import EvalConfig
+
+    return sum(ws.find("sae_eval", EvalConfig(), [s.ref, sp.ref, base.ref]) is None for s in saes for sp in splits)
+
+
+def evaluation_gate(ws: Workspace, base, saes: list, split_names: list[str]) -> bool:
+    """True when every chosen SAE is evaluated on every chosen split; otherwise offers (and tracks) the job."""
+    import hashlib
+
+    splits = split_refs(base, split_names)
+    missing = missing_evaluations(ws, base, saes, splits)
+    name = "evaluate-" + hashlib.sha256("|".join([s.ref for s in saes] + split_names).encode()).hexdigest()[:10]
+    state = job_panel(ws, name, "Evaluation")
+    if not missing:
+        return True
+    running = state is not None and state["state"] not in jobs.FINAL
+    if not running:
+        st.info(f"{missing} evaluation(s) of the chosen SAEs on {', '.join(split_names)} are not computed yet.")
+        if st.button("Evaluate (background job)", type="primary", key=f"go-{name}"):
+            arts = sorted({s.ref.split("#")[0] for s in saes if s.ref.startswith("ssae/")})
+            args = ["evaluate", *cli_base_args(), *[a for ref in arts for a in ("--ssae", ref)], *[a for n in split_names for a in ("--split", n)]]
+            if not any(s.group == "GSAE" for s in saes):
+                args.append("--no-gsae")
+            jobs.launch(ws, name, args)
+            st.rerun()
+    return False
+
+
+@st.cache_resource(show_spinner="Building the comparison…", max_entries=8)
+def _comparison(root: str, digest: str, refs: tuple, split_names: tuple, l0_range: tuple | None):
+    from ssae_core.report import compare_saes
+
+    ws = _workspace(root)
+    base = _base(root, digest)
+    saes = [s for s in _named(root, tuple(a.key for a in ws.list("ssae")), digest) if s.ref in refs]
+    lo, hi = l0_range or (None, None)
+    return compare_saes(ws, base, saes, split_refs(base, list(split_names)), lo, hi)
+
+
+def comparison(ws: Workspace, saes: list, split_names: list[str], l0_range: tuple | None = None):
+    """``report.compare_saes`` over stored evaluations, cached per choice of SAEs and splits."""
+    return _comparison(str(ws.root), demo_config().digest(), tuple(s.ref for s in saes), tuple(split_names), l0_range)

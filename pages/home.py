@@ -65,6 +65,13 @@ st.caption(
     "raw activations shows the concept is there in the model; the gap to the GSAE is what a specialized SAE can close."
 )
 
+st.subheader("Steps")
+steps = st.columns(4)
+steps[0].page_link("pages/data.py", label="1 · Seeds & data", icon="🌱")
+steps[1].page_link("pages/select.py", label="2 · Select", icon="🔎")
+steps[2].page_link("pages/finetune.py", label="3 · Finetune", icon="🛠️")
+steps[3].page_link("pages/compare.py", label="4 · Compare", icon="⚖️")
+
 st.subheader("Workspace")
 st.caption(f"`{ws.root}`")
 kinds = sorted(p.name for p in ws.root.iterdir() if p.is_dir() and p.name not in ("jobs", "runs")) if ws.root.exists() else []

@@ -72,6 +72,12 @@ def _parser() -> argparse.ArgumentParser:
     _common(build)
     build.add_argument("--quick", action="store_true", help="the miniature world used by tests (<1 min)")
     build.set_defaults(run=_demo_build)
+    ssaes = demo.add_parser("ssaes", help="the demo comparison: a selection and ERM + TERM sweeps for a subdomain")
+    _common(ssaes)
+    ssaes.add_argument("--quick", action="store_true", help="the miniature world and short sweeps")
+    ssaes.add_argument("--subdomain", default="physics", choices=["physics", "medicine"])
+    ssaes.add_argument("--method", default="bm25", choices=selection_methods())
+    ssaes.set_defaults(run=_demo_ssaes)
 
     sel = sub.add_parser("select", help="expand a seed set into a training selection from a corpus")
     _common(sel)
@@ -488,6 +494,18 @@ def _demo_build(args) -> int:
         world = demo_world.build(cfg, Workspace(args.workspace), args.device, progress)
     summary = demo_summary(world, time.time() - start)
     _emit(summary, args.json, format_demo_summary)
+    return 0
+
+
+def _demo_ssaes(args) -> int:
+    from ssae_core.base import BaseSpec, load_base
+    from ssae_core.demo import comparison
+
+    cfg = (comparison.DemoComparisonConfig.quick() if args.quick else comparison.DemoComparisonConfig()).replace(subdomain=args.subdomain, method=args.method)
+    ws = Workspace(args.workspace)
+    with _progress(args) as progress:
+        arts = comparison.build(load_base(BaseSpec(quick=args.quick), ws, args.device, progress), ws, cfg, progress)
+    _emit({k: str(a.path) for k, a in arts.items()}, args.json, lambda s: "\n".join(f"{k}: {v}" for k, v in s.items()))
     return 0
 
 

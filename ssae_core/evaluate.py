@@ -120,13 +120,15 @@ def split_docs(art: Artifact) -> list[np.ndarray]:
 
 
 def sae_set(ws: Workspace, base, ssae_arts: list[Artifact], include_gsae: bool = True) -> list[NamedSAE]:
-    """The GSAE and every SSAE of the given finetuning artifacts, labelled for plots."""
+    """The GSAE and every SSAE of the given finetuning artifacts, with unique labels for plots."""
     from ssae_core.train import load_ssaes
 
     out = [NamedSAE(base.ref, "GSAE", base.sae, "GSAE")] if include_gsae else []
     device = str(base.model.cfg.device)
-    for art in ssae_arts:
-        group = ssae_group(ws, art)
+    groups = [ssae_group(ws, art) for art in ssae_arts]
+    for art, group in zip(ssae_arts, groups):
+        if groups.count(group) > 1:  # two sweeps that differ in steps, lr, ...: tell them apart
+            group = f"{group} [{art.key[:4]}]"
         for i, sae in enumerate(load_ssaes(art, device)):
             out.append(NamedSAE(f"{art.ref}#{i}", f"{group} λ={art.manifest['config']['sparsity'][i]:g}", sae, group))
     return out

@@ -175,3 +175,39 @@ def f1_distribution(table: pd.DataFrame, colors: dict[str, str] | None = None) -
                     customdata=part.feature, hovertemplate="feature %{customdata}: F1 %{y:.2f}<extra>" + label + "</extra>")
     fig.update_yaxes(range=[-0.05, 1.05])
     return _layout(fig, "Autointerp: F1 of predicting held-out activations from the explanation", "SAE", "F1 per feature")
+
+
+def decoder_map(points: pd.DataFrame) -> go.Figure:
+    """UMAP of decoder directions, one point per feature coloured by log10 activation frequency (dead: grey)."""
+    live = points[points.frequency > 0]
+    dead = points[points.frequency <= 0]
+    fig = go.Figure()
+    fig.add_scattergl(x=dead.x, y=dead.y, mode="markers", name=f"dead ({len(dead)})", customdata=dead.feature, marker=dict(size=5, color="#ced4da"),
+                      hovertemplate="feature %{customdata} (dead)<extra></extra>")
+    fig.add_scattergl(x=live.x, y=live.y, mode="markers", name=f"live ({len(live)})", customdata=live.feature,
+                      marker=dict(size=6, color=np.log10(live.frequency), colorscale="Viridis", colorbar=dict(title="log10 frequency")),
+                      hovertemplate="feature %{customdata}<br>fires on %{marker.color:.2f} (log10 share of tokens)<extra></extra>")
+    return _layout(fig, "Decoder directions (UMAP, cosine); click a point to open the feature", "UMAP 1 (unitless)", "UMAP 2 (unitless)")
+
+
+def activation_histogram(hist: np.ndarray, edges: np.ndarray) -> go.Figure:
+    """Bars of a feature's activation counts on log-spaced bins."""
+    centers = np.sqrt(edges[:-1] * edges[1:])
+    fig = go.Figure(go.Bar(x=centers, y=hist, marker_color="#e8590c", hovertemplate="activation ≈ %{x:.3g}: %{y} tokens<extra></extra>"))
+    fig.update_xaxes(type="log")
+    return _layout(fig, "Activation histogram on the split", "activation (log scale)", "tokens")
+
+
+def training_curves(log: pd.DataFrame) -> go.Figure:
+    """Loss and L0 per logged step, one line per SAE of the sweep (two stacked panels)."""
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, subplot_titles=("training objective", "L0 (active features per token)"))
+    for i, (value, part) in enumerate(log.groupby("sparsity")):
+        color = PALETTE[i % len(PALETTE)]
+        fig.add_scatter(x=part.step, y=part.loss, name=f"λ={value:g}", line=dict(color=color), row=1, col=1)
+        fig.add_scatter(x=part.step, y=part.l0, name=f"λ={value:g}", line=dict(color=color), showlegend=False, row=2, col=1)
+    fig.update_yaxes(title_text="loss", row=1, col=1)
+    fig.update_yaxes(title_text="L0", row=2, col=1)
+    fig.update_xaxes(title_text="step", row=2, col=1)
+    return _layout(fig, "Finetuning curves", "step", "loss")

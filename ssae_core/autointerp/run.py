@@ -139,3 +139,13 @@ def run_autointerp(ws: Workspace, examples: dict[str, list[FeatureExamples]], ba
         return [r for rows in await asyncio.gather(*runs) for r in rows]
 
     return asyncio.run(everything())
+
+
+def stored_results(ws: Workspace, sae_refs: list[str] | None = None) -> list[dict]:
+    """Every stored result (optionally of some SAEs only), any backend and prompt version."""
+    rows = []
+    for path in sorted((ws.root / "autointerp").glob("*/*.json")):
+        row = json.loads(path.read_text())
+        if sae_refs is None or row.get("sae") in sae_refs:
+            rows.append(row)
+    return rows

@@ -1,0 +1,39 @@
+"""Compare: the GSAE, an SSAE and a tilted SSAE side by side on every measure (the demo page)."""
+
+import streamlit as st
+
+from pages import common
+from ssae_core import jobs
+from ssae_core.report import to_html
+
+st.title("Compare GSAE · SSAE · tilted SSAE")
+ws = common.workspace()
+base = common.base(ws)
+cfg = common.demo_comparison_config()
+defaults = common.comparison_defaults(ws, base)
+
+if len(defaults) == 1:
+    st.markdown(
+        f"The demo comparison finetunes the GSAE on a **{cfg.method}** selection for **{cfg.subdomain}** "
+        f"({cfg.token_budget:,} tokens) with ERM and with TERM (t = {cfg.tilt:g}), {len(cfg.sparsity)} L1 values each."
+    )
+    state = common.job_panel(ws, "demo-ssaes", "Demo comparison")
+    if (state is None or state["state"] in ("failed", "cancelled")) and st.button("Build the demo comparison (background job)", type="primary"):
+        jobs.launch(ws, "demo-ssaes", ["demo", "ssaes", *common.cli_base_args(), "--subdomain", cfg.subdomain, "--method", cfg.method], resource="train:cpu")
+        st.rerun()
+
+saes = common.pick_saes(common.named_saes(ws, base), "compare-saes", defaults, help="Default: the GSAE and both sweeps; the figures after the Pareto curves compare, per sweep, the SSAE closest to the GSAE's L0.")
+split_names = st.multiselect("Test splits (the first is in-domain)", common.test_splits(base.world), default=[f"{cfg.subdomain}_test", f"{cfg.subdomain}_ood"], key="compare-splits")
+if not saes or not split_names or not common.evaluation_gate(ws, base, saes, split_names):
+    st.stop()
+
+result = common.comparison(ws, saes, split_names)
+st.dataframe(result.metrics[["split", "label", "l0", "fvu", "dead_fraction", "ce_loss_recovered", "ppl_spliced", "ppl_vs_gsae"]], hide_index=True)
+common.download_csv(result.metrics, "compare-metrics")
+left, right = st.columns(2)
+for i, name in enumerate(n for n in result.figures if n.startswith("pareto_")):
+    (left if i % 2 == 0 else right).plotly_chart(result.figures[name], key=name)
+for name in ("tail_coverage", "tail_cumulative", "count_rank", "count_differences", "concept_recall"):
+    if name in result.figures:
+        st.plotly_chart(result.figures[name], key=name)
+st.download_button("Download the HTML report", to_html(result).encode(), file_name="ssae-comparison.html", mime="text/html")

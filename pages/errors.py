@@ -1,0 +1,68 @@
+"""Error norms: per-token SAE error for a text, the linear / nonlinear split and the dark-matter fits."""
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+import torch
+
+from pages import common
+from ssae_core import dark_matter as dm
+from ssae_core import plots, selection
+from ssae_core.activations import collect, pad_id
+
+st.title("Error norms")
+st.caption("Per-token ‖x − x̂‖ of each SAE on a text (try your own), and the SAE error's linear and nonlinear parts (Engels et al.).")
+ws = common.workspace()
+base = common.base(ws)
+world = base.world
+saes = common.pick_saes(common.named_saes(ws, base), "err-saes", common.comparison_defaults(ws, base)[:3])
+split = st.selectbox("Test split (documents to pick from, and the tokens the R² fits use)", common.test_splits(world), key="err-split")
+docs = world.split_tokens(split)
+texts = world.text_set(split).texts
+doc_index = st.number_input("Document", 0, len(docs) - 1, 0, key="err-doc")
+text = st.text_area("Text (edit it or paste your own)", texts[int(doc_index)], height=100, key=f"err-text-{split}-{doc_index}")
+if not saes or not text.strip():
+    st.stop()
+
+
+@st.cache_data(show_spinner="Running the model…", max_entries=32)
+def activations(doc_tokens: tuple) -> tuple[np.ndarray, list[int]]:
+    tok = base.tokenizer
+    x, doc, pos = collect(base.model, base.hook_name, [np.array(t) for t in doc_tokens], tok.bos_token_id, pad_id(tok))
+    ids = [int(doc_tokens[d][p]) for d, p in zip(doc, pos)]
+    return x.numpy(), ids
+
+
+tokens = selection.tokenize([text], base.tokenizer, base.model.cfg.n_ctx)
+x, ids = activations((tuple(int(t) for t in tokens[0]),))
+if not len(ids):
+    st.warning("The text has no tokens the model can read; type some words.")
+    st.stop()
+named = {s.label: s.sae for s in saes}
+norms = dm.error_norms(named, torch.from_numpy(x))
+words = [base.tokenizer.decode([i]) for i in ids]
+value = st.radio("Colour by", ["error_norm", "relative_error"], horizontal=True, format_func=lambda v: v.replace("_", " "), key="err-value")
+st.plotly_chart(plots.error_heatmap(norms, words, value), key="err-heat")
+common.download_csv(norms.assign(token=norms.token_index.map(dict(enumerate(words)))), "error-norms")
+if "GSAE" in named and len(named) > 1:
+    st.subheader("Tokens each SAE fixed or broke most vs the GSAE")
+    st.dataframe(dm.fixed_and_broken(norms, words, "GSAE", k=5), hide_index=True)
+
+st.subheader("Dark matter on the split")
+limit = st.slider("Tokens used for the fits", 1000, 50_000, 8000, step=1000, key="err-limit")
+
+
+@st.cache_data(show_spinner="Fitting (held-out R²)…", max_entries=16)
+def fits(refs: tuple, split: str, limit: int) -> dict[str, pd.DataFrame]:
+    chosen = {s.label: s.sae for s in common.named_saes(ws, base) if s.ref in refs}
+    xs, ids = activations(tuple(tuple(int(t) for t in d) for d in docs[: max(1, limit // 50)]))
+    return dm.analyze(chosen, torch.from_numpy(xs[:limit]), np.array(ids[:limit]))
+
+
+result = fits(tuple(s.ref for s in saes), split, limit)
+st.dataframe(result["r2"], hide_index=True)
+st.plotly_chart(plots.fvu_breakdown(result["r2"]), key="err-fvu")
+if len(result["cross"]):
+    st.dataframe(result["cross"], hide_index=True)
+    pair = result["cross"].iloc[0]
+    st.plotly_chart(plots.cross_scatter(result["tokens"], pair["from"], pair["to"], pair["r2"]), key="err-cross")

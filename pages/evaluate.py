@@ -1,0 +1,25 @@
+"""Evaluate: perplexity with the SAE spliced in vs L0 (in-domain and OOD), AUC, metrics."""
+
+import streamlit as st
+
+from pages import common
+
+st.title("Evaluate")
+st.caption("Spliced-in perplexity vs L0 per sweep (paper Fig. 1, 4-6), the area under each curve over the L0 range all curves share, and every metric.")
+ws = common.workspace()
+base = common.base(ws)
+saes = common.pick_saes(common.named_saes(ws, base), "eval-saes", common.comparison_defaults(ws, base))
+split_names = st.multiselect("Test splits (the first is in-domain)", common.test_splits(base.world), default=["physics_test", "physics_ood"], key="eval-splits")
+if not saes or not split_names or not common.evaluation_gate(ws, base, saes, split_names):
+    st.stop()
+
+result = common.comparison(ws, saes, split_names)
+cols = st.columns(len(split_names))
+for col, name in zip(cols, split_names):
+    col.plotly_chart(result.figures[f"pareto_{name}"], key=f"pareto-{name}")
+st.subheader("Area under perplexity vs L0")
+st.caption("Lower is better; `mean_ppl` is the area divided by the L0 range's width.")
+st.dataframe(result.auc, hide_index=True)
+st.subheader("Metrics")
+st.dataframe(result.metrics.drop(columns=["ref"]), hide_index=True)
+common.download_csv(result.metrics, "metrics")

@@ -1,0 +1,116 @@
+"""Features: activation counts, a map of decoder directions, and the feature browser."""
+
+import asyncio
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from pages import common
+from ssae_core import maps, plots
+from ssae_core.autointerp.backends import AutointerpError, ClaudeBackend, OfflineBackend, find_api_key
+from ssae_core.autointerp.examples import build_examples
+from ssae_core.autointerp.run import score_features, stored_results
+from ssae_core.evaluate import EvalConfig, load_features, split_docs
+from ssae_core.features import HIST_EDGES, count_differences, count_rank
+from ssae_core.highlight import example_html
+
+st.title("Features")
+ws = common.workspace()
+base = common.base(ws)
+saes = common.named_saes(ws, base)
+left, right = st.columns(2)
+label = left.selectbox("SAE", [s.label for s in saes], key="feat-sae")
+split = right.selectbox("Split", common.test_splits(base.world), key="feat-split")
+sae = next(s for s in saes if s.label == label)
+gsae = saes[0]
+if not common.evaluation_gate(ws, base, [sae, gsae], [split]):
+    st.stop()
+(split_ref,) = common.split_refs(base, [split])
+art = ws.find("sae_eval", EvalConfig(), [sae.ref, split_ref.ref, base.ref])
+gsae_art = ws.find("sae_eval", EvalConfig(), [gsae.ref, split_ref.ref, base.ref])
+
+
+@st.cache_data(show_spinner=False)
+def table(path: str) -> pd.DataFrame:
+    return load_features(ws.open(path))
+
+
+@st.cache_data(show_spinner="Mapping decoder directions (UMAP)…")
+def decoder_points(ref: str, path: str) -> pd.DataFrame:
+    W = next(s for s in common.named_saes(ws, base) if s.ref == ref).sae.W_dec.detach().cpu().numpy()
+    xy = maps.umap_2d(W)
+    return pd.DataFrame({"x": xy[:, 0], "y": xy[:, 1], "feature": np.arange(len(W)), "frequency": table(path).frequency.to_numpy()})
+
+
+feats = table(str(art.path))
+tab_counts, tab_map, tab_browse = st.tabs(["Activation counts", "Decoder map", "Feature browser"])
+with tab_counts:
+    counts = {label: feats["count"].to_numpy()}
+    if sae.ref != gsae.ref:
+        counts["GSAE"] = table(str(gsae_art.path))["count"].to_numpy()
+    colors = plots.palette(counts)
+    st.plotly_chart(plots.count_rank(count_rank(counts), colors), key="count-rank")
+    if len(counts) > 1:
+        st.plotly_chart(plots.count_differences({label: count_differences(counts[label], counts["GSAE"])}, "GSAE", colors), key="count-diff")
+with tab_map:
+    chosen = st.plotly_chart(plots.decoder_map(decoder_points(sae.ref, str(art.path))), key="decoder-map", on_select="rerun", selection_mode="points")
+    points = (chosen or {}).get("selection", {}).get("points", [])
+    if points and points[0].get("customdata") is not None:
+        st.session_state["feat-id"] = int(points[0]["customdata"] if np.isscalar(points[0]["customdata"]) else points[0]["customdata"][0])
+        st.success(f"Feature {st.session_state['feat-id']} opened in the feature browser tab.")
+
+with tab_browse:
+    results = {r["feature"]: r for r in stored_results(ws, [sae.ref]) if r.get("status") == "ok"}
+    tok = base.tokenizer
+    query = st.text_input("Search: a feature id, a token, or words of an explanation", key="feat-query")
+    live = feats[feats["count"] > 0]
+    if query.strip().isdigit():
+        matches = [int(query)] if int(query) < len(feats) else []
+    elif query.strip():
+        q = query.strip().lower()
+        lens_hit = [int(j) for j, top in zip(live.feature, live.lens_top) if any(q == tok.decode([int(t)]).strip().lower() for t in top)]
+        matches = lens_hit + [j for j, r in results.items() if q in r.get("explanation", "").lower() and j not in lens_hit]
+    else:
+        matches = live.sort_values("count", ascending=False).feature.head(50).tolist()
+    if not matches:
+        st.warning("No feature matches; try another token or an id.")
+        st.stop()
+    current = st.session_state.get("feat-id")
+    options = ([current] if current is not None and current not in matches else []) + matches
+    feature = st.selectbox("Feature", options, index=options.index(current) if current in options else 0, key="feat-pick",
+                           format_func=lambda j: f"{j}  (fires on {int(feats.loc[j, 'count'])} tokens)" + (f" — {results[j]['explanation'][:60]}" if j in results else ""))
+    st.session_state["feat-id"] = feature
+    row = feats.loc[feature]
+    c1, c2, c3 = st.columns(3)
+    c1.metric("Tokens fired on", f"{int(row['count']):,}", help=f"{row.frequency:.2%} of the split's tokens")
+    c2.metric("Mean activation", f"{row.mean_act:.3f}")
+    c3.metric("Max activation", f"{row.max_act:.3f}")
+    st.markdown("**Logit lens** · promotes: " + ", ".join(f"`{tok.decode([int(t)]).strip()}`" for t in row.lens_top) +
+                "  \n· suppresses: " + ", ".join(f"`{tok.decode([int(t)]).strip()}`" for t in row.lens_bottom))
+    if row["count"] == 0:
+        st.info("This feature never fires on this split.")
+        st.stop()
+
+    @st.cache_data(show_spinner="Collecting examples…", max_entries=64)
+    def examples_for(ref: str, path: str, j: int):
+        s = next(x for x in common.named_saes(ws, base) if x.ref == ref)
+        return build_examples(base, s.sae, split_docs(ws.open(path)), table(path).set_index("feature"), [j])[0]
+
+    fx = examples_for(sae.ref, str(art.path), int(feature))
+    result = results.get(int(feature))
+    if result:
+        st.markdown(f"**Explanation** ({result['backend']}): {result['explanation']}  \nF1 {result['f1']:.2f} · precision {result['precision']:.2f} · recall {result['recall']:.2f}")
+    backend_name = "Claude" if find_api_key() else "offline baseline"
+    if st.button(f"Explain & score ({backend_name})", key="explain-one"):
+        try:
+            backend = ClaudeBackend() if find_api_key() else OfflineBackend()
+            with st.spinner("Explaining and scoring…"):
+                [result] = asyncio.run(score_features(ws, backend, sae.ref, [fx]))
+            st.rerun()
+        except AutointerpError as exc:
+            st.error(str(exc))
+    st.plotly_chart(plots.activation_histogram(np.asarray(row["hist"]), HIST_EDGES), key="feat-hist")
+    st.markdown("**Top activating examples** (shade = activation; hover for the value)")
+    for ex in fx.explain:
+        st.html(example_html(list(ex.tokens), list(ex.acts), float(row.max_act)))

@@ -1,0 +1,51 @@
+"""Finetune: ERM or TERM on a selection, a sweep of sparsity values in one background job."""
+
+import hashlib
+
+import pandas as pd
+import streamlit as st
+
+from pages import common
+from ssae_core import jobs, plots
+from ssae_core.device import pick_device
+
+st.title("Finetune")
+st.caption("Starts from the GSAE; Adam, unit-norm decoder rows, linear LR decay (paper defaults). One job trains the whole sweep; a cancelled run resumes from its checkpoint when launched again.")
+ws = common.workspace()
+base = common.base(ws)
+selections = ws.list("selection")
+if not selections:
+    st.info("No selection yet: make one on the Select page.")
+    st.page_link("pages/select.py", label="Go to Select", icon="🔎")
+    st.stop()
+labels = {a.key: f"{a.summary['method']} · {a.summary['tokens']:,} tokens · {a.summary['documents']} docs" + (f" · precision {a.summary['precision']:.0%}" if "precision" in a.summary else "") for a in selections}
+sel_key = st.selectbox("Selection", list(labels), format_func=labels.get, key="ft-sel")
+c1, c2, c3 = st.columns(3)
+objective = c1.radio("Objective", ["erm", "term"], format_func=str.upper, horizontal=True, key="ft-obj")
+tilt = c2.number_input("Tilt t", 0.0, 1e9, 500.0 if objective == "term" else 0.0, disabled=objective == "erm", key="ft-tilt")
+steps = c3.number_input("Steps", 10, 100_000, 1000 if not common.quick() else 40, key="ft-steps")
+l1 = st.text_input("Sparsity values (one SSAE each; L1 coefficient for this standard GSAE)", "1,2,3.5,6", key="ft-l1")
+device = str(pick_device())
+args = ["finetune", *common.cli_base_args(), "--selection", f"selection/{sel_key}", "--objective", objective, "--l1", l1, "--steps", str(int(steps)), "--device", device]
+if objective == "term":
+    args += ["--tilt", str(tilt)]
+if common.quick():
+    args += ["--batch-tokens", "256", "--lr", "1e-3", "--decay-steps", "10"]
+name = "finetune-" + hashlib.sha256(" ".join(args).encode()).hexdigest()[:10]
+state = common.job_panel(ws, name, "Finetuning")
+if (state is None or state["state"] in jobs.FINAL) and st.button(f"Train on {device} (background job)", type="primary"):
+    jobs.launch(ws, name, args, resource=f"train:{device}")
+    st.rerun()
+
+st.subheader("Trained SSAEs")
+ssaes = ws.list("ssae")
+if not ssaes:
+    st.info("None yet.")
+    st.stop()
+rows = [{"key": a.key, "objective": a.manifest["config"]["objective"], "tilt": a.manifest["config"]["tilt"], "steps": a.manifest["config"]["steps"],
+         "sparsity": ", ".join(f"{v:g}" for v in a.manifest["config"]["sparsity"]), "train tokens": a.summary["train_tokens"]} for a in ssaes]
+st.dataframe(pd.DataFrame(rows), hide_index=True)
+pick = st.selectbox("Show", [a.key for a in ssaes], key="ft-show")
+art = next(a for a in ssaes if a.key == pick)
+st.plotly_chart(plots.training_curves(pd.read_parquet(art.file("log.parquet"))), key="ft-curves")
+st.dataframe(pd.read_parquet(art.file("val.parquet")), hide_index=True)
