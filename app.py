@@ -5,18 +5,18 @@ import streamlit as st
 st.set_page_config(page_title="SSAE Studio", page_icon="🔭", layout="wide")
 
 pages = {
-    "": [st.Page("pages/home.py", title="Home", icon="🏠", default=True), st.Page("pages/compare.py", title="Compare", icon="⚖️")],
+    "": [st.Page("views/home.py", title="Home", icon=":material/home:", default=True), st.Page("views/compare.py", title="Compare", icon=":material/compare:")],
     "Build": [
-        st.Page("pages/data.py", title="Seeds & data", icon="🌱"),
-        st.Page("pages/select.py", title="Select", icon="🔎"),
-        st.Page("pages/finetune.py", title="Finetune", icon="🛠️"),
+        st.Page("views/data.py", title="Seeds & data", icon=":material/upload_file:"),
+        st.Page("views/select.py", title="Select", icon=":material/travel_explore:"),
+        st.Page("views/finetune.py", title="Finetune", icon=":material/model_training:"),
     ],
     "Analyse": [
-        st.Page("pages/evaluate.py", title="Evaluate", icon="📉"),
-        st.Page("pages/tail.py", title="Tail tokens", icon="🦎"),
-        st.Page("pages/features.py", title="Features", icon="🔬"),
-        st.Page("pages/errors.py", title="Error norms", icon="🌌"),
-        st.Page("pages/autointerp.py", title="Autointerp", icon="🤖"),
+        st.Page("views/evaluate.py", title="Evaluate", icon=":material/show_chart:"),
+        st.Page("views/tail.py", title="Tail tokens", icon=":material/bar_chart:"),
+        st.Page("views/features.py", title="Features", icon=":material/biotech:"),
+        st.Page("views/errors.py", title="Error norms", icon=":material/grid_on:"),
+        st.Page("views/autointerp.py", title="Autointerp", icon=":material/smart_toy:"),
     ],
 }
 st.navigation(pages).run()

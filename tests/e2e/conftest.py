@@ -23,7 +23,7 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def dashboard(quick_workspace):
+def dashboard(quick_workspace, quick_comparison):
     """Base URL of the dashboard serving the quick demo world."""
     port = _free_port()
     env = {**os.environ, "SSAE_WORKSPACE": str(quick_workspace.root), "SSAE_DEMO": "quick"}

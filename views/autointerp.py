@@ -5,7 +5,7 @@ import hashlib
 import pandas as pd
 import streamlit as st
 
-from pages import common
+from views import common
 from ssae_core import jobs, plots
 from ssae_core.autointerp.backends import ClaudeConfig, find_api_key
 from ssae_core.autointerp.run import AutointerpConfig, estimate, prepare, results_table, stored_results

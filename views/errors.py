@@ -5,7 +5,7 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from pages import common
+from views import common
 from ssae_core import dark_matter as dm
 from ssae_core import plots, selection
 from ssae_core.activations import collect, pad_id

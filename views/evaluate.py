@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from pages import common
+from views import common
 
 st.title("Evaluate")
 st.caption("Spliced-in perplexity vs L0 per sweep (paper Fig. 1, 4-6), the area under each curve over the L0 range all curves share, and every metric.")

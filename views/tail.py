@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from pages import common
+from views import common
 
 st.title("Tail tokens")
 st.caption("A token is covered when it is among the logit-lens top 10 of a feature that fires on the split. SAEs are compared at matched L0: per sweep, the SSAE closest to the GSAE's L0.")

@@ -54,7 +54,7 @@ def base(ws: Workspace):
     world = demo(ws)
     if world is None:
         st.info("The demo world is not built yet: Home builds it on first launch (a few minutes).")
-        st.page_link("pages/home.py", label="Go to Home", icon="🏠")
+        st.page_link("views/home.py", label="Go to Home", icon=":material/home:")
         st.stop()
     return _base(str(ws.root), demo_config().digest())
 

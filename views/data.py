@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from pages import common
+from views import common
 from ssae_core import data
 from ssae_core.data import DataError
 

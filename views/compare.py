@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from pages import common
+from views import common
 from ssae_core import jobs
 from ssae_core.report import to_html
 

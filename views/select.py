@@ -5,7 +5,7 @@ import hashlib
 import pandas as pd
 import streamlit as st
 
-from pages import common
+from views import common
 from ssae_core import jobs, plots, selection
 from ssae_core.select_artifact import comparable_selections, load_selection, overlap_matrix
 

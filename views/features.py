@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from pages import common
+from views import common
 from ssae_core import maps, plots
 from ssae_core.autointerp.backends import AutointerpError, ClaudeBackend, OfflineBackend, find_api_key
 from ssae_core.autointerp.examples import build_examples
@@ -67,6 +67,7 @@ with tab_browse:
     live = feats[feats["count"] > 0]
     if query.strip().isdigit():
         matches = [int(query)] if int(query) < len(feats) else []
+        st.session_state["feat-id"] = int(query)
     elif query.strip():
         q = query.strip().lower()
         lens_hit = [int(j) for j, top in zip(live.feature, live.lens_top) if any(q == tok.decode([int(t)]).strip().lower() for t in top)]
@@ -77,8 +78,10 @@ with tab_browse:
         st.warning("No feature matches; try another token or an id.")
         st.stop()
     current = st.session_state.get("feat-id")
-    options = ([current] if current is not None and current not in matches else []) + matches
-    feature = st.selectbox("Feature", options, index=options.index(current) if current in options else 0, key="feat-pick",
+    options = ([current] if current is not None and current not in matches and current < len(feats) else []) + matches
+    if current in options:  # a map click or an id search opens that feature
+        st.session_state["feat-pick"] = current
+    feature = st.selectbox("Feature", options, key="feat-pick",
                            format_func=lambda j: f"{j}  (fires on {int(feats.loc[j, 'count'])} tokens)" + (f" — {results[j]['explanation'][:60]}" if j in results else ""))
     st.session_state["feat-id"] = feature
     row = feats.loc[feature]

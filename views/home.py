@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from pages import common
+from views import common
 from ssae_core import jobs, plots
 from ssae_core.cli import demo_summary
 
@@ -67,10 +67,10 @@ st.caption(
 
 st.subheader("Steps")
 steps = st.columns(4)
-steps[0].page_link("pages/data.py", label="1 · Seeds & data", icon="🌱")
-steps[1].page_link("pages/select.py", label="2 · Select", icon="🔎")
-steps[2].page_link("pages/finetune.py", label="3 · Finetune", icon="🛠️")
-steps[3].page_link("pages/compare.py", label="4 · Compare", icon="⚖️")
+steps[0].page_link("views/data.py", label="1 · Seeds & data", icon=":material/upload_file:")
+steps[1].page_link("views/select.py", label="2 · Select", icon=":material/travel_explore:")
+steps[2].page_link("views/finetune.py", label="3 · Finetune", icon=":material/model_training:")
+steps[3].page_link("views/compare.py", label="4 · Compare", icon=":material/compare:")
 
 st.subheader("Workspace")
 st.caption(f"`{ws.root}`")

@@ -5,7 +5,7 @@ import hashlib
 import pandas as pd
 import streamlit as st
 
-from pages import common
+from views import common
 from ssae_core import jobs, plots
 from ssae_core.device import pick_device
 
@@ -16,7 +16,7 @@ base = common.base(ws)
 selections = ws.list("selection")
 if not selections:
     st.info("No selection yet: make one on the Select page.")
-    st.page_link("pages/select.py", label="Go to Select", icon="🔎")
+    st.page_link("views/select.py", label="Go to Select", icon=":material/travel_explore:")
     st.stop()
 labels = {a.key: f"{a.summary['method']} · {a.summary['tokens']:,} tokens · {a.summary['documents']} docs" + (f" · precision {a.summary['precision']:.0%}" if "precision" in a.summary else "") for a in selections}
 sel_key = st.selectbox("Selection", list(labels), format_func=labels.get, key="ft-sel")
