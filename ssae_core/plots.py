@@ -87,7 +87,7 @@ def pareto(points: pd.DataFrame, split: str, colors: dict[str, str] | None = Non
             line=dict(color=(colors or SERIES_COLORS).get(group)),
             hovertemplate="%{customdata}<br>L0 %{x:.1f}, perplexity %{y:.3f}<extra></extra>",
         )
-    return _layout(fig, f"Perplexity with the SAE spliced in vs L0 ({split}; lower-left is better)", "L0 (active features per token)", "perplexity with SAE spliced in")
+    return _layout(fig, f"Spliced-in perplexity vs L0 · {split}", "L0 (active features per token)", "perplexity, SAE spliced in (lower is better)")
 
 
 def tail_coverage(table: pd.DataFrame, colors: dict[str, str] | None = None) -> go.Figure:

@@ -95,12 +95,18 @@ def demo_comparison_config():
 
 def comparison_defaults(ws: Workspace, base) -> list[str]:
     """Labels of the GSAE and of every member of the demo comparison's ERM and TERM sweeps, if it is built."""
+    return _comparison_defaults(str(ws.root), tuple(a.key for a in ws.list("ssae")), demo_config().digest())
+
+
+@st.cache_data(show_spinner=False)
+def _comparison_defaults(root: str, keys: tuple, digest: str) -> list[str]:
     from ssae_core.demo import comparison
 
+    ws, base = _workspace(root), _base(root, digest)
     arts = comparison.find(base, ws, demo_comparison_config())
     if not arts:
         return ["GSAE"]
-    saes = named_saes(ws, base)
+    saes = _named(root, keys, digest)
     picks = ["GSAE"]
     for kind in ("erm", "term"):
         picks += [s.label for s in saes if s.ref.startswith(arts[kind].ref + "#")]

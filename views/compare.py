@@ -36,4 +36,4 @@ for i, name in enumerate(n for n in result.figures if n.startswith("pareto_")):
 for name in ("tail_coverage", "tail_cumulative", "count_rank", "count_differences", "concept_recall"):
     if name in result.figures:
         st.plotly_chart(result.figures[name], key=name)
-st.download_button("Download the HTML report", to_html(result).encode(), file_name="ssae-comparison.html", mime="text/html")
+st.download_button("Download the HTML report", lambda: to_html(result).encode(), file_name="ssae-comparison.html", mime="text/html")
