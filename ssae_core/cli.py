@@ -112,37 +112,26 @@ def _parser() -> argparse.ArgumentParser:
     for name, run, helptext in (("evaluate", _evaluate, "metrics of the GSAE and SSAEs on test splits (perplexity spliced in, L0, ...)"),
                                 ("report", _report, "an offline HTML report with every comparison figure")):
         ev = sub.add_parser(name, help=helptext)
-        _common(ev)
-        _base_options(ev)
-        ev.add_argument("--ssae", action="append", default=[], help="a finetuning artifact (directory or ssae/KEY); repeat for several")
+        _sae_options(ev)
         ev.add_argument("--split", action="append", default=[], help="a demo split (physics_test, physics_ood, ...) or a text file/folder; repeat; the first is in-domain")
-        ev.add_argument("--no-gsae", action="store_true", help="leave the GSAE out of the comparison")
-        ev.add_argument("--text-field", default="text", help="jsonl field / csv or parquet column holding the text")
         ev.set_defaults(run=run)
         if name == "report":
             ev.add_argument("--out", default="ssae-report.html", help="where to write the HTML report")
             ev.add_argument("--l0-range", default="", help="LO,HI: the L0 range of the AUC (default: where all curves overlap)")
 
     er = sub.add_parser("errors", help="dark matter: per-token SAE error norms, linear / nonlinear error, R² tables")
-    _common(er)
-    _base_options(er)
-    er.add_argument("--ssae", action="append", default=[], help="a finetuning artifact (directory or ssae/KEY); repeat for several")
+    _sae_options(er, gsae_flag=False)
     er.add_argument("--widths", default="", help="demo world: GSAE expansions to train and add, e.g. 2,4,16 (width series)")
     source = er.add_mutually_exclusive_group(required=True)
     source.add_argument("--split", help="a demo split (physics_test, ...) or a text file/folder")
     source.add_argument("--text", help="the text itself")
     er.add_argument("--max-tokens", type=int, default=50_000, help="use at most this many tokens (first documents first)")
-    er.add_argument("--text-field", default="text", help="jsonl field / csv or parquet column holding the text")
     er.add_argument("--out", default="ssae-errors.html", help="where to write the figures")
     er.set_defaults(run=_errors)
 
     ai = sub.add_parser("autointerp", help="explain features with an LLM (or the offline baseline) and score the explanations by F1")
-    _common(ai)
-    _base_options(ai)
-    ai.add_argument("--ssae", action="append", default=[], help="a finetuning artifact (directory or ssae/KEY); repeat for several")
-    ai.add_argument("--no-gsae", action="store_true", help="leave the GSAE out")
+    _sae_options(ai)
     ai.add_argument("--split", required=True, help="where examples come from: a demo split (physics_test, ...) or a text file/folder")
-    ai.add_argument("--text-field", default="text", help="jsonl field / csv or parquet column holding the text")
     ai.add_argument("--features", type=int, default=20, help="random features live in every SAE (the same ones for all)")
     ai.add_argument("--seed", type=int, default=0)
     ai.add_argument("--backend", choices=["offline", "claude"], default="offline", help="claude needs ANTHROPIC_API_KEY; offline is a no-network baseline")
@@ -161,6 +150,16 @@ def _parser() -> argparse.ArgumentParser:
             p.add_argument("name")
         p.set_defaults(run=run)
     return parser
+
+
+def _sae_options(p: argparse.ArgumentParser, gsae_flag: bool = True) -> None:
+    """Options of the commands that work on the GSAE and SSAEs over test texts."""
+    _common(p)
+    _base_options(p)
+    p.add_argument("--ssae", action="append", default=[], help="a finetuning artifact (directory or ssae/KEY); repeat for several")
+    p.add_argument("--text-field", default="text", help="jsonl field / csv or parquet column holding the text")
+    if gsae_flag:
+        p.add_argument("--no-gsae", action="store_true", help="leave the GSAE out")
 
 
 def selection_methods() -> tuple[str, ...]:

@@ -10,7 +10,7 @@ import pytest
 from ssae_core.autointerp import prompts
 from ssae_core.autointerp.backends import AutointerpError, ClaudeBackend, ClaudeConfig, OfflineBackend, find_api_key
 from ssae_core.autointerp.examples import Example, FeatureExamples, build_examples, marked, plain
-from ssae_core.autointerp.run import estimate, f1_scores, score_features
+from ssae_core.autointerp.run import estimate, f1_scores, run_sync, score_features
 from ssae_core.workspace import Workspace
 
 KEY = "sk-ant-test-DO-NOT-LEAK-1234"
@@ -59,7 +59,7 @@ def examples(feature=3, n_held=4) -> FeatureExamples:
 
 
 def run(coro):
-    return asyncio.run(coro)
+    return run_sync(coro)
 
 
 def test_request_shape_and_the_explain_predict_round_trip(tmp_path):
@@ -197,3 +197,14 @@ def test_autointerp_cli_offline_end_to_end(quick_build, tmp_path):
     assert est["features"] == 4 and est["usd"] > 0
     proc = run_cli(*args, "--backend", "claude", check=False, env_remove=("ANTHROPIC_API_KEY",))
     assert proc.returncode == 1 and "No Anthropic API key" in proc.stderr
+
+
+def test_run_sync_works_inside_a_running_event_loop():
+    async def inner():
+        await asyncio.sleep(0)
+        return 7
+
+    async def outer():  # e.g. a Jupyter cell: a loop is already running in this thread
+        return run_sync(inner())
+
+    assert asyncio.run(outer()) == 7 and run_sync(inner()) == 7

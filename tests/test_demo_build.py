@@ -7,12 +7,14 @@ from helpers import run_cli
 from ssae_core.demo import corpus
 
 
-DEMO_KINDS = ("corpus", "tokenizer", "lm", "sae", "world_report")
-
-
 def _manifests(root):
-    """The demo world's artifacts (other tests add selections, caches, ... to the shared workspace)."""
-    return {p: p.stat().st_mtime_ns for kind in DEMO_KINDS for p in root.glob(f"{kind}/*/manifest.json")}
+    """The demo world's own five artifacts (other tests add selections, caches, GSAE widths, ... to the shared workspace)."""
+    from ssae_core.demo.world import DemoConfig, find
+    from ssae_core.workspace import Workspace
+
+    world = find(DemoConfig.quick(), Workspace(root))
+    arts = [world.corpus_art, world.tokenizer_art, world.lm_art, world.gsae_art, world.report_art]
+    return {a.path / "manifest.json": (a.path / "manifest.json").stat().st_mtime_ns for a in arts}
 
 
 def test_quick_build_summary_has_the_numbers(quick_build):
@@ -32,7 +34,7 @@ def test_quick_build_summary_has_the_numbers(quick_build):
 def test_second_build_reuses_every_artifact(quick_build):
     root, first = quick_build
     before = _manifests(root)
-    assert len(before) == len(DEMO_KINDS)
+    assert len(before) == 5
     again = json.loads(run_cli("demo", "build", "--quick", "--json", "--workspace", str(root)).stdout)
     assert _manifests(root) == before
     assert again["gsae"] == first["gsae"]

@@ -1,7 +1,5 @@
 """Features: activation counts, a map of decoder directions, and the feature browser."""
 
-import asyncio
-
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -10,7 +8,7 @@ from views import common
 from ssae_core import maps, plots
 from ssae_core.autointerp.backends import AutointerpError, ClaudeBackend, OfflineBackend, find_api_key
 from ssae_core.autointerp.examples import build_examples
-from ssae_core.autointerp.run import score_features, stored_results
+from ssae_core.autointerp.run import run_sync, score_features, stored_results
 from ssae_core.evaluate import EvalConfig, load_features, split_docs
 from ssae_core.features import HIST_EDGES, count_differences, count_rank
 from ssae_core.highlight import example_html
@@ -109,7 +107,7 @@ with tab_browse:
         try:
             backend = ClaudeBackend() if find_api_key() else OfflineBackend()
             with st.spinner("Explaining and scoring…"):
-                [result] = asyncio.run(score_features(ws, backend, sae.ref, [fx]))
+                [result] = run_sync(score_features(ws, backend, sae.ref, [fx]))
             st.rerun()
         except AutointerpError as exc:
             st.error(str(exc))

@@ -138,7 +138,20 @@ def run_autointerp(ws: Workspace, examples: dict[str, list[FeatureExamples]], ba
         runs = [score_features(ws, backend, ref, fxs, cfg.budget_usd, claude, progress) for ref, fxs in examples.items()]
         return [r for rows in await asyncio.gather(*runs) for r in rows]
 
-    return asyncio.run(everything())
+    return run_sync(everything())
+
+
+def run_sync(coro):
+    """Run a coroutine to completion from sync code, also where this thread already runs an event
+    loop (Jupyter, a sync Playwright session): then on a fresh loop in a worker thread."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 def stored_results(ws: Workspace, sae_refs: list[str] | None = None) -> list[dict]:

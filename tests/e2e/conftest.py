@@ -45,8 +45,9 @@ def dashboard(quick_workspace, quick_comparison):
     proc.wait(timeout=20)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    """One Chromium per test module; closed after it, so that Playwright's event loop does not outlive the browser tests."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
