@@ -139,6 +139,7 @@ def _parser() -> argparse.ArgumentParser:
     ai.add_argument("--concurrency", type=int, default=8)
     ai.add_argument("--budget-usd", type=float, default=0.0, help="stop starting features once this much is spent (0: no cap)")
     ai.add_argument("--estimate", action="store_true", help="print the token and cost estimate and stop")
+    ai.add_argument("--batches", action="store_true", help="claude: use the Message Batches API (half price; results within hours)")
     ai.add_argument("--out", default="", help="write the results table here (.csv or .json)")
     ai.set_defaults(run=_autointerp)
 
@@ -372,12 +373,12 @@ def _autointerp(args) -> int:
         args.split = [args.split]
         ws, base, saes, (split,) = _comparison_inputs(args, progress)
         examples = prepare(ws, base, saes, split, cfg, progress)
-        cost = estimate([fx for fxs in examples.values() for fx in fxs], claude)
+        cost = estimate([fx for fxs in examples.values() for fx in fxs], claude, args.batches)
         if args.estimate:
             _emit(cost, args.json, lambda c: f"{c['features']} feature scorings: about {c['input_tokens']:,} input and at most {c['output_tokens']:,} output tokens, at most ${c['usd']:.2f} with {claude.model}")
             return 0
         backend = ClaudeBackend(claude) if args.backend == "claude" else OfflineBackend()
-        results = run_autointerp(ws, examples, backend, cfg, claude, progress)
+        results = run_autointerp(ws, examples, backend, cfg, claude, progress, batches=args.batches and args.backend == "claude")
     table = results_table(results, {s.ref: s.label for s in saes})
     if args.out:
         out = Path(args.out)

@@ -208,3 +208,54 @@ def test_run_sync_works_inside_a_running_event_loop():
         return run_sync(inner())
 
     assert asyncio.run(outer()) == 7 and run_sync(inner()) == 7
+
+
+class FakeBatches:
+    """A mock Message Batches API: create, retrieve (in progress once, then ended), JSONL results in reverse order."""
+
+    def __init__(self, explain_replies):
+        self.explain_replies = list(explain_replies)  # consumed in order by interpreter requests
+        self.batches, self.polls = {}, 0
+
+    async def __call__(self, request: httpx2.Request) -> httpx2.Response:
+        path = request.url.path
+        if request.method == "POST" and path == "/v1/messages/batches":
+            bid = f"msgbatch_{len(self.batches)}"
+            self.batches[bid] = json.loads(request.content)["requests"]
+            return httpx2.Response(200, json=self.batch(bid, "in_progress"))
+        bid = path.split("/")[4]
+        if path.endswith("/results"):
+            lines = [json.dumps({"custom_id": r["custom_id"], "result": {"type": "succeeded", "message": message(self.answer(r["params"]))}}) for r in self.batches[bid]]
+            return httpx2.Response(200, content="\n".join(reversed(lines)).encode(), headers={"content-type": "application/binary"})
+        self.polls += 1
+        return httpx2.Response(200, json=self.batch(bid, "ended"))
+
+    def answer(self, params):
+        if params["system"][0]["text"] == prompts.INTERPRETER_SYSTEM:
+            return self.explain_replies.pop(0) if self.explain_replies else "EXPLANATION: quark words"
+        n = params["messages"][0]["content"].count("\n") - 4
+        return json.dumps([1, 0] * (n // 2))
+
+    @staticmethod
+    def batch(bid, status):
+        return {"id": bid, "type": "message_batch", "processing_status": status, "created_at": "2026-11-21T00:00:00Z", "expires_at": "2026-11-22T00:00:00Z",
+                "request_counts": {"processing": 0, "succeeded": 1, "errored": 0, "canceled": 0, "expired": 0}, "ended_at": None, "archived_at": None,
+                "cancel_initiated_at": None, "results_url": f"https://api.anthropic.com/v1/messages/batches/{bid}/results" if status == "ended" else None}
+
+
+def test_message_batches_match_results_by_id_and_remind_once(tmp_path):
+    from ssae_core.autointerp.run import score_features_batched
+
+    fake = FakeBatches(["no explanation line here", "EXPLANATION: quark words", "EXPLANATION: gluon words"])
+    b = backend(fake)
+    fxs = [examples(feature=i) for i in (4, 9)]
+    rows = run(score_features_batched(Workspace(tmp_path), b, "sae/x", fxs, poll_s=0.0))
+    assert [r["feature"] for r in rows] == [4, 9] and all(r["status"] == "ok" for r in rows)
+    assert {r["explanation"] for r in rows} == {"quark words", "gluon words"}, "results matched by custom_id despite reversed order"
+    assert [len(reqs) for reqs in fake.batches.values()] == [2, 1, 2], "explain batch, one reminder batch, predict batch"
+    reminder = fake.batches["msgbatch_1"][0]["params"]["messages"]
+    assert reminder[-1]["content"] == prompts.EXPLAIN_REMINDER and fake.polls >= 3
+    assert all(r["f1"] == 1.0 for r in rows)
+    again = run(score_features_batched(Workspace(tmp_path), b, "sae/x", fxs, poll_s=0.0))
+    assert again == rows and len(fake.batches) == 3, "stored results: no new batch"
+    assert estimate(fxs, ClaudeConfig(), batches=True)["usd"] == pytest.approx(estimate(fxs, ClaudeConfig())["usd"] / 2)

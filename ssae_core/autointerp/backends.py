@@ -107,24 +107,58 @@ class ClaudeBackend:
             messages = messages + [{"role": "assistant", "content": raw or "(empty)"}, {"role": "user", "content": reminder}]
         return Answer(None, raw, usage)
 
+    def params(self, system: str, messages: list[dict], max_tokens: int) -> dict:
+        """Messages API parameters; the fixed system prompt is marked for prompt caching."""
+        return {"model": self.cfg.model, "max_tokens": max_tokens, "messages": messages, "system": [{"type": "text", "text": system, "cache_control": {"type": "ephemeral"}}]}
+
+    async def batch(self, requests: dict[str, tuple[str, list[dict], int]], poll_s: float = 60.0) -> dict[str, tuple[str, Usage]]:
+        """Send ``{custom_id: (system, messages, max_tokens)}`` as one Message Batch (half price), wait for it
+        to end, and return ``{custom_id: (text, usage)}`` matched by id (errored or expired requests: empty text)."""
+        async with _api_errors(self.cfg):
+            created = await self.client.messages.batches.create(requests=[{"custom_id": cid, "params": self.params(*r)} for cid, r in requests.items()])
+            batch = created
+            while batch.processing_status != "ended":
+                await asyncio.sleep(poll_s)
+                batch = await self.client.messages.batches.retrieve(created.id)
+            out = {cid: ("", Usage()) for cid in requests}
+            async for entry in await self.client.messages.batches.results(created.id):
+                if entry.result.type == "succeeded":
+                    out[entry.custom_id] = _text_and_usage(entry.result.message)
+        return out
+
     async def ask(self, system: str, messages: list[dict], max_tokens: int) -> tuple[str, Usage]:
         """One Messages API call; the fixed system prompt is marked for prompt caching."""
-        async with self.slots:
-            try:
-                reply = await self.client.messages.create(
-                    model=self.cfg.model, max_tokens=max_tokens, messages=messages,
-                    system=[{"type": "text", "text": system, "cache_control": {"type": "ephemeral"}}],
-                )
-            except anthropic.AuthenticationError:
-                raise AutointerpError("The Anthropic API rejected the API key (authentication error). Check ANTHROPIC_API_KEY, or use the offline baseline.") from None
-            except anthropic.PermissionDeniedError:
-                raise AutointerpError("The Anthropic API key is not allowed to use this model or endpoint (permission denied).") from None
-            except anthropic.NotFoundError:
-                raise AutointerpError(f"The Anthropic API does not know the model {self.cfg.model!r}; choose another with --model.") from None
-            except (anthropic.RateLimitError, anthropic.InternalServerError, anthropic.APIConnectionError) as exc:
-                raise AutointerpError(f"The Anthropic API is unavailable after {self.cfg.max_retries} retries ({type(exc).__name__}); finished results are kept, run again later to resume.") from None
-        text = "".join(block.text for block in reply.content if getattr(block, "type", "") == "text")
-        return text, Usage(reply.usage.input_tokens or 0, reply.usage.output_tokens or 0)
+        async with self.slots, _api_errors(self.cfg):
+            reply = await self.client.messages.create(**self.params(system, messages, max_tokens))
+        return _text_and_usage(reply)
+
+
+def _text_and_usage(reply) -> tuple[str, Usage]:
+    text = "".join(block.text for block in reply.content if getattr(block, "type", "") == "text")
+    return text, Usage(reply.usage.input_tokens or 0, reply.usage.output_tokens or 0)
+
+
+class _api_errors:
+    """Turns API failures that the SDK's retries did not cure into one ``AutointerpError`` that says what to do."""
+
+    def __init__(self, cfg: ClaudeConfig):
+        self.cfg = cfg
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, kind, exc, tb):
+        if exc is None:
+            return False
+        if isinstance(exc, anthropic.AuthenticationError):
+            raise AutointerpError("The Anthropic API rejected the API key (authentication error). Check ANTHROPIC_API_KEY, or use the offline baseline.") from None
+        if isinstance(exc, anthropic.PermissionDeniedError):
+            raise AutointerpError("The Anthropic API key is not allowed to use this model or endpoint (permission denied).") from None
+        if isinstance(exc, anthropic.NotFoundError):
+            raise AutointerpError(f"The Anthropic API does not know the model {self.cfg.model!r}; choose another with --model.") from None
+        if isinstance(exc, (anthropic.RateLimitError, anthropic.InternalServerError, anthropic.APIConnectionError)):
+            raise AutointerpError(f"The Anthropic API is unavailable after {self.cfg.max_retries} retries ({type(exc).__name__}); finished results are kept, run again later to resume.") from None
+        return False
 
 
 class OfflineBackend:
