@@ -1,6 +1,5 @@
 """The dashboard's home page, run by Streamlit's AppTest against real workspaces."""
 
-import os
 import time
 
 import pytest

@@ -1,6 +1,5 @@
 """Every dashboard page under Streamlit's AppTest, against the quick world with its demo comparison."""
 
-import json
 import time
 
 import pytest
