@@ -51,7 +51,7 @@ def selection_map(points: pd.DataFrame, method: str) -> go.Figure:
     fig = go.Figure()
     for group in ["corpus", "selected", "seed"]:
         part = points[points.group == group]
-        fig.add_scattergl(
+        fig.add_scatter(
             x=part.x, y=part.y, mode="markers", name=f"{group} ({len(part)})", customdata=part.row,
             marker=dict(color=MAP_COLORS[group], size=4 if group == "corpus" else 6, opacity=0.6 if group == "corpus" else 0.9),
             hovertemplate=group + " #%{customdata}<extra></extra>",
@@ -117,7 +117,7 @@ def count_rank(table: pd.DataFrame, colors: dict[str, str] | None = None) -> go.
     """Log-log activation count vs rank of live features, one line per SAE (Fig. 3a)."""
     fig = go.Figure()
     for sae, part in table.groupby("sae", sort=False):
-        fig.add_scattergl(x=part["rank"], y=part["count"], name=sae, mode="lines", line=dict(color=(colors or SERIES_COLORS).get(sae)))
+        fig.add_scatter(x=part["rank"], y=part["count"], name=sae, mode="lines", line=dict(color=(colors or SERIES_COLORS).get(sae)))
     fig.update_xaxes(type="log")
     fig.update_yaxes(type="log")
     return _layout(fig, "Feature activation count vs rank (live features)", "feature rank (by activation count)", "tokens the feature fires on")
@@ -158,10 +158,13 @@ def fvu_breakdown(r2: pd.DataFrame, x: str = "sae") -> go.Figure:
     return _layout(fig, "SAE error: linearly predictable vs nonlinear (share of activation variance)", x.replace("_", " "), "fraction of variance unexplained")
 
 
-def cross_scatter(tokens: pd.DataFrame, a: str, b: str, r2: float) -> go.Figure:
-    """Per-token error norm of SAE ``a`` vs SAE ``b`` on the same held-out tokens (Eq. 5)."""
+def cross_scatter(tokens: pd.DataFrame, a: str, b: str, r2: float, max_points: int = 1500) -> go.Figure:
+    """Per-token error norm of SAE ``a`` vs SAE ``b`` on the same held-out tokens (Eq. 5); a seeded sample of
+    ``max_points`` tokens is drawn (the R² is over all of them)."""
     wide = tokens.pivot(index="token_index", columns="sae", values="error_norm")
-    fig = go.Figure(go.Scattergl(x=wide[a], y=wide[b], mode="markers", marker=dict(size=4, opacity=0.5, color="#3b5bdb"), name="tokens"))
+    if len(wide) > max_points:
+        wide = wide.sample(max_points, random_state=0)
+    fig = go.Figure(go.Scatter(x=wide[a], y=wide[b], mode="markers", marker=dict(size=4, opacity=0.5, color="#3b5bdb"), name="tokens"))
     top = float(max(wide[a].max(), wide[b].max()))
     fig.add_scatter(x=[0, top], y=[0, top], mode="lines", line=dict(dash="dot", color="#adb5bd"), name="y = x")
     return _layout(fig, f"Per-token error norms: {b} vs {a} (R² of ‖e‖² = {r2:.3f})", f"{a} error norm (activation units)", f"{b} error norm (activation units)")
@@ -182,9 +185,9 @@ def decoder_map(points: pd.DataFrame) -> go.Figure:
     live = points[points.frequency > 0]
     dead = points[points.frequency <= 0]
     fig = go.Figure()
-    fig.add_scattergl(x=dead.x, y=dead.y, mode="markers", name=f"dead ({len(dead)})", customdata=dead.feature, marker=dict(size=5, color="#ced4da"),
+    fig.add_scatter(x=dead.x, y=dead.y, mode="markers", name=f"dead ({len(dead)})", customdata=dead.feature, marker=dict(size=5, color="#ced4da"),
                       hovertemplate="feature %{customdata} (dead)<extra></extra>")
-    fig.add_scattergl(x=live.x, y=live.y, mode="markers", name=f"live ({len(live)})", customdata=live.feature,
+    fig.add_scatter(x=live.x, y=live.y, mode="markers", name=f"live ({len(live)})", customdata=live.feature,
                       marker=dict(size=6, color=np.log10(live.frequency), colorscale="Viridis", colorbar=dict(title="log10 frequency")),
                       hovertemplate="feature %{customdata}<br>fires on %{marker.color:.2f} (log10 share of tokens)<extra></extra>")
     return _layout(fig, "Decoder directions (UMAP, cosine); click a point to open the feature", "UMAP 1 (unitless)", "UMAP 2 (unitless)")
