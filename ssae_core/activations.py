@@ -108,6 +108,12 @@ def pad_id(tokenizer) -> int:
     return tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
 
 
+def kept_tokens(docs: Sequence[np.ndarray], n_ctx: int) -> np.ndarray:
+    """Token ids of the rows ``collect`` returns, in the same order (each document cut to the context)."""
+    counts = kept_counts(docs, n_ctx)
+    return np.concatenate([np.asarray(d[:c]) for d, c in zip(docs, counts)] or [np.zeros(0, np.int64)])
+
+
 def kept_counts(docs: Sequence[np.ndarray], n_ctx: int) -> np.ndarray:
     """How many tokens of each document get an activation (all but what the context cuts)."""
     return np.array([min(len(d), n_ctx - 1) for d in docs], dtype=np.int64)
@@ -139,7 +145,7 @@ def cache_activations(ws: Workspace, base, docs: Sequence[np.ndarray], docs_ref:
         progress.stage("cache activations", len(docs))
         _, doc, pos = collect(model, base.hook_name, docs, tok.bos_token_id, pad_id(tok), progress.update, acts)
         acts.flush()
-        tokens = np.concatenate([np.asarray(d[:c]) for d, c in zip(docs, counts)] or [np.zeros(0)])
+        tokens = kept_tokens(docs, model.cfg.n_ctx)
         for name, arr in (("tokens", tokens), ("doc", doc), ("pos", pos)):
             np.save(out / f"{name}.npy", arr.astype(np.int32))
         return {"tokens": n, "documents": len(docs), "d_in": int(model.cfg.d_model), "hook_name": base.hook_name, "dtype": cfg.dtype}

@@ -308,7 +308,7 @@ def _errors(args) -> int:
 
     from ssae_core import dark_matter as dm
     from ssae_core import plots, selection
-    from ssae_core.activations import collect, kept_counts, pad_id
+    from ssae_core.activations import collect, kept_counts, kept_tokens, pad_id
     from ssae_core.base import load_base
     from ssae_core.errors import ConfigError
     from ssae_core.evaluate import NamedSAE, sae_set
@@ -334,10 +334,10 @@ def _errors(args) -> int:
         n_docs = max(1, int(np.searchsorted(np.cumsum(kept_counts(docs, base.model.cfg.n_ctx)), args.max_tokens, side="right")))
         docs = docs[:n_docs]
         tok = base.tokenizer
-        x, doc, pos = collect(base.model, base.hook_name, docs, tok.bos_token_id, pad_id(tok))
+        x, _, _ = collect(base.model, base.hook_name, docs, tok.bos_token_id, pad_id(tok))
     if len(x) < 10:
         raise ConfigError(f"Only {len(x)} tokens: the R² fits need at least 10; give a longer text or a split.")
-    ids = np.array([docs[d][p] for d, p in zip(doc, pos)])
+    ids = kept_tokens(docs, base.model.cfg.n_ctx)
     named = {s.label: s.sae for s in saes}
     result = dm.analyze(named, x, ids)
     norms = dm.error_norms(named, x)

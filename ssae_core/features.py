@@ -54,11 +54,9 @@ class FeatureStats:
 
     def table(self) -> pd.DataFrame:
         """One row per feature: count, frequency, mean / max activation, histogram, top examples."""
-        keep = self.top_act > 0
-        cols = [
-            (self.top_doc[:, j][keep[:, j]].tolist(), self.top_pos[:, j][keep[:, j]].tolist(), self.top_act[:, j][keep[:, j]].tolist())
-            for j in range(self.count.numel())
-        ]
+        acts, docs, pos = (t.cpu().numpy().T for t in (self.top_act, self.top_doc, self.top_pos))  # (d_sae, top_k), one copy each
+        keep = acts > 0
+        cols = [(docs[j][keep[j]].tolist(), pos[j][keep[j]].tolist(), acts[j][keep[j]].tolist()) for j in range(len(acts))]
         count = self.count.cpu().numpy()
         return pd.DataFrame({
             "feature": np.arange(len(count)),

@@ -8,7 +8,7 @@ import torch
 from views import common
 from ssae_core import dark_matter as dm
 from ssae_core import plots, selection
-from ssae_core.activations import collect, pad_id
+from ssae_core.activations import collect, kept_tokens, pad_id
 
 st.title("Error norms")
 st.caption("Per-token ‖x − x̂‖ of each SAE on a text (try your own), and the SAE error's linear and nonlinear parts (Engels et al.).")
@@ -28,9 +28,9 @@ if not saes or not text.strip():
 @st.cache_data(show_spinner="Running the model…", max_entries=32)
 def activations(doc_tokens: tuple) -> tuple[np.ndarray, list[int]]:
     tok = base.tokenizer
-    x, doc, pos = collect(base.model, base.hook_name, [np.array(t) for t in doc_tokens], tok.bos_token_id, pad_id(tok))
-    ids = [int(doc_tokens[d][p]) for d, p in zip(doc, pos)]
-    return x.numpy(), ids
+    docs = [np.array(t) for t in doc_tokens]
+    x, _, _ = collect(base.model, base.hook_name, docs, tok.bos_token_id, pad_id(tok))
+    return x.numpy(), kept_tokens(docs, base.model.cfg.n_ctx).tolist()
 
 
 tokens = selection.tokenize([text], base.tokenizer, base.model.cfg.n_ctx)
