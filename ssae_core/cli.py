@@ -143,6 +143,17 @@ def _parser() -> argparse.ArgumentParser:
     ai.add_argument("--out", default="", help="write the results table here (.csv or .json)")
     ai.set_defaults(run=_autointerp)
 
+    st = sub.add_parser("study", help="the demo-world study: the whole recipe per subdomain and seed, and which of the papers' claims hold")
+    _common(st)
+    st.add_argument("--quick", action="store_true", help="the miniature world and short sweeps (a few minutes; checks structure, not claims)")
+    st.add_argument("--out", default="", help="where STUDY.md, study.json and report.html go (default: study/, or study/quick/ with --quick)")
+    st.add_argument("--subdomains", default="", help="comma-separated (default: all of the config's)")
+    st.add_argument("--seeds", default="", help="comma-separated integers (default: 0,1,2)")
+    st.add_argument("--backend", choices=["auto", "offline", "claude"], default="auto", help="autointerp: auto = claude when an API key is set, else the offline baseline")
+    st.add_argument("--model", default="claude-sonnet-5", help="Claude model id")
+    st.add_argument("--background", action="store_true", help="run as a background job")
+    st.set_defaults(run=_study)
+
     jb = sub.add_parser("jobs", help="background jobs of the workspace").add_subparsers(title="jobs commands")
     for name, run, helptext in (("list", _jobs_list, "every job, newest first"), ("show", _jobs_show, "one job's state, progress and log"), ("cancel", _jobs_cancel, "stop a running or queued job")):
         p = jb.add_parser(name, help=helptext)
@@ -386,6 +397,36 @@ def _autointerp(args) -> int:
     summary = table.groupby("label", sort=False).f1.agg(["count", "mean", "median"]).reset_index()
     _emit({"backend": backend.label, "estimate": cost, "summary": summary.to_dict("records"), "results": table.to_dict("records")}, args.json,
           lambda s: f"backend {s['backend']}\n{summary.to_string(index=False, float_format=lambda v: f'{v:.3f}')}" + (f"\nresults: {args.out}" if args.out else ""))
+    return 0
+
+
+def _study(args) -> int:
+    from pathlib import Path
+
+    from ssae_core import jobs
+    from ssae_core.autointerp.backends import ClaudeBackend, ClaudeConfig, OfflineBackend, find_api_key
+    from ssae_core.device import pick_device
+    from ssae_core.study import StudyConfig, run_study
+
+    cfg = StudyConfig.quick_config() if args.quick else StudyConfig()
+    if args.subdomains:
+        cfg = cfg.replace(subdomains=tuple(v.strip() for v in args.subdomains.split(",") if v.strip()))
+    if args.seeds:
+        cfg = cfg.replace(seeds=tuple(int(v) for v in _floats(args.seeds, "--seeds")))
+    cfg.validate()
+    ws = Workspace(args.workspace)
+    out = Path(args.out or ("study/quick" if args.quick else "study")).resolve()
+    if args.background:
+        device = str(pick_device(args.device))
+        argv = [a for a in args.argv if a != "--background"] + ["--device", device, "--out", str(out)]
+        state = jobs.launch(ws, f"study-{cfg.digest()[:10]}", argv, resource=f"train:{device}")
+        _emit({"job": state["name"], "state": state["state"]}, args.json, lambda s: f"job {s['job']}: {s['state']}  (python -m ssae_core jobs show {s['job']})")
+        return 0
+    use_claude = args.backend == "claude" or (args.backend == "auto" and find_api_key() is not None)
+    backend = ClaudeBackend(ClaudeConfig(model=args.model)) if use_claude else OfflineBackend()
+    with _progress(args) as progress:
+        paths = run_study(ws, cfg, backend, out, args.device, progress)
+    _emit({k: str(v) for k, v in paths.items()}, args.json, lambda s: "\n".join(f"{k}: {v}" for k, v in s.items()))
     return 0
 
 

@@ -78,15 +78,17 @@ def activation_tables(arts: dict[str, Artifact], chosen: pd.DataFrame, baseline:
     return ranks, diffs
 
 
-def concept_recall(world, saes: list[NamedSAE], threshold: float = 0.5, progress=None) -> pd.DataFrame:
-    """Demo world: per concept-frequency bucket, the share of concepts some feature of each SAE detects
-    with token F1 >= ``threshold``. Wide: bucket, concepts, one recall column per SAE group."""
+def concept_recall(world, saes: list[NamedSAE], threshold: float = 0.5, domain: str | None = None, progress=None) -> pd.DataFrame:
+    """Demo world: per concept-frequency bucket, the share of concepts (of ``domain``, default all) some
+    feature of each SAE detects with token F1 >= ``threshold``. Wide: bucket, concepts, one recall column per SAE group."""
     from ssae_core.concepts import recall_by_bucket
     from ssae_core.demo.corpus import BUCKETS
     from ssae_core.demo.world import sae_concept_f1
     from ssae_core.progress import Silent
 
     long = sae_concept_f1(world, {s.group or s.label: s.sae for s in saes}, progress or Silent())
+    if domain is not None:
+        long = long[long.domain == domain]
     table = None
     for name, part in long.groupby("sae", sort=False):
         r = recall_by_bucket(part, "best_f1", threshold)[["bucket", "concepts", "recall"]].rename(columns={"recall": name})

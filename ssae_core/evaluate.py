@@ -137,11 +137,15 @@ def sae_set(ws: Workspace, base, ssae_arts: list[Artifact], include_gsae: bool =
 def ssae_group(ws: Workspace, art: Artifact) -> str:
     """A sweep's curve name: its selection method and objective, e.g. ``dense TERM t=500``."""
     cfg = art.manifest["config"]
-    objective = f"TERM t={cfg['tilt']:g}" if cfg["objective"] == "term" else "ERM"
     method = "?"
     for ref in art.manifest["inputs"]:
         if ref.startswith("activations/"):
             for parent in ws.get(ref).manifest["inputs"]:
                 if parent.startswith("selection/"):
                     method = ws.get(parent).summary.get("method", "?")
-    return f"{method} {objective}"
+    return group_name(method, cfg["tilt"] if cfg["objective"] == "term" else None)
+
+
+def group_name(method: str, tilt: float | None = None) -> str:
+    """The curve name of a sweep: ``dense ERM``, or ``dense TERM t=500`` when tilted."""
+    return f"{method} ERM" if tilt is None else f"{method} TERM t={tilt:g}"

@@ -87,3 +87,12 @@ def count_differences(counts: np.ndarray, baseline: np.ndarray) -> np.ndarray:
 
         raise ConfigError(f"Count differences need SAEs of the same width ({len(counts)} vs {len(baseline)} features).")
     return np.asarray(counts, dtype=np.int64) - np.asarray(baseline, dtype=np.int64)
+
+
+def breadth(counts: np.ndarray) -> dict[str, float]:
+    """How broadly an SAE's features fire: the live share, and the effective share of features
+    (exp of the entropy of the firing-count distribution, over d_sae: 1 when all fire equally)."""
+    counts = np.asarray(counts, dtype=np.float64)
+    live = counts > 0
+    p = counts[live] / counts[live].sum() if live.any() else np.ones(1)
+    return {"live_share": float(live.mean()), "effective_share": float(np.exp(-(p * np.log(p)).sum()) / len(counts))}

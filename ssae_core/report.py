@@ -37,8 +37,10 @@ class Comparison:
 
 
 def compare_saes(ws, base, saes: list[NamedSAE], splits: list[TokenSplit], l0_lo: float | None = None, l0_hi: float | None = None,
-                 cfg: EvalConfig = EvalConfig(), progress: Progress | None = None) -> Comparison:
-    """Evaluate ``saes`` on ``splits`` (the first is the in-domain one) and build every comparison figure."""
+                 cfg: EvalConfig = EvalConfig(), progress: Progress | None = None, domain: str | None = None) -> Comparison:
+    """Evaluate ``saes`` on ``splits`` (the first is the in-domain one) and build every comparison figure.
+
+    Demo world: concept recall of the matched-L0 SAEs, on ``domain``'s concepts when given."""
     progress = progress or Silent()
     evals = {split.name: evaluate(ws, base, saes, split, cfg, progress) for split in splits}
     metrics = compare.metrics_table(evals, saes)
@@ -58,7 +60,7 @@ def compare_saes(ws, base, saes: list[NamedSAE], splits: list[TokenSplit], l0_lo
         result.figures["count_differences"] = plots.count_differences(diffs, "GSAE", colors)
     if base.world is not None:
         chosen = {r.ref for r in result.matched.itertuples()}
-        recall = compare.concept_recall(base.world, [s for s in saes if s.ref in chosen], progress=progress)
+        recall = compare.concept_recall(base.world, [s for s in saes if s.ref in chosen], domain=domain, progress=progress)
         result.tables["concept_recall"] = recall
         result.figures["concept_recall"] = plots.concept_recall_bars(recall, {c: c for c in recall.columns if c not in ("bucket", "concepts")}, colors)
     return result

@@ -1,0 +1,49 @@
+"""The demo-world study: the whole recipe for every subdomain and seed, then the papers' claims
+checked against the numbers (``python -m ssae_core study``).
+
+Resumable by construction: every step and every finished cell is a workspace artifact,
+and finetuning resumes from its checkpoint, so rerunning the command after an interruption
+continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from ssae_core.base import BaseSpec, load_base
+from ssae_core.progress import Progress, Silent
+from ssae_core.study.cell import load_cell, run_cell
+from ssae_core.study.claims import check_claims
+from ssae_core.study.config import StudyConfig
+from ssae_core.study.write import write_outputs
+from ssae_core.workspace import Workspace
+
+__all__ = ["StudyConfig", "run_study"]
+
+
+def run_study(ws: Workspace, cfg: StudyConfig, backend, out: Path, device: str | None = None, progress: Progress | None = None) -> dict[str, Path]:
+    """Run (or reuse) every cell, check the claims and write STUDY.md, study.json and report.html into ``out``."""
+    from ssae_core.demo.world import gsae_widths
+
+    cfg.validate()
+    progress = progress or Silent()
+    start = time.time()
+    base = load_base(BaseSpec(quick=cfg.quick), ws, device, progress)
+    own = base.sae.cfg.d_sae // base.sae.cfg.d_in
+    widths = gsae_widths(base.world, [e for e in cfg.widths if e != own], ws, progress)
+    cells, figures = [], {}
+    for subdomain in cfg.subdomains:
+        for seed in cfg.seeds:
+            numbers, figs = load_cell(run_cell(ws, base, cfg, subdomain, seed, widths, backend, progress))
+            cells.append(numbers)
+            if seed == cfg.seeds[0]:
+                figures.update({f"{subdomain}_{name}": fig for name, fig in figs.items()})
+    claims = check_claims(cfg, cells, backend.label)
+    compute = sum(c["seconds"] for c in cells)
+    header = (f"Run {time.strftime('%Y-%m-%d')}: {'the quick (miniature) world: a structure check, not evidence' if cfg.quick else 'the full demo world'}; "
+              f"subdomains {', '.join(cfg.subdomains)}; seeds {', '.join(map(str, cfg.seeds))}; {len(cfg.sparsity)} L1 values per sweep, "
+              f"{cfg.steps} steps of {cfg.batch_tokens} tokens; TERM tilts {', '.join(f'{t:g}' for t in cfg.tilts)} on {cfg.tilt_method}; "
+              f"autointerp backend {backend.label}. Cells computed in {compute / 60:.1f} min (this invocation {(time.time() - start) / 60:.1f} min).")
+    numbers = {"config": cfg.to_dict(), "backend": backend.label, "world": base.world.report, "cell_seconds": compute, "cells": cells}
+    return write_outputs(out, claims, header, numbers, figures)
