@@ -127,3 +127,21 @@ def overlap_matrix(arts: list[Artifact]) -> pd.DataFrame:
     names = sorted(tables)
     values = [[selection.jaccard(tables[r], tables[c]) for c in names] for r in names]
     return pd.DataFrame(values, index=names, columns=names)
+
+
+def embedding_map(ws: Workspace, art: Artifact, seeds: TextSet, corpus: TextSet, device: str = "cpu", sample: int = 2000) -> pd.DataFrame | None:
+    """UMAP map (``maps.selection_map``) of a selection's seeds, selected documents and a corpus sample,
+    in the embedding space of its dense encoder; None while the corpus has no stored embeddings
+    (a dense selection computes them once per corpus)."""
+    from ssae_core.maps import selection_map
+
+    cfg = art.manifest["config"]
+    embed_cfg = EmbedConfig(cfg["encoder"], cfg["max_seq_length"])
+    stored = ws.find("embeddings", embed_cfg, [texts_ref(corpus)])
+    if stored is None:
+        return None
+    encoder = selection.load_encoder(embed_cfg.encoder, device, embed_cfg.max_seq_length)
+    row_of = pd.Series(np.arange(len(corpus.docs)), index=corpus.docs.doc_id.to_numpy())
+    selected = row_of.reindex(load_selection(art).doc_id).dropna().astype(int).unique()
+    vectors = np.load(stored.file("vectors.npy"), mmap_mode="r")
+    return selection_map(selection.embed(seeds.texts, encoder), vectors, np.sort(selected), sample)

@@ -15,6 +15,7 @@ a cancel keeps it); running the same config again resumes there, with the same b
 from __future__ import annotations
 
 import errno
+import io
 import os
 import shutil
 from dataclasses import dataclass
@@ -31,7 +32,9 @@ from ssae_core.errors import ConfigError, SSAEError, WorkspaceError
 from ssae_core.progress import Progress, Silent
 from ssae_core.sae_math import tilt_ess, tilted_mean
 from ssae_core.sae_stack import SAEStack
-from ssae_core.workspace import Artifact, Workspace
+from ssae_core.workspace import Artifact, Workspace, atomic_write_bytes
+
+LIVE_LOG = "log.parquet"  # in the run directory while training, removed with it at the end
 
 
 class TrainingError(SSAEError):
@@ -156,6 +159,7 @@ def _train(stack: SAEStack, store: ActivationStore, rows: np.ndarray, cfg: Finet
         last_fired[out["fired"]] = step
         if step % cfg.log_every == 0 or step + 1 == cfg.steps:
             log += _log_rows(step, stack, cfg, per_sae, items, out, last_fired)
+            _write_live_log(run_dir, log)
         if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps:
             _save_checkpoint(run_dir / "checkpoint.pt", step + 1, stack, opt, last_fired, log)
         progress.update(1, loss=float(per_sae.mean()), l0=float(out["l0"].mean()))
@@ -197,6 +201,22 @@ def _log_rows(step, stack, cfg, per_sae, items, out, last_fired) -> list[dict]:
          "l0": float(l0[i]), "dead_fraction": float(dead[i].float().mean()), "ess": float(ess[i]), "lr": lr_at(cfg, step)}
         for i in range(len(stack))
     ]
+
+
+def _write_live_log(run_dir: Path, log: list[dict]) -> None:
+    """The log so far as ``<run>/log.parquet``, for live curves while the run goes on."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    buf = io.BytesIO()
+    pd.DataFrame(log).to_parquet(buf, index=False)
+    atomic_write_bytes(run_dir / LIVE_LOG, buf.getvalue())
+
+
+def latest_live_log(ws: Workspace) -> pd.DataFrame | None:
+    """The live log of the most recently updated unfinished run in the workspace, if any.
+
+    Training jobs run one at a time per device, so on a dashboard this is the running job's."""
+    logs = sorted((ws.root / "runs").glob(f"*/{LIVE_LOG}"), key=lambda p: p.stat().st_mtime) if (ws.root / "runs").exists() else []
+    return pd.read_parquet(logs[-1]) if logs else None
 
 
 def _save_checkpoint(path: Path, step: int, stack, opt, last_fired, log) -> None:

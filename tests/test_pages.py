@@ -61,6 +61,8 @@ def test_error_norms_for_pasted_text(open_page):
     area.set_value("the quark spin couples to the field and the proton decays").run()
     assert not at.exception
     assert len(at.get("plotly_chart")) >= 2
+    heat = [h for h in at.get("html") if "shade: error norm" in h.proto.body]
+    assert heat and all(w in heat[0].proto.body for w in ("quark", "proton", "GSAE")), "one shaded row per SAE over the pasted tokens"
 
 
 def test_select_page_launches_a_small_job(open_page, quick_workspace):
@@ -75,3 +77,21 @@ def test_select_page_launches_a_small_job(open_page, quick_workspace):
         time.sleep(0.5)
     assert jobs.status(quick_workspace, started[0]["name"])["state"] == "done"
     assert any(a.manifest["config"]["token_budget"] == 1000 for a in quick_workspace.list("selection"))
+
+
+def test_select_page_draws_the_embedding_map(open_page, quick_workspace, quick_world):
+    from ssae_core.base import Base, BaseSpec
+    from ssae_core.select_artifact import run_selection
+    from ssae_core.selection import SelectionConfig
+
+    base = Base(quick_world.model, quick_world.gsae, quick_world.hook_name, BaseSpec(quick=True), quick_world)
+    dense = run_selection(SelectionConfig(method="dense", token_budget=3000, max_seq_length=64), quick_world.text_set("physics_seed"), quick_world.text_set("general"), base, quick_workspace)
+    at = open_page("select")
+    at.selectbox(key="sel-show").set_value(dense.key).run()
+    at.toggle(key="sel-map").set_value(True).run()
+    assert not at.exception
+    chart = at.get("plotly_chart")[-1]
+    import json
+
+    groups = {trace["name"] for trace in json.loads(chart.proto.spec)["data"]}
+    assert {"seed", "selected", "corpus"} <= {g.split(" ")[0] for g in groups}, groups

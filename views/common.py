@@ -117,8 +117,9 @@ def test_splits(world) -> list[str]:
     return [f"{sub}_{kind}" for sub in ("physics", "medicine") for kind in ("test", "ood")] + ["general_test"]
 
 
-def job_panel(ws: Workspace, name: str, what: str) -> dict | None:
-    """Live progress of job ``name`` (stage, bar, ETA, log, cancel); reruns the page when it ends."""
+def job_panel(ws: Workspace, name: str, what: str, live=None) -> dict | None:
+    """Live progress of job ``name`` (stage, bar, ETA, log, cancel, and ``live()`` if given: more live
+    output, e.g. training curves); reruns the page when it ends."""
     state = jobs.status(ws, name)
     if state is None:
         return None
@@ -135,6 +136,8 @@ def job_panel(ws: Workspace, name: str, what: str) -> dict | None:
             st.progress(min(done / total, 1.0) if total else 0.0, text=f"{what}: {now['state']} — {now.get('stage') or 'starting'}" + (f" {done}/{total}" if total else "") + eta + (f" ({info})" if info else ""))
             if st.button("Cancel", key=f"cancel-{name}"):
                 jobs.cancel(ws, name)
+            if live is not None:
+                live()
         elif now.get("state") == "failed":
             st.error(f"{what} failed: {now.get('error') or 'no message'}")
         elif now.get("state") == "cancelled":

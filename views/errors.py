@@ -7,7 +7,7 @@ import torch
 
 from views import common
 from ssae_core import dark_matter as dm
-from ssae_core import plots, selection
+from ssae_core import highlight, plots, selection
 from ssae_core.activations import collect, kept_tokens, pad_id
 
 st.title("Error norms")
@@ -42,7 +42,7 @@ named = {s.label: s.sae for s in saes}
 norms = dm.error_norms(named, torch.from_numpy(x))
 words = [base.tokenizer.decode([i]) for i in ids]
 value = st.radio("Colour by", ["error_norm", "relative_error"], horizontal=True, format_func=lambda v: v.replace("_", " "), key="err-value")
-st.plotly_chart(plots.error_heatmap(norms, words, value), key="err-heat")
+st.html(highlight.error_rows_html(norms, words, value))
 common.download_csv(norms.assign(token=norms.token_index.map(dict(enumerate(words)))), "error-norms")
 if "GSAE" in named and len(named) > 1:
     st.subheader("Tokens each SAE fixed or broke most vs the GSAE")

@@ -58,7 +58,15 @@ with tab_map:
         st.session_state["feat-id"] = int(points[0]["customdata"] if np.isscalar(points[0]["customdata"]) else points[0]["customdata"][0])
         st.success(f"Feature {st.session_state['feat-id']} opened in the feature browser tab.")
 
-with tab_browse:
+@st.cache_data(show_spinner="Collecting examples…", max_entries=64)
+def examples_for(ref: str, path: str, j: int):
+    s = next(x for x in common.named_saes(ws, base) if x.ref == ref)
+    return build_examples(base, s.sae, split_docs(ws.open(path)), table(path).set_index("feature"), [j])[0]
+
+
+@st.fragment
+def browser():
+    """The feature browser: switching features reruns only this part of the page."""
     results = {r["feature"]: r for r in stored_results(ws, [sae.ref]) if r.get("status") == "ok"}
     tok = base.tokenizer
     query = st.text_input("Search: a feature id, a token, or words of an explanation", key="feat-query")
@@ -74,7 +82,7 @@ with tab_browse:
         matches = live.sort_values("count", ascending=False).feature.head(50).tolist()
     if not matches:
         st.warning("No feature matches; try another token or an id.")
-        st.stop()
+        return
     current = st.session_state.get("feat-id")
     options = ([current] if current is not None and current not in matches and current < len(feats) else []) + matches
     if current in options:  # a map click or an id search opens that feature
@@ -91,12 +99,7 @@ with tab_browse:
                 "  \n· suppresses: " + ", ".join(f"`{tok.decode([int(t)]).strip()}`" for t in row.lens_bottom))
     if row["count"] == 0:
         st.info("This feature never fires on this split.")
-        st.stop()
-
-    @st.cache_data(show_spinner="Collecting examples…", max_entries=64)
-    def examples_for(ref: str, path: str, j: int):
-        s = next(x for x in common.named_saes(ws, base) if x.ref == ref)
-        return build_examples(base, s.sae, split_docs(ws.open(path)), table(path).set_index("feature"), [j])[0]
+        return
 
     fx = examples_for(sae.ref, str(art.path), int(feature))
     result = results.get(int(feature))
@@ -115,3 +118,7 @@ with tab_browse:
     st.markdown("**Top activating examples** (shade = activation; hover for the value)")
     for ex in fx.explain:
         st.html(example_html(list(ex.tokens), list(ex.acts), float(row.max_act)))
+
+
+with tab_browse:
+    browser()

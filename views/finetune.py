@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from views import common
-from ssae_core import jobs, plots
+from ssae_core import jobs, plots, train
 from ssae_core.device import pick_device
 
 st.title("Finetune")
@@ -32,7 +32,15 @@ if objective == "term":
 if common.quick():
     args += ["--batch-tokens", "256", "--lr", "1e-3", "--decay-steps", "10"]
 name = "finetune-" + hashlib.sha256(" ".join(args).encode()).hexdigest()[:10]
-state = common.job_panel(ws, name, "Finetuning")
+
+
+def live_curves():
+    log = train.latest_live_log(ws)
+    if log is not None and len(log):
+        st.plotly_chart(plots.training_curves(log), key="ft-live")
+
+
+state = common.job_panel(ws, name, "Finetuning", live_curves)
 if (state is None or state["state"] in jobs.FINAL) and st.button(f"Train on {device} (background job)", type="primary"):
     jobs.launch(ws, name, args, resource=f"train:{device}")
     st.rerun()

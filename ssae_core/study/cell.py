@@ -12,12 +12,13 @@ import json
 import time
 from pathlib import Path
 
+import pandas as pd
 import plotly.io as pio
 
 from ssae_core import dark_matter, features, plots, selection
 from ssae_core.activations import cache_activations, collect, kept_counts, kept_tokens, pad_id
 from ssae_core.autointerp.run import AutointerpConfig, prepare, results_table, run_autointerp
-from ssae_core.evaluate import NamedSAE, demo_split, evaluate, group_name, load_features, sae_set
+from ssae_core.evaluate import NamedSAE, demo_split, evaluate, group_name, load_features, sae_set, ssae_group
 from ssae_core.progress import Progress
 from ssae_core.report import compare_saes
 from ssae_core.select_artifact import load_selection, run_selection
@@ -76,11 +77,16 @@ def _compute(ws, base, cfg: StudyConfig, subdomain: str, seed: int, widths, back
         "subdomain": subdomain, "seed": seed, "precision": precision, "seconds": round(time.time() - start, 1),
         "metrics": comp.metrics.drop(columns=["ref"]).to_dict("records"), "matched": comp.matched[["split", "group", "label", "l0", "ppl_spliced"]].to_dict("records"),
         "tail_coverage": comp.tables["tail_coverage"].to_dict("records"), "concept_recall": comp.tables["concept_recall"].to_dict("records"),
-        "breadth": breadth, "autointerp": ai.to_dict("records"), "dark_matter": dm.to_dict("records"),
+        "breadth": breadth, "autointerp": ai.to_dict("records"), "dark_matter": dm.to_dict("records"), "tilt_ess": _tilt_ess(ws, ssae_arts),
     }
     atomic_write_json(out / "numbers.json", numbers)
     atomic_write_json(out / "figures.json", {k: f.to_json() for k, f in figures.items()})
     return {"subdomain": subdomain, "seed": seed, "seconds": numbers["seconds"], "backend": str(backend.label)}
+
+
+def _tilt_ess(ws, arts: list[Artifact]) -> list[dict]:
+    """Per sweep: the mean effective sample share of the tilt weights over training (1 for ERM)."""
+    return [{"group": ssae_group(ws, a), "ess": float(pd.read_parquet(a.file("log.parquet")).ess.mean())} for a in arts]
 
 
 def _train_sweeps(ws, base, cfg: StudyConfig, subdomain: str, seed: int, label: str, progress: Progress):

@@ -112,12 +112,20 @@ def _has(cfg: StudyConfig, *methods: str) -> bool:
     return all(m in cfg.methods for m in methods)
 
 
-def claim_selection_order(cfg: StudyConfig, metrics: pd.DataFrame) -> Claim:
+def precision_table(cells: list[dict]) -> pd.DataFrame:
+    """Per cell and method: the share of selected general-corpus documents that are in the subdomain."""
+    return pd.DataFrame([{"subdomain": c["subdomain"], "seed": c["seed"], "method": m, "precision": p}
+                         for c in cells for m, p in c["precision"].items() if p is not None], columns=CELL + ["method", "precision"])
+
+
+def claim_selection_order(cfg: StudyConfig, metrics: pd.DataFrame, precision: pd.DataFrame | None = None) -> Claim:
     groups = [group_name(m) for m in ("dense", "bm25", "random")]
     ppl = curve_ppl(metrics, "ID", groups)
     parts = [Part("mean ID perplexity over the common L0 range: dense < BM25 < general baseline", ordered(wide(ppl, "mean_ppl"), groups))] if _has(cfg, "dense", "bm25", "random") else []
-    return Claim(1, "Dense retrieval beats BM25, which beats the general-corpus baseline, on spliced perplexity at matched L0 (in-distribution).",
-                 parts, {"Mean spliced perplexity over the common L0 range (ID)": spread(ppl, "mean_ppl", ["subdomain", "group"])})
+    tables = {"Mean spliced perplexity over the common L0 range (ID)": spread(ppl, "mean_ppl", ["subdomain", "group"])}
+    if precision is not None and len(precision):
+        tables["Selection precision (share of the selected corpus documents that belong to the subdomain)"] = spread(precision, "precision", ["subdomain", "method"])
+    return Claim(1, "Dense retrieval beats BM25, which beats the general-corpus baseline, on spliced perplexity at matched L0 (in-distribution).", parts, tables)
 
 
 def claim_ood(cfg: StudyConfig, metrics: pd.DataFrame) -> Claim:
@@ -158,7 +166,7 @@ def tail_share(coverage: pd.DataFrame) -> pd.DataFrame:
     return out.assign(tail_share=out.covered / out.tokens).rename(columns={"sae": "group"})
 
 
-def claim_tail(cfg: StudyConfig, coverage: pd.DataFrame) -> Claim:
+def claim_tail(cfg: StudyConfig, coverage: pd.DataFrame, ess: pd.DataFrame) -> Claim:
     share = tail_share(coverage)
     table = wide(share, "tail_share")
     erm, term = group_name(cfg.tilt_method), group_name(cfg.tilt_method, cfg.paper_tilt)
@@ -167,7 +175,8 @@ def claim_tail(cfg: StudyConfig, coverage: pd.DataFrame) -> Claim:
              Part(f"{term} covers more than {erm}", ordered(table, [erm, term])),
              Part("coverage increases with the tilt (" + " < ".join(by_tilt) + ")", ordered(table, by_tilt))]
     return Claim(4, "SSAEs cover more tail tokens than the GSAE; TERM covers more than ERM, increasingly with tilt.",
-                 parts, {"Share of rare tokens covered (logit lens, SAEs at the GSAE's L0)": spread(share, "tail_share", ["subdomain", "group"])})
+                 parts, {"Share of rare tokens covered (logit lens, SAEs at the GSAE's L0)": spread(share, "tail_share", ["subdomain", "group"]),
+                         "Effective sample share of the tilt weights during training (1 = every token weighs the same, as in ERM)": spread(ess[ess.group.isin(by_tilt)], "ess", ["subdomain", "group"])})
 
 
 def claim_breadth(cfg: StudyConfig, breadth: pd.DataFrame, metrics: pd.DataFrame) -> Claim:
@@ -220,7 +229,7 @@ def claim_dark_matter(cfg: StudyConfig, r2: pd.DataFrame) -> Claim:
     focus = r2[~r2.sae.str.startswith(f"{GSAE} d_sae=")].rename(columns={"sae": "group"})
     best_baseline = focus[baselines].max(axis=1)
     linear = ((focus.r2_norm_from_activation >= LINEAR_R2) & (focus.r2_norm_from_activation > best_baseline)).groupby([focus.subdomain, focus.seed]).all()
-    widths = r2[r2.sae.str.startswith(GSAE)].drop_duplicates(CELL + ["d_sae"])  # the world's GSAE is also a focus SAE
+    widths = r2[r2.sae.str.startswith(GSAE)].drop_duplicates(CELL + ["d_sae"]).sort_values("d_sae")  # the world's GSAE is also a focus SAE
 
     def relative_range(v: pd.Series) -> float:
         return float((v.max() - v.min()) / v.mean())
@@ -231,13 +240,13 @@ def claim_dark_matter(cfg: StudyConfig, r2: pd.DataFrame) -> Claim:
                  [Part(f"R² of ||e||² from x >= {LINEAR_R2} and above the token-identity, norm and L0 baselines, for every SAE compared", linear),
                   Part("across GSAE widths, the relative range of nonlinear FVU is under half that of FVU", flat)],
                  {"Held-out R² of ||e||² (Eq. 2) from x and baselines": spread(focus.melt(id_vars=CELL + ["group"], value_vars=["r2_norm_from_activation"] + baselines, var_name="predictor", value_name="r2"), "r2", ["subdomain", "group", "predictor"]),
-                  "FVU and nonlinear FVU (Eq. 4) across GSAE widths": spread(widths.melt(id_vars=CELL + ["d_sae"], value_vars=["fvu", "nonlinear_fvu", "r2_error_vector"], var_name="measure", value_name="value"), "value", ["subdomain", "d_sae", "measure"])})
+                  "L0, FVU and nonlinear FVU (Eq. 4) across GSAE widths (trained with the same L1 coefficient, so L0 is not held fixed)": spread(widths.melt(id_vars=CELL + ["d_sae"], value_vars=["l0", "fvu", "nonlinear_fvu", "r2_error_vector"], var_name="measure", value_name="value"), "value", ["subdomain", "d_sae", "measure"])})
 
 
 def check_claims(cfg: StudyConfig, cells: list[dict], backend: str) -> list[Claim]:
     """Every claim, in the issue's order, from the cells' numbers."""
     metrics = frame(cells, "metrics")
-    return [claim_selection_order(cfg, metrics), claim_ood(cfg, metrics), claim_tracin(cfg, metrics),
-            claim_tail(cfg, frame(cells, "tail_coverage")), claim_breadth(cfg, frame(cells, "breadth"), metrics),
+    return [claim_selection_order(cfg, metrics, precision_table(cells)), claim_ood(cfg, metrics), claim_tracin(cfg, metrics),
+            claim_tail(cfg, frame(cells, "tail_coverage"), frame(cells, "tilt_ess")), claim_breadth(cfg, frame(cells, "breadth"), metrics),
             claim_recall(cfg, frame(cells, "concept_recall")), claim_autointerp(cfg, frame(cells, "autointerp"), backend),
             claim_dark_matter(cfg, frame(cells, "dark_matter"))]

@@ -23,15 +23,15 @@ class StudyConfig(Config):
     encoder_tokens: int = 64  # word pieces the dense encoder reads per document
     sparsity: tuple[float, ...] = (0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.5, 7.0)  # L1 coefficients of every sweep
     tilt_method: str = "dense"  # the selection the TERM sweeps use
-    tilts: tuple[float, ...] = (50.0, 500.0, 1e9)
+    tilts: tuple[float, ...] = (0.01, 500.0, 1e9)
     paper_tilt: float = 500.0  # the TERM sweep the single-SAE comparisons use
-    steps: int = 150
+    steps: int = 100
     batch_tokens: int = 2048
     lr: float = 2e-4
-    widths: tuple[int, ...] = (2, 4, 16)  # GSAE expansions (d_sae / d_in) besides the world's own, for claim 8
+    widths: tuple[int, ...] = (2, 4)  # GSAE expansions (d_sae / d_in) besides the world's own, for claim 8
     autointerp_features: int = 30
     dark_matter_tokens: int = 15_000
-    version: int = 1
+    version: int = 2
 
     @classmethod
     def quick_config(cls) -> "StudyConfig":
