@@ -265,16 +265,9 @@ def _comparison_inputs(args, progress):
 
 
 def _token_split(spec: str, base, args):
-    from pathlib import Path
+    from ssae_core.evaluate import token_split
 
-    from ssae_core import data, selection
-    from ssae_core.evaluate import TokenSplit, demo_split
-    from ssae_core.select_artifact import texts_ref
-
-    if base.world is not None and not Path(spec).exists():
-        return demo_split(base.world, spec)
-    texts = data.load_texts(spec, data.IngestConfig(text_field=args.text_field))
-    return TokenSplit(Path(spec).stem, texts_ref(texts), selection.tokenize(texts.texts, base.tokenizer, base.model.cfg.n_ctx))
+    return token_split(spec, base, args.text_field)
 
 
 def _evaluate(args) -> int:

@@ -60,6 +60,17 @@ def demo_split(world, split: str) -> TokenSplit:
     return TokenSplit(split, f"{world.tokenizer_art.ref}:{split}", docs)
 
 
+def token_split(spec: str, base, text_field: str = "text") -> TokenSplit:
+    """A test split from a demo split name (demo base) or a text file / folder, tokenized for ``base``."""
+    from ssae_core import data, selection
+    from ssae_core.select_artifact import texts_ref
+
+    if base.world is not None and not Path(spec).exists():
+        return demo_split(base.world, spec)
+    texts = data.load_texts(spec, data.IngestConfig(text_field=text_field))
+    return TokenSplit(Path(spec).stem, texts_ref(texts), selection.tokenize(texts.texts, base.tokenizer, base.model.cfg.n_ctx))
+
+
 def check_comparable(saes: list[NamedSAE], base, split: TokenSplit) -> None:
     """ConfigError unless every SAE reads the base's hook at its width and the split fits the tokenizer."""
     if not split.docs or not sum(len(d) for d in split.docs):

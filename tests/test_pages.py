@@ -95,3 +95,25 @@ def test_select_page_draws_the_embedding_map(open_page, quick_workspace, quick_w
 
     groups = {trace["name"] for trace in json.loads(chart.proto.spec)["data"]}
     assert {"seed", "selected", "corpus"} <= {g.split(" ")[0] for g in groups}, groups
+
+
+def test_an_uploaded_test_set_is_evaluated_and_shown(open_page, quick_workspace, quick_world):
+    """A test set uploaded on the Seeds & data page is a split choice of the analysis pages, evaluated through the job."""
+    texts = [quick_world.tokenizer.decode(d) for d in quick_world.split_tokens("physics_test")[:12]]
+    target = quick_workspace.root / "uploads" / "test" / "my_lab_notes.txt"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text("\n".join(texts) + "\n")
+    at = open_page("evaluate")
+    at.multiselect(key="eval-splits").set_value([str(target)]).run()
+    assert not at.exception
+    before = {j["name"] for j in jobs.list_jobs(quick_workspace)}
+    at.button(key=next(b.key for b in at.button if b.key and b.key.startswith("go-evaluate-"))).click().run()
+    (name,) = {j["name"] for j in jobs.list_jobs(quick_workspace)} - before
+    deadline = time.time() + 240
+    while time.time() < deadline and jobs.status(quick_workspace, name)["state"] not in jobs.FINAL:
+        time.sleep(0.5)
+    assert jobs.status(quick_workspace, name)["state"] == "done", jobs.status(quick_workspace, name)
+    at.run()
+    assert not at.exception
+    shown = [df.value for df in at.dataframe if "split" in df.value.columns]
+    assert shown and set(shown[0].split) == {"my_lab_notes"}

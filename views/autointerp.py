@@ -16,7 +16,7 @@ ws = common.workspace()
 base = common.base(ws)
 saes = common.pick_saes(common.named_saes(ws, base), "ai-saes", common.comparison_defaults(ws, base)[:3])
 c1, c2, c3 = st.columns(3)
-split = c1.selectbox("Examples from", common.test_splits(base.world), key="ai-split")
+split = c1.selectbox("Examples from", common.test_splits(base.world, ws), format_func=common.split_label, key="ai-split")
 n = c2.number_input("Random live features (the same for every SAE)", 1, 500, 10, key="ai-n")
 has_key = bool(find_api_key())
 backend = c3.selectbox("Backend", ["claude", "offline"] if has_key else ["offline"], key="ai-backend",

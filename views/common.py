@@ -113,8 +113,17 @@ def _comparison_defaults(root: str, keys: tuple, digest: str) -> list[str]:
     return picks
 
 
-def test_splits(world) -> list[str]:
-    return [f"{sub}_{kind}" for sub in ("physics", "medicine") for kind in ("test", "ood")] + ["general_test"]
+def test_splits(world, ws: Workspace | None = None) -> list[str]:
+    """Test split choices: the demo world's, then test / OOD sets uploaded on the Seeds & data page (as paths)."""
+    demo = [f"{sub}_{kind}" for sub in ("physics", "medicine") for kind in ("test", "ood")] + ["general_test"] if world is not None else []
+    uploads = ws.root / "uploads" if ws is not None else None
+    uploaded = [str(p) for role in ("test", "ood") for p in sorted((uploads / role).glob("*")) if p.is_file()] if uploads and uploads.exists() else []
+    return demo + uploaded
+
+
+def split_label(name: str) -> str:
+    """How a split choice reads in a picker: demo names as they are, uploads by file name."""
+    return name if "/" not in name else f"uploaded: {name.rsplit('/', 1)[-1]}"
 
 
 def job_panel(ws: Workspace, name: str, what: str, live=None) -> dict | None:
@@ -159,9 +168,9 @@ def download_csv(df, name: str, label: str = "Download data (CSV)") -> None:
 
 
 def split_refs(base, names: list[str]) -> list:
-    from ssae_core.evaluate import demo_split
+    from ssae_core.evaluate import token_split
 
-    return [demo_split(base.world, n) for n in names]
+    return [token_split(n, base) for n in names]
 
 
 def missing_evaluations(ws: Workspace, base, saes: list, splits: list) -> int:

@@ -23,7 +23,7 @@ if len(defaults) == 1:
         st.rerun()
 
 saes = common.pick_saes(common.named_saes(ws, base), "compare-saes", defaults, help="Default: the GSAE and both sweeps; the figures after the Pareto curves compare, per sweep, the SSAE closest to the GSAE's L0.")
-split_names = st.multiselect("Test splits (the first is in-domain)", common.test_splits(base.world), default=[f"{cfg.subdomain}_test", f"{cfg.subdomain}_ood"], key="compare-splits")
+split_names = st.multiselect("Test splits (the first is in-domain)", common.test_splits(base.world, ws), format_func=common.split_label, default=[f"{cfg.subdomain}_test", f"{cfg.subdomain}_ood"], key="compare-splits")
 if not saes or not split_names or not common.evaluation_gate(ws, base, saes, split_names):
     st.stop()
 

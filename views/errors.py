@@ -16,9 +16,9 @@ ws = common.workspace()
 base = common.base(ws)
 world = base.world
 saes = common.pick_saes(common.named_saes(ws, base), "err-saes", common.comparison_defaults(ws, base)[:3])
-split = st.selectbox("Test split (documents to pick from, and the tokens the R² fits use)", common.test_splits(world), key="err-split")
-docs = world.split_tokens(split)
-texts = world.text_set(split).texts
+split = st.selectbox("Test split (documents to pick from, and the tokens the R² fits use)", common.test_splits(world, ws), format_func=common.split_label, key="err-split")
+docs = common.split_refs(base, [split])[0].docs
+texts = [base.tokenizer.decode(d) for d in docs]
 doc_index = st.number_input("Document", 0, len(docs) - 1, 0, key="err-doc")
 text = st.text_area("Text (edit it or paste your own)", texts[int(doc_index)], height=100, key=f"err-text-{split}-{doc_index}")
 if not saes or not text.strip():

@@ -44,6 +44,7 @@ def run_study(ws: Workspace, cfg: StudyConfig, backend, out: Path, device: str |
     header = (f"Run {time.strftime('%Y-%m-%d')}: {'the quick (miniature) world: a structure check, not evidence' if cfg.quick else 'the full demo world'}; "
               f"subdomains {', '.join(cfg.subdomains)}; seeds {', '.join(map(str, cfg.seeds))}; {len(cfg.sparsity)} L1 values per sweep, "
               f"{cfg.steps} steps of {cfg.batch_tokens} tokens; TERM tilts {', '.join(f'{t:g}' for t in cfg.tilts)} on {cfg.tilt_method}; "
-              f"autointerp backend {backend.label}. Cells computed in {compute / 60:.1f} min (this invocation {(time.time() - start) / 60:.1f} min).")
+              f"autointerp backend {backend.label}. The cells took {compute / 60:.1f} min to compute (their own timings, stored with them); "
+              f"this run took {(time.time() - start) / 60:.1f} min, reusing every stored step.")
     numbers = {"config": cfg.to_dict(), "backend": backend.label, "world": base.world.report, "cell_seconds": compute, "cells": cells}
     return write_outputs(out, claims, header, numbers, figures)
