@@ -14,9 +14,9 @@ if not saes or not split_names or not common.evaluation_gate(ws, base, saes, spl
     st.stop()
 
 result = common.comparison(ws, saes, split_names)
-cols = st.columns(len(split_names))
-for col, name in zip(cols, split_names):
-    col.plotly_chart(result.figures[f"pareto_{name}"], key=f"pareto-{name}")
+paretos = [n for n in result.figures if n.startswith("pareto_")]  # named by split (an upload's file stem)
+for col, name in zip(st.columns(len(paretos)), paretos):
+    col.plotly_chart(result.figures[name], key=name)
 st.subheader("Area under perplexity vs L0")
 st.caption("Lower is better; `mean_ppl` is the area divided by the L0 range's width.")
 st.dataframe(result.auc, hide_index=True)
