@@ -166,12 +166,13 @@ def synthetic_check(sae, x: torch.Tensor, noise_x: float, noise_xhat: float, see
 
 
 def fixed_and_broken(norms: pd.DataFrame, tokens: list[str], baseline: str, k: int = 10) -> pd.DataFrame:
-    """Per SAE other than ``baseline``: the k tokens whose error norm it lowered most (fixed) and raised most (broken)."""
+    """Per SAE other than ``baseline``: up to k tokens whose error norm it lowered most (fixed) and raised most
+    (broken); a token that did not change that way is not listed (an SAE that broke nothing has no broken rows)."""
     wide = norms.pivot(index="token_index", columns="sae", values="error_norm")
     rows = []
     for sae in wide.columns.drop(baseline):
         change = wide[sae] - wide[baseline]
-        for kind, picks in (("fixed", change.nsmallest(k)), ("broken", change.nlargest(k))):
+        for kind, picks in (("fixed", change[change < 0].nsmallest(k)), ("broken", change[change > 0].nlargest(k))):
             rows += [{"sae": sae, "kind": kind, "token_index": int(i), "token": tokens[i], "change": float(v), baseline: float(wide.loc[i, baseline]), "error_norm": float(wide.loc[i, sae])} for i, v in picks.items()]
     return pd.DataFrame(rows)
 

@@ -97,6 +97,8 @@ def test_error_norms_and_fixed_or_broken_tokens(quick_world):
     hand = pd.DataFrame({"sae": ["g"] * 3 + ["s"] * 3, "token_index": [0, 1, 2] * 2, "error_norm": [1.0, 1.0, 1.0, 0.2, 1.0, 3.0]})
     table = dm.fixed_and_broken(hand, ["the", "quark", "spin"], "g", k=1)
     assert table.set_index("kind").token.to_dict() == {"fixed": "the", "broken": "spin"}
+    only_better = hand.assign(error_norm=[1.0, 1.0, 1.0, 0.2, 1.0, 0.5])
+    assert set(dm.fixed_and_broken(only_better, ["the", "quark", "spin"], "g", k=3).kind) == {"fixed"}  # unchanged / improved tokens are never "broken"
 
 
 def test_errors_cli_writes_r2_tables_with_sizes_and_figures(quick_build, tmp_path):

@@ -46,7 +46,7 @@ st.html(highlight.error_rows_html(norms, words, value))
 common.download_csv(norms.assign(token=norms.token_index.map(dict(enumerate(words)))), "error-norms")
 if "GSAE" in named and len(named) > 1:
     st.subheader("Tokens each SAE fixed or broke most vs the GSAE")
-    st.dataframe(dm.fixed_and_broken(norms, words, "GSAE", k=5), hide_index=True)
+    st.table(dm.fixed_and_broken(norms, words, "GSAE", k=5).style.format(precision=3).hide(axis="index"))  # small: static HTML draws faster than a grid
 
 st.subheader("Dark matter on the split")
 limit = st.slider("Tokens used for the fits", 1000, 50_000, 8000, step=1000, key="err-limit")
@@ -60,7 +60,7 @@ def fits(refs: tuple, split: str, limit: int) -> dict[str, pd.DataFrame]:
 
 
 result = fits(tuple(s.ref for s in saes), split, limit)
-st.dataframe(result["r2"], hide_index=True)
+st.table(result["r2"].style.format(precision=3).hide(axis="index"))
 st.plotly_chart(plots.fvu_breakdown(result["r2"]), key="err-fvu")
 if len(result["cross"]):
     st.dataframe(result["cross"], hide_index=True)

@@ -114,10 +114,10 @@ def browser():
             st.rerun()
         except AutointerpError as exc:
             st.error(str(exc))
-    st.plotly_chart(plots.activation_histogram(np.asarray(row["hist"]), HIST_EDGES), key="feat-hist")
     st.markdown("**Top activating examples** (shade = activation; hover for the value)")
     for ex in fx.explain:
         st.html(example_html(list(ex.tokens), list(ex.acts), float(row.max_act)))
+    st.plotly_chart(plots.activation_histogram(np.asarray(row["hist"]), HIST_EDGES), key="feat-hist")
 
 
 with tab_browse:
