@@ -219,10 +219,9 @@ def _select(args) -> int:
 
 
 def _finetune(args) -> int:
-    from ssae_core import jobs, selection, train
+    from ssae_core import selection, train
     from ssae_core.activations import CacheConfig, cache_activations
     from ssae_core.base import load_base
-    from ssae_core.device import pick_device
     from ssae_core.select_artifact import load_selection
 
     ws = Workspace(args.workspace)
@@ -232,12 +231,7 @@ def _finetune(args) -> int:
     ).validate()
     sel_art = _open_artifact(ws, args.selection, "selection")
     if args.background:
-        device = str(pick_device(args.device))
-        name = f"finetune-{ws.key_for('ssae', cfg, [sel_art.ref])[:10]}"
-        argv = [a for a in args.argv if a != "--background"] + ["--device", device, "--selection", str(sel_art.path)]
-        state = jobs.launch(ws, name, argv, resource=f"train:{device}")
-        _emit({"job": name, "state": state["state"]}, args.json, lambda s: f"job {s['job']}: {s['state']}  (python -m ssae_core jobs show {s['job']})")
-        return 0
+        return _launch_training_job(args, ws, f"finetune-{ws.key_for('ssae', cfg, [sel_art.ref])[:10]}", ["--selection", str(sel_art.path)])
     with _progress(args) as progress:
         base = load_base(_base_spec(args), ws, args.device, progress)
         texts = load_selection(sel_art).text.tolist()
@@ -396,9 +390,7 @@ def _autointerp(args) -> int:
 def _study(args) -> int:
     from pathlib import Path
 
-    from ssae_core import jobs
     from ssae_core.autointerp.backends import ClaudeBackend, ClaudeConfig, OfflineBackend, find_api_key
-    from ssae_core.device import pick_device
     from ssae_core.study import StudyConfig, run_study
 
     cfg = StudyConfig.quick_config() if args.quick else StudyConfig()
@@ -410,16 +402,24 @@ def _study(args) -> int:
     ws = Workspace(args.workspace)
     out = Path(args.out or ("study/quick" if args.quick else "study")).resolve()
     if args.background:
-        device = str(pick_device(args.device))
-        argv = [a for a in args.argv if a != "--background"] + ["--device", device, "--out", str(out)]
-        state = jobs.launch(ws, f"study-{cfg.digest()[:10]}", argv, resource=f"train:{device}")
-        _emit({"job": state["name"], "state": state["state"]}, args.json, lambda s: f"job {s['job']}: {s['state']}  (python -m ssae_core jobs show {s['job']})")
-        return 0
+        return _launch_training_job(args, ws, f"study-{cfg.digest()[:10]}", ["--out", str(out)])
     use_claude = args.backend == "claude" or (args.backend == "auto" and find_api_key() is not None)
     backend = ClaudeBackend(ClaudeConfig(model=args.model)) if use_claude else OfflineBackend()
     with _progress(args) as progress:
         paths = run_study(ws, cfg, backend, out, args.device, progress)
     _emit({k: str(v) for k, v in paths.items()}, args.json, lambda s: "\n".join(f"{k}: {v}" for k, v in s.items()))
+    return 0
+
+
+def _launch_training_job(args, ws: Workspace, name: str, extra: list[str]) -> int:
+    """Queue this command (without --background, with ``extra``) as job ``name`` in the device's training slot."""
+    from ssae_core import jobs
+    from ssae_core.device import pick_device
+
+    device = str(pick_device(args.device))
+    argv = [a for a in args.argv if a != "--background"] + ["--device", device, *extra]
+    state = jobs.launch(ws, name, argv, resource=f"train:{device}")
+    _emit({"job": name, "state": state["state"]}, args.json, lambda s: f"job {s['job']}: {s['state']}  (python -m ssae_core jobs show {s['job']})")
     return 0
 
 

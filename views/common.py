@@ -167,10 +167,16 @@ def download_csv(df, name: str, label: str = "Download data (CSV)") -> None:
     st.download_button(label, df.to_csv(index=False).encode(), file_name=f"{name}.csv", mime="text/csv", key=f"csv-{name}")
 
 
-def split_refs(base, names: list[str]) -> list:
+@st.cache_resource(max_entries=32)
+def _token_split(name: str, stamp: float, base_ref: str, _base):
     from ssae_core.evaluate import token_split
 
-    return [token_split(n, base) for n in names]
+    return token_split(name, _base)
+
+
+def split_refs(base, names: list[str]) -> list:
+    """The chosen splits as TokenSplits; an uploaded file is read and tokenized once per version (its mtime)."""
+    return [_token_split(n, os.path.getmtime(n) if os.path.exists(n) else 0.0, base.ref, base) for n in names]
 
 
 def missing_evaluations(ws: Workspace, base, saes: list, splits: list) -> int:

@@ -66,8 +66,9 @@ def _compute(ws, base, cfg: StudyConfig, subdomain: str, seed: int, widths, back
     splits = [demo_split(world, f"{subdomain}_test"), demo_split(world, f"{subdomain}_ood")]
     progress.log(f"{label}: evaluate {len(saes)} SAEs")
     comp = compare_saes(ws, base, saes, splits, progress=progress, domain=subdomain)
-    home = comp.matched.set_index("group")
-    focus = [NamedSAE(home.loc[g, "ref"], g, next(s.sae for s in saes if s.ref == home.loc[g, "ref"]), g) for g in focus_groups(cfg)]
+    by_ref = {s.ref: s.sae for s in saes}
+    picks = comp.matched.set_index("group").ref
+    focus = [NamedSAE(picks[g], g, by_ref[picks[g]], g) for g in focus_groups(cfg)]
     ai = _autointerp(ws, base, cfg, seed, focus, splits[0], backend, progress)
     dm = _dark_matter(base, cfg, seed, focus, widths, splits[0].docs)
     evals = evaluate(ws, base, focus, splits[0])  # stored by compare_saes: a lookup
@@ -92,8 +93,9 @@ def _tilt_ess(ws, arts: list[Artifact]) -> list[dict]:
 def _train_sweeps(ws, base, cfg: StudyConfig, subdomain: str, seed: int, label: str, progress: Progress):
     world = base.world
     seeds, corpus, truth = world.text_set(f"{subdomain}_seed"), world.text_set("general"), world.in_domain(subdomain)
+    runs = sweeps(cfg, seed)
     acts, precision = {}, {}
-    for method in dict.fromkeys(m for m, _ in sweeps(cfg, seed).values()):
+    for method in dict.fromkeys(m for m, _ in runs.values()):
         progress.log(f"{label}: select ({method})")
         sel_cfg = selection.SelectionConfig(method=method, token_budget=cfg.token_budget, max_seq_length=cfg.encoder_tokens, seed=seed if method == "random" else 0)
         sel = run_selection(sel_cfg, seeds, corpus, base, ws, truth, progress)
@@ -101,7 +103,7 @@ def _train_sweeps(ws, base, cfg: StudyConfig, subdomain: str, seed: int, label: 
         tokens = selection.tokenize(load_selection(sel).text.tolist(), base.tokenizer, base.model.cfg.n_ctx)
         acts[method] = cache_activations(ws, base, tokens, sel.ref, progress=progress)
     arts = []
-    for group, (method, ft_cfg) in sweeps(cfg, seed).items():
+    for group, (method, ft_cfg) in runs.items():
         progress.log(f"{label}: finetune {group}")
         arts.append(finetune(ws, base.sae, base.ref, acts[method], ft_cfg, progress=progress))
     return arts, precision
