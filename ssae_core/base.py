@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 from dataclasses import dataclass
@@ -24,7 +25,9 @@ from ssae_core.config import Config
 from ssae_core.device import pick_device
 from ssae_core.errors import LoadError
 from ssae_core.progress import Progress
-from ssae_core.workspace import Workspace
+from ssae_core.workspace import Workspace, atomic_write_json
+
+SPEC_FILE = "base.json"
 
 OFFLINE_ALTERNATIVES = (
     "Offline, use the embedded demo world (--base demo), or local directories "
@@ -60,10 +63,39 @@ class Base:
     def tokenizer(self):
         return self.model.tokenizer
 
+    def describe(self) -> dict:
+        """What a researcher checks first: the model's size and the GSAE's width and hook."""
+        cfg = self.model.cfg
+        return {"source": self.spec.source, "model": cfg.model_name, "layers": cfg.n_layers, "d_model": cfg.d_model, "vocabulary": cfg.d_vocab,
+                "context": cfg.n_ctx, "hook": self.hook_name, "d_sae": self.sae.cfg.d_sae, "architecture": self.sae.cfg.architecture()}
+
     @property
     def ref(self) -> str:
         """How artifacts computed with this base name it among their inputs."""
         return self.world.gsae_art.ref if self.world is not None else f"base/{self.spec.digest()}"
+
+
+def cli_args(spec: BaseSpec) -> list[str]:
+    """The CLI options that name ``spec`` (so background jobs load the same base)."""
+    if spec.source == "demo":
+        return ["--quick"] if spec.quick else []
+    named = {"release": ("model_name", "release", "sae_id"), "local": ("model_dir", "sae_dir")}[spec.source]
+    args = ["--base", spec.source]
+    for field in named:
+        if getattr(spec, field):
+            args += ["--" + field.replace("_", "-"), getattr(spec, field)]
+    return args
+
+
+def saved_spec(ws: Workspace, default: BaseSpec) -> BaseSpec:
+    """The base chosen for this workspace (``base.json``), else ``default``."""
+    path = ws.root / SPEC_FILE
+    return BaseSpec.from_dict(json.loads(path.read_text())) if path.is_file() else default
+
+
+def save_spec(ws: Workspace, spec: BaseSpec) -> None:
+    """Make ``spec`` this workspace's base (what the dashboard and its jobs load)."""
+    atomic_write_json(ws.root / SPEC_FILE, spec.to_dict())
 
 
 def load_base(spec: BaseSpec, workspace: Workspace | None = None, device: str | None = None, progress: Progress | None = None) -> Base:
@@ -163,6 +195,13 @@ def _hooked_from_hf_dir(path: Path, hf_model, tokenizer, device) -> HookedSAETra
     return model.to(device).eval()
 
 
+def releases() -> dict[str, tuple[str, list[str]]]:
+    """SAELens's release directory (shipped with the package, no network): release -> (model, SAE ids)."""
+    from sae_lens.loading.pretrained_saes_directory import get_pretrained_saes_directory
+
+    return {name: (r.model, list(r.saes_map)) for name, r in get_pretrained_saes_directory().items()}
+
+
 def _load_release(spec: BaseSpec, device: torch.device):
     from sae_lens.loading.pretrained_saes_directory import get_pretrained_saes_directory
     from transformer_lens.loading_from_pretrained import get_official_model_name
@@ -185,7 +224,7 @@ def _load_release(spec: BaseSpec, device: torch.device):
         sae = SAE.from_pretrained(spec.release, spec.sae_id, device=str(device))
         model = HookedSAETransformer.from_pretrained(model_name, device=str(device))
     except Exception as exc:
-        raise LoadError(f"Could not load {model_name} / {spec.release}:{spec.sae_id}: {type(exc).__name__}: {exc}. {OFFLINE_ALTERNATIVES}") from None
+        raise LoadError(f"Could not load {model_name} / {spec.release}:{spec.sae_id}: {type(exc).__name__}: {str(exc).rstrip('.')}. {OFFLINE_ALTERNATIVES}") from None
     return model, sae
 
 

@@ -100,3 +100,27 @@ def test_hub_model_offline_names_the_alternatives(monkeypatch):
 def test_unknown_source():
     with pytest.raises(LoadError, match="Unknown base source"):
         base.load_base(base.BaseSpec(source="ftp"), device="cpu")
+
+
+@pytest.mark.parametrize("spec", [
+    base.BaseSpec(),
+    base.BaseSpec(quick=True),
+    base.BaseSpec(source="release", release="gpt2-small-res-jb", sae_id="blocks.8.hook_resid_pre", model_name="gpt2"),
+    base.BaseSpec(source="local", model_dir="/data/my model", sae_dir="/data/sae"),
+])
+def test_cli_args_name_the_same_base(spec):
+    from ssae_core.cli import _base_spec, _parser
+
+    args = _parser().parse_args(["evaluate", *base.cli_args(spec), "--split", "physics_test"])
+    assert _base_spec(args) == spec
+
+
+def test_saved_spec_round_trips_and_defaults(tmp_path):
+    from ssae_core.workspace import Workspace
+
+    ws = Workspace(tmp_path)
+    default = base.BaseSpec(quick=True)
+    assert base.saved_spec(ws, default) == default
+    spec = base.BaseSpec(source="local", model_dir="m", sae_dir="s")
+    base.save_spec(ws, spec)
+    assert base.saved_spec(ws, default) == spec

@@ -52,7 +52,7 @@ def test_features_browser_search_and_pick(open_page):
 def test_data_upload_is_validated(open_page):
     at = open_page("data")
     up = at.get("file_uploader")
-    assert len(up) == 3  # seeds, test, OOD (AppTest cannot feed files; the validation itself is tested in test_data)
+    assert len(up) == 4  # seeds, corpus, test, OOD (AppTest cannot feed files; the validation itself is tested in test_data)
 
 
 def test_error_norms_for_pasted_text(open_page):

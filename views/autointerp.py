@@ -16,7 +16,7 @@ ws = common.workspace()
 base = common.base(ws)
 saes = common.pick_saes(common.named_saes(ws, base), "ai-saes", common.comparison_defaults(ws, base)[:3])
 c1, c2, c3 = st.columns(3)
-split = c1.selectbox("Examples from", common.test_splits(base.world, ws), format_func=common.split_label, key="ai-split")
+split = c1.selectbox("Examples from", common.require_splits(base, ws), format_func=common.split_label, key="ai-split")
 n = c2.number_input("Random live features (the same for every SAE)", 1, 500, 10, key="ai-n")
 has_key = bool(find_api_key())
 backend = c3.selectbox("Backend", ["claude", "offline"] if has_key else ["offline"], key="ai-backend",
@@ -36,7 +36,7 @@ name = "autointerp-" + hashlib.sha256("|".join([s.ref for s in saes] + [split, s
 state = common.job_panel(ws, name, "Autointerp")
 if (state is None or state["state"] in jobs.FINAL) and st.button("Run autointerp (background job)", type="primary"):
     arts = sorted({s.ref.split("#")[0] for s in saes if s.ref.startswith("ssae/")})
-    args = ["autointerp", *common.cli_base_args(), *[a for r in arts for a in ("--ssae", r)], "--split", split, "--features", str(int(n)), "--backend", backend, "--model", model]
+    args = ["autointerp", *common.cli_base_args(ws), *[a for r in arts for a in ("--ssae", r)], "--split", split, "--features", str(int(n)), "--backend", backend, "--model", model]
     if budget:
         args += ["--budget-usd", str(budget)]
     if not any(s.group == "GSAE" for s in saes):

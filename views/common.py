@@ -1,5 +1,6 @@
 """What every page shares: the workspace, and cached handles on built artifacts."""
 
+import json
 import os
 
 import streamlit as st
@@ -26,8 +27,21 @@ def demo_config() -> demo_world.DemoConfig:
     return demo_world.DemoConfig.quick() if quick() else demo_world.DemoConfig()
 
 
+def base_spec(ws: Workspace):
+    """The workspace's base: the one chosen on Home (``base.json``), else the demo world."""
+    from ssae_core.base import BaseSpec, saved_spec
+
+    return saved_spec(ws, BaseSpec(quick=quick()))
+
+
+def _spec_key(ws: Workspace) -> str:
+    return json.dumps(base_spec(ws).to_dict(), sort_keys=True)
+
+
 def demo(ws: Workspace):
-    """The built demo world of this workspace, or None while it is not built."""
+    """The built demo world when it is the workspace's base; None while it is not built or not the base."""
+    if base_spec(ws).source != "demo":
+        return None
     return _demo(str(ws.root), demo_config().digest())
 
 
@@ -50,34 +64,68 @@ def forget_demo() -> None:
 
 
 def base(ws: Workspace):
-    """The demo world's LM + GSAE as a ``Base``; stops the page with a pointer to Home while it is not built."""
-    world = demo(ws)
-    if world is None:
+    """The workspace's LM + GSAE as a ``Base``; stops the page with a pointer to Home while it cannot be loaded."""
+    from ssae_core.errors import LoadError
+
+    if base_spec(ws).source == "demo" and demo(ws) is None:
         st.info("The demo world is not built yet: Home builds it on first launch (a few minutes).")
         st.page_link("views/home.py", label="Go to Home", icon=":material/home:")
         st.stop()
-    return _base(str(ws.root), demo_config().digest())
+    try:
+        return load_base(ws, _spec_key(ws))
+    except LoadError as exc:
+        st.error(f"The workspace's base model could not be loaded. {exc}")
+        st.page_link("views/home.py", label="Choose another base on Home", icon=":material/home:")
+        st.stop()
 
 
-@st.cache_resource(show_spinner="Loading the language model and GSAE…")
-def _base(root: str, digest: str):
-    from ssae_core.base import Base, BaseSpec
+@st.cache_resource(show_spinner="Loading the language model and GSAE…", max_entries=2)
+def _base(root: str, spec_key: str):
+    from ssae_core.base import Base, BaseSpec, load_base as load
 
-    world = _demo(root, digest)
-    return Base(world.model, world.gsae, world.hook_name, BaseSpec(quick=quick()), world)
+    spec = BaseSpec.from_dict(json.loads(spec_key))
+    if spec.source != "demo":
+        return load(spec)
+    world = _demo(root, demo_config().digest())
+    return Base(world.model, world.gsae, world.hook_name, spec, world)
+
+
+def use_base(ws: Workspace, spec) -> None:
+    """Make ``spec`` the workspace's base (the demo world is the default, so choosing it forgets the choice)."""
+    from ssae_core.base import SPEC_FILE, save_spec
+
+    if spec.source == "demo":
+        (ws.root / SPEC_FILE).unlink(missing_ok=True)
+    else:
+        save_spec(ws, spec)
+
+
+def load_base(ws: Workspace, spec_key: str):
+    """The base a spec (as sorted JSON) names, loaded once per workspace and spec; LoadError when it cannot be."""
+    return _base(str(ws.root), spec_key)
+
+
+def ssae_artifacts(ws: Workspace, base) -> list:
+    """The workspace's finetuning artifacts that start from this base's GSAE."""
+    return [a for a in ws.list("ssae") if a.summary.get("gsae") == base.ref]
+
+
+def selections(ws: Workspace, base) -> list:
+    """The workspace's selections made with this base's tokenizer."""
+    return [a for a in ws.list("selection") if base.ref in a.manifest["inputs"]]
 
 
 def named_saes(ws: Workspace, base) -> list:
-    """The GSAE and every finetuned SSAE of the workspace (``evaluate.NamedSAE``), loaded once per set."""
-    return _named(str(ws.root), tuple(a.key for a in ws.list("ssae")), demo_config().digest())
+    """The GSAE and every SSAE finetuned from it (``evaluate.NamedSAE``), loaded once per set."""
+    return _named(str(ws.root), tuple(a.key for a in ssae_artifacts(ws, base)), _spec_key(ws))
 
 
 @st.cache_resource(show_spinner="Loading SAEs…")
-def _named(root: str, keys: tuple, digest: str) -> list:
+def _named(root: str, keys: tuple, spec_key: str) -> list:
     from ssae_core.evaluate import sae_set
 
     ws = _workspace(root)
-    return sae_set(ws, _base(root, digest), [a for a in ws.list("ssae") if a.key in keys])
+    return sae_set(ws, _base(root, spec_key), [a for a in ws.list("ssae") if a.key in keys])
 
 
 def pick_saes(saes: list, key: str, default: list[str] | None = None, help: str | None = None) -> list:
@@ -95,34 +143,58 @@ def demo_comparison_config():
 
 def comparison_defaults(ws: Workspace, base) -> list[str]:
     """Labels of the GSAE and of every member of the demo comparison's ERM and TERM sweeps, if it is built."""
-    return _comparison_defaults(str(ws.root), tuple(a.key for a in ws.list("ssae")), demo_config().digest())
+    if base.world is None:
+        return ["GSAE"]
+    return _comparison_defaults(str(ws.root), tuple(a.key for a in ssae_artifacts(ws, base)), _spec_key(ws))
 
 
 @st.cache_data(show_spinner=False)
-def _comparison_defaults(root: str, keys: tuple, digest: str) -> list[str]:
+def _comparison_defaults(root: str, keys: tuple, spec_key: str) -> list[str]:
     from ssae_core.demo import comparison
 
-    ws, base = _workspace(root), _base(root, digest)
+    ws, base = _workspace(root), _base(root, spec_key)
     arts = comparison.find(base, ws, demo_comparison_config())
     if not arts:
         return ["GSAE"]
-    saes = _named(root, keys, digest)
+    saes = _named(root, keys, spec_key)
     picks = ["GSAE"]
     for kind in ("erm", "term"):
         picks += [s.label for s in saes if s.ref.startswith(arts[kind].ref + "#")]
     return picks
 
 
+def uploaded(ws: Workspace, role: str) -> list[str]:
+    """Paths of the files uploaded on Seeds & data for ``role`` (seeds, corpus, test, ood)."""
+    folder = ws.root / "uploads" / role
+    return [str(p) for p in sorted(folder.glob("*")) if p.is_file()] if folder.exists() else []
+
+
 def test_splits(world, ws: Workspace | None = None) -> list[str]:
     """Test split choices: the demo world's, then test / OOD sets uploaded on the Seeds & data page (as paths)."""
     demo = [f"{sub}_{kind}" for sub in ("physics", "medicine") for kind in ("test", "ood")] + ["general_test"] if world is not None else []
-    uploads = ws.root / "uploads" if ws is not None else None
-    uploaded = [str(p) for role in ("test", "ood") for p in sorted((uploads / role).glob("*")) if p.is_file()] if uploads and uploads.exists() else []
-    return demo + uploaded
+    return demo + ([p for role in ("test", "ood") for p in uploaded(ws, role)] if ws is not None else [])
+
+
+def require_splits(base, ws: Workspace) -> list[str]:
+    """``test_splits``; stops the page with a pointer to Seeds & data when there is none."""
+    names = test_splits(base.world, ws)
+    if not names:
+        st.info("No test set yet: upload an in-domain test set (and an out-of-distribution one) on Seeds & data.")
+        st.page_link("views/data.py", label="Go to Seeds & data", icon=":material/upload_file:")
+        st.stop()
+    return names
+
+
+def default_splits(names: list[str], subdomain: str) -> list[str]:
+    """The demo subdomain's test and OOD splits when offered, else the first uploaded test and OOD sets."""
+    demo = [n for n in (f"{subdomain}_test", f"{subdomain}_ood") if n in names]
+    if demo:
+        return demo
+    return [next(n for n in names if f"/{role}/" in n) for role in ("test", "ood") if any(f"/{role}/" in n for n in names)]
 
 
 def split_label(name: str) -> str:
-    """How a split choice reads in a picker: demo names as they are, uploads by file name."""
+    """How a data set choice reads in a picker: demo names as they are, uploads by file name."""
     return name if "/" not in name else f"uploaded: {name.rsplit('/', 1)[-1]}"
 
 
@@ -158,9 +230,11 @@ def job_panel(ws: Workspace, name: str, what: str, live=None) -> dict | None:
     return state
 
 
-def cli_base_args() -> list[str]:
-    """CLI options that select this dashboard's base (the demo world, quick in tests)."""
-    return ["--quick"] if quick() else []
+def cli_base_args(ws: Workspace) -> list[str]:
+    """CLI options that name this workspace's base, so background jobs load the same one."""
+    from ssae_core.base import cli_args
+
+    return cli_args(base_spec(ws))
 
 
 def download_csv(df, name: str, label: str = "Download data (CSV)") -> None:
@@ -201,7 +275,7 @@ def evaluation_gate(ws: Workspace, base, saes: list, split_names: list[str]) -> 
         st.info(f"{missing} evaluation(s) of the chosen SAEs on {', '.join(split_names)} are not computed yet.")
         if st.button("Evaluate (background job)", type="primary", key=f"go-{name}"):
             arts = sorted({s.ref.split("#")[0] for s in saes if s.ref.startswith("ssae/")})
-            args = ["evaluate", *cli_base_args(), *[a for ref in arts for a in ("--ssae", ref)], *[a for n in split_names for a in ("--split", n)]]
+            args = ["evaluate", *cli_base_args(ws), *[a for ref in arts for a in ("--ssae", ref)], *[a for n in split_names for a in ("--split", n)]]
             if not any(s.group == "GSAE" for s in saes):
                 args.append("--no-gsae")
             jobs.launch(ws, name, args)
@@ -210,16 +284,16 @@ def evaluation_gate(ws: Workspace, base, saes: list, split_names: list[str]) -> 
 
 
 @st.cache_resource(show_spinner="Building the comparison…", max_entries=8)
-def _comparison(root: str, digest: str, refs: tuple, split_names: tuple, l0_range: tuple | None):
+def _comparison(root: str, spec_key: str, refs: tuple, split_names: tuple, l0_range: tuple | None):
     from ssae_core.report import compare_saes
 
     ws = _workspace(root)
-    base = _base(root, digest)
-    saes = [s for s in _named(root, tuple(a.key for a in ws.list("ssae")), digest) if s.ref in refs]
+    base = _base(root, spec_key)
+    saes = [s for s in _named(root, tuple(a.key for a in ssae_artifacts(ws, base)), spec_key) if s.ref in refs]
     lo, hi = l0_range or (None, None)
     return compare_saes(ws, base, saes, split_refs(base, list(split_names)), lo, hi)
 
 
 def comparison(ws: Workspace, saes: list, split_names: list[str], l0_range: tuple | None = None):
     """``report.compare_saes`` over stored evaluations, cached per choice of SAEs and splits."""
-    return _comparison(str(ws.root), demo_config().digest(), tuple(s.ref for s in saes), tuple(split_names), l0_range)
+    return _comparison(str(ws.root), _spec_key(ws), tuple(s.ref for s in saes), tuple(split_names), l0_range)

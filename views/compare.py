@@ -12,18 +12,19 @@ base = common.base(ws)
 cfg = common.demo_comparison_config()
 defaults = common.comparison_defaults(ws, base)
 
-if len(defaults) == 1:
+if base.world is not None and len(defaults) == 1:
     st.markdown(
         f"The demo comparison finetunes the GSAE on a **{cfg.method}** selection for **{cfg.subdomain}** "
         f"({cfg.token_budget:,} tokens) with ERM and with TERM (t = {cfg.tilt:g}), {len(cfg.sparsity)} L1 values each."
     )
     state = common.job_panel(ws, "demo-ssaes", "Demo comparison")
     if (state is None or state["state"] in ("failed", "cancelled")) and st.button("Build the demo comparison (background job)", type="primary"):
-        jobs.launch(ws, "demo-ssaes", ["demo", "ssaes", *common.cli_base_args(), "--subdomain", cfg.subdomain, "--method", cfg.method], resource="train:cpu")
+        jobs.launch(ws, "demo-ssaes", ["demo", "ssaes", *common.cli_base_args(ws), "--subdomain", cfg.subdomain, "--method", cfg.method], resource="train:cpu")
         st.rerun()
 
 saes = common.pick_saes(common.named_saes(ws, base), "compare-saes", defaults, help="Default: the GSAE and both sweeps; the figures after the Pareto curves compare, per sweep, the SSAE closest to the GSAE's L0.")
-split_names = st.multiselect("Test splits (the first is in-domain)", common.test_splits(base.world, ws), format_func=common.split_label, default=[f"{cfg.subdomain}_test", f"{cfg.subdomain}_ood"], key="compare-splits")
+splits = common.require_splits(base, ws)
+split_names = st.multiselect("Test splits (the first is in-domain)", splits, format_func=common.split_label, default=common.default_splits(splits, cfg.subdomain), key="compare-splits")
 if not saes or not split_names or not common.evaluation_gate(ws, base, saes, split_names):
     st.stop()
 

@@ -1,4 +1,4 @@
-"""Seeds & data: upload seed, test and OOD sets (validated), or use the demo world's."""
+"""Seeds & data: upload seed, corpus, test and OOD sets (validated), or use the demo world's."""
 
 import pandas as pd
 import streamlit as st
@@ -12,7 +12,8 @@ st.caption("Text files (.txt: blank-line separated documents), .jsonl (a `text` 
 ws = common.workspace()
 base = common.base(ws)
 
-for role, what in (("seeds", "Seed set"), ("test", "In-domain test set"), ("ood", "Out-of-distribution test set")):
+for role, what in (("seeds", "Seed set"), ("corpus", "Corpus to select from (up to 200 MB; larger: `python -m ssae_core select --corpus PATH`)"),
+                   ("test", "In-domain test set"), ("ood", "Out-of-distribution test set")):
     upload = st.file_uploader(what, type=["txt", "jsonl", "csv", "parquet"], key=f"up-{role}")
     if upload is None:
         continue
@@ -29,13 +30,14 @@ for role, what in (("seeds", "Seed set"), ("test", "In-domain test set"), ("ood"
     report["tokens"] = data.count_tokens(texts, base.tokenizer)
     st.success(f"{upload.name}: {report['documents']} documents, {report['tokens']:,} tokens" + (f", {report['duplicates_dropped']} duplicates dropped" if report.get("duplicates_dropped") else ""))
 
-st.subheader("The demo world's sets")
 world = base.world
-rows = []
-for split in ["physics_seed", "medicine_seed", "general", *common.test_splits(world)]:
-    docs = world.split_tokens(split)
-    rows.append({"split": split, "documents": len(docs), "tokens": int(sum(len(d) for d in docs))})
-st.dataframe(pd.DataFrame(rows), hide_index=True)
+if world is not None:
+    st.subheader("The demo world's sets")
+    rows = []
+    for split in ["physics_seed", "medicine_seed", "general", *common.test_splits(world)]:
+        docs = world.split_tokens(split)
+        rows.append({"split": split, "documents": len(docs), "tokens": int(sum(len(d) for d in docs))})
+    st.dataframe(pd.DataFrame(rows), hide_index=True)
 uploaded = sorted((ws.root / "uploads").glob("*/*")) if (ws.root / "uploads").exists() else []
 if uploaded:
     st.subheader("Uploaded")

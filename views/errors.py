@@ -14,9 +14,8 @@ st.title("Error norms")
 st.caption("Per-token ‖x − x̂‖ of each SAE on a text (try your own), and the SAE error's linear and nonlinear parts (Engels et al.).")
 ws = common.workspace()
 base = common.base(ws)
-world = base.world
 saes = common.pick_saes(common.named_saes(ws, base), "err-saes", common.comparison_defaults(ws, base)[:3])
-split = st.selectbox("Test split (documents to pick from, and the tokens the R² fits use)", common.test_splits(world, ws), format_func=common.split_label, key="err-split")
+split = st.selectbox("Test split (documents to pick from, and the tokens the R² fits use)", common.require_splits(base, ws), format_func=common.split_label, key="err-split")
 docs = common.split_refs(base, [split])[0].docs
 texts = [base.tokenizer.decode(d) for d in docs]
 doc_index = st.number_input("Document", 0, len(docs) - 1, 0, key="err-doc")

@@ -9,7 +9,8 @@ st.caption("Spliced-in perplexity vs L0 per sweep (paper Fig. 1, 4-6), the area 
 ws = common.workspace()
 base = common.base(ws)
 saes = common.pick_saes(common.named_saes(ws, base), "eval-saes", common.comparison_defaults(ws, base))
-split_names = st.multiselect("Test splits (the first is in-domain)", common.test_splits(base.world, ws), format_func=common.split_label, default=["physics_test", "physics_ood"], key="eval-splits")
+splits = common.require_splits(base, ws)
+split_names = st.multiselect("Test splits (the first is in-domain)", splits, format_func=common.split_label, default=common.default_splits(splits, "physics"), key="eval-splits")
 if not saes or not split_names or not common.evaluation_gate(ws, base, saes, split_names):
     st.stop()
 

@@ -19,7 +19,7 @@ base = common.base(ws)
 saes = common.named_saes(ws, base)
 left, right = st.columns(2)
 label = left.selectbox("SAE", [s.label for s in saes], key="feat-sae")
-split = right.selectbox("Split", common.test_splits(base.world, ws), format_func=common.split_label, key="feat-split")
+split = right.selectbox("Split", common.require_splits(base, ws), format_func=common.split_label, key="feat-split")
 sae = next(s for s in saes if s.label == label)
 gsae = saes[0]
 if not common.evaluation_gate(ws, base, [sae, gsae], [split]):

@@ -13,7 +13,7 @@ st.title("Finetune")
 st.caption("Starts from the GSAE; Adam, unit-norm decoder rows, linear LR decay (paper defaults). One job trains the whole sweep; a cancelled run resumes from its checkpoint when launched again.")
 ws = common.workspace()
 base = common.base(ws)
-selections = ws.list("selection")
+selections = common.selections(ws, base)
 if not selections:
     st.info("No selection yet: make one on the Select page.")
     st.page_link("views/select.py", label="Go to Select", icon=":material/travel_explore:")
@@ -26,7 +26,7 @@ tilt = c2.number_input("Tilt t", 0.0, 1e9, 500.0 if objective == "term" else 0.0
 steps = c3.number_input("Steps", 10, 100_000, 1000 if not common.quick() else 40, key="ft-steps")
 l1 = st.text_input("Sparsity values (one SSAE each; L1 coefficient for this standard GSAE)", "1,2,3.5,6", key="ft-l1")
 device = str(pick_device())
-args = ["finetune", *common.cli_base_args(), "--selection", f"selection/{sel_key}", "--objective", objective, "--l1", l1, "--steps", str(int(steps)), "--device", device]
+args = ["finetune", *common.cli_base_args(ws), "--selection", f"selection/{sel_key}", "--objective", objective, "--l1", l1, "--steps", str(int(steps)), "--device", device]
 if objective == "term":
     args += ["--tilt", str(tilt)]
 if common.quick():
@@ -46,7 +46,7 @@ if (state is None or state["state"] in jobs.FINAL) and st.button(f"Train on {dev
     st.rerun()
 
 st.subheader("Trained SSAEs")
-ssaes = ws.list("ssae")
+ssaes = common.ssae_artifacts(ws, base)
 if not ssaes:
     st.info("None yet.")
     st.stop()

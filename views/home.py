@@ -1,11 +1,15 @@
-"""Home: what the product does, the demo world's state, and the workspace's contents."""
+"""Home: what the product does, the base model (demo world, SAELens release, local directories), the workspace."""
+
+import json
 
 import pandas as pd
 import streamlit as st
 
 from views import common
 from ssae_core import jobs, plots
+from ssae_core.base import BaseSpec, releases
 from ssae_core.cli import demo_summary
+from ssae_core.errors import LoadError
 
 st.title("SSAE Studio")
 st.markdown(
@@ -15,9 +19,73 @@ st.markdown(
 )
 
 ws = common.workspace()
-world = common.demo(ws)
+spec = common.base_spec(ws)
+SOURCES = {"demo": "Demo world (built here, no download)", "release": "SAELens release (downloads from the Hugging Face Hub)", "local": "Local directories"}
 
-if world is None:
+
+@st.cache_resource(show_spinner=False)
+def release_directory() -> dict:
+    return releases()
+
+
+def spec_form(spec: BaseSpec) -> BaseSpec:
+    """Widgets for a base choice, filled in with ``spec``; returns what they describe."""
+    source = st.radio("Source", list(SOURCES), index=list(SOURCES).index(spec.source), format_func=SOURCES.get, key="base-source")
+    if source == "release":
+        directory = release_directory()
+        names = sorted(directory)
+        release = st.selectbox("Release", names, index=names.index(spec.release or "gpt2-small-res-jb") if (spec.release or "gpt2-small-res-jb") in names else 0, key="base-release")
+        model, ids = directory[release]
+        sae_id = st.selectbox("SAE", ids, index=ids.index(spec.sae_id) if spec.sae_id in ids else 0, key="base-sae-id")
+        name = st.text_input("TransformerLens model", spec.model_name or model, help="The model the release was trained on, unless you name another.", key="base-model-name")
+        return BaseSpec(source="release", release=release, sae_id=sae_id, model_name="" if name.strip() == model else name.strip())
+    if source == "local":
+        model_dir = st.text_input("Model directory", spec.model_dir, help="This project's format (tl_config.json) or a Hugging Face model directory (config.json) of an architecture TransformerLens supports.", key="base-model-dir")
+        sae_dir = st.text_input("SAE directory", spec.sae_dir, help="SAELens format: cfg.json + sae_weights.safetensors (what sae.save_model writes).", key="base-sae-dir")
+        return BaseSpec(source="local", model_dir=model_dir.strip(), sae_dir=sae_dir.strip())
+    return BaseSpec(quick=common.quick())
+
+
+def demo_overview(world) -> None:
+    """The demo world's corpus, LM and GSAE, and concept recall by frequency."""
+    summary = demo_summary(world, 0)
+    lm, g = summary["lm"], summary["gsae"]
+    st.subheader("Demo world")
+    cols = st.columns(5)
+    cols[0].metric("Documents", f"{summary['corpus']['documents']:,}")
+    cols[1].metric("Concepts", summary["corpus"]["concepts"])
+    cols[2].metric("LM held-out CE", f"{lm['heldout_ce']:.2f} nats", help="Next-token cross-entropy on held-out general text.")
+    cols[3].metric("GSAE L0", f"{g['l0']:.1f}", help="Mean number of active GSAE features per token.")
+    cols[4].metric("GSAE CE loss recovered", f"{g['ce_loss_recovered']:.3f}", help="(CE zero-ablated − CE spliced) / (CE zero-ablated − CE clean).")
+    st.caption(
+        f"LM CE is {lm['ce_ratio_to_unigram']:.0%} of a unigram model's ({lm['unigram_ce']:.2f} nats). "
+        f"GSAE: {g['d_sae']} features at `{summary['hook_name']}`, explained variance {g['explained_variance']:.3f}, "
+        f"{g['dead_fraction']:.1%} dead, CE {g['ce_clean']:.3f} → {g['ce_spliced']:.3f} spliced in."
+    )
+
+    recall = pd.DataFrame(summary["recall_by_bucket"])
+    st.plotly_chart(plots.concept_recall_bars(recall, {"GSAE": "gsae_recall", "linear probe": "probe_recall"}), key="recall")
+    st.caption(
+        "A concept counts as recalled when one SAE feature detects its tokens with F1 ≥ 0.5. The linear probe on the "
+        "raw activations shows the concept is there in the model; the gap to the GSAE is what a specialized SAE can close."
+    )
+
+
+def base_overview(base) -> None:
+    """A release's or local base's model size, GSAE width and hook."""
+    about = base.describe()
+    st.subheader("Base model")
+    cols = st.columns(5)
+    cols[0].metric("Model", about["model"])
+    cols[1].metric("Layers", about["layers"])
+    cols[2].metric("d_model", about["d_model"])
+    cols[3].metric("GSAE features", f"{about['d_sae']:,}", help=f"{about['architecture']} SAE")
+    cols[4].metric("Vocabulary", f"{about['vocabulary']:,}")
+    st.caption(f"The GSAE reads `{about['hook']}`; context {about['context']} tokens. Next: upload seeds, a corpus and test sets on Seeds & data.")
+
+
+def build_demo() -> None:
+    """Start the demo build (first launch) and follow it; reruns the app when it is done."""
     st.subheader("Building the demo world")
     st.caption("First launch: a synthetic corpus, a tiny language model and a general SAE are built on this machine (a few minutes, once).")
     state = jobs.status(ws, common.DEMO_JOB)
@@ -41,29 +109,27 @@ if world is None:
             st.code("\n".join(state.get("log", [])) or "…")
 
     build_progress()
+
+
+with st.expander(f"Base model and GSAE: {SOURCES[spec.source].split(' (')[0]} (change)"):
+    chosen = spec_form(spec)
+    if chosen != spec and st.button("Use this base", type="primary", key="base-use"):
+        try:
+            if chosen.source != "demo":
+                with st.spinner("Loading the model and the SAE, and checking they fit together…"):
+                    common.load_base(ws, json.dumps(chosen.to_dict(), sort_keys=True))
+            common.use_base(ws, chosen)
+            st.rerun()
+        except LoadError as exc:
+            st.error(str(exc))
+
+if spec.source != "demo":
+    base_overview(common.base(ws))
+elif (world := common.demo(ws)) is None:
+    build_demo()
     st.stop()
-
-summary = demo_summary(world, 0)
-lm, g = summary["lm"], summary["gsae"]
-st.subheader("Demo world")
-cols = st.columns(5)
-cols[0].metric("Documents", f"{summary['corpus']['documents']:,}")
-cols[1].metric("Concepts", summary["corpus"]["concepts"])
-cols[2].metric("LM held-out CE", f"{lm['heldout_ce']:.2f} nats", help="Next-token cross-entropy on held-out general text.")
-cols[3].metric("GSAE L0", f"{g['l0']:.1f}", help="Mean number of active GSAE features per token.")
-cols[4].metric("GSAE CE loss recovered", f"{g['ce_loss_recovered']:.3f}", help="(CE zero-ablated − CE spliced) / (CE zero-ablated − CE clean).")
-st.caption(
-    f"LM CE is {lm['ce_ratio_to_unigram']:.0%} of a unigram model's ({lm['unigram_ce']:.2f} nats). "
-    f"GSAE: {g['d_sae']} features at `{summary['hook_name']}`, explained variance {g['explained_variance']:.3f}, "
-    f"{g['dead_fraction']:.1%} dead, CE {g['ce_clean']:.3f} → {g['ce_spliced']:.3f} spliced in."
-)
-
-recall = pd.DataFrame(summary["recall_by_bucket"])
-st.plotly_chart(plots.concept_recall_bars(recall, {"GSAE": "gsae_recall", "linear probe": "probe_recall"}), key="recall")
-st.caption(
-    "A concept counts as recalled when one SAE feature detects its tokens with F1 ≥ 0.5. The linear probe on the "
-    "raw activations shows the concept is there in the model; the gap to the GSAE is what a specialized SAE can close."
-)
+else:
+    demo_overview(world)
 
 st.subheader("Steps")
 steps = st.columns(4)

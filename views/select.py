@@ -14,28 +14,36 @@ st.title("Select")
 st.caption("The seed set is the query; dense retrieval embeds the corpus once (minutes on a CPU, then cached); TracIn reranks a first-stage pool by gradient similarity to the seeds.")
 ws = common.workspace()
 base = common.base(ws)
-uploads = sorted(p for p in (ws.root / "uploads" / "seeds").glob("*") if p.is_file()) if (ws.root / "uploads" / "seeds").exists() else []
-seed_options = ["demo:physics", "demo:medicine"] + [str(p) for p in uploads]
-c1, c2, c3 = st.columns(3)
-seeds = c1.selectbox("Seeds", seed_options, format_func=lambda s: s if s.startswith("demo:") else f"uploaded: {s.rsplit('/', 1)[-1]}", key="sel-seeds")
-method = c2.selectbox("Method", selection.METHODS, index=selection.METHODS.index("bm25"), key="sel-method")
-budget = c3.number_input("Token budget", 500, 10_000_000, 3000 if common.quick() else 20_000, step=500, key="sel-budget")
-args = ["select", *common.cli_base_args(), "--seeds", seeds, "--corpus", "demo", "--method", method, "--tokens", str(int(budget))]
+world = base.world
+seed_options = (["demo:physics", "demo:medicine"] if world is not None else []) + common.uploaded(ws, "seeds")
+corpus_options = (["demo"] if world is not None else []) + common.uploaded(ws, "corpus")
+if not seed_options or not corpus_options:
+    st.info("Upload a seed set and a corpus to select from on Seeds & data.")
+    st.page_link("views/data.py", label="Go to Seeds & data", icon=":material/upload_file:")
+    st.stop()
+c1, c2, c3, c4 = st.columns(4)
+seeds = c1.selectbox("Seeds", seed_options, format_func=common.split_label, key="sel-seeds")
+corpus = c2.selectbox("Corpus", corpus_options, format_func=lambda c: "demo: general corpus" if c == "demo" else common.split_label(c), key="sel-corpus")
+method = c3.selectbox("Method", selection.METHODS, index=selection.METHODS.index("bm25"), key="sel-method")
+budget = c4.number_input("Token budget", 500, 10_000_000, 3000 if common.quick() else 20_000, step=500, key="sel-budget")
+args = ["select", *common.cli_base_args(ws), "--seeds", seeds, "--corpus", corpus, "--method", method, "--tokens", str(int(budget))]
 name = "select-" + hashlib.sha256(" ".join(args).encode()).hexdigest()[:10]
 
 
+def _text_set(spec: str):
+    if spec == "demo":
+        return world.text_set("general")
+    if spec.startswith("demo:"):
+        return world.text_set(f"{spec.split(':', 1)[1]}_seed")
+    return data.load_texts(spec, data.IngestConfig())
+
+
 @st.cache_data(show_spinner="Embedding the seeds and drawing the UMAP map…", max_entries=8)
-def map_points(key: str, seed_specs: tuple[str, ...]):
-    """The map of selection ``key``; its seeds are whichever candidate set names the artifact's input."""
-    art = ws.get(f"selection/{key}")
-    world = base.world
-    if world is None:  # the page selects from the demo corpus only
-        return None
-    for spec in seed_specs:
-        seeds = world.text_set(f"{spec.split(':', 1)[1]}_seed") if spec.startswith("demo:") else data.load_texts(spec, data.IngestConfig())
-        if texts_ref(seeds) in art.manifest["inputs"]:
-            return embedding_map(ws, art, seeds, world.text_set("general"))
-    return None
+def map_points(key: str, seed_specs: tuple[str, ...], corpus_specs: tuple[str, ...]):
+    """The map of selection ``key``; its seeds and corpus are whichever candidate sets name the artifact's inputs."""
+    inputs = ws.get(f"selection/{key}").manifest["inputs"]
+    found = [next((t for t in map(_text_set, specs) if texts_ref(t) in inputs), None) for specs in (seed_specs, corpus_specs)]
+    return None if None in found else embedding_map(ws, ws.get(f"selection/{key}"), *found)
 
 
 state = common.job_panel(ws, name, "Selection")
@@ -43,7 +51,7 @@ if (state is None or state["state"] in jobs.FINAL) and st.button("Run selection 
     jobs.launch(ws, name, args)
     st.rerun()
 
-arts = ws.list("selection")
+arts = common.selections(ws, base)
 if not arts:
     st.info("No selection yet.")
     st.stop()
@@ -67,7 +75,7 @@ if len(peers) > 1:
 
 st.subheader("Map: seeds, selected documents and the corpus")
 if st.toggle("Draw the UMAP map (dense-encoder space; half a minute the first time)", key="sel-map"):
-    points = map_points(key, tuple(seed_options))
+    points = map_points(key, tuple(seed_options), tuple(corpus_options))
     if points is None:
         st.info("The map uses the corpus embeddings that dense retrieval stores: run a dense (or dense+tracin) selection once, then come back.")
     else:

@@ -9,7 +9,7 @@ st.caption("A token is covered when it is among the logit-lens top 10 of a featu
 ws = common.workspace()
 base = common.base(ws)
 saes = common.pick_saes(common.named_saes(ws, base), "tail-saes", common.comparison_defaults(ws, base))
-split = st.selectbox("Test split", common.test_splits(base.world, ws), format_func=common.split_label, key="tail-split")
+split = st.selectbox("Test split", common.require_splits(base, ws), format_func=common.split_label, key="tail-split")
 if not saes or not common.evaluation_gate(ws, base, saes, [split]):
     st.stop()
 
