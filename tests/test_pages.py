@@ -40,6 +40,9 @@ def test_compare_shows_every_figure_for_the_demo_comparison(open_page):
 
 def test_features_browser_search_and_pick(open_page):
     at = open_page("features")
+    assert not at.text_input, "the browser tab is closed: it does not run"
+    at.session_state["feat-tab"] = "Feature browser"
+    at.run()
     at.text_input(key="feat-query").set_value("3").run()
     assert not at.exception
     assert at.selectbox(key="feat-pick").value == 3
@@ -55,14 +58,20 @@ def test_data_upload_is_validated(open_page):
     assert len(up) == 4  # seeds, corpus, test, OOD (AppTest cannot feed files; the validation itself is tested in test_data)
 
 
-def test_error_norms_for_pasted_text(open_page):
+def test_error_norms_for_pasted_text_and_the_dark_matter_tab(open_page):
     at = open_page("errors")
     area = at.text_area[0]
     area.set_value("the quark spin couples to the field and the proton decays").run()
     assert not at.exception
-    assert len(at.get("plotly_chart")) >= 2
     heat = [h for h in at.get("html") if "shade: error norm" in h.proto.body]
     assert heat and all(w in heat[0].proto.body for w in ("quark", "proton", "GSAE")), "one shaded row per SAE over the pasted tokens"
+    assert not at.get("plotly_chart"), "the dark-matter tab is closed, so its fits do not run"
+    at.session_state["err-tab"] = "Dark matter on the split"
+    at.run()
+    assert not at.exception
+    assert len(at.get("plotly_chart")) >= 2
+    assert any("nonlinear_fvu" in t.value.columns for t in at.table), "the R² / FVU table"
+    assert not [h for h in at.get("html") if "shade: error norm" in h.proto.body], "the per-token tab is closed"
 
 
 def test_select_page_launches_a_small_job(open_page, quick_workspace):

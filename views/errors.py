@@ -15,12 +15,9 @@ st.caption("Per-token ‖x − x̂‖ of each SAE on a text (try your own), and 
 ws = common.workspace()
 base = common.base(ws)
 saes = common.pick_saes(common.named_saes(ws, base), "err-saes", common.comparison_defaults(ws, base)[:3])
-split = st.selectbox("Test split (documents to pick from, and the tokens the R² fits use)", common.require_splits(base, ws), format_func=common.split_label, key="err-split")
+split = st.selectbox("Test split (documents to pick from; the tokens the dark-matter fits use)", common.require_splits(base, ws), format_func=common.split_label, key="err-split")
 docs = common.split_refs(base, [split])[0].docs
-texts = [base.tokenizer.decode(d) for d in docs]
-doc_index = st.number_input("Document", 0, len(docs) - 1, 0, key="err-doc")
-text = st.text_area("Text (edit it or paste your own)", texts[int(doc_index)], height=100, key=f"err-text-{split}-{doc_index}")
-if not saes or not text.strip():
+if not saes:
     st.stop()
 
 
@@ -32,25 +29,6 @@ def activations(doc_tokens: tuple) -> tuple[np.ndarray, list[int]]:
     return x.numpy(), kept_tokens(docs, base.model.cfg.n_ctx).tolist()
 
 
-tokens = selection.tokenize([text], base.tokenizer, base.model.cfg.n_ctx)
-x, ids = activations((tuple(int(t) for t in tokens[0]),))
-if not len(ids):
-    st.warning("The text has no tokens the model can read; type some words.")
-    st.stop()
-named = {s.label: s.sae for s in saes}
-norms = dm.error_norms(named, torch.from_numpy(x))
-words = [base.tokenizer.decode([i]) for i in ids]
-value = st.radio("Colour by", ["error_norm", "relative_error"], horizontal=True, format_func=lambda v: v.replace("_", " "), key="err-value")
-st.html(highlight.error_rows_html(norms, words, value))
-common.download_csv(norms.assign(token=norms.token_index.map(dict(enumerate(words)))), "error-norms")
-if "GSAE" in named and len(named) > 1:
-    st.subheader("Tokens each SAE fixed or broke most vs the GSAE")
-    st.table(dm.fixed_and_broken(norms, words, "GSAE", k=5).style.format(precision=3).hide(axis="index"))  # small: static HTML draws faster than a grid
-
-st.subheader("Dark matter on the split")
-limit = st.slider("Tokens used for the fits", 1000, 50_000, 8000, step=1000, key="err-limit")
-
-
 @st.cache_data(show_spinner="Fitting (held-out R²)…", max_entries=16)
 def fits(refs: tuple, split: str, limit: int) -> dict[str, pd.DataFrame]:
     chosen = {s.label: s.sae for s in common.named_saes(ws, base) if s.ref in refs}
@@ -58,10 +36,42 @@ def fits(refs: tuple, split: str, limit: int) -> dict[str, pd.DataFrame]:
     return dm.analyze(chosen, torch.from_numpy(xs[:limit]), np.array(ids[:limit]))
 
 
-result = fits(tuple(s.ref for s in saes), split, limit)
-st.table(result["r2"].style.format(precision=3).hide(axis="index"))
-st.plotly_chart(plots.fvu_breakdown(result["r2"]), key="err-fvu")
-if len(result["cross"]):
-    st.dataframe(result["cross"], hide_index=True)
-    pair = result["cross"].iloc[0]
-    st.plotly_chart(plots.cross_scatter(result["tokens"], pair["from"], pair["to"], pair["r2"]), key="err-cross")
+def per_token_error() -> None:
+    """Each chosen SAE's error norm on every token of a text, and the tokens each SAE fixed or broke."""
+    doc_index = st.number_input("Document", 0, len(docs) - 1, 0, key="err-doc")
+    text = st.text_area("Text (edit it or paste your own)", base.tokenizer.decode(docs[int(doc_index)]), height=100, key=f"err-text-{split}-{doc_index}")
+    x, ids = activations((tuple(int(t) for t in selection.tokenize([text], base.tokenizer, base.model.cfg.n_ctx)[0]),))
+    if not len(ids):
+        st.warning("The text has no tokens the model can read; type some words.")
+        return
+    named = {s.label: s.sae for s in saes}
+    norms = dm.error_norms(named, torch.from_numpy(x))
+    words = [base.tokenizer.decode([i]) for i in ids]
+    value = st.radio("Colour by", ["error_norm", "relative_error"], horizontal=True, format_func=lambda v: v.replace("_", " "), key="err-value")
+    st.html(highlight.error_rows_html(norms, words, value))
+    common.download_csv(norms.assign(token=norms.token_index.map(dict(enumerate(words)))), "error-norms")
+    if "GSAE" in named and len(named) > 1:
+        st.subheader("Tokens each SAE fixed or broke most vs the GSAE")
+        st.table(dm.fixed_and_broken(norms, words, "GSAE", k=5).style.format(precision=3).hide(axis="index"))  # small: static HTML draws faster than a grid
+
+
+def dark_matter() -> None:
+    """Held-out R² of linear predictions of each SAE's error on the split (Engels et al.)."""
+    st.caption("How much of each SAE's error a linear map of the activation predicts: held-out R² on the split's tokens.")
+    limit = st.slider("Tokens used for the fits", 1000, 50_000, 8000, step=1000, key="err-limit")
+    result = fits(tuple(s.ref for s in saes), split, limit)
+    st.table(result["r2"].style.format(precision=3).hide(axis="index"))
+    st.plotly_chart(plots.fvu_breakdown(result["r2"]), key="err-fvu")
+    if len(result["cross"]):
+        st.table(result["cross"].style.format(precision=3).hide(axis="index"))
+        pair = result["cross"].iloc[0]
+        st.plotly_chart(plots.cross_scatter(result["tokens"], pair["from"], pair["to"], pair["r2"]), key="err-cross")
+
+
+tab_tokens, tab_dark = st.tabs(["Per-token error", "Dark matter on the split"], key="err-tab", on_change="rerun")  # only the open tab runs
+if tab_tokens.open:
+    with tab_tokens:
+        per_token_error()
+if tab_dark.open:
+    with tab_dark:
+        dark_matter()

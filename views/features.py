@@ -7,7 +7,7 @@ import streamlit as st
 from views import common
 from ssae_core import maps, plots
 from ssae_core.autointerp.backends import AutointerpError, ClaudeBackend, OfflineBackend, find_api_key
-from ssae_core.autointerp.examples import build_examples
+from ssae_core.autointerp.examples import build_examples, top_windows
 from ssae_core.autointerp.run import run_sync, score_features, stored_results
 from ssae_core.evaluate import EvalConfig, load_features, split_docs
 from ssae_core.features import HIST_EDGES, count_differences, count_rank
@@ -41,27 +41,44 @@ def decoder_points(ref: str, path: str) -> pd.DataFrame:
     return pd.DataFrame({"x": xy[:, 0], "y": xy[:, 1], "feature": np.arange(len(W)), "frequency": table(path).frequency.to_numpy()})
 
 
-feats = table(str(art.path))
-tab_counts, tab_map, tab_browse = st.tabs(["Activation counts", "Decoder map", "Feature browser"])
-with tab_counts:
-    counts = {label: feats["count"].to_numpy()}
-    if sae.ref != gsae.ref:
-        counts["GSAE"] = table(str(gsae_art.path))["count"].to_numpy()
-    colors = plots.palette(counts)
-    st.plotly_chart(plots.count_rank(count_rank(counts), colors), key="count-rank")
-    if len(counts) > 1:
-        st.plotly_chart(plots.count_differences({label: count_differences(counts[label], counts["GSAE"])}, "GSAE", colors), key="count-diff")
-with tab_map:
-    chosen = st.plotly_chart(plots.decoder_map(decoder_points(sae.ref, str(art.path))), key="decoder-map", on_select="rerun", selection_mode="points")
-    points = (chosen or {}).get("selection", {}).get("points", [])
+def open_clicked_feature() -> None:
+    """A click on the decoder map opens that feature in the browser tab."""
+    points = st.session_state["decoder-map"]["selection"]["points"]
     if points and points[0].get("customdata") is not None:
-        st.session_state["feat-id"] = int(points[0]["customdata"] if np.isscalar(points[0]["customdata"]) else points[0]["customdata"][0])
-        st.success(f"Feature {st.session_state['feat-id']} opened in the feature browser tab.")
+        data = points[0]["customdata"]
+        st.session_state.update({"feat-id": int(data if np.isscalar(data) else data[0]), "feat-query": "", "feat-tab": "Feature browser"})
 
-@st.cache_data(show_spinner="Collecting examples…", max_entries=64)
+
+feats = table(str(art.path))
+tab_counts, tab_map, tab_browse = st.tabs(["Activation counts", "Decoder map", "Feature browser"], key="feat-tab", on_change="rerun")  # only the open tab runs
+if tab_counts.open:
+    with tab_counts:
+        counts = {label: feats["count"].to_numpy()}
+        if sae.ref != gsae.ref:
+            counts["GSAE"] = table(str(gsae_art.path))["count"].to_numpy()
+        colors = plots.palette(counts)
+        st.plotly_chart(plots.count_rank(count_rank(counts), colors), key="count-rank")
+        if len(counts) > 1:
+            st.plotly_chart(plots.count_differences({label: count_differences(counts[label], counts["GSAE"])}, "GSAE", colors), key="count-diff")
+if tab_map.open:
+    with tab_map:
+        st.caption("Click a point to open that feature in the browser.")
+        st.plotly_chart(plots.decoder_map(decoder_points(sae.ref, str(art.path))), key="decoder-map", on_select=open_clicked_feature, selection_mode="points")
+
+
 def examples_for(ref: str, path: str, j: int):
-    s = next(x for x in common.named_saes(ws, base) if x.ref == ref)
-    return build_examples(base, s.sae, split_docs(ws.open(path)), table(path).set_index("feature"), [j])[0]
+    """What autointerp needs for feature ``j``: explanation windows and held-out examples."""
+    return build_examples(base, sae_by_ref(ref), split_docs(ws.open(path)), table(path).set_index("feature"), [j])[0]
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def windows_for(ref: str, path: str, j: int):
+    """Feature ``j``'s top activating windows (the browser's examples)."""
+    return top_windows(base, sae_by_ref(ref), split_docs(ws.open(path)), table(path).set_index("feature"), j)
+
+
+def sae_by_ref(ref: str):
+    return next(x for x in common.named_saes(ws, base) if x.ref == ref).sae
 
 
 @st.fragment
@@ -101,7 +118,6 @@ def browser():
         st.info("This feature never fires on this split.")
         return
 
-    fx = examples_for(sae.ref, str(art.path), int(feature))
     result = results.get(int(feature))
     if result:
         st.markdown(f"**Explanation** ({result['backend']}): {result['explanation']}  \nF1 {result['f1']:.2f} · precision {result['precision']:.2f} · recall {result['recall']:.2f}")
@@ -110,15 +126,16 @@ def browser():
         try:
             backend = ClaudeBackend() if find_api_key() else OfflineBackend()
             with st.spinner("Explaining and scoring…"):
-                [result] = run_sync(score_features(ws, backend, sae.ref, [fx]))
+                run_sync(score_features(ws, backend, sae.ref, [examples_for(sae.ref, str(art.path), int(feature))]))
             st.rerun()
         except AutointerpError as exc:
             st.error(str(exc))
     st.markdown("**Top activating examples** (shade = activation; hover for the value)")
-    for ex in fx.explain:
-        st.html(example_html(list(ex.tokens), list(ex.acts), float(row.max_act)))
+    windows = windows_for(sae.ref, str(art.path), int(feature))
+    st.html(f'<div data-feature="{int(feature)}">' + "".join(example_html(list(ex.tokens), list(ex.acts), float(row.max_act)) for ex in windows) + "</div>")
     st.plotly_chart(plots.activation_histogram(np.asarray(row["hist"]), HIST_EDGES), key="feat-hist")
 
 
-with tab_browse:
-    browser()
+if tab_browse.open:
+    with tab_browse:
+        browser()

@@ -101,6 +101,14 @@ def build_examples(base, sae, docs: list[np.ndarray], features_table, features: 
     return out
 
 
+def top_windows(base, sae, docs: list[np.ndarray], features_table, j: int, n: int = 10, before: int = 24, after: int = 8) -> tuple[Example, ...]:
+    """Feature ``j``'s ``n`` top activating windows, as ``build_examples`` explains them (one LM pass over their documents only)."""
+    tops = list(zip(features_table.loc[j].top_doc, features_table.loc[j].top_pos))[:n]
+    acts = _feature_acts(base, sae, docs, sorted({int(d) for d, _ in tops}), [j])
+    token_text = _token_text(base.tokenizer)
+    return tuple(_window(docs[d], acts[d][:, 0], d, p, before, after, token_text) for d, p in tops)
+
+
 @torch.no_grad()
 def _feature_acts(base, sae, docs, needed: list[int], features: list[int]) -> dict[int, np.ndarray]:
     tok = base.tokenizer

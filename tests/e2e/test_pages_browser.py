@@ -13,9 +13,11 @@ PAGES = {  # url path -> (text the script renders last, plotly charts expected a
     "evaluate": ("Download data (CSV)", 2),
     "tail": ("Download data (CSV)", 2),
     "features": ("Feature activation count vs rank", 1),
-    "errors": ("SAE error: linearly predictable", 2),
+    "errors": ("Tokens each SAE fixed or broke", 0),
     "autointerp": ("Run autointerp (background job)", 0),
 }
+# the page's charts are drawn and no element is still a loading placeholder
+DRAWN = "() => document.querySelectorAll('.js-plotly-plot .main-svg').length >= {charts} && !document.querySelector('[data-testid=\"stSkeleton\"]')"
 
 
 @pytest.mark.parametrize("path, last, charts", [(k, *v) for k, v in PAGES.items()])
@@ -23,7 +25,7 @@ def test_page_renders_in_the_browser(dashboard, page, path, last, charts):
     page.set_viewport_size({"width": 1400, "height": 2400})  # Streamlit scrolls inside its own container
     page.goto(f"{dashboard}/{path}")
     page.get_by_text(last, exact=False).first.wait_for(timeout=180_000)
-    page.wait_for_function(f"() => document.querySelectorAll('.js-plotly-plot .main-svg').length >= {charts}", timeout=60_000)
+    page.wait_for_function(DRAWN.format(charts=charts), timeout=60_000)
     page.wait_for_timeout(500)
     assert page.locator('[data-testid="stException"]').count() == 0
     assert screenshot(page, f"page-{path}").stat().st_size > 10_000
@@ -45,9 +47,19 @@ def test_clicking_a_decoder_map_point_opens_the_feature(dashboard, page):
         }"""
     )
     page.mouse.click(x, y)
-    page.get_by_text(f"Feature {feature} opened").wait_for(timeout=60_000)
-    page.get_by_role("tab", name="Feature browser").click()
-    page.get_by_text("Top activating examples").wait_for(timeout=60_000)
+    page.locator(f'[data-feature="{feature}"]').wait_for(timeout=60_000)  # the browser tab opens on the clicked feature's examples
     screenshot(page, "features-opened-from-map")
     assert page.locator('[data-testid="stException"]').count() == 0
     assert re.search(rf'value="{feature}\s+\(fires on', page.content()), f"the feature browser's picker shows the clicked feature {feature}"
+
+
+def test_the_dark_matter_tab_runs_its_fits_when_opened(dashboard, page):
+    page.set_viewport_size({"width": 1400, "height": 2400})
+    page.goto(f"{dashboard}/errors")
+    page.get_by_text("Tokens each SAE fixed or broke").wait_for(timeout=180_000)
+    page.get_by_role("tab", name="Dark matter on the split").click()
+    page.get_by_text("SAE error: linearly predictable", exact=False).first.wait_for(timeout=180_000)
+    page.wait_for_function(DRAWN.format(charts=2), timeout=60_000)
+    page.wait_for_timeout(500)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert screenshot(page, "page-errors-dark-matter").stat().st_size > 10_000
