@@ -2,6 +2,9 @@
 
 import streamlit as st
 
+from ssae_core.device import share_cpu
+
+share_cpu()  # long work runs in background jobs; the server's own torch work is small and shares the cores with them
 st.set_page_config(page_title="SSAE Studio", page_icon="🔭", layout="wide")
 
 pages = {

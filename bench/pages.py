@@ -93,6 +93,12 @@ def navigate(page, title: str, last: str, charts: int) -> float:
     return rendered(page, last, charts, start)
 
 
+def open_tab(page, name: str, last: str, charts: int) -> float:
+    start = time.perf_counter()
+    page.get_by_role("tab", name=name).click()
+    return rendered(page, last, charts, start)
+
+
 def settled(page, measure) -> float:
     page.wait_for_timeout(SETTLE_MS)
     return measure()
@@ -119,6 +125,11 @@ def main() -> None:
                     clicks = [navigate(page, TITLES[path], last, charts) for _ in range(REPEATS)]
                     reloads = [settled(page, lambda: visit(page, f"{url}/{path}", last, charts)) for _ in range(REPEATS)]
                     print(f"{path:<12} {first:>10.2f} s {np.median(clicks):>12.2f} s {np.median(reloads):>10.2f} s")
+                tabs = []
+                for _ in range(REPEATS):
+                    visit(page, f"{url}/errors", *PAGES["errors"])
+                    tabs.append(settled(page, lambda: open_tab(page, "Dark matter on the split", "SAE error: linearly predictable", 2)))
+                print(f"errors → Dark matter tab (fits cached after the first): first {tabs[0]:.2f} s, then median {np.median(tabs[1:]):.2f} s")
                 visit(page, f"{url}/features", *PAGES["features"])
                 page.get_by_role("tab", name="Feature browser").click()
                 switches = []

@@ -18,3 +18,13 @@ def pick_device(requested: str | None = None) -> torch.device:
         return torch.device(name)
     except RuntimeError:
         raise ConfigError(f"Unknown device {name!r}; use 'cpu', 'cuda' or 'cuda:N'.") from None
+
+
+def share_cpu() -> int:
+    """Limit this process's torch CPU threads to half the cores (at least one), for a process that shares
+    the machine with a browser and background jobs: small inline work then does not stall on thread
+    contention. Returns the thread count."""
+    threads = max(1, (os.cpu_count() or 2) // 2)
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
+    return threads

@@ -1,8 +1,9 @@
-"""HTML for token windows with per-token activations (the feature browser's examples)."""
+"""HTML for the pages: token windows shaded by activation, per-token error rows, a small activation histogram."""
 
 from __future__ import annotations
 
 import html
+import math
 
 
 def example_html(tokens: list[str], acts: list[float], scale: float) -> str:
@@ -14,7 +15,7 @@ def example_html(tokens: list[str], acts: list[float], scale: float) -> str:
         style = f"background: rgba(232, 89, 12, {alpha:.2f}); border-radius: 3px; padding: 0 1px;" if act > 0 else ""
         text = html.escape(tok) + (" " if spaced else "")
         spans.append(f'<span title="{act:.3f}" style="{style}">{text}</span>' if act > 0 else text)
-    return '<div style="font-family: ui-monospace, monospace; font-size: 13px; line-height: 1.9; white-space: pre-wrap;">' + "".join(spans) + "</div>"
+    return '<div style="font-family: ui-monospace, monospace; font-size: 13px; line-height: 1.9; white-space: pre-wrap; padding: 4px 0; border-bottom: 1px solid #e9ecef;">' + "".join(spans) + "</div>"
 
 
 def error_rows_html(norms, tokens: list[str], value: str = "error_norm") -> str:
@@ -31,3 +32,26 @@ def error_rows_html(norms, tokens: list[str], value: str = "error_norm") -> str:
         rows.append(f'<div style="margin: 2px 0;"><b style="display: inline-block; min-width: 14em;">{html.escape(str(name))}</b> {" ".join(spans)}</div>')
     legend = f'<div style="font-size: 12px; color: #495057;">shade: {value.replace("_", " ")} from 0 (white) to {top:.3g} (darkest red); hover a token for its value</div>'
     return '<div style="font-family: ui-monospace, monospace; font-size: 13px; line-height: 1.9;">' + "".join(rows) + legend + "</div>"
+
+
+def histogram_html(hist, edges, title: str, height_px: int = 120) -> str:
+    """A feature's activation histogram on log-spaced bins as plain HTML bars (the occupied bins with one empty
+    bin each side, decade ticks, axis labels; hover: a bin's range and count). No chart library and no SVG,
+    which the page's HTML sanitizer drops."""
+    hist = [int(c) for c in hist]
+    occupied = [i for i, c in enumerate(hist) if c > 0]
+    if not occupied:
+        return f'<div style="font-size: 13px; color: #495057;">{html.escape(title)}: no activations.</div>'
+    lo, hi = max(occupied[0] - 1, 0), min(occupied[-1] + 2, len(hist))
+    peak = max(hist)
+    bars = "".join(f'<div title="activation {edges[i]:.3g}–{edges[i + 1]:.3g}: {hist[i]:,} tokens" '
+                   f'style="flex: 1; margin: 0 1px; height: {100 * hist[i] / peak:.1f}%; background: #e8590c;"></div>' for i in range(lo, hi))
+    ticks = "".join(f'<span style="position: absolute; left: {100 * (i - lo) / (hi - lo):.1f}%; transform: translateX(-50%);">{edges[i]:g}</span>'
+                    for i in range(lo, hi + 1) if abs(math.log10(edges[i]) - round(math.log10(edges[i]))) < 1e-9)
+    axis = "1px solid #868e96"
+    return (f'<div style="font-family: sans-serif; font-size: 12px; color: #343a40; max-width: 560px;">'
+            f'<div style="font-weight: 600; font-size: 13px; margin-bottom: 4px;">{html.escape(title)}</div>'
+            f'<div style="display: flex;"><div style="writing-mode: vertical-rl; transform: rotate(180deg); text-align: center; height: {height_px}px;">tokens</div>'
+            f'<div style="display: flex; flex-direction: column; justify-content: space-between; text-align: right; width: 44px; padding-right: 4px; height: {height_px}px;"><span>{peak:,}</span><span>0</span></div>'
+            f'<div style="flex: 1;"><div style="display: flex; align-items: flex-end; height: {height_px}px; border-left: {axis}; border-bottom: {axis};">{bars}</div>'
+            f'<div style="position: relative; height: 16px;">{ticks}</div><div style="text-align: center;">activation (log scale)</div></div></div></div>')

@@ -193,14 +193,6 @@ def decoder_map(points: pd.DataFrame) -> go.Figure:
     return _layout(fig, "Decoder directions (UMAP, cosine); click a point to open the feature", "UMAP 1 (unitless)", "UMAP 2 (unitless)")
 
 
-def activation_histogram(hist: np.ndarray, edges: np.ndarray) -> go.Figure:
-    """Bars of a feature's activation counts on log-spaced bins."""
-    lo, hi = np.log10(edges[:-1]), np.log10(edges[1:])
-    fig = go.Figure(go.Bar(x=(lo + hi) / 2, y=hist, width=(hi - lo) * 0.9, marker_color="#e8590c", customdata=np.stack([edges[:-1], edges[1:]], 1),
-                           hovertemplate="activation %{customdata[0]:.3g}–%{customdata[1]:.3g}: %{y} tokens<extra></extra>"))
-    return _layout(fig, "Activation histogram on the split", "log10 activation", "tokens")
-
-
 def training_curves(log: pd.DataFrame) -> go.Figure:
     """Loss and L0 per logged step, one line per SAE of the sweep (two stacked panels)."""
     from plotly.subplots import make_subplots

@@ -11,7 +11,7 @@ from ssae_core.autointerp.examples import build_examples, top_windows
 from ssae_core.autointerp.run import run_sync, score_features, stored_results
 from ssae_core.evaluate import EvalConfig, load_features, split_docs
 from ssae_core.features import HIST_EDGES, count_differences, count_rank
-from ssae_core.highlight import example_html
+from ssae_core.highlight import example_html, histogram_html
 
 st.title("Features")
 ws = common.workspace()
@@ -133,7 +133,7 @@ def browser():
     st.markdown("**Top activating examples** (shade = activation; hover for the value)")
     windows = windows_for(sae.ref, str(art.path), int(feature))
     st.html(f'<div data-feature="{int(feature)}">' + "".join(example_html(list(ex.tokens), list(ex.acts), float(row.max_act)) for ex in windows) + "</div>")
-    st.plotly_chart(plots.activation_histogram(np.asarray(row["hist"]), HIST_EDGES), key="feat-hist")
+    st.html(histogram_html(row["hist"], HIST_EDGES, "Activation histogram on the split (tokens where it fires)"))
 
 
 if tab_browse.open:
