@@ -24,7 +24,11 @@ c1, c2, c3 = st.columns(3)
 objective = c1.radio("Objective", ["erm", "term"], format_func=str.upper, horizontal=True, key="ft-obj")
 tilt = c2.number_input("Tilt t", 0.0, 1e9, 500.0 if objective == "term" else 0.0, disabled=objective == "erm", key="ft-tilt")
 steps = c3.number_input("Steps", 10, 100_000, 1000 if not common.quick() else 40, key="ft-steps")
-l1 = st.text_input("Sparsity values (one SSAE each; L1 coefficient for this standard GSAE)", "1,2,3.5,6", key="ft-l1")
+arch = base.sae.cfg.architecture()
+meaning = {"standard": "L1 coefficient", "jumprelu": "L0 coefficient", "topk": "k, active features per token"}.get(arch, "sparsity value")
+l1 = st.text_input(f"Sparsity values (one SSAE each; {meaning} for this {arch} GSAE)", "1,2,3.5,6" if base.world is not None else "", key="ft-l1",
+                   help="The demo world's GSAE trains well at 1-6; for another GSAE start near the value it was trained with.")
+
 device = str(pick_device())
 args = ["finetune", *common.cli_base_args(ws), "--selection", f"selection/{sel_key}", "--objective", objective, "--l1", l1, "--steps", str(int(steps)), "--device", device]
 if objective == "term":
@@ -41,7 +45,7 @@ def live_curves():
 
 
 state = common.job_panel(ws, name, "Finetuning", live_curves)
-if (state is None or state["state"] in jobs.FINAL) and st.button(f"Train on {device} (background job)", type="primary"):
+if (state is None or state["state"] in jobs.FINAL) and st.button(f"Train on {device} (background job)", type="primary", disabled=not l1.strip(), help=None if l1.strip() else f"Give one or more {meaning} values first."):
     jobs.launch(ws, name, args, resource=f"train:{device}")
     st.rerun()
 

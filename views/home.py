@@ -74,14 +74,14 @@ def demo_overview(world) -> None:
 def base_overview(base) -> None:
     """A release's or local base's model size, GSAE width and hook."""
     about = base.describe()
-    st.subheader("Base model")
+    st.subheader(f"Base model: {about['model']}")
     cols = st.columns(5)
-    cols[0].metric("Model", about["model"])
-    cols[1].metric("Layers", about["layers"])
-    cols[2].metric("d_model", about["d_model"])
-    cols[3].metric("GSAE features", f"{about['d_sae']:,}", help=f"{about['architecture']} SAE")
-    cols[4].metric("Vocabulary", f"{about['vocabulary']:,}")
-    st.caption(f"The GSAE reads `{about['hook']}`; context {about['context']} tokens. Next: upload seeds, a corpus and test sets on Seeds & data.")
+    cols[0].metric("Layers", about["layers"])
+    cols[1].metric("d_model", about["d_model"])
+    cols[2].metric("Vocabulary", f"{about['vocabulary']:,}")
+    cols[3].metric("Context", f"{about['context']:,} tokens")
+    cols[4].metric("GSAE features", f"{about['d_sae']:,}", help=f"{about['architecture']} SAE")
+    st.caption(f"The GSAE reads `{about['hook']}`. Next: upload seeds, a corpus and test sets on Seeds & data.")
 
 
 def build_demo() -> None:
@@ -140,7 +140,8 @@ steps[3].page_link("views/compare.py", label="4 · Compare", icon=":material/com
 
 st.subheader("Workspace")
 st.caption(f"`{ws.root}`")
-kinds = sorted(p.name for p in ws.root.iterdir() if p.is_dir() and p.name not in ("jobs", "runs")) if ws.root.exists() else []
-st.dataframe(
-    pd.DataFrame([{"artifact kind": k, "count": len(ws.list(k))} for k in kinds]), hide_index=True, width="content"
-)
+kinds = sorted(p.name for p in ws.root.iterdir() if p.is_dir() and p.name not in ("jobs", "runs", "uploads")) if ws.root.exists() else []
+if kinds:
+    st.dataframe(pd.DataFrame([{"artifact kind": k, "count": len(ws.list(k))} for k in kinds]), hide_index=True, width="content")
+else:
+    st.caption("Nothing computed yet.")
