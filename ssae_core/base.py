@@ -66,7 +66,7 @@ class Base:
     def describe(self) -> dict:
         """What a researcher checks first: the model's size and the GSAE's width and hook."""
         cfg = self.model.cfg
-        return {"source": self.spec.source, "model": cfg.model_name, "layers": cfg.n_layers, "d_model": cfg.d_model, "vocabulary": cfg.d_vocab,
+        return {"model": cfg.model_name, "layers": cfg.n_layers, "d_model": cfg.d_model, "vocabulary": cfg.d_vocab,
                 "context": cfg.n_ctx, "hook": self.hook_name, "d_sae": self.sae.cfg.d_sae, "architecture": self.sae.cfg.architecture()}
 
     @property

@@ -9,7 +9,7 @@ import pytest
 
 from ssae_core.autointerp import prompts
 from ssae_core.autointerp.backends import AutointerpError, ClaudeBackend, ClaudeConfig, OfflineBackend, find_api_key
-from ssae_core.autointerp.examples import Example, FeatureExamples, build_examples, marked, plain
+from ssae_core.autointerp.examples import Example, FeatureExamples, build_examples, marked, plain, top_windows
 from ssae_core.autointerp.run import estimate, f1_scores, run_sync, score_features
 from ssae_core.workspace import Workspace
 
@@ -181,6 +181,9 @@ def test_example_sampling_quintiles_no_overlap_and_determinism(quick_world, quic
         quintile = np.array_split(np.arange(len(tops) - 10), 5)
         assert [r in q for r, q in zip(ranks, quintile)] == [True] * 5, "one from each quintile of the rest"
         assert all(not e.active for e in fx.held_out if e not in positives)
+        browser = top_windows(base, base.sae, docs, table, fx.feature)
+        assert [(w.doc, w.start, w.tokens) for w in browser] == [(e.doc, e.start, e.tokens) for e in fx.explain], "the browser shows what autointerp explains"
+        assert all(np.allclose(w.acts, e.acts, atol=1e-4) for w, e in zip(browser, fx.explain)), "same activations from a pass over fewer documents"
 
 
 def test_autointerp_cli_offline_end_to_end(quick_build, tmp_path):

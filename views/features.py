@@ -34,9 +34,13 @@ def table(path: str) -> pd.DataFrame:
     return load_features(ws.open(path))
 
 
+def sae_by_ref(ref: str):
+    return next(x for x in common.named_saes(ws, base) if x.ref == ref).sae
+
+
 @st.cache_data(show_spinner="Mapping decoder directions (UMAP)…")
 def decoder_points(ref: str, path: str) -> pd.DataFrame:
-    W = next(s for s in common.named_saes(ws, base) if s.ref == ref).sae.W_dec.detach().cpu().numpy()
+    W = sae_by_ref(ref).W_dec.detach().cpu().numpy()
     xy = maps.umap_2d(W)
     return pd.DataFrame({"x": xy[:, 0], "y": xy[:, 1], "feature": np.arange(len(W)), "frequency": table(path).frequency.to_numpy()})
 
@@ -75,10 +79,6 @@ def examples_for(ref: str, path: str, j: int):
 def windows_for(ref: str, path: str, j: int):
     """Feature ``j``'s top activating windows (the browser's examples)."""
     return top_windows(base, sae_by_ref(ref), split_docs(ws.open(path)), table(path).set_index("feature"), j)
-
-
-def sae_by_ref(ref: str):
-    return next(x for x in common.named_saes(ws, base) if x.ref == ref).sae
 
 
 @st.fragment
