@@ -96,3 +96,16 @@ def breadth(counts: np.ndarray) -> dict[str, float]:
     live = counts > 0
     p = counts[live] / counts[live].sum() if live.any() else np.ones(1)
     return {"live_share": float(live.mean()), "effective_share": float(np.exp(-(p * np.log(p)).sum()) / len(counts))}
+
+
+@torch.no_grad()
+def token_top_features(saes: dict, x: torch.Tensor, k: int = 3) -> pd.DataFrame:
+    """Per token and SAE, the ``k`` most active features that fire (token_index, sae, rank, feature,
+    activation); tokens where fewer than ``k`` fire get fewer rows."""
+    parts = []
+    for name, sae in saes.items():
+        acts = sae.encode(x.to(sae.W_enc.device, sae.W_enc.dtype)).float().cpu()
+        values, ids = acts.topk(min(k, acts.shape[1]), dim=1)
+        token, rank = np.nonzero(values.numpy() > 0)
+        parts.append(pd.DataFrame({"token_index": token, "sae": name, "rank": rank, "feature": ids.numpy()[token, rank], "activation": values.numpy()[token, rank]}))
+    return pd.concat(parts, ignore_index=True)

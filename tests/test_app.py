@@ -112,6 +112,11 @@ def test_a_local_base_is_chosen_on_home_and_drives_every_step(app_env, quick_wor
     metrics = next(df.value for df in at.dataframe if "ppl_spliced" in df.value.columns)
     assert set(metrics.split) == {"notes", "other"} and list(metrics.label) == ["GSAE", "GSAE"]
 
+    at.switch_page("views/home.py").run()
+    recent = next(t.value for t in at.table if "job" in t.value.columns)
+    assert {select_job, eval_job} <= set(recent.job) and set(recent.state) == {"done"}, "Home lists the workspace's jobs"
+    assert any("1 seeds, 1 corpus, 1 test, 1 ood" in c.value for c in at.caption)
+
 
 def test_a_release_that_cannot_be_downloaded_is_explained_and_not_kept(app_env, quick_workspace, monkeypatch):
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)

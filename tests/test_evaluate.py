@@ -133,3 +133,21 @@ def test_bad_comparisons_are_explained(base, quick_world):
         evaluate(None, base, [], TokenSplit("oov", "t/oov", [np.array([10**6])]))
     with pytest.raises(ConfigError, match="no split"):
         demo_split(quick_world, "astrology_test")
+
+
+def test_token_top_features_match_a_per_token_sort():
+    from ssae_core.demo.gsae import new_sae
+    from ssae_core.features import token_top_features
+
+    torch.manual_seed(0)
+    saes = {"a": new_sae(8, 32, "blocks.0.hook_resid_post", "m", 16), "b": new_sae(8, 32, "blocks.0.hook_resid_post", "m", 16)}
+    x = torch.randn(6, 8) * 3
+    x[2] = 0.0  # on a zero vector only features with a positive bias fire: maybe fewer than k
+    top = token_top_features(saes, x, k=3)
+    for name, sae in saes.items():
+        acts = sae.encode(x).detach()
+        for t in range(len(x)):
+            order = [int(j) for j in torch.argsort(acts[t], descending=True) if acts[t, j] > 0][:3]
+            got = top[(top.sae == name) & (top.token_index == t)].sort_values("rank")
+            assert list(got.feature) == order
+            assert np.allclose(got.activation, acts[t, order].numpy())

@@ -65,6 +65,8 @@ def test_error_norms_for_pasted_text_and_the_dark_matter_tab(open_page):
     assert not at.exception
     heat = [h for h in at.get("html") if "shade: error norm" in h.proto.body]
     assert heat and all(w in heat[0].proto.body for w in ("quark", "proton", "GSAE")), "one shaded row per SAE over the pasted tokens"
+    tops = [df.value for df in at.dataframe if "token" in df.value.columns]
+    assert tops and "quark" in list(tops[0].token) and set(tops[0].columns) >= {"GSAE"}, "top features per token, a column per SAE"
     assert not at.get("plotly_chart"), "the dark-matter tab is closed, so its fits do not run"
     at.session_state["err-tab"] = "Dark matter on the split"
     at.run()

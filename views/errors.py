@@ -9,9 +9,10 @@ from views import common
 from ssae_core import dark_matter as dm
 from ssae_core import highlight, plots, selection
 from ssae_core.activations import collect, kept_tokens, pad_id
+from ssae_core.features import token_top_features
 
 st.title("Error norms")
-st.caption("Per-token ‖x − x̂‖ of each SAE on a text (try your own), and the SAE error's linear and nonlinear parts (Engels et al.).")
+st.caption("Try your own text: per-token ‖x − x̂‖ and top features of each SAE, and the SAE error's linear and nonlinear parts on a split (Engels et al.).")
 ws = common.workspace()
 base = common.base(ws)
 saes = common.pick_saes(common.named_saes(ws, base), "err-saes", common.comparison_defaults(ws, base)[:3])
@@ -50,6 +51,12 @@ def per_token_error() -> None:
     value = st.radio("Colour by", ["error_norm", "relative_error"], horizontal=True, format_func=lambda v: v.replace("_", " "), key="err-value")
     st.html(highlight.error_rows_html(norms, words, value))
     common.download_csv(norms.assign(token=norms.token_index.map(dict(enumerate(words)))), "error-norms")
+    with st.expander("Top features per token"):
+        top = token_top_features(named, torch.from_numpy(x))
+        cells = top.assign(cell=top.feature.astype(str) + " (" + top.activation.map("{:.2f}".format) + ")").groupby(["token_index", "sae"], sort=False).cell.agg(", ".join)
+        table = cells.unstack("sae").reindex(index=range(len(words)), columns=list(named)).fillna("")
+        st.dataframe(table.assign(token=words)[["token", *named]], hide_index=True, height=300)
+        st.caption("Each SAE's three most active features on the token: id (activation). Open one on the Features page.")
     if "GSAE" in named and len(named) > 1:
         st.subheader("Tokens each SAE fixed or broke most vs the GSAE")
         st.table(dm.fixed_and_broken(norms, words, "GSAE", k=5).style.format(precision=3).hide(axis="index"))  # small: static HTML draws faster than a grid

@@ -145,3 +145,10 @@ if kinds:
     st.dataframe(pd.DataFrame([{"artifact kind": k, "count": len(ws.list(k))} for k in kinds]), hide_index=True, width="content")
 else:
     st.caption("Nothing computed yet.")
+uploads = {role: len(common.uploaded(ws, role)) for role in ("seeds", "corpus", "test", "ood")}
+if any(uploads.values()):
+    st.caption("Uploaded: " + ", ".join(f"{n} {role}" for role, n in uploads.items() if n) + " (Seeds & data).")
+recent = jobs.list_jobs(ws)[:5]
+if recent:
+    st.caption("Recent jobs")
+    st.table(pd.DataFrame([{"job": j["name"], "state": j["state"], "stage": j.get("stage") or "", "error": (j.get("error") or "")[:80]} for j in recent]))
