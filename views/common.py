@@ -34,8 +34,8 @@ def base_spec(ws: Workspace):
     return saved_spec(ws, BaseSpec(quick=quick()))
 
 
-def _spec_key(ws: Workspace) -> str:
-    return json.dumps(base_spec(ws).to_dict(), sort_keys=True)
+def _spec_key(ws: Workspace, spec=None) -> str:
+    return json.dumps((spec or base_spec(ws)).to_dict(), sort_keys=True)
 
 
 def demo(ws: Workspace):
@@ -72,7 +72,7 @@ def base(ws: Workspace):
         st.page_link("views/home.py", label="Go to Home", icon=":material/home:")
         st.stop()
     try:
-        return load_base(ws, _spec_key(ws))
+        return load_base(ws)
     except LoadError as exc:
         st.error(f"The workspace's base model could not be loaded. {exc}")
         st.page_link("views/home.py", label="Choose another base on Home", icon=":material/home:")
@@ -100,9 +100,9 @@ def use_base(ws: Workspace, spec) -> None:
         save_spec(ws, spec)
 
 
-def load_base(ws: Workspace, spec_key: str):
-    """The base a spec (as sorted JSON) names, loaded once per workspace and spec; LoadError when it cannot be."""
-    return _base(str(ws.root), spec_key)
+def load_base(ws: Workspace, spec=None):
+    """The base ``spec`` (default: the workspace's) names, loaded once per workspace and spec; LoadError when it cannot be."""
+    return _base(str(ws.root), _spec_key(ws, spec))
 
 
 def ssae_artifacts(ws: Workspace, base) -> list:

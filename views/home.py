@@ -1,7 +1,5 @@
 """Home: what the product does, the base model (demo world, SAELens release, local directories), the workspace."""
 
-import json
-
 import pandas as pd
 import streamlit as st
 
@@ -33,8 +31,8 @@ def spec_form(spec: BaseSpec) -> BaseSpec:
     source = st.radio("Source", list(SOURCES), index=list(SOURCES).index(spec.source), format_func=SOURCES.get, key="base-source")
     if source == "release":
         directory = release_directory()
-        names = sorted(directory)
-        release = st.selectbox("Release", names, index=names.index(spec.release or "gpt2-small-res-jb") if (spec.release or "gpt2-small-res-jb") in names else 0, key="base-release")
+        names, default = sorted(directory), spec.release or "gpt2-small-res-jb"
+        release = st.selectbox("Release", names, index=names.index(default) if default in names else 0, key="base-release")
         model, ids = directory[release]
         sae_id = st.selectbox("SAE", ids, index=ids.index(spec.sae_id) if spec.sae_id in ids else 0, key="base-sae-id")
         name = st.text_input("TransformerLens model", spec.model_name or model, help="The model the release was trained on, unless you name another.", key="base-model-name")
@@ -117,7 +115,7 @@ with st.expander(f"Base model and GSAE: {SOURCES[spec.source].split(' (')[0]} (c
         try:
             if chosen.source != "demo":
                 with st.spinner("Loading the model and the SAE, and checking they fit together…"):
-                    common.load_base(ws, json.dumps(chosen.to_dict(), sort_keys=True))
+                    common.load_base(ws, chosen)
             common.use_base(ws, chosen)
             st.rerun()
         except LoadError as exc:
