@@ -36,7 +36,7 @@ name = "autointerp-" + hashlib.sha256("|".join([s.ref for s in saes] + [split, s
 state = common.job_panel(ws, name, "Autointerp")
 if (state is None or state["state"] in jobs.FINAL) and st.button("Run autointerp (background job)", type="primary"):
     arts = sorted({s.ref.split("#")[0] for s in saes if s.ref.startswith("ssae/")})
-    args = ["autointerp", *common.cli_base_args(ws), *[a for r in arts for a in ("--ssae", r)], "--split", split, "--features", str(int(n)), "--backend", backend, "--model", model]
+    args = ["autointerp", *common.cli_base_args(base), *[a for r in arts for a in ("--ssae", r)], "--split", split, "--features", str(int(n)), "--backend", backend, "--model", model]
     if budget:
         args += ["--budget-usd", str(budget)]
     if not any(s.group == "GSAE" for s in saes):

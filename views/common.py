@@ -34,8 +34,8 @@ def base_spec(ws: Workspace):
     return saved_spec(ws, BaseSpec(quick=quick()))
 
 
-def _spec_key(ws: Workspace, spec=None) -> str:
-    return json.dumps((spec or base_spec(ws)).to_dict(), sort_keys=True)
+def _spec_key(spec) -> str:
+    return json.dumps(spec.to_dict(), sort_keys=True)
 
 
 def demo(ws: Workspace):
@@ -67,12 +67,13 @@ def base(ws: Workspace):
     """The workspace's LM + GSAE as a ``Base``; stops the page with a pointer to Home while it cannot be loaded."""
     from ssae_core.errors import LoadError
 
-    if base_spec(ws).source == "demo" and demo(ws) is None:
+    spec = base_spec(ws)
+    if spec.source == "demo" and _demo(str(ws.root), demo_config().digest()) is None:
         st.info("The demo world is not built yet: Home builds it on first launch (a few minutes).")
         st.page_link("views/home.py", label="Go to Home", icon=":material/home:")
         st.stop()
     try:
-        return load_base(ws)
+        return load_base(ws, spec)
     except LoadError as exc:
         st.error(f"The workspace's base model could not be loaded. {exc}")
         st.page_link("views/home.py", label="Choose another base on Home", icon=":material/home:")
@@ -100,9 +101,9 @@ def use_base(ws: Workspace, spec) -> None:
         save_spec(ws, spec)
 
 
-def load_base(ws: Workspace, spec=None):
-    """The base ``spec`` (default: the workspace's) names, loaded once per workspace and spec; LoadError when it cannot be."""
-    return _base(str(ws.root), _spec_key(ws, spec))
+def load_base(ws: Workspace, spec):
+    """The base ``spec`` names, loaded once per workspace and spec; LoadError when it cannot be."""
+    return _base(str(ws.root), _spec_key(spec))
 
 
 def ssae_artifacts(ws: Workspace, base) -> list:
@@ -117,7 +118,7 @@ def selections(ws: Workspace, base) -> list:
 
 def named_saes(ws: Workspace, base) -> list:
     """The GSAE and every SSAE finetuned from it (``evaluate.NamedSAE``), loaded once per set."""
-    return _named(str(ws.root), tuple(a.key for a in ssae_artifacts(ws, base)), _spec_key(ws))
+    return _named(str(ws.root), tuple(a.key for a in ssae_artifacts(ws, base)), _spec_key(base.spec))
 
 
 @st.cache_resource(show_spinner="Loading SAEs…")
@@ -145,7 +146,7 @@ def comparison_defaults(ws: Workspace, base) -> list[str]:
     """Labels of the GSAE and of every member of the demo comparison's ERM and TERM sweeps, if it is built."""
     if base.world is None:
         return ["GSAE"]
-    return _comparison_defaults(str(ws.root), tuple(a.key for a in ssae_artifacts(ws, base)), _spec_key(ws))
+    return _comparison_defaults(str(ws.root), tuple(a.key for a in ssae_artifacts(ws, base)), _spec_key(base.spec))
 
 
 @st.cache_data(show_spinner=False)
@@ -230,11 +231,11 @@ def job_panel(ws: Workspace, name: str, what: str, live=None) -> dict | None:
     return state
 
 
-def cli_base_args(ws: Workspace) -> list[str]:
-    """CLI options that name this workspace's base, so background jobs load the same one."""
+def cli_base_args(base) -> list[str]:
+    """CLI options that name the page's base, so background jobs load the same one."""
     from ssae_core.base import cli_args
 
-    return cli_args(base_spec(ws))
+    return cli_args(base.spec)
 
 
 def download_csv(df, name: str, label: str = "Download data (CSV)") -> None:
@@ -275,7 +276,7 @@ def evaluation_gate(ws: Workspace, base, saes: list, split_names: list[str]) -> 
         st.info(f"{missing} evaluation(s) of the chosen SAEs on {', '.join(split_names)} are not computed yet.")
         if st.button("Evaluate (background job)", type="primary", key=f"go-{name}"):
             arts = sorted({s.ref.split("#")[0] for s in saes if s.ref.startswith("ssae/")})
-            args = ["evaluate", *cli_base_args(ws), *[a for ref in arts for a in ("--ssae", ref)], *[a for n in split_names for a in ("--split", n)]]
+            args = ["evaluate", *cli_base_args(base), *[a for ref in arts for a in ("--ssae", ref)], *[a for n in split_names for a in ("--split", n)]]
             if not any(s.group == "GSAE" for s in saes):
                 args.append("--no-gsae")
             jobs.launch(ws, name, args)
@@ -294,6 +295,6 @@ def _comparison(root: str, spec_key: str, refs: tuple, split_names: tuple, l0_ra
     return compare_saes(ws, base, saes, split_refs(base, list(split_names)), lo, hi)
 
 
-def comparison(ws: Workspace, saes: list, split_names: list[str], l0_range: tuple | None = None):
+def comparison(ws: Workspace, base, saes: list, split_names: list[str], l0_range: tuple | None = None):
     """``report.compare_saes`` over stored evaluations, cached per choice of SAEs and splits."""
-    return _comparison(str(ws.root), _spec_key(ws), tuple(s.ref for s in saes), tuple(split_names), l0_range)
+    return _comparison(str(ws.root), _spec_key(base.spec), tuple(s.ref for s in saes), tuple(split_names), l0_range)

@@ -19,7 +19,7 @@ if base.world is not None and len(defaults) == 1:
     )
     state = common.job_panel(ws, "demo-ssaes", "Demo comparison")
     if (state is None or state["state"] in ("failed", "cancelled")) and st.button("Build the demo comparison (background job)", type="primary"):
-        jobs.launch(ws, "demo-ssaes", ["demo", "ssaes", *common.cli_base_args(ws), "--subdomain", cfg.subdomain, "--method", cfg.method], resource="train:cpu")
+        jobs.launch(ws, "demo-ssaes", ["demo", "ssaes", *common.cli_base_args(base), "--subdomain", cfg.subdomain, "--method", cfg.method], resource="train:cpu")
         st.rerun()
 
 saes = common.pick_saes(common.named_saes(ws, base), "compare-saes", defaults, help="Default: the GSAE and both sweeps; the figures after the Pareto curves compare, per sweep, the SSAE closest to the GSAE's L0.")
@@ -28,7 +28,7 @@ split_names = st.multiselect("Test splits (the first is in-domain)", splits, for
 if not saes or not split_names or not common.evaluation_gate(ws, base, saes, split_names):
     st.stop()
 
-result = common.comparison(ws, saes, split_names)
+result = common.comparison(ws, base, saes, split_names)
 st.dataframe(result.metrics[["split", "label", "l0", "fvu", "dead_fraction", "ce_loss_recovered", "ppl_spliced", "ppl_vs_gsae"]], hide_index=True)
 common.download_csv(result.metrics, "compare-metrics")
 left, right = st.columns(2)

@@ -14,7 +14,7 @@ split_names = st.multiselect("Test splits (the first is in-domain)", splits, for
 if not saes or not split_names or not common.evaluation_gate(ws, base, saes, split_names):
     st.stop()
 
-result = common.comparison(ws, saes, split_names)
+result = common.comparison(ws, base, saes, split_names)
 paretos = [n for n in result.figures if n.startswith("pareto_")]  # named by split (an upload's file stem)
 for col, name in zip(st.columns(len(paretos)), paretos):
     col.plotly_chart(result.figures[name], key=name)

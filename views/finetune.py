@@ -30,7 +30,7 @@ l1 = st.text_input(f"Sparsity values (one SSAE each; {meaning} for this {arch} G
                    help="The demo world's GSAE trains well at 1-6; for another GSAE start near the value it was trained with.")
 
 device = str(pick_device())
-args = ["finetune", *common.cli_base_args(ws), "--selection", f"selection/{sel_key}", "--objective", objective, "--l1", l1, "--steps", str(int(steps)), "--device", device]
+args = ["finetune", *common.cli_base_args(base), "--selection", f"selection/{sel_key}", "--objective", objective, "--l1", l1, "--steps", str(int(steps)), "--device", device]
 if objective == "term":
     args += ["--tilt", str(tilt)]
 if common.quick():

@@ -26,7 +26,7 @@ seeds = c1.selectbox("Seeds", seed_options, format_func=common.split_label, key=
 corpus = c2.selectbox("Corpus", corpus_options, format_func=lambda c: "demo: general corpus" if c == "demo" else common.split_label(c), key="sel-corpus")
 method = c3.selectbox("Method", selection.METHODS, index=selection.METHODS.index("bm25"), key="sel-method")
 budget = c4.number_input("Token budget", 500, 10_000_000, 3000 if common.quick() else 20_000, step=500, key="sel-budget")
-args = ["select", *common.cli_base_args(ws), "--seeds", seeds, "--corpus", corpus, "--method", method, "--tokens", str(int(budget))]
+args = ["select", *common.cli_base_args(base), "--seeds", seeds, "--corpus", corpus, "--method", method, "--tokens", str(int(budget))]
 name = "select-" + hashlib.sha256(" ".join(args).encode()).hexdigest()[:10]
 
 

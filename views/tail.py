@@ -13,7 +13,7 @@ split = st.selectbox("Test split", common.require_splits(base, ws), format_func=
 if not saes or not common.evaluation_gate(ws, base, saes, [split]):
     st.stop()
 
-result = common.comparison(ws, saes, [split])
+result = common.comparison(ws, base, saes, [split])
 st.dataframe(result.matched[["group", "label", "l0", "ppl_spliced"]], hide_index=True)
 st.plotly_chart(result.figures["tail_coverage"], key="tail-bars")
 st.plotly_chart(result.figures["tail_cumulative"], key="tail-cumulative")
