@@ -4,11 +4,16 @@ import streamlit as st
 
 from ssae_core.device import share_cpu
 
-share_cpu()  # long work runs in background jobs; the server's own torch work is small and shares the cores with them
+# long work runs in background jobs; the server's own torch work is small and shares the cores with
+# them
+share_cpu()
 st.set_page_config(page_title="SSAE Studio", page_icon="🔭", layout="wide")
 
 pages = {
-    "": [st.Page("views/home.py", title="Home", icon=":material/home:", default=True), st.Page("views/compare.py", title="Compare", icon=":material/compare:")],
+    "": [
+        st.Page("views/home.py", title="Home", icon=":material/home:", default=True),
+        st.Page("views/compare.py", title="Compare", icon=":material/compare:"),
+    ],
     "Build": [
         st.Page("views/data.py", title="Seeds & data", icon=":material/upload_file:"),
         st.Page("views/select.py", title="Select", icon=":material/travel_explore:"),

@@ -24,9 +24,13 @@ from ssae_core.workspace import Workspace  # noqa: E402
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--workspace", help="a workspace with the demo world (built here if missing)")
+    parser.add_argument(
+        "--workspace", help="a workspace with the demo world (built here if missing)"
+    )
     parser.add_argument("--docs", type=int, default=3000)
-    parser.add_argument("--full", action="store_true", help="the full demo world instead of the quick one")
+    parser.add_argument(
+        "--full", action="store_true", help="the full demo world instead of the quick one"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         ws = Workspace(args.workspace or tmp)
@@ -42,9 +46,18 @@ def main() -> None:
         print(f"forward pass into memory: {n / baseline:,.0f} tok/s (baseline)")
         for dtype in ("float32", "float16"):
             start = time.perf_counter()
-            cache_activations(Workspace(Path(tmp) / dtype), base, docs, f"bench/{len(docs)}", CacheConfig(dtype=dtype))
+            cache_activations(
+                Workspace(Path(tmp) / dtype),
+                base,
+                docs,
+                f"bench/{len(docs)}",
+                CacheConfig(dtype=dtype),
+            )
             took = time.perf_counter() - start
-            print(f"cache_activations ({dtype}): {n / took:,.0f} tok/s -> {baseline / took:.2f}x the bare forward pass")
+            print(
+                f"cache_activations ({dtype}): {n / took:,.0f} tok/s -> {baseline / took:.2f}x the"
+                " bare forward pass"
+            )
 
 
 if __name__ == "__main__":

@@ -35,9 +35,24 @@ def slow_api(seed: int):
     async def handler(request: httpx2.Request) -> httpx2.Response:
         body = json.loads(request.content)
         await asyncio.sleep(rng.uniform(1.0, 3.0))
-        text = "EXPLANATION: physics words" if body["system"][0]["text"] == prompts.INTERPRETER_SYSTEM else "[1, 0, 1, 0]"
-        return httpx2.Response(200, json={"id": "m", "type": "message", "role": "assistant", "model": "m", "content": [{"type": "text", "text": text}],
-                                          "stop_reason": "end_turn", "stop_sequence": None, "usage": {"input_tokens": 500, "output_tokens": 40}})
+        text = (
+            "EXPLANATION: physics words"
+            if body["system"][0]["text"] == prompts.INTERPRETER_SYSTEM
+            else "[1, 0, 1, 0]"
+        )
+        return httpx2.Response(
+            200,
+            json={
+                "id": "m",
+                "type": "message",
+                "role": "assistant",
+                "model": "m",
+                "content": [{"type": "text", "text": text}],
+                "stop_reason": "end_turn",
+                "stop_sequence": None,
+                "usage": {"input_tokens": 500, "output_tokens": 40},
+            },
+        )
 
     return handler
 
@@ -49,10 +64,16 @@ def features(n: int) -> list[FeatureExamples]:
 
 def timed_run(n: int, concurrency: int) -> float:
     cfg = ClaudeConfig(concurrency=concurrency)
-    backend = ClaudeBackend(cfg, api_key="bench", http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(slow_api(n))))
+    backend = ClaudeBackend(
+        cfg,
+        api_key="bench",
+        http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(slow_api(n))),
+    )
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        rows = asyncio.run(score_features(Workspace(tmp), backend, "sae/bench", features(n), cfg=cfg))
+        rows = asyncio.run(
+            score_features(Workspace(tmp), backend, "sae/bench", features(n), cfg=cfg)
+        )
         took = time.perf_counter() - start
     assert all(r["status"] == "ok" for r in rows)
     return n / took
@@ -65,7 +86,10 @@ def main() -> None:
     args = parser.parse_args()
     seq = timed_run(args.sequential, 1)
     par = timed_run(args.concurrent, 8)
-    print(f"sequential: {seq:.3f} features/s ({args.sequential} features); concurrency 8: {par:.3f} features/s ({args.concurrent} features) -> {par / seq:.1f}x")
+    print(
+        f"sequential: {seq:.3f} features/s ({args.sequential} features); concurrency 8: {par:.3f}"
+        f" features/s ({args.concurrent} features) -> {par / seq:.1f}x"
+    )
 
 
 if __name__ == "__main__":

@@ -34,7 +34,13 @@ def main() -> None:
     start = time.perf_counter()
     build(cfg, Workspace(ws.root), args.device)  # a new process's view: verifies checksums once
     warm = time.perf_counter() - start
-    for art in (world.corpus_art, world.tokenizer_art, world.lm_art, world.gsae_art, world.report_art):
+    for art in (
+        world.corpus_art,
+        world.tokenizer_art,
+        world.lm_art,
+        world.gsae_art,
+        world.report_art,
+    ):
         print(f"{art.kind:<13} {art.manifest['wall_s']:8.1f} s")
     print(f"cold build    {cold:8.1f} s")
     print(f"cached build  {warm:8.2f} s")

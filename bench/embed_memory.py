@@ -34,12 +34,23 @@ def measure(n: int) -> dict:
     selection.embed(docs[:64], encoder)  # warm up: allocator pools and lazy weights
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     with tempfile.TemporaryDirectory() as tmp:
-        out = np.lib.format.open_memmap(Path(tmp) / "v.npy", mode="w+", dtype=np.float32, shape=(len(docs), selection.embedding_dim(encoder)))
+        out = np.lib.format.open_memmap(
+            Path(tmp) / "v.npy",
+            mode="w+",
+            dtype=np.float32,
+            shape=(len(docs), selection.embedding_dim(encoder)),
+        )
         selection.embed(docs, encoder, out=out)
         out.flush()
         vectors_mib = out.nbytes / 2**20
     after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"documents": len(docs), "rss_before_mib": before, "rss_peak_mib": after, "vectors_mib": vectors_mib, "growth_mib": after - before - vectors_mib}
+    return {
+        "documents": len(docs),
+        "rss_before_mib": before,
+        "rss_peak_mib": after,
+        "vectors_mib": vectors_mib,
+        "growth_mib": after - before - vectors_mib,
+    }
 
 
 def main() -> None:
@@ -53,14 +64,25 @@ def main() -> None:
         return
     runs = []
     for n in (args.small, args.small * args.factor):
-        out = subprocess.run([sys.executable, __file__, "--child", str(n)], capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, __file__, "--child", str(n)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
     for r in runs:
-        print(f"{r['documents']:>7} documents: peak RSS {r['rss_peak_mib']:.0f} MiB (encoder loaded {r['rss_before_mib']:.0f}), "
-              f"vectors {r['vectors_mib']:.1f} MiB, growth beyond vectors {r['growth_mib']:.1f} MiB")
+        print(
+            f"{r['documents']:>7} documents: peak RSS {r['rss_peak_mib']:.0f} MiB (encoder loaded"
+            f" {r['rss_before_mib']:.0f}), vectors {r['vectors_mib']:.1f} MiB, growth beyond"
+            f" vectors {r['growth_mib']:.1f} MiB"
+        )
     small, large = runs
-    print(f"corpus x{args.factor}: growth beyond vectors {large['growth_mib']:.1f} vs {small['growth_mib']:.1f} MiB "
-          f"(peak RSS ratio {large['rss_peak_mib'] / small['rss_peak_mib']:.3f})")
+    print(
+        f"corpus x{args.factor}: growth beyond vectors {large['growth_mib']:.1f} vs"
+        f" {small['growth_mib']:.1f} MiB (peak RSS ratio"
+        f" {large['rss_peak_mib'] / small['rss_peak_mib']:.3f})"
+    )
 
 
 if __name__ == "__main__":

@@ -37,18 +37,30 @@ def main() -> None:
         tok = base.tokenizer
         docs = base.world.split_tokens("general_test")
         start = time.perf_counter()
-        x, _, _ = collect(base.model, base.hook_name, docs[: args.tokens // 50 + 10], tok.bos_token_id, pad_id(tok))
+        x, _, _ = collect(
+            base.model,
+            base.hook_name,
+            docs[: args.tokens // 50 + 10],
+            tok.bos_token_id,
+            pad_id(tok),
+        )
         x = x[: args.tokens]
         collect_s = time.perf_counter() - start
         saes = {"GSAE": base.sae}
         for i in range(1, args.saes):
             s = StandardSAE(base.sae.cfg)
-            s.load_state_dict({k: v + 0.01 * torch.randn_like(v) for k, v in base.sae.state_dict().items()})
+            s.load_state_dict(
+                {k: v + 0.01 * torch.randn_like(v) for k, v in base.sae.state_dict().items()}
+            )
             saes[f"copy{i}"] = s
 
         def looped():
             with torch.no_grad():
-                return [float((row - sae.decode(sae.encode(row[None]))[0]).norm()) for sae in saes.values() for row in x]
+                return [
+                    float((row - sae.decode(sae.encode(row[None]))[0]).norm())
+                    for sae in saes.values()
+                    for row in x
+                ]
 
         batched = lambda: dm.error_norms(saes, x)  # noqa: E731
         times = {"batched": [], "loop": []}
@@ -62,7 +74,10 @@ def main() -> None:
         k = len(x) / 1000
         print(f"{len(x)} tokens x {len(saes)} SAEs (d_in {x.shape[1]}, d_sae {base.sae.cfg.d_sae})")
         print(f"activations (LM to the hook): {collect_s / k * 1000:.1f} ms per 1k tokens")
-        print(f"error norms, batched: {b / k * 1000:.2f} ms per 1k tokens; per-token loop: {lp / k * 1000:.1f} ms per 1k tokens -> {lp / b:.0f}x")
+        print(
+            f"error norms, batched: {b / k * 1000:.2f} ms per 1k tokens; per-token loop:"
+            f" {lp / k * 1000:.1f} ms per 1k tokens -> {lp / b:.0f}x"
+        )
 
 
 if __name__ == "__main__":

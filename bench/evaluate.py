@@ -42,7 +42,9 @@ def perturbed(sae, seed):
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--workspace")
-    parser.add_argument("--full", action="store_true", help="the full demo world (built if missing)")
+    parser.add_argument(
+        "--full", action="store_true", help="the full demo world (built if missing)"
+    )
     parser.add_argument("--saes", default="1,4")
     parser.add_argument("--tokens", type=int, default=100_000)
     parser.add_argument("--rows", type=int, default=128, help="sequences per batch (both sides)")
@@ -54,19 +56,43 @@ def main() -> None:
         stream = np.concatenate(base.world.split_tokens("general"))
         n_docs = min(args.tokens // width, len(stream) // width)
         docs = [stream[i * width : (i + 1) * width] for i in range(n_docs)]
-        batches = [torch.tensor([[tok.bos_token_id, *d] for d in docs[i : i + args.rows]]) for i in range(0, n_docs, args.rows)]
+        batches = [
+            torch.tensor([[tok.bos_token_id, *d] for d in docs[i : i + args.rows]])
+            for i in range(0, n_docs, args.rows)
+        ]
         n_tokens = n_docs * width
-        print(f"{n_docs} sequences x {model.cfg.n_ctx} tokens, {args.rows} per batch, d_in {model.cfg.d_model}, d_sae {base.sae.cfg.d_sae}")
+        print(
+            f"{n_docs} sequences x {model.cfg.n_ctx} tokens, {args.rows} per batch, d_in"
+            f" {model.cfg.d_model}, d_sae {base.sae.cfg.d_sae}"
+        )
         scaler = ActivationScaler()
         for k in (int(v) for v in args.saes.split(",")):
             saes = {f"s{i}": base.sae if i == 0 else perturbed(base.sae, i) for i in range(k)}
-            ours = lambda: evaluate_saes(model, saes, base.hook_name, docs, tok.bos_token_id, pad_id(tok), batch_tokens=args.rows * model.cfg.n_ctx)  # noqa: E731
+
+            def ours():
+                return evaluate_saes(
+                    model,
+                    saes,
+                    base.hook_name,
+                    docs,
+                    tok.bos_token_id,
+                    pad_id(tok),
+                    batch_tokens=args.rows * model.cfg.n_ctx,
+                )
 
             def theirs():
                 with torch.no_grad():
                     for sae in saes.values():
                         for b in batches:
-                            get_recons_loss(sae, model, scaler, b, compute_kl=False, compute_ce_loss=True, hook_name=base.hook_name)
+                            get_recons_loss(
+                                sae,
+                                model,
+                                scaler,
+                                b,
+                                compute_kl=False,
+                                compute_ce_loss=True,
+                                hook_name=base.hook_name,
+                            )
 
             times = {"ours": [], "saelens": []}
             ours(), theirs()  # warm-up
@@ -76,7 +102,10 @@ def main() -> None:
                     fn()
                     times[name].append(time.perf_counter() - start)
             t_ours, t_theirs = min(times["ours"]), min(times["saelens"])
-            print(f"{k} SAE(s): ours {k * n_tokens / t_ours:,.0f} SAE-tokens/s, SAELens get_recons_loss {k * n_tokens / t_theirs:,.0f} -> {t_theirs / t_ours:.2f}x")
+            print(
+                f"{k} SAE(s): ours {k * n_tokens / t_ours:,.0f} SAE-tokens/s, SAELens"
+                f" get_recons_loss {k * n_tokens / t_theirs:,.0f} -> {t_theirs / t_ours:.2f}x"
+            )
 
 
 if __name__ == "__main__":

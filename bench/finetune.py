@@ -29,7 +29,12 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sae_lens import StandardSAE, StandardSAEConfig, StandardTrainingSAE, StandardTrainingSAEConfig  # noqa: E402
+from sae_lens import (
+    StandardSAE,
+    StandardSAEConfig,
+    StandardTrainingSAE,
+    StandardTrainingSAEConfig,
+)  # noqa: E402
 from sae_lens.saes.sae import TrainStepInput  # noqa: E402
 
 from ssae_core.activations import ActivationStore, CacheConfig  # noqa: E402
@@ -46,7 +51,7 @@ def sync(device: str) -> None:
 def median_times(fns: dict, reps: int, device: str) -> dict[str, float]:
     """Median seconds per call of each function, calls interleaved round-robin after a warm-up."""
     times = {k: [] for k in fns}
-    for k, fn in fns.items():
+    for fn in fns.values():
         fn()
     for _ in range(reps):
         for k, fn in fns.items():
@@ -76,11 +81,21 @@ def ours_step(sae, x, device, sparsity=(3.5,), cfg=None):
 
 
 def saelens_step(d_in, d_sae, x, device):
-    sae = StandardTrainingSAE(StandardTrainingSAEConfig(d_in=d_in, d_sae=d_sae, l1_coefficient=3.5, device=device))
+    sae = StandardTrainingSAE(
+        StandardTrainingSAEConfig(d_in=d_in, d_sae=d_sae, l1_coefficient=3.5, device=device)
+    )
     opt = torch.optim.Adam(sae.parameters(), lr=5e-5)
 
     def step():
-        out = sae.training_forward_pass(TrainStepInput(sae_in=x, coefficients={"l1": 3.5}, dead_neuron_mask=None, n_training_steps=0, is_logging_step=False))
+        out = sae.training_forward_pass(
+            TrainStepInput(
+                sae_in=x,
+                coefficients={"l1": 3.5},
+                dead_neuron_mask=None,
+                n_training_steps=0,
+                is_logging_step=False,
+            )
+        )
         opt.zero_grad(set_to_none=True)
         out.loss.backward()
         opt.step()
@@ -90,8 +105,20 @@ def saelens_step(d_in, d_sae, x, device):
 
 def bench_step(d_in, d_sae, batch, device, reps):
     x = torch.randn(batch, d_in, device=device)
-    t = median_times({"ours": ours_step(gsae(d_in, d_sae), x, device), "saelens": saelens_step(d_in, d_sae, x, device)}, reps, device)
-    return {"shape": f"{d_in}x{d_sae}", "ours_tok_s": batch / t["ours"], "saelens_tok_s": batch / t["saelens"], "ratio": t["saelens"] / t["ours"]}
+    t = median_times(
+        {
+            "ours": ours_step(gsae(d_in, d_sae), x, device),
+            "saelens": saelens_step(d_in, d_sae, x, device),
+        },
+        reps,
+        device,
+    )
+    return {
+        "shape": f"{d_in}x{d_sae}",
+        "ours_tok_s": batch / t["ours"],
+        "saelens_tok_s": batch / t["saelens"],
+        "ratio": t["saelens"] / t["ours"],
+    }
 
 
 def bench_term(d_in, d_sae, batch, device, reps):
@@ -105,10 +132,14 @@ def bench_term(d_in, d_sae, batch, device, reps):
 
 def synthetic_cache(ws: Workspace, n: int, d_in: int, tag: int):
     def build(out):
-        acts = np.lib.format.open_memmap(out / "acts.npy", mode="w+", dtype=np.float32, shape=(n, d_in))
+        acts = np.lib.format.open_memmap(
+            out / "acts.npy", mode="w+", dtype=np.float32, shape=(n, d_in)
+        )
         rng = np.random.default_rng(tag)
         for start in range(0, n, 65536):
-            acts[start : start + 65536] = rng.normal(size=(min(65536, n - start), d_in)).astype(np.float32)
+            acts[start : start + 65536] = rng.normal(size=(min(65536, n - start), d_in)).astype(
+                np.float32
+            )
         acts.flush()
         doc = np.arange(n, dtype=np.int32) // 100
         np.save(out / "doc.npy", doc)
@@ -142,24 +173,45 @@ def bench_sweep(d_in, d_sae, batch, device, reps, ws):
             train_step(s, o, x, doc, cfg1, 0)
 
     t = median_times({"stacked": one_stacked, "sequential": eight_sequential}, reps, device)
-    return {"shape": f"{d_in}x{d_sae}", "stacked_tok_s": 8 * batch / t["stacked"], "sequential_tok_s": 8 * batch / t["sequential"], "ratio": t["sequential"] / t["stacked"]}
+    return {
+        "shape": f"{d_in}x{d_sae}",
+        "stacked_tok_s": 8 * batch / t["stacked"],
+        "sequential_tok_s": 8 * batch / t["sequential"],
+        "ratio": t["sequential"] / t["stacked"],
+    }
 
 
 def child_rss(root: str, n: int, d_in: int, d_sae: int, batch: int, steps: int) -> dict:
     ws = Workspace(root)
     acts = synthetic_cache(ws, n, d_in, n)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    cfg = FinetuneConfig(sparsity=(1.0, 4.0), steps=steps, batch_tokens=batch, checkpoint_every=10**6, val_fraction=0.001)
+    cfg = FinetuneConfig(
+        sparsity=(1.0, 4.0),
+        steps=steps,
+        batch_tokens=batch,
+        checkpoint_every=10**6,
+        val_fraction=0.001,
+    )
     finetune(ws, gsae(d_in, d_sae), "sae/bench", acts, cfg, "cpu")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"tokens": n, "dataset_mib": n * d_in * 4 / 2**20, "peak_rss_mib": peak, "rss_before_mib": before}
+    return {
+        "tokens": n,
+        "dataset_mib": n * d_in * 4 / 2**20,
+        "peak_rss_mib": peak,
+        "rss_before_mib": before,
+    }
 
 
 def bench_memory(n: int, d_in: int, d_sae: int, batch: int) -> list[dict]:
     out = []
     with tempfile.TemporaryDirectory() as tmp:
         for size in (n, 4 * n):
-            cmd = [sys.executable, __file__, "--child-rss", json.dumps([tmp, size, d_in, d_sae, batch, 30])]
+            cmd = [
+                sys.executable,
+                __file__,
+                "--child-rss",
+                json.dumps([tmp, size, d_in, d_sae, batch, 30]),
+            ]
             res = subprocess.run(cmd, capture_output=True, text=True, check=True)
             out.append(json.loads(res.stdout.strip().splitlines()[-1]))
     return out
@@ -179,21 +231,35 @@ def main() -> None:
         print(json.dumps(child_rss(*json.loads(args.child_rss))))
         return
     shapes = [tuple(int(v) for v in s.split("x")) for s in args.shapes.split(",")]
-    print(f"device {args.device}, batch {args.batch} tokens, torch {torch.__version__}, {torch.get_num_threads()} threads")
+    print(
+        f"device {args.device}, batch {args.batch} tokens, torch {torch.__version__},"
+        f" {torch.get_num_threads()} threads"
+    )
     for d_in, d_sae in shapes:
         r = bench_step(d_in, d_sae, args.batch, args.device, args.reps)
-        print(f"[step]  {r['shape']}: ours {r['ours_tok_s']:,.0f} tok/s, SAELens {r['saelens_tok_s']:,.0f} tok/s -> {r['ratio']:.2f}x")
+        print(
+            f"[step]  {r['shape']}: ours {r['ours_tok_s']:,.0f} tok/s, SAELens"
+            f" {r['saelens_tok_s']:,.0f} tok/s -> {r['ratio']:.2f}x"
+        )
     for d_in, d_sae in shapes:
         r = bench_term(d_in, d_sae, args.batch, args.device, args.reps)
         print(f"[term]  {r['shape']}: TERM (t=500) step vs ERM step: {r['overhead']:+.1%}")
     with tempfile.TemporaryDirectory() as tmp:
         for d_in, d_sae in shapes:
-            r = bench_sweep(d_in, d_sae, args.batch, args.device, max(3, args.reps // 3), Workspace(tmp))
-            print(f"[sweep] {r['shape']}: 8 SAEs stacked {r['stacked_tok_s']:,.0f} tok/s vs 8 sequential {r['sequential_tok_s']:,.0f} tok/s -> {r['ratio']:.2f}x")
+            r = bench_sweep(
+                d_in, d_sae, args.batch, args.device, max(3, args.reps // 3), Workspace(tmp)
+            )
+            print(
+                f"[sweep] {r['shape']}: 8 SAEs stacked {r['stacked_tok_s']:,.0f} tok/s vs 8"
+                f" sequential {r['sequential_tok_s']:,.0f} tok/s -> {r['ratio']:.2f}x"
+            )
     d_in, d_sae = shapes[0]
     small, large = bench_memory(args.memory_tokens, d_in, d_sae, args.batch)
     for r in (small, large):
-        print(f"[rss]   {r['tokens']:,} tokens ({r['dataset_mib']:.0f} MiB of activations): peak RSS {r['peak_rss_mib']:.0f} MiB")
+        print(
+            f"[rss]   {r['tokens']:,} tokens ({r['dataset_mib']:.0f} MiB of activations): peak RSS"
+            f" {r['peak_rss_mib']:.0f} MiB"
+        )
     print(f"[rss]   dataset x4 -> peak RSS x{large['peak_rss_mib'] / small['peak_rss_mib']:.3f}")
 
 

@@ -29,20 +29,52 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "e2e")]
 
-from test_pages_browser import DRAWN, PAGES  # noqa: E402  (the same pages and last elements as the browser tests)
+# the same pages and last elements as the browser tests
+from test_pages_browser import DRAWN, PAGES  # noqa: E402
 
 
 def cli(*args: str) -> None:
-    subprocess.run([sys.executable, "-m", "ssae_core", *args], cwd=ROOT, check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "ssae_core", *args], cwd=ROOT, check=True, capture_output=True
+    )
 
 
 def prepare(ws: str) -> None:
     cli("demo", "build", "--quick", "--workspace", ws, "--device", "cpu")
-    out = subprocess.run([sys.executable, "-m", "ssae_core", "demo", "ssaes", "--quick", "--workspace", ws, "--json"], cwd=ROOT, check=True, capture_output=True, text=True)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ssae_core",
+            "demo",
+            "ssaes",
+            "--quick",
+            "--workspace",
+            ws,
+            "--json",
+        ],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     import json
 
     arts = json.loads(out.stdout)
-    cli("evaluate", "--quick", "--workspace", ws, "--ssae", arts["erm"], "--ssae", arts["term"], "--split", "physics_test", "--split", "physics_ood")
+    cli(
+        "evaluate",
+        "--quick",
+        "--workspace",
+        ws,
+        "--ssae",
+        arts["erm"],
+        "--ssae",
+        arts["term"],
+        "--split",
+        "physics_test",
+        "--split",
+        "physics_ood",
+    )
 
 
 def serve(ws: str) -> tuple[subprocess.Popen, str]:
@@ -50,8 +82,24 @@ def serve(ws: str) -> tuple[subprocess.Popen, str]:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {**os.environ, "SSAE_WORKSPACE": ws, "SSAE_DEMO": "quick"}
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port)], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.headless",
+            "true",
+            "--server.port",
+            str(port),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     url = f"http://127.0.0.1:{port}"
     for _ in range(120):
         try:
@@ -62,8 +110,17 @@ def serve(ws: str) -> tuple[subprocess.Popen, str]:
     raise RuntimeError("streamlit did not start")
 
 
-TITLES = {"compare": "Compare", "data": "Seeds & data", "select": "Select", "finetune": "Finetune", "evaluate": "Evaluate",
-          "tail": "Tail tokens", "features": "Features", "errors": "Error norms", "autointerp": "Autointerp"}  # sidebar labels
+TITLES = {
+    "compare": "Compare",
+    "data": "Seeds & data",
+    "select": "Select",
+    "finetune": "Finetune",
+    "evaluate": "Evaluate",
+    "tail": "Tail tokens",
+    "features": "Features",
+    "errors": "Error norms",
+    "autointerp": "Autointerp",
+}  # sidebar labels
 REPEATS = 3
 SETTLE_MS = 1500  # between measurements: the last page finishes drawing, as when a user reads it
 
@@ -83,7 +140,8 @@ def visit(page, url: str, last: str, charts: int) -> float:
 
 
 def navigate(page, title: str, last: str, charts: int) -> float:
-    """A click in the sidebar from Home (the app stays loaded, as when a user moves between pages)."""
+    """A click in the sidebar from Home (the app stays loaded, as when a user moves between
+    pages)."""
     nav = page.get_by_test_id("stSidebarNav")
     nav.get_by_text("Home", exact=True).click()
     page.get_by_text("Workspace", exact=True).wait_for(timeout=60_000)
@@ -116,32 +174,63 @@ def main() -> None:
         proc, url = serve(ws)
         try:
             with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu"])
+                browser = p.chromium.launch(
+                    executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu"]
+                )
                 page = browser.new_page(viewport={"width": 1400, "height": 2400})
                 print(f"medians of {REPEATS} after warm-up")
                 print(f"{'page':<12} {'first visit':>12} {'sidebar click':>14} {'full reload':>12}")
                 for path, (last, charts) in PAGES.items():
                     first = visit(page, f"{url}/{path}", last, charts)
                     clicks = [navigate(page, TITLES[path], last, charts) for _ in range(REPEATS)]
-                    reloads = [settled(page, lambda: visit(page, f"{url}/{path}", last, charts)) for _ in range(REPEATS)]
-                    print(f"{path:<12} {first:>10.2f} s {np.median(clicks):>12.2f} s {np.median(reloads):>10.2f} s")
+                    reloads = [
+                        settled(page, lambda: visit(page, f"{url}/{path}", last, charts))
+                        for _ in range(REPEATS)
+                    ]
+                    print(
+                        f"{path:<12} {first:>10.2f} s {np.median(clicks):>12.2f} s"
+                        f" {np.median(reloads):>10.2f} s"
+                    )
                 tabs = []
                 for _ in range(REPEATS):
                     visit(page, f"{url}/errors", *PAGES["errors"])
-                    tabs.append(settled(page, lambda: open_tab(page, "Dark matter on the split", "SAE error: linearly predictable", 2)))
-                print(f"errors → Dark matter tab (fits cached after the first): first {tabs[0]:.2f} s, then median {np.median(tabs[1:]):.2f} s")
+                    tabs.append(
+                        settled(
+                            page,
+                            lambda: open_tab(
+                                page,
+                                "Dark matter on the split",
+                                "SAE error: linearly predictable",
+                                2,
+                            ),
+                        )
+                    )
+                print(
+                    f"errors → Dark matter tab (fits cached after the first): first {tabs[0]:.2f}"
+                    f" s, then median {np.median(tabs[1:]):.2f} s"
+                )
                 visit(page, f"{url}/features", *PAGES["features"])
                 page.get_by_role("tab", name="Feature browser").click()
                 switches = []
                 for j in (5, 6, 7, 8, 9, 10):
-                    page.wait_for_timeout(SETTLE_MS)  # a user reads the last feature; its histogram finishes drawing
-                    box = page.get_by_label("Search: a feature id, a token, or words of an explanation")
+                    page.wait_for_timeout(
+                        SETTLE_MS
+                    )  # a user reads the last feature; its histogram finishes drawing
+                    box = page.get_by_label(
+                        "Search: a feature id, a token, or words of an explanation"
+                    )
                     box.fill(str(j))  # typing does not rerun; Enter does
                     start = time.perf_counter()
                     box.press("Enter")
-                    page.locator(f'[data-feature="{j}"]').wait_for(timeout=60_000)  # the new feature's examples
+                    page.locator(f'[data-feature="{j}"]').wait_for(
+                        timeout=60_000
+                    )  # the new feature's examples
                     switches.append(time.perf_counter() - start)
-                print(f"feature switch (to the new feature's examples shown): first {switches[0] * 1000:.0f} ms, then median {float(np.median(switches[1:])) * 1000:.0f} ms of {len(switches) - 1}")
+                print(
+                    "feature switch (to the new feature's examples shown): first"
+                    f" {switches[0] * 1000:.0f} ms, then median"
+                    f" {float(np.median(switches[1:])) * 1000:.0f} ms of {len(switches) - 1}"
+                )
                 browser.close()
         finally:
             proc.terminate()

@@ -35,7 +35,13 @@ def main() -> None:
     parser.add_argument("--dim", type=int, default=384)
     parser.add_argument("--queries", type=int, default=64)
     parser.add_argument("--k", type=int, default=100)
-    parser.add_argument("--vectors", help="a .npy of real unit-norm embeddings (e.g. a workspace embeddings artifact) instead of random ones")
+    parser.add_argument(
+        "--vectors",
+        help=(
+            "a .npy of real unit-norm embeddings (e.g. a workspace embeddings artifact) instead of"
+            " random ones"
+        ),
+    )
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     if args.vectors:
@@ -44,7 +50,9 @@ def main() -> None:
     else:
         vectors = rng.standard_normal((args.n, args.dim)).astype(np.float32)
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    queries = vectors[rng.choice(args.n, args.queries, replace=False)] + 0.1 * rng.standard_normal((args.queries, args.dim)).astype(np.float32)
+    queries = vectors[rng.choice(args.n, args.queries, replace=False)] + 0.1 * rng.standard_normal(
+        (args.queries, args.dim)
+    ).astype(np.float32)
 
     def numpy_search():
         scores = queries @ vectors.T
@@ -61,9 +69,16 @@ def main() -> None:
     print(f"dense, {args.n} x {args.dim}, {args.queries} queries, top {args.k}:")
     print(f"  numpy brute force {per(t_numpy):8.3f} ms/query")
     print(f"  faiss exact       {per(t_exact):8.3f} ms/query  ({t_numpy / t_exact:5.1f}x numpy)")
-    print(f"  faiss IVF         {per(t_ivf):8.3f} ms/query  ({t_numpy / t_ivf:5.1f}x numpy), recall@{args.k} {recall:.3f}, build {t_train:.1f} s")
+    print(
+        f"  faiss IVF         {per(t_ivf):8.3f} ms/query  ({t_numpy / t_ivf:5.1f}x numpy),"
+        f" recall@{args.k} {recall:.3f}, build {t_train:.1f} s"
+    )
 
-    docs, _ = corpus.generate(corpus.WorldConfig(n_general_docs=20_000, n_general_test_docs=10, n_test_docs=10, n_ood_docs=10))
+    docs, _ = corpus.generate(
+        corpus.WorldConfig(
+            n_general_docs=20_000, n_general_test_docs=10, n_test_docs=10, n_ood_docs=10
+        )
+    )
     texts = docs.text.tolist()
     seeds = docs[docs.split == "physics_seed"].text.tolist()
     import bm25s
@@ -75,8 +90,14 @@ def main() -> None:
     _, t_query = timed(lambda: [retriever.get_scores(q) for q in queries_tok])
     n_words = int(docs.n_words.sum())
     print(f"bm25, {len(texts)} documents ({n_words} words):")
-    print(f"  tokenize + index  {t_tok + t_index:8.2f} s  ({len(texts) / (t_tok + t_index):,.0f} documents/s)")
-    print(f"  score all docs    {t_query / len(queries_tok) * 1e3:8.2f} ms per seed-document query ({len(queries_tok)} queries)")
+    print(
+        f"  tokenize + index  {t_tok + t_index:8.2f} s  ({len(texts) / (t_tok + t_index):,.0f}"
+        " documents/s)"
+    )
+    print(
+        f"  score all docs    {t_query / len(queries_tok) * 1e3:8.2f} ms per seed-document query"
+        f" ({len(queries_tok)} queries)"
+    )
 
 
 if __name__ == "__main__":

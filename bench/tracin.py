@@ -25,7 +25,12 @@ def random_params(d_in: int, d_sae: int, device) -> tracin.SAEGrad:
     gen = torch.Generator().manual_seed(0)
     W_dec = torch.randn(d_sae, d_in, generator=gen)
     W_dec /= W_dec.norm(dim=1, keepdim=True)
-    return tracin.SAEGrad(W_dec.T.clone().to(device), torch.full((d_sae,), -0.05).to(device), W_dec.to(device), torch.zeros(d_in).to(device))
+    return tracin.SAEGrad(
+        W_dec.T.clone().to(device),
+        torch.full((d_sae,), -0.05).to(device),
+        W_dec.to(device),
+        torch.zeros(d_in).to(device),
+    )
 
 
 def per_token_seconds(fn, n_tokens: int, repeats: int = 3) -> float:
@@ -54,9 +59,14 @@ def main() -> None:
         slow = tracin.autograd_token_scores(p, x[:n_slow], G, 1.0).to(device)
         rel = ((fast - slow).abs().max() / slow.abs().max()).item()
         t_fast = per_token_seconds(lambda: tracin.token_scores(p, x, G, 1.0), n_fast)
-        t_slow = per_token_seconds(lambda: tracin.autograd_token_scores(p, x[:n_slow], G, 1.0), n_slow, repeats=1)
-        print(f"d_in {d_in:5d} d_sae {d_sae:6d} [{device}]: autograd {t_slow * 1e3:9.3f} ms/token, "
-              f"closed form {t_fast * 1e3:8.4f} ms/token, speed-up {t_slow / t_fast:8.0f}x, max rel diff {rel:.1e}")
+        t_slow = per_token_seconds(
+            lambda: tracin.autograd_token_scores(p, x[:n_slow], G, 1.0), n_slow, repeats=1
+        )
+        print(
+            f"d_in {d_in:5d} d_sae {d_sae:6d} [{device}]: autograd {t_slow * 1e3:9.3f} ms/token,"
+            f" closed form {t_fast * 1e3:8.4f} ms/token, speed-up {t_slow / t_fast:8.0f}x, max rel"
+            f" diff {rel:.1e}"
+        )
 
 
 if __name__ == "__main__":

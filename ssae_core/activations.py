@@ -8,9 +8,9 @@ the right, so it cannot change a real position under causal attention.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -61,7 +61,9 @@ def doc_batches(
 
 
 @torch.no_grad()
-def hook_activations(model: HookedTransformer, tokens: torch.Tensor, hook_name: str) -> torch.Tensor:
+def hook_activations(
+    model: HookedTransformer, tokens: torch.Tensor, hook_name: str
+) -> torch.Tensor:
     """Activations at ``hook_name`` for a token batch, stopping the forward pass there."""
     _, cache = model.run_with_cache(
         tokens.to(model.cfg.device), names_filter=hook_name, stop_at_layer=layer_of(hook_name) + 1
@@ -109,9 +111,12 @@ def pad_id(tokenizer) -> int:
 
 
 def kept_tokens(docs: Sequence[np.ndarray], n_ctx: int) -> np.ndarray:
-    """Token ids of the rows ``collect`` returns, in the same order (each document cut to the context)."""
+    """Token ids of the rows ``collect`` returns, in the same order (each document cut to the
+    context)."""
     counts = kept_counts(docs, n_ctx)
-    return np.concatenate([np.asarray(d[:c]) for d, c in zip(docs, counts)] or [np.zeros(0, np.int64)])
+    return np.concatenate(
+        [np.asarray(d[:c]) for d, c in zip(docs, counts)] or [np.zeros(0, np.int64)]
+    )
 
 
 def kept_counts(docs: Sequence[np.ndarray], n_ctx: int) -> np.ndarray:
@@ -127,7 +132,14 @@ class CacheConfig(Config):
     version: int = 1
 
 
-def cache_activations(ws: Workspace, base, docs: Sequence[np.ndarray], docs_ref: str, cfg: CacheConfig = CacheConfig(), progress: Progress | None = None) -> Artifact:
+def cache_activations(
+    ws: Workspace,
+    base,
+    docs: Sequence[np.ndarray],
+    docs_ref: str,
+    cfg: CacheConfig = CacheConfig(),
+    progress: Progress | None = None,
+) -> Artifact:
     """The ``activations`` artifact of ``docs`` (token ids) at the base's hook, computed once.
 
     Files: ``acts.npy`` (N, d_in) in ``cfg.dtype`` and ``tokens.npy`` / ``doc.npy`` /
@@ -141,14 +153,24 @@ def cache_activations(ws: Workspace, base, docs: Sequence[np.ndarray], docs_ref:
     def build(out: Path) -> dict:
         counts = kept_counts(docs, model.cfg.n_ctx)
         n = int(counts.sum())
-        acts = np.lib.format.open_memmap(out / "acts.npy", mode="w+", dtype=cfg.dtype, shape=(n, model.cfg.d_model))
+        acts = np.lib.format.open_memmap(
+            out / "acts.npy", mode="w+", dtype=cfg.dtype, shape=(n, model.cfg.d_model)
+        )
         progress.stage("cache activations", len(docs))
-        _, doc, pos = collect(model, base.hook_name, docs, tok.bos_token_id, pad_id(tok), progress.update, acts)
+        _, doc, pos = collect(
+            model, base.hook_name, docs, tok.bos_token_id, pad_id(tok), progress.update, acts
+        )
         acts.flush()
         tokens = kept_tokens(docs, model.cfg.n_ctx)
         for name, arr in (("tokens", tokens), ("doc", doc), ("pos", pos)):
             np.save(out / f"{name}.npy", arr.astype(np.int32))
-        return {"tokens": n, "documents": len(docs), "d_in": int(model.cfg.d_model), "hook_name": base.hook_name, "dtype": cfg.dtype}
+        return {
+            "tokens": n,
+            "documents": len(docs),
+            "d_in": int(model.cfg.d_model),
+            "hook_name": base.hook_name,
+            "dtype": cfg.dtype,
+        }
 
     return ws.build("activations", cfg, build, [docs_ref, base.ref])
 
@@ -178,7 +200,9 @@ class ActivationStore:
         return torch.from_numpy(block)
 
 
-def epoch_batches(doc: np.ndarray, batch_tokens: int, seed: int, epoch: int, item: str = "token") -> list[np.ndarray]:
+def epoch_batches(
+    doc: np.ndarray, batch_tokens: int, seed: int, epoch: int, item: str = "token"
+) -> list[np.ndarray]:
     """One epoch's batches of row indices, a pure function of (seed, epoch).
 
     ``item="token"``: a permutation of the rows in batches of exactly ``batch_tokens``
@@ -202,13 +226,19 @@ def epoch_batches(doc: np.ndarray, batch_tokens: int, seed: int, epoch: int, ite
     return batches
 
 
-def batch_stream(doc: np.ndarray, batch_tokens: int, seed: int, item: str = "token", start_step: int = 0) -> Iterator[np.ndarray]:
-    """Batches for steps ``start_step, start_step + 1, ...``, epoch after epoch: resumable at any step."""
+def batch_stream(
+    doc: np.ndarray, batch_tokens: int, seed: int, item: str = "token", start_step: int = 0
+) -> Iterator[np.ndarray]:
+    """Batches for steps ``start_step, start_step + 1, ...``, epoch after epoch: resumable at any
+    step."""
     step, epoch = 0, 0
     while True:
         batches = epoch_batches(doc, batch_tokens, seed, epoch, item)
         if not batches:
-            raise ConfigError(f"The training data ({len(doc)} tokens) is smaller than one batch of {batch_tokens} tokens; select more text or lower the batch size.")
+            raise ConfigError(
+                f"The training data ({len(doc)} tokens) is smaller than one batch of {batch_tokens}"
+                " tokens; select more text or lower the batch size."
+            )
         for batch in batches:
             if step >= start_step:
                 yield batch

@@ -66,8 +66,16 @@ class Base:
     def describe(self) -> dict:
         """What a researcher checks first: the model's size and the GSAE's width and hook."""
         cfg = self.model.cfg
-        return {"model": cfg.model_name, "layers": cfg.n_layers, "d_model": cfg.d_model, "vocabulary": cfg.d_vocab,
-                "context": cfg.n_ctx, "hook": self.hook_name, "d_sae": self.sae.cfg.d_sae, "architecture": self.sae.cfg.architecture()}
+        return {
+            "model": cfg.model_name,
+            "layers": cfg.n_layers,
+            "d_model": cfg.d_model,
+            "vocabulary": cfg.d_vocab,
+            "context": cfg.n_ctx,
+            "hook": self.hook_name,
+            "d_sae": self.sae.cfg.d_sae,
+            "architecture": self.sae.cfg.architecture(),
+        }
 
     @property
     def ref(self) -> str:
@@ -79,7 +87,9 @@ def cli_args(spec: BaseSpec) -> list[str]:
     """The CLI options that name ``spec`` (so background jobs load the same base)."""
     if spec.source == "demo":
         return ["--quick"] if spec.quick else []
-    named = {"release": ("model_name", "release", "sae_id"), "local": ("model_dir", "sae_dir")}[spec.source]
+    named = {"release": ("model_name", "release", "sae_id"), "local": ("model_dir", "sae_dir")}[
+        spec.source
+    ]
     args = ["--base", spec.source]
     for field in named:
         if getattr(spec, field):
@@ -98,7 +108,12 @@ def save_spec(ws: Workspace, spec: BaseSpec) -> None:
     atomic_write_json(ws.root / SPEC_FILE, spec.to_dict())
 
 
-def load_base(spec: BaseSpec, workspace: Workspace | None = None, device: str | None = None, progress: Progress | None = None) -> Base:
+def load_base(
+    spec: BaseSpec,
+    workspace: Workspace | None = None,
+    device: str | None = None,
+    progress: Progress | None = None,
+) -> Base:
     """Load the LM and GSAE described by ``spec``; LoadError with what to do on failure."""
     dev = pick_device(device)
     if spec.source == "demo":
@@ -122,14 +137,15 @@ def check_compatible(model: HookedSAETransformer, sae: SAE) -> str:
     hook = sae.cfg.metadata.hook_name
     if not hook or hook not in model.hook_dict:
         raise LoadError(
-            f"The SAE reads hook {hook!r}, which the model does not have. Pick an SAE trained on this "
-            f"model (its hooks look like 'blocks.0.hook_resid_post'), or set hook_name in the SAE's cfg.json."
+            f"The SAE reads hook {hook!r}, which the model does not have. Pick an SAE trained on"
+            " this model (its hooks look like 'blocks.0.hook_resid_post'), or set hook_name in the"
+            " SAE's cfg.json."
         )
     width = _hook_width(model, hook)
     if width is not None and width != sae.cfg.d_in:
         raise LoadError(
-            f"The SAE expects d_in={sae.cfg.d_in} at {hook}, but the model's activations there have "
-            f"width {width}. The SAE was trained on a different model; load the matching pair."
+            f"The SAE expects d_in={sae.cfg.d_in} at {hook}, but the model's activations there have"
+            f" width {width}. The SAE was trained on a different model; load the matching pair."
         )
     return hook
 
@@ -152,10 +168,15 @@ def load_sae_dir(path: str | os.PathLike, device: torch.device | str = "cpu") ->
     try:
         return SAE.load_from_disk(path, device=str(device))
     except Exception as exc:  # SAELens raises many types for bad files
-        raise LoadError(f"Could not load the SAE in {path}: {type(exc).__name__}: {exc}. Check cfg.json matches the weights.") from None
+        raise LoadError(
+            f"Could not load the SAE in {path}: {type(exc).__name__}: {exc}. Check cfg.json matches"
+            " the weights."
+        ) from None
 
 
-def load_model_dir(path: str | os.PathLike, device: torch.device | str = "cpu") -> HookedSAETransformer:
+def load_model_dir(
+    path: str | os.PathLike, device: torch.device | str = "cpu"
+) -> HookedSAETransformer:
     """A local model: this project's format (tl_config.json) or a Hugging Face directory."""
     from ssae_core.demo import lm
     from ssae_core.demo.tokenizer import load_tokenizer
@@ -165,8 +186,9 @@ def load_model_dir(path: str | os.PathLike, device: torch.device | str = "cpu") 
         return lm.load_model(path, load_tokenizer(path), device)
     if not (path / "config.json").is_file():
         raise LoadError(
-            f"{path} is not a model directory: it has neither tl_config.json (this project's format) "
-            "nor config.json (a Hugging Face model). Pick the directory that holds those files."
+            f"{path} is not a model directory: it has neither tl_config.json (this project's"
+            " format) nor config.json (a Hugging Face model). Pick the directory that holds those"
+            " files."
         )
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -183,23 +205,34 @@ def _hooked_from_hf_dir(path: Path, hf_model, tokenizer, device) -> HookedSAETra
     from transformer_lens import loading_from_pretrained as loading
 
     try:
-        cfg = loading.get_pretrained_model_config(str(path), hf_cfg=hf_model.config.to_dict(), fold_ln=True, device=str(device))
+        cfg = loading.get_pretrained_model_config(
+            str(path), hf_cfg=hf_model.config.to_dict(), fold_ln=True, device=str(device)
+        )
         state_dict = loading.get_pretrained_state_dict(str(path), cfg, hf_model)
     except Exception as exc:
         raise LoadError(
-            f"TransformerLens cannot convert the model in {path} ({type(exc).__name__}: {str(exc)[:200]}). "
-            "Only architectures TransformerLens supports can be loaded."
+            f"TransformerLens cannot convert the model in {path} ({type(exc).__name__}:"
+            f" {str(exc)[:200]}). Only architectures TransformerLens supports can be loaded."
         ) from None
     model = HookedSAETransformer(cfg, tokenizer=tokenizer)
-    model.load_and_process_state_dict(state_dict, fold_ln=True, center_writing_weights=True, center_unembed=True, fold_value_biases=True)
+    model.load_and_process_state_dict(
+        state_dict,
+        fold_ln=True,
+        center_writing_weights=True,
+        center_unembed=True,
+        fold_value_biases=True,
+    )
     return model.to(device).eval()
 
 
 def releases() -> dict[str, tuple[str, list[str]]]:
-    """SAELens's release directory (shipped with the package, no network): release -> (model, SAE ids)."""
+    """SAELens's release directory (shipped with the package, no network): release -> (model, SAE
+    ids)."""
     from sae_lens.loading.pretrained_saes_directory import get_pretrained_saes_directory
 
-    return {name: (r.model, list(r.saes_map)) for name, r in get_pretrained_saes_directory().items()}
+    return {
+        name: (r.model, list(r.saes_map)) for name, r in get_pretrained_saes_directory().items()
+    }
 
 
 def _load_release(spec: BaseSpec, device: torch.device):
@@ -209,22 +242,37 @@ def _load_release(spec: BaseSpec, device: torch.device):
     directory = get_pretrained_saes_directory()
     if spec.release not in directory:
         close = [r for r in directory if spec.release and spec.release.split("-")[0] in r][:8]
-        raise LoadError(f"Unknown SAELens release {spec.release!r}. Similar releases: {close or sorted(directory)[:8]}.")
+        raise LoadError(
+            f"Unknown SAELens release {spec.release!r}. Similar releases:"
+            f" {close or sorted(directory)[:8]}."
+        )
     release = directory[spec.release]
     if spec.sae_id not in release.saes_map:
-        raise LoadError(f"Release {spec.release!r} has no SAE {spec.sae_id!r}; it has {list(release.saes_map)[:12]}.")
+        raise LoadError(
+            f"Release {spec.release!r} has no SAE {spec.sae_id!r}; it has"
+            f" {list(release.saes_map)[:12]}."
+        )
     model_name = spec.model_name or release.model
     try:
         get_official_model_name(model_name)
     except ValueError:
-        raise LoadError(f"Unknown TransformerLens model {model_name!r}. Use an official name such as gpt2-small or gemma-2b.") from None
+        raise LoadError(
+            f"Unknown TransformerLens model {model_name!r}. Use an official name such as gpt2-small"
+            " or gemma-2b."
+        ) from None
     if not _hub_offline_mode() and not hub_reachable():
-        raise LoadError(f"Cannot reach the Hugging Face Hub to download {model_name} and {spec.release}. {OFFLINE_ALTERNATIVES}")
+        raise LoadError(
+            f"Cannot reach the Hugging Face Hub to download {model_name} and {spec.release}."
+            f" {OFFLINE_ALTERNATIVES}"
+        )
     try:
         sae = SAE.from_pretrained(spec.release, spec.sae_id, device=str(device))
         model = HookedSAETransformer.from_pretrained(model_name, device=str(device))
     except Exception as exc:
-        raise LoadError(f"Could not load {model_name} / {spec.release}:{spec.sae_id}: {type(exc).__name__}: {str(exc).rstrip('.')}. {OFFLINE_ALTERNATIVES}") from None
+        raise LoadError(
+            f"Could not load {model_name} / {spec.release}:{spec.sae_id}: {type(exc).__name__}:"
+            f" {str(exc).rstrip('.')}. {OFFLINE_ALTERNATIVES}"
+        ) from None
     return model, sae
 
 

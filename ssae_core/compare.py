@@ -1,4 +1,5 @@
-"""Tables that compare evaluated SAEs: metrics, Pareto AUCs, matched-L0 picks, tail tokens, activation counts.
+"""Tables that compare evaluated SAEs: metrics, Pareto AUCs, matched-L0 picks, tail tokens,
+activation counts.
 
 Input: the ``sae_eval`` artifacts of ``evaluate.evaluate`` (per split, per SAE ref) and
 the ``NamedSAE`` list that names them. Output: plain DataFrames for ``plots`` and reports.
@@ -14,21 +15,47 @@ from ssae_core.evaluate import NamedSAE, load_features, split_docs
 from ssae_core.metrics import curve_auc, l0_range
 from ssae_core.workspace import Artifact
 
-METRIC_COLUMNS = ["l0", "mse", "fvu", "explained_variance", "dead_fraction", "dense_fraction", "ce_clean", "ce_spliced", "ce_zero_ablation", "ce_loss_recovered", "ppl_spliced", "n_tokens"]
+METRIC_COLUMNS = [
+    "l0",
+    "mse",
+    "fvu",
+    "explained_variance",
+    "dead_fraction",
+    "dense_fraction",
+    "ce_clean",
+    "ce_spliced",
+    "ce_zero_ablation",
+    "ce_loss_recovered",
+    "ppl_spliced",
+    "n_tokens",
+]
 
 
 def metrics_table(evals: dict[str, dict[str, Artifact]], saes: list[NamedSAE]) -> pd.DataFrame:
-    """One row per (split, SAE): group, label, ref and the metrics; ``ppl_vs_gsae`` = ppl / the GSAE's on that split."""
-    rows = [{"split": split, "group": s.group or s.label, "label": s.label, "ref": s.ref, **{k: arts[s.ref].summary[k] for k in METRIC_COLUMNS}}
-            for split, arts in evals.items() for s in saes]
+    """One row per (split, SAE): group, label, ref and the metrics; ``ppl_vs_gsae`` = ppl / the
+    GSAE's on that split."""
+    rows = [
+        {
+            "split": split,
+            "group": s.group or s.label,
+            "label": s.label,
+            "ref": s.ref,
+            **{k: arts[s.ref].summary[k] for k in METRIC_COLUMNS},
+        }
+        for split, arts in evals.items()
+        for s in saes
+    ]
     table = pd.DataFrame(rows)
     gsae = table[table.group == "GSAE"].set_index("split").ppl_spliced
     table["ppl_vs_gsae"] = table.ppl_spliced / table.split.map(gsae) if len(gsae) else np.nan
     return table
 
 
-def auc_table(metrics: pd.DataFrame, l0_lo: float | None = None, l0_hi: float | None = None) -> pd.DataFrame:
-    """Per split and curve (sweeps with 2+ SAEs): area under perplexity vs L0 over a common L0 range.
+def auc_table(
+    metrics: pd.DataFrame, l0_lo: float | None = None, l0_hi: float | None = None
+) -> pd.DataFrame:
+    """Per split and curve (sweeps with 2+ SAEs): area under perplexity vs L0 over a common L0
+    range.
 
     The range defaults to the overlap of the curves' L0 spans on that split (paper: 60-140).
     """
@@ -40,22 +67,40 @@ def auc_table(metrics: pd.DataFrame, l0_lo: float | None = None, l0_hi: float | 
         lo, hi = l0_range(curves)
         lo, hi = (l0_lo if l0_lo is not None else lo), (l0_hi if l0_hi is not None else hi)
         for group, curve in curves.items():
-            rows.append({"split": split, "group": group, "l0_lo": lo, "l0_hi": hi, "auc": curve_auc(curve, lo, hi), "mean_ppl": curve_auc(curve, lo, hi) / (hi - lo) if hi > lo else np.nan})
+            rows.append(
+                {
+                    "split": split,
+                    "group": group,
+                    "l0_lo": lo,
+                    "l0_hi": hi,
+                    "auc": curve_auc(curve, lo, hi),
+                    "mean_ppl": curve_auc(curve, lo, hi) / (hi - lo) if hi > lo else np.nan,
+                }
+            )
     return pd.DataFrame(rows, columns=["split", "group", "l0_lo", "l0_hi", "auc", "mean_ppl"])
 
 
 def matched_l0(metrics: pd.DataFrame, split: str, target: float | None = None) -> pd.DataFrame:
-    """Per group, the SAE whose L0 on ``split`` is closest to ``target`` (default: the GSAE's L0)."""
+    """Per group, the SAE whose L0 on ``split`` is closest to ``target`` (default: the
+    GSAE's L0)."""
     part = metrics[metrics.split == split]
     if target is None:
         gsae = part[part.group == "GSAE"]
         target = float(gsae.l0.iloc[0]) if len(gsae) else float(part.l0.median())
-    pick = part.assign(gap=(part.l0 - target).abs()).sort_values("gap").groupby("group", sort=False).head(1)
+    pick = (
+        part.assign(gap=(part.l0 - target).abs())
+        .sort_values("gap")
+        .groupby("group", sort=False)
+        .head(1)
+    )
     return pick.drop(columns="gap")
 
 
-def tail_tables(arts: dict[str, Artifact], chosen: pd.DataFrame, n_buckets: int = 8) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(coverage per frequency bucket, cumulative coverage) of the chosen SAEs on one split (Fig. 2a, 2b).
+def tail_tables(
+    arts: dict[str, Artifact], chosen: pd.DataFrame, n_buckets: int = 8
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(coverage per frequency bucket, cumulative coverage) of the chosen SAEs on one split (Fig.
+    2a, 2b).
 
     A token is covered when it is in the logit-lens top-k of a feature that fires on the split.
     """
@@ -64,23 +109,39 @@ def tail_tables(arts: dict[str, Artifact], chosen: pd.DataFrame, n_buckets: int 
     bars, curves = [], []
     for row in chosen.itertuples():
         feats = load_features(arts[row.ref])
-        covered = tail.covered_tokens(np.stack(feats.lens_top.to_numpy()), (feats["count"] > 0).to_numpy())
+        covered = tail.covered_tokens(
+            np.stack(feats.lens_top.to_numpy()), (feats["count"] > 0).to_numpy()
+        )
         bars.append(tail.coverage_by_bucket(freq, covered).assign(sae=row.group))
         curves.append(tail.cumulative_coverage(freq, covered).assign(sae=row.group))
     return pd.concat(bars, ignore_index=True), pd.concat(curves, ignore_index=True)
 
 
-def activation_tables(arts: dict[str, Artifact], chosen: pd.DataFrame, baseline: str = "GSAE") -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
-    """(count vs rank long table, per-feature count differences vs ``baseline``) for the chosen SAEs (Fig. 3a, 7)."""
-    counts = {row.group: load_features(arts[row.ref])["count"].to_numpy() for row in chosen.itertuples()}
+def activation_tables(
+    arts: dict[str, Artifact], chosen: pd.DataFrame, baseline: str = "GSAE"
+) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """(count vs rank long table, per-feature count differences vs ``baseline``) for the chosen SAEs
+    (Fig. 3a, 7)."""
+    counts = {
+        row.group: load_features(arts[row.ref])["count"].to_numpy() for row in chosen.itertuples()
+    }
     ranks = features.count_rank(counts)
-    diffs = {g: features.count_differences(c, counts[baseline]) for g, c in counts.items() if g != baseline and baseline in counts}
+    diffs = {
+        g: features.count_differences(c, counts[baseline])
+        for g, c in counts.items()
+        if g != baseline and baseline in counts
+    }
     return ranks, diffs
 
 
-def concept_recall(world, saes: list[NamedSAE], threshold: float = 0.5, domain: str | None = None, progress=None) -> pd.DataFrame:
-    """Demo world: per concept-frequency bucket, the share of concepts (of ``domain``, default all) some
-    feature of each SAE detects with token F1 >= ``threshold``. Wide: bucket, concepts, one recall column per SAE group."""
+def concept_recall(
+    world, saes: list[NamedSAE], threshold: float = 0.5, domain: str | None = None, progress=None
+) -> pd.DataFrame:
+    """Demo world: per concept-frequency bucket, the share of concepts (of ``domain``, default
+    all) some
+    feature of each SAE detects with token F1 >= ``threshold``. Wide: bucket, concepts, one
+    recall column per SAE group.
+    """
     from ssae_core.concepts import recall_by_bucket
     from ssae_core.demo.corpus import BUCKETS
     from ssae_core.demo.world import sae_concept_f1
@@ -91,7 +152,13 @@ def concept_recall(world, saes: list[NamedSAE], threshold: float = 0.5, domain: 
         long = long[long.domain == domain]
     table = None
     for name, part in long.groupby("sae", sort=False):
-        r = recall_by_bucket(part, "best_f1", threshold)[["bucket", "concepts", "recall"]].rename(columns={"recall": name})
-        table = r if table is None else table.merge(r.drop(columns="concepts"), on="bucket", how="outer")
+        r = recall_by_bucket(part, "best_f1", threshold)[["bucket", "concepts", "recall"]].rename(
+            columns={"recall": name}
+        )
+        table = (
+            r
+            if table is None
+            else table.merge(r.drop(columns="concepts"), on="bucket", how="outer")
+        )
     order = {b: i for i, b in enumerate(BUCKETS)}
     return table.sort_values("bucket", key=lambda s: s.map(order)).reset_index(drop=True)

@@ -9,7 +9,7 @@ there in the model at all, SAE or not.
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
@@ -18,7 +18,9 @@ import torch
 RECALL_THRESHOLD = 0.5
 
 
-def best_feature_f1(chunks: Iterable[tuple[torch.Tensor, np.ndarray]], n_concepts: int) -> pd.DataFrame:
+def best_feature_f1(
+    chunks: Iterable[tuple[torch.Tensor, np.ndarray]], n_concepts: int
+) -> pd.DataFrame:
     """Best feature and its F1 per concept, from (feature acts (n, F), labels (n,)) chunks.
 
     Labels are concept ids, -1 for none. Concepts absent from the tokens get NaN F1.
@@ -48,7 +50,9 @@ def best_feature_f1(chunks: Iterable[tuple[torch.Tensor, np.ndarray]], n_concept
     )
 
 
-def probe_f1(acts: torch.Tensor, labels: np.ndarray, n_concepts: int, ridge: float = 1e-3, seed: int = 0) -> np.ndarray:
+def probe_f1(
+    acts: torch.Tensor, labels: np.ndarray, n_concepts: int, ridge: float = 1e-3, seed: int = 0
+) -> np.ndarray:
     """Held-out F1 of one-vs-rest ridge probes on the activations, per concept.
 
     Probes and their decision thresholds (the F1-best one) are fit on a random half of
@@ -80,10 +84,17 @@ def _f1_best_threshold(scores: torch.Tensor, truth: torch.Tensor) -> torch.Tenso
     return ranked[best, torch.arange(scores.shape[1])]
 
 
-def recall_by_bucket(per_concept: pd.DataFrame, score: str = "best_f1", threshold: float = RECALL_THRESHOLD) -> pd.DataFrame:
+def recall_by_bucket(
+    per_concept: pd.DataFrame, score: str = "best_f1", threshold: float = RECALL_THRESHOLD
+) -> pd.DataFrame:
     """Per frequency bucket: concepts present, concepts recalled (score >= threshold), recall."""
     present = per_concept[per_concept[score].notna()]
     grouped = present.groupby("bucket", sort=False)[score]
-    table = pd.DataFrame({"concepts": grouped.size(), "recalled": grouped.apply(lambda s: int((s >= threshold).sum()))})
+    table = pd.DataFrame(
+        {
+            "concepts": grouped.size(),
+            "recalled": grouped.apply(lambda s: int((s >= threshold).sum())),
+        }
+    )
     table["recall"] = table.recalled / table.concepts
     return table.reset_index()

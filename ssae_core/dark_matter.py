@@ -51,7 +51,9 @@ def ridge_fit(X: torch.Tensor, Y: torch.Tensor, ridge: float = 1e-6) -> torch.Te
     mx, my = X.mean(0), Y.mean(0)
     Xc, Yc = X - mx, Y - my
     gram = Xc.T @ Xc
-    gram = gram + ridge * gram.diagonal().mean() * torch.eye(len(gram), dtype=gram.dtype, device=gram.device)
+    gram = gram + ridge * gram.diagonal().mean() * torch.eye(
+        len(gram), dtype=gram.dtype, device=gram.device
+    )
     W = torch.linalg.lstsq(gram, Xc.T @ Yc).solution
     return torch.cat([W, (my - mx @ W)[None]])
 
@@ -68,7 +70,9 @@ def r2_score(Y: torch.Tensor, pred: torch.Tensor) -> float:
     return float((1 - resid / total).mean())
 
 
-def held_out_r2(X: torch.Tensor, Y: torch.Tensor, train: np.ndarray, test: np.ndarray, ridge: float = 1e-6) -> tuple[Fit, torch.Tensor]:
+def held_out_r2(
+    X: torch.Tensor, Y: torch.Tensor, train: np.ndarray, test: np.ndarray, ridge: float = 1e-6
+) -> tuple[Fit, torch.Tensor]:
     """Fit on ``train`` rows, score on ``test`` rows: (Fit, predictions on the test rows)."""
     W = ridge_fit(X[train], Y[train], ridge)
     pred = predict(W, X[test])
@@ -88,34 +92,62 @@ def reconstruct(sae, x: torch.Tensor, chunk: int = 8192) -> tuple[torch.Tensor, 
 
 @torch.no_grad()
 def error_norms(saes: dict, x: torch.Tensor) -> pd.DataFrame:
-    """Per token and SAE: ``||e||`` and ``||e|| / ||x||``, one batched pass per SAE (no per-token loop)."""
+    """Per token and SAE: ``||e||`` and ``||e|| / ||x||``, one batched pass per SAE (no per-token
+    loop)."""
     norm_x = x.norm(dim=-1).clamp_min(1e-12)
     parts = []
     for name, sae in saes.items():
         x_hat, _ = reconstruct(sae, x)
         err = (x - x_hat).norm(dim=-1)
-        parts.append(pd.DataFrame({"sae": name, "token_index": np.arange(len(x)), "error_norm": err.cpu().numpy(), "relative_error": (err / norm_x).cpu().numpy()}))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "sae": name,
+                    "token_index": np.arange(len(x)),
+                    "error_norm": err.cpu().numpy(),
+                    "relative_error": (err / norm_x).cpu().numpy(),
+                }
+            )
+        )
     return pd.concat(parts, ignore_index=True)
 
 
-def norm_prediction(x: torch.Tensor, x_hat: torch.Tensor, l0: torch.Tensor, token_ids: np.ndarray, train: np.ndarray, test: np.ndarray, ridge: float = 1e-6) -> dict[str, Fit]:
+def norm_prediction(
+    x: torch.Tensor,
+    x_hat: torch.Tensor,
+    l0: torch.Tensor,
+    token_ids: np.ndarray,
+    train: np.ndarray,
+    test: np.ndarray,
+    ridge: float = 1e-6,
+) -> dict[str, Fit]:
     """Eq. 2: held-out R² of predicting ``||e||²`` from x, and from the baselines."""
     target = (x - x_hat).pow(2).sum(-1, keepdim=True).double()
     norm = x.norm(dim=-1, keepdim=True).double()
     fits = {
         "activation": held_out_r2(x, target, train, test, ridge)[0],
-        "activation_norm": held_out_r2(torch.cat([norm, norm.pow(2)], 1), target, train, test, 0.0)[0],
+        "activation_norm": held_out_r2(torch.cat([norm, norm.pow(2)], 1), target, train, test, 0.0)[
+            0
+        ],
         "l0": held_out_r2(l0[:, None].double(), target, train, test, 0.0)[0],
     }
-    by_token = pd.Series(target[train, 0].cpu().numpy()).groupby(np.asarray(token_ids)[train]).mean()
-    guess = pd.Series(np.asarray(token_ids)[test]).map(by_token).fillna(float(target[train].mean())).to_numpy()
+    by_token = (
+        pd.Series(target[train, 0].cpu().numpy()).groupby(np.asarray(token_ids)[train]).mean()
+    )
+    guess = (
+        pd.Series(np.asarray(token_ids)[test])
+        .map(by_token)
+        .fillna(float(target[train].mean()))
+        .to_numpy()
+    )
     fits["token_identity"] = Fit(r2_score(target[test], torch.tensor(guess)), len(train), len(test))
     return fits
 
 
 @dataclass
 class VectorFit:
-    """Eq. 3 and 4 on held-out tokens: R² of e from x, FVUs, and per-token linear / nonlinear error norms."""
+    """Eq. 3 and 4 on held-out tokens: R² of e from x, FVUs, and per-token linear / nonlinear error
+    norms."""
 
     fit: Fit
     fvu: float
@@ -124,33 +156,52 @@ class VectorFit:
     nonlinear_norm: np.ndarray
 
 
-def vector_prediction(x: torch.Tensor, x_hat: torch.Tensor, train: np.ndarray, test: np.ndarray, ridge: float = 1e-6) -> VectorFit:
+def vector_prediction(
+    x: torch.Tensor, x_hat: torch.Tensor, train: np.ndarray, test: np.ndarray, ridge: float = 1e-6
+) -> VectorFit:
     """Fit e ≈ Bx; split the held-out error into linear (Bx) and nonlinear (e - Bx) parts."""
     e = (x - x_hat).double()
     fit, linear = held_out_r2(x, e, train, test, ridge)
     xt = x[test].double()
     variance = (xt - xt.mean(0)).pow(2).sum()
     nonlinear = e[test] - linear
-    return VectorFit(fit, float(e[test].pow(2).sum() / variance), float(nonlinear.pow(2).sum() / variance),
-                     linear.norm(dim=-1).cpu().numpy(), nonlinear.norm(dim=-1).cpu().numpy())
+    return VectorFit(
+        fit,
+        float(e[test].pow(2).sum() / variance),
+        float(nonlinear.pow(2).sum() / variance),
+        linear.norm(dim=-1).cpu().numpy(),
+        nonlinear.norm(dim=-1).cpu().numpy(),
+    )
 
 
-def cross_prediction(err_a: torch.Tensor, err_b: torch.Tensor, train: np.ndarray, test: np.ndarray) -> Fit:
-    """Eq. 5: held-out R² of SAE b's ``||e||²`` from SAE a's ``||e||²`` (per token, one coefficient + bias)."""
-    return held_out_r2(err_a.double().pow(2)[:, None], err_b.double().pow(2)[:, None], train, test, 0.0)[0]
+def cross_prediction(
+    err_a: torch.Tensor, err_b: torch.Tensor, train: np.ndarray, test: np.ndarray
+) -> Fit:
+    """Eq. 5: held-out R² of SAE b's ``||e||²`` from SAE a's ``||e||²`` (per token, one coefficient
+    + bias)."""
+    return held_out_r2(
+        err_a.double().pow(2)[:, None], err_b.double().pow(2)[:, None], train, test, 0.0
+    )[0]
 
 
-def component_estimates(x: torch.Tensor, x_hat: torch.Tensor, train: np.ndarray, test: np.ndarray, ridge: float = 1e-6) -> dict[str, float]:
-    """Shares of Var(x) on held-out tokens: ``fvu``, its ``linear`` part (FVU - nonlinear FVU: absent
-    features and, where none are absent, the dense part) and ``nonlinear`` part (introduced error)."""
+def component_estimates(
+    x: torch.Tensor, x_hat: torch.Tensor, train: np.ndarray, test: np.ndarray, ridge: float = 1e-6
+) -> dict[str, float]:
+    """Shares of Var(x) on held-out tokens: ``fvu``, its ``linear`` part (FVU - nonlinear FVU:
+    absent
+    features and, where none are absent, the dense part) and ``nonlinear`` part (introduced error).
+    """
     vec = vector_prediction(x, x_hat, train, test, ridge)
     return {"fvu": vec.fvu, "linear": vec.fvu - vec.nonlinear_fvu, "nonlinear": vec.nonlinear_fvu}
 
 
 @torch.no_grad()
-def synthetic_check(sae, x: torch.Tensor, noise_x: float, noise_xhat: float, seed: int = 0) -> dict[str, float]:
+def synthetic_check(
+    sae, x: torch.Tensor, noise_x: float, noise_xhat: float, seed: int = 0
+) -> dict[str, float]:
     """App. B.3: inputs = the SAE's own reconstructions (sparse sums of its features) plus Gaussian
-    noise ``noise_x`` (a dense part); their reconstructions plus noise ``noise_xhat`` (introduced error).
+    noise ``noise_x`` (a dense part); their reconstructions plus noise ``noise_xhat`` (introduced
+    error).
 
     Noise scales are relative to the RMS size of one coordinate of the clean inputs.
     Returns ``component_estimates``: ``linear`` estimates dense, ``nonlinear`` introduced.
@@ -165,19 +216,45 @@ def synthetic_check(sae, x: torch.Tensor, noise_x: float, noise_xhat: float, see
     return component_estimates(inputs, outputs, train, test)
 
 
-def fixed_and_broken(norms: pd.DataFrame, tokens: list[str], baseline: str, k: int = 10) -> pd.DataFrame:
-    """Per SAE other than ``baseline``: up to k tokens whose error norm it lowered most (fixed) and raised most
-    (broken); a token that did not change that way is not listed (an SAE that broke nothing has no broken rows)."""
+def fixed_and_broken(
+    norms: pd.DataFrame, tokens: list[str], baseline: str, k: int = 10
+) -> pd.DataFrame:
+    """Per SAE other than ``baseline``: up to k tokens whose error norm it lowered most (fixed)
+    and raised most
+    (broken); a token that did not change that way is not listed (an SAE that broke nothing has
+    no broken rows).
+    """
     wide = norms.pivot(index="token_index", columns="sae", values="error_norm")
     rows = []
     for sae in wide.columns.drop(baseline):
         change = wide[sae] - wide[baseline]
-        for kind, picks in (("fixed", change[change < 0].nsmallest(k)), ("broken", change[change > 0].nlargest(k))):
-            rows += [{"sae": sae, "kind": kind, "token_index": int(i), "token": tokens[i], "change": float(v), baseline: float(wide.loc[i, baseline]), "error_norm": float(wide.loc[i, sae])} for i, v in picks.items()]
+        for kind, picks in (
+            ("fixed", change[change < 0].nsmallest(k)),
+            ("broken", change[change > 0].nlargest(k)),
+        ):
+            rows += [
+                {
+                    "sae": sae,
+                    "kind": kind,
+                    "token_index": int(i),
+                    "token": tokens[i],
+                    "change": float(v),
+                    baseline: float(wide.loc[i, baseline]),
+                    "error_norm": float(wide.loc[i, sae]),
+                }
+                for i, v in picks.items()
+            ]
     return pd.DataFrame(rows)
 
 
-def analyze(saes: dict, x: torch.Tensor, token_ids: np.ndarray, test_share: float = 0.4, seed: int = 0, ridge: float = 1e-6) -> dict[str, pd.DataFrame]:
+def analyze(
+    saes: dict,
+    x: torch.Tensor,
+    token_ids: np.ndarray,
+    test_share: float = 0.4,
+    seed: int = 0,
+    ridge: float = 1e-6,
+) -> dict[str, pd.DataFrame]:
     """Every dark-matter fit for several SAEs on the same tokens.
 
     Returns ``r2`` (per SAE: L0, FVU, nonlinear FVU, Eq. 2 R² and its baselines, Eq. 3 R²,
@@ -191,17 +268,57 @@ def analyze(saes: dict, x: torch.Tensor, token_ids: np.ndarray, test_share: floa
         errors[name] = (x - x_hat).norm(dim=-1)
         norm_fits = norm_prediction(x, x_hat, l0, token_ids, train, test, ridge)
         vec = vector_prediction(x, x_hat, train, test, ridge)
-        rows.append({"sae": name, "l0": float(l0.double().mean()), "fvu": vec.fvu, "nonlinear_fvu": vec.nonlinear_fvu, "linear_fvu": vec.fvu - vec.nonlinear_fvu,
-                     "r2_error_vector": vec.fit.r2, **{f"r2_norm_from_{k}": f.r2 for k, f in norm_fits.items()}, "n_train": len(train), "n_test": len(test)})
-        token_rows.append(pd.DataFrame({"sae": name, "token_index": test, "error_norm": errors[name][test].cpu().numpy(), "linear_norm": vec.linear_norm, "nonlinear_norm": vec.nonlinear_norm}))
-    cross = [{"from": a, "to": b, "r2": cross_prediction(errors[a], errors[b], train, test).r2, "n_train": len(train), "n_test": len(test)}
-             for a in saes for b in saes if a != b]
-    return {"r2": pd.DataFrame(rows), "cross": pd.DataFrame(cross, columns=["from", "to", "r2", "n_train", "n_test"]), "tokens": pd.concat(token_rows, ignore_index=True)}
+        rows.append(
+            {
+                "sae": name,
+                "l0": float(l0.double().mean()),
+                "fvu": vec.fvu,
+                "nonlinear_fvu": vec.nonlinear_fvu,
+                "linear_fvu": vec.fvu - vec.nonlinear_fvu,
+                "r2_error_vector": vec.fit.r2,
+                **{f"r2_norm_from_{k}": f.r2 for k, f in norm_fits.items()},
+                "n_train": len(train),
+                "n_test": len(test),
+            }
+        )
+        token_rows.append(
+            pd.DataFrame(
+                {
+                    "sae": name,
+                    "token_index": test,
+                    "error_norm": errors[name][test].cpu().numpy(),
+                    "linear_norm": vec.linear_norm,
+                    "nonlinear_norm": vec.nonlinear_norm,
+                }
+            )
+        )
+    cross = [
+        {
+            "from": a,
+            "to": b,
+            "r2": cross_prediction(errors[a], errors[b], train, test).r2,
+            "n_train": len(train),
+            "n_test": len(test),
+        }
+        for a in saes
+        for b in saes
+        if a != b
+    ]
+    return {
+        "r2": pd.DataFrame(rows),
+        "cross": pd.DataFrame(cross, columns=["from", "to", "r2", "n_train", "n_test"]),
+        "tokens": pd.concat(token_rows, ignore_index=True),
+    }
 
 
-def error_by_concept_bucket(norms: pd.DataFrame, labels: np.ndarray, concepts: pd.DataFrame) -> pd.DataFrame:
-    """Demo world: mean relative error norm per SAE on tokens of head vs tail concepts (and no concept)."""
+def error_by_concept_bucket(
+    norms: pd.DataFrame, labels: np.ndarray, concepts: pd.DataFrame
+) -> pd.DataFrame:
+    """Demo world: mean relative error norm per SAE on tokens of head vs tail concepts (and no
+    concept)."""
     bucket = pd.Series(concepts.bucket.to_numpy(), index=concepts.concept_id.to_numpy())
     names = np.where(labels >= 0, bucket.reindex(labels).to_numpy(), "no concept")
     frame = norms.assign(bucket=names[norms.token_index.to_numpy()])
-    return frame.groupby(["sae", "bucket"], as_index=False).agg(tokens=("relative_error", "size"), mean_relative_error=("relative_error", "mean"))
+    return frame.groupby(["sae", "bucket"], as_index=False).agg(
+        tokens=("relative_error", "size"), mean_relative_error=("relative_error", "mean")
+    )

@@ -54,14 +54,21 @@ def load_texts(source: str | Path, cfg: IngestConfig | None = None) -> TextSet:
     else:
         path = Path(source).expanduser()
         if not path.exists():
-            raise DataError(f"{path} does not exist. Give a .txt, .jsonl, .csv or .parquet file, or a folder of them.")
+            raise DataError(
+                f"{path} does not exist. Give a .txt, .jsonl, .csv or .parquet file, or a folder of"
+                " them."
+            )
         raw = _from_folder(path, cfg) if path.is_dir() else _from_file(path, cfg)
     return finish(raw, source_str, cfg)
 
 
-def from_strings(texts: list[str], source: str = "<strings>", cfg: IngestConfig | None = None) -> TextSet:
+def from_strings(
+    texts: list[str], source: str = "<strings>", cfg: IngestConfig | None = None
+) -> TextSet:
     """Validate in-memory documents (pasted text, the demo world's splits)."""
-    return finish([(f"{source}#{i}", t) for i, t in enumerate(texts)], source, cfg or IngestConfig())
+    return finish(
+        [(f"{source}#{i}", t) for i, t in enumerate(texts)], source, cfg or IngestConfig()
+    )
 
 
 def finish(raw: list[tuple[str, str]], source: str, cfg: IngestConfig) -> TextSet:
@@ -74,8 +81,8 @@ def finish(raw: list[tuple[str, str]], source: str, cfg: IngestConfig) -> TextSe
             continue
         if len(text) > cfg.max_doc_chars:
             raise DataError(
-                f"{where}: a document of {len(text):,} characters is over the limit of {cfg.max_doc_chars:,}. "
-                "Split it into smaller documents or raise max_doc_chars."
+                f"{where}: a document of {len(text):,} characters is over the limit of"
+                f" {cfg.max_doc_chars:,}. Split it into smaller documents or raise max_doc_chars."
             )
         if text in seen:
             duplicates += 1
@@ -83,15 +90,26 @@ def finish(raw: list[tuple[str, str]], source: str, cfg: IngestConfig) -> TextSe
         seen.add(text)
         kept.append((where, text))
     if not kept:
-        raise DataError(f"{source} holds no text{' (only empty documents)' if empty else ''}. Check the file and its text field or column.")
+        raise DataError(
+            f"{source} holds no text{' (only empty documents)' if empty else ''}. Check the file"
+            " and its text field or column."
+        )
     docs = pd.DataFrame(kept, columns=["doc_id", "text"])
-    report = {"source": source, "documents": len(docs), "characters": int(docs.text.str.len().sum()), "duplicates_dropped": duplicates, "empty_dropped": empty}
+    report = {
+        "source": source,
+        "documents": len(docs),
+        "characters": int(docs.text.str.len().sum()),
+        "duplicates_dropped": duplicates,
+        "empty_dropped": empty,
+    }
     return TextSet(docs, report)
 
 
 def count_tokens(texts: TextSet, tokenizer) -> int:
     """Tokens of all documents under ``tokenizer`` (no special tokens)."""
-    return int(sum(len(ids) for ids in tokenizer(texts.texts, add_special_tokens=False)["input_ids"]))
+    return int(
+        sum(len(ids) for ids in tokenizer(texts.texts, add_special_tokens=False)["input_ids"])
+    )
 
 
 def _from_folder(path: Path, cfg: IngestConfig) -> list[tuple[str, str]]:
@@ -110,7 +128,10 @@ def _from_folder(path: Path, cfg: IngestConfig) -> list[tuple[str, str]]:
 def _from_file(path: Path, cfg: IngestConfig) -> list[tuple[str, str]]:
     suffix = path.suffix.lower()
     if suffix not in TEXT_SUFFIXES:
-        raise DataError(f"{path}: unsupported file type {suffix or '(none)'}; use .txt, .jsonl, .csv or .parquet.")
+        raise DataError(
+            f"{path}: unsupported file type {suffix or '(none)'}; use .txt, .jsonl, .csv or"
+            " .parquet."
+        )
     if suffix == ".txt":
         blocks = [b for b in _split_blocks(_read_text(path, cfg))]
         return [(f"{path}:block{i}", b) for i, b in enumerate(blocks)]
@@ -120,11 +141,16 @@ def _from_file(path: Path, cfg: IngestConfig) -> list[tuple[str, str]]:
     try:
         table = pd.read_csv(path) if suffix == ".csv" else pd.read_parquet(path)
     except UnicodeDecodeError as exc:
-        raise DataError(f"{path} is not valid UTF-8 ({exc.reason} at byte {exc.start}). Save it as UTF-8.") from None
+        raise DataError(
+            f"{path} is not valid UTF-8 ({exc.reason} at byte {exc.start}). Save it as UTF-8."
+        ) from None
     except Exception as exc:
         raise DataError(f"{path} could not be read as {suffix[1:]}: {exc}") from None
     if cfg.text_field not in table.columns:
-        raise DataError(f"{path} has no column {cfg.text_field!r}; its columns are {list(table.columns)}. Choose the text column (text_field).")
+        raise DataError(
+            f"{path} has no column {cfg.text_field!r}; its columns are {list(table.columns)}."
+            " Choose the text column (text_field)."
+        )
     column = table[cfg.text_field].fillna("").astype(str)
     return [(f"{path}:row{i}", t) for i, t in enumerate(column)]
 
@@ -137,9 +163,14 @@ def _read_jsonl(path: Path, cfg: IngestConfig) -> list[tuple[str, str]]:
         try:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise DataError(f"{path}:{n}: not valid JSON ({exc.msg}). Each line must be one JSON object.") from None
+            raise DataError(
+                f"{path}:{n}: not valid JSON ({exc.msg}). Each line must be one JSON object."
+            ) from None
         if not isinstance(record, dict) or cfg.text_field not in record:
-            raise DataError(f"{path}:{n}: no field {cfg.text_field!r}. Set text_field to the field that holds the text.")
+            raise DataError(
+                f"{path}:{n}: no field {cfg.text_field!r}. Set text_field to the field that holds"
+                " the text."
+            )
         raw.append((f"{path}:{n}", str(record[cfg.text_field])))
     return raw
 
@@ -149,21 +180,26 @@ def _read_text(path: Path, cfg: IngestConfig) -> str:
     if not data.strip():
         raise DataError(f"{path} is empty.")
     if b"\x00" in data[:8192]:
-        raise DataError(f"{path} looks binary (it contains NUL bytes), not text. Upload a text file.")
+        raise DataError(
+            f"{path} looks binary (it contains NUL bytes), not text. Upload a text file."
+        )
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         raise DataError(
-            f"{path} is not valid UTF-8: byte {exc.start} (line {line}) is {data[exc.start:exc.start + 1]!r}. "
-            "Re-save the file as UTF-8."
+            f"{path} is not valid UTF-8: byte {exc.start} (line {line}) is"
+            f" {data[exc.start : exc.start + 1]!r}. Re-save the file as UTF-8."
         ) from None
 
 
 def _check_size(path: Path, cfg: IngestConfig) -> Path:
     size = path.stat().st_size
     if size > cfg.max_file_bytes:
-        raise DataError(f"{path} is {size:,} bytes, over the limit of {cfg.max_file_bytes:,}. Split it or raise max_file_bytes.")
+        raise DataError(
+            f"{path} is {size:,} bytes, over the limit of {cfg.max_file_bytes:,}. Split it or raise"
+            " max_file_bytes."
+        )
     return path
 
 
@@ -186,7 +222,10 @@ def _from_hub(spec: str, cfg: IngestConfig) -> list[tuple[str, str]]:
 
     name, _, split = spec.partition(":")
     if not hub_reachable():
-        raise DataError(f"Cannot reach the Hugging Face Hub to stream {name}. Offline, load local files instead. {OFFLINE_ALTERNATIVES}")
+        raise DataError(
+            f"Cannot reach the Hugging Face Hub to stream {name}. Offline, load local files"
+            f" instead. {OFFLINE_ALTERNATIVES}"
+        )
     from datasets import load_dataset
 
     try:
@@ -196,7 +235,9 @@ def _from_hub(spec: str, cfg: IngestConfig) -> list[tuple[str, str]]:
             if i >= cfg.hf_limit:
                 break
             if cfg.text_field not in row:
-                raise DataError(f"{name} has no field {cfg.text_field!r}; its fields are {list(row)}.")
+                raise DataError(
+                    f"{name} has no field {cfg.text_field!r}; its fields are {list(row)}."
+                )
             rows.append((f"hf:{name}#{i}", str(row[cfg.text_field])))
     except DataError:
         raise

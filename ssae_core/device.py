@@ -11,9 +11,15 @@ from ssae_core.errors import ConfigError
 
 def pick_device(requested: str | None = None) -> torch.device:
     """``requested``, else ``$SSAE_DEVICE``, else CUDA when present, else CPU."""
-    name = requested or os.environ.get("SSAE_DEVICE") or ("cuda" if torch.cuda.is_available() else "cpu")
+    name = (
+        requested
+        or os.environ.get("SSAE_DEVICE")
+        or ("cuda" if torch.cuda.is_available() else "cpu")
+    )
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"Device {name!r} was asked for but CUDA is not available here; use --device cpu.")
+        raise ConfigError(
+            f"Device {name!r} was asked for but CUDA is not available here; use --device cpu."
+        )
     try:
         return torch.device(name)
     except RuntimeError:
@@ -21,7 +27,8 @@ def pick_device(requested: str | None = None) -> torch.device:
 
 
 def share_cpu() -> int:
-    """Limit this process's torch CPU threads to half the cores (at least one), for a process that shares
+    """Limit this process's torch CPU threads to half the cores (at least one), for a process
+    that shares
     the machine with a browser and background jobs: small inline work then does not stall on thread
     contention. Returns the thread count."""
     threads = max(1, (os.cpu_count() or 2) // 2)

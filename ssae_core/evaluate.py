@@ -44,7 +44,8 @@ class TokenSplit:
 
 @dataclass
 class NamedSAE:
-    """An SAE with its workspace ref (``sae/KEY`` or ``ssae/KEY#i``), display label and curve (group)."""
+    """An SAE with its workspace ref (``sae/KEY`` or ``ssae/KEY#i``), display label and curve
+    (group)."""
 
     ref: str
     label: str
@@ -56,36 +57,61 @@ def demo_split(world, split: str) -> TokenSplit:
     """A demo-world split (e.g. ``physics_test``) as a TokenSplit."""
     docs = world.split_tokens(split)
     if not docs:
-        raise ConfigError(f"The demo world has no split {split!r}; use e.g. physics_test, physics_ood, general_test.")
+        raise ConfigError(
+            f"The demo world has no split {split!r}; use e.g. physics_test, physics_ood,"
+            " general_test."
+        )
     return TokenSplit(split, f"{world.tokenizer_art.ref}:{split}", docs)
 
 
 def token_split(spec: str, base, text_field: str = "text") -> TokenSplit:
-    """A test split from a demo split name (demo base) or a text file / folder, tokenized for ``base``."""
+    """A test split from a demo split name (demo base) or a text file / folder, tokenized for
+    ``base``."""
     from ssae_core import data, selection
     from ssae_core.select_artifact import texts_ref
 
     if base.world is not None and not Path(spec).exists():
         return demo_split(base.world, spec)
     texts = data.load_texts(spec, data.IngestConfig(text_field=text_field))
-    return TokenSplit(Path(spec).stem, texts_ref(texts), selection.tokenize(texts.texts, base.tokenizer, base.model.cfg.n_ctx))
+    return TokenSplit(
+        Path(spec).stem,
+        texts_ref(texts),
+        selection.tokenize(texts.texts, base.tokenizer, base.model.cfg.n_ctx),
+    )
 
 
 def check_comparable(saes: list[NamedSAE], base, split: TokenSplit) -> None:
-    """ConfigError unless every SAE reads the base's hook at its width and the split fits the tokenizer."""
+    """ConfigError unless every SAE reads the base's hook at its width and the split fits the
+    tokenizer."""
     if not split.docs or not sum(len(d) for d in split.docs):
-        raise ConfigError(f"The split {split.name!r} has no tokens; give a test set with text in it.")
+        raise ConfigError(
+            f"The split {split.name!r} has no tokens; give a test set with text in it."
+        )
     for s in saes:
         hook = s.sae.cfg.metadata.hook_name
         if hook != base.hook_name or s.sae.cfg.d_in != base.model.cfg.d_model:
-            raise ConfigError(f"{s.label} reads {hook} (d_in {s.sae.cfg.d_in}) but the base model's SAEs read {base.hook_name} (d_in {base.model.cfg.d_model}); compare SAEs of one hook.")
+            raise ConfigError(
+                f"{s.label} reads {hook} (d_in {s.sae.cfg.d_in}) but the base model's SAEs read"
+                f" {base.hook_name} (d_in {base.model.cfg.d_model}); compare SAEs of one hook."
+            )
     top = max(int(d.max()) for d in split.docs if len(d))
     if top >= base.model.cfg.d_vocab:
-        raise ConfigError(f"The split {split.name!r} holds token id {top}, outside the model's vocabulary ({base.model.cfg.d_vocab}): it was tokenized with another tokenizer.")
+        raise ConfigError(
+            f"The split {split.name!r} holds token id {top}, outside the model's vocabulary"
+            f" ({base.model.cfg.d_vocab}): it was tokenized with another tokenizer."
+        )
 
 
-def evaluate(ws: Workspace, base, saes: list[NamedSAE], split: TokenSplit, cfg: EvalConfig = EvalConfig(), progress: Progress | None = None) -> dict[str, Artifact]:
-    """The ``sae_eval`` artifact of every SAE on ``split`` (ref -> artifact), computing the missing ones in one pass."""
+def evaluate(
+    ws: Workspace,
+    base,
+    saes: list[NamedSAE],
+    split: TokenSplit,
+    cfg: EvalConfig = EvalConfig(),
+    progress: Progress | None = None,
+) -> dict[str, Artifact]:
+    """The ``sae_eval`` artifact of every SAE on ``split`` (ref -> artifact), computing the missing
+    ones in one pass."""
     progress = progress or Silent()
     check_comparable(saes, base, split)
     inputs = {s.ref: [s.ref, split.ref, base.ref] for s in saes}
@@ -94,28 +120,56 @@ def evaluate(ws: Workspace, base, saes: list[NamedSAE], split: TokenSplit, cfg: 
     if todo:
         results, stats = _shared_pass(base, todo, split, cfg, progress)
         for s in todo:
-            done[s.ref] = ws.build("sae_eval", cfg, _writer(base, s, split, results[s.ref], stats[s.ref], cfg), inputs[s.ref])
+            done[s.ref] = ws.build(
+                "sae_eval",
+                cfg,
+                _writer(base, s, split, results[s.ref], stats[s.ref], cfg),
+                inputs[s.ref],
+            )
     return done
 
 
-def _shared_pass(base, saes: list[NamedSAE], split: TokenSplit, cfg: EvalConfig, progress: Progress):
+def _shared_pass(
+    base, saes: list[NamedSAE], split: TokenSplit, cfg: EvalConfig, progress: Progress
+):
     device = base.model.cfg.device
     stats = {s.ref: FeatureStats(s.sae.cfg.d_sae, cfg.top_k, device) for s in saes}
     progress.stage(f"evaluate {len(saes)} SAE(s) on {split.name}", len(split.docs))
     tok = base.tokenizer
-    results = evaluate_saes(base.model, {s.ref: s.sae for s in saes}, base.hook_name, split.docs, tok.bos_token_id, pad_id(tok), progress.update, stats, cfg.batch_tokens)
+    results = evaluate_saes(
+        base.model,
+        {s.ref: s.sae for s in saes},
+        base.hook_name,
+        split.docs,
+        tok.bos_token_id,
+        pad_id(tok),
+        progress.update,
+        stats,
+        cfg.batch_tokens,
+    )
     return results, stats
 
 
-def _writer(base, s: NamedSAE, split: TokenSplit, metrics: dict, stats: FeatureStats, cfg: EvalConfig):
+def _writer(
+    base, s: NamedSAE, split: TokenSplit, metrics: dict, stats: FeatureStats, cfg: EvalConfig
+):
     def build(out: Path) -> dict:
         table = stats.table()
         top, bottom = tail.logit_lens(base.model, s.sae.W_dec.detach(), cfg.lens_k)
         table["lens_top"], table["lens_bottom"] = list(top), list(bottom)
         table.to_parquet(out / "features.parquet", index=False)
         np.save(out / "tokens.npy", np.concatenate(split.docs).astype(np.int32))
-        np.save(out / "offsets.npy", np.concatenate([[0], np.cumsum([len(d) for d in split.docs])]).astype(np.int64))
-        return {"label": s.label, "group": s.group or s.label, "sae": s.ref, "split": split.name, **metrics}
+        np.save(
+            out / "offsets.npy",
+            np.concatenate([[0], np.cumsum([len(d) for d in split.docs])]).astype(np.int64),
+        )
+        return {
+            "label": s.label,
+            "group": s.group or s.label,
+            "sae": s.ref,
+            "split": split.name,
+            **metrics,
+        }
 
     return build
 
@@ -130,7 +184,9 @@ def split_docs(art: Artifact) -> list[np.ndarray]:
     return [tokens[a:b] for a, b in zip(offsets[:-1], offsets[1:])]
 
 
-def sae_set(ws: Workspace, base, ssae_arts: list[Artifact], include_gsae: bool = True) -> list[NamedSAE]:
+def sae_set(
+    ws: Workspace, base, ssae_arts: list[Artifact], include_gsae: bool = True
+) -> list[NamedSAE]:
     """The GSAE and every SSAE of the given finetuning artifacts, with unique labels for plots."""
     from ssae_core.train import load_ssaes
 
@@ -141,7 +197,14 @@ def sae_set(ws: Workspace, base, ssae_arts: list[Artifact], include_gsae: bool =
         if groups.count(group) > 1:  # two sweeps that differ in steps, lr, ...: tell them apart
             group = f"{group} [{art.key[:4]}]"
         for i, sae in enumerate(load_ssaes(art, device)):
-            out.append(NamedSAE(f"{art.ref}#{i}", f"{group} λ={art.manifest['config']['sparsity'][i]:g}", sae, group))
+            out.append(
+                NamedSAE(
+                    f"{art.ref}#{i}",
+                    f"{group} λ={art.manifest['config']['sparsity'][i]:g}",
+                    sae,
+                    group,
+                )
+            )
     return out
 
 

@@ -11,7 +11,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-HIST_EDGES = np.logspace(-3, 3, 31)  # activation histogram bins (activations below 1e-3 go to bin 0)
+HIST_EDGES = np.logspace(
+    -3, 3, 31
+)  # activation histogram bins (activations below 1e-3 go to bin 0)
 
 
 class FeatureStats:
@@ -31,7 +33,8 @@ class FeatureStats:
 
     @torch.no_grad()
     def update(self, f_padded: torch.Tensor, real: torch.Tensor, doc_index: torch.Tensor) -> None:
-        """Add a batch: activations (rows, seq, d_sae) with zeros off ``real``; row r is document ``doc_index[r]``.
+        """Add a batch: activations (rows, seq, d_sae) with zeros off ``real``; row r is document
+        ``doc_index[r]``.
 
         Position p of a row is token p - 1 of its document (position 0 is BOS).
         """
@@ -54,29 +57,39 @@ class FeatureStats:
 
     def table(self) -> pd.DataFrame:
         """One row per feature: count, frequency, mean / max activation, histogram, top examples."""
-        acts, docs, pos = (t.cpu().numpy().T for t in (self.top_act, self.top_doc, self.top_pos))  # (d_sae, top_k), one copy each
+        acts, docs, pos = (
+            t.cpu().numpy().T for t in (self.top_act, self.top_doc, self.top_pos)
+        )  # (d_sae, top_k), one copy each
         keep = acts > 0
-        cols = [(docs[j][keep[j]].tolist(), pos[j][keep[j]].tolist(), acts[j][keep[j]].tolist()) for j in range(len(acts))]
+        cols = [
+            (docs[j][keep[j]].tolist(), pos[j][keep[j]].tolist(), acts[j][keep[j]].tolist())
+            for j in range(len(acts))
+        ]
         count = self.count.cpu().numpy()
-        return pd.DataFrame({
-            "feature": np.arange(len(count)),
-            "count": count,
-            "frequency": count / max(self.tokens, 1),
-            "mean_act": (self.total.cpu().numpy() / np.maximum(count, 1)).astype(np.float32),
-            "max_act": self.max.cpu().numpy(),
-            "hist": list(self.hist.cpu().numpy()),
-            "top_doc": [c[0] for c in cols],
-            "top_pos": [c[1] for c in cols],
-            "top_act": [c[2] for c in cols],
-        })
+        return pd.DataFrame(
+            {
+                "feature": np.arange(len(count)),
+                "count": count,
+                "frequency": count / max(self.tokens, 1),
+                "mean_act": (self.total.cpu().numpy() / np.maximum(count, 1)).astype(np.float32),
+                "max_act": self.max.cpu().numpy(),
+                "hist": list(self.hist.cpu().numpy()),
+                "top_doc": [c[0] for c in cols],
+                "top_pos": [c[1] for c in cols],
+                "top_act": [c[2] for c in cols],
+            }
+        )
 
 
 def count_rank(counts: dict[str, np.ndarray]) -> pd.DataFrame:
-    """Long table (sae, rank, count) of activation counts sorted descending, live features only (Fig. 3a)."""
+    """Long table (sae, rank, count) of activation counts sorted descending, live features only
+    (Fig. 3a)."""
     parts = []
     for name, c in counts.items():
         live = np.sort(np.asarray(c)[np.asarray(c) > 0])[::-1]
-        parts.append(pd.DataFrame({"sae": name, "rank": np.arange(1, len(live) + 1), "count": live}))
+        parts.append(
+            pd.DataFrame({"sae": name, "rank": np.arange(1, len(live) + 1), "count": live})
+        )
     return pd.concat(parts, ignore_index=True)
 
 
@@ -85,7 +98,10 @@ def count_differences(counts: np.ndarray, baseline: np.ndarray) -> np.ndarray:
     if len(counts) != len(baseline):
         from ssae_core.errors import ConfigError
 
-        raise ConfigError(f"Count differences need SAEs of the same width ({len(counts)} vs {len(baseline)} features).")
+        raise ConfigError(
+            f"Count differences need SAEs of the same width ({len(counts)} vs {len(baseline)}"
+            " features)."
+        )
     return np.asarray(counts, dtype=np.int64) - np.asarray(baseline, dtype=np.int64)
 
 
@@ -95,7 +111,10 @@ def breadth(counts: np.ndarray) -> dict[str, float]:
     counts = np.asarray(counts, dtype=np.float64)
     live = counts > 0
     p = counts[live] / counts[live].sum() if live.any() else np.ones(1)
-    return {"live_share": float(live.mean()), "effective_share": float(np.exp(-(p * np.log(p)).sum()) / len(counts))}
+    return {
+        "live_share": float(live.mean()),
+        "effective_share": float(np.exp(-(p * np.log(p)).sum()) / len(counts)),
+    }
 
 
 @torch.no_grad()
@@ -107,5 +126,15 @@ def token_top_features(saes: dict, x: torch.Tensor, k: int = 3) -> pd.DataFrame:
         acts = sae.encode(x.to(sae.W_enc.device, sae.W_enc.dtype)).float().cpu()
         values, ids = acts.topk(min(k, acts.shape[1]), dim=1)
         token, rank = np.nonzero(values.numpy() > 0)
-        parts.append(pd.DataFrame({"token_index": token, "sae": name, "rank": rank, "feature": ids.numpy()[token, rank], "activation": values.numpy()[token, rank]}))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "token_index": token,
+                    "sae": name,
+                    "rank": rank,
+                    "feature": ids.numpy()[token, rank],
+                    "activation": values.numpy()[token, rank],
+                }
+            )
+        )
     return pd.concat(parts, ignore_index=True)

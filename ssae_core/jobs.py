@@ -1,4 +1,5 @@
-"""Background jobs: CLI commands run by worker processes, with their state in the workspace's SQLite.
+"""Background jobs: CLI commands run by worker processes, with their state in the workspace's
+SQLite.
 
 A job is ``python -m ssae_core <args> --job <name>`` started in its own session, so it
 survives a page reload or an app restart. Its row in ``<workspace>/jobs/jobs.sqlite``
@@ -26,11 +27,14 @@ from ssae_core.workspace import Workspace
 
 ACTIVE = ("starting", "running")
 FINAL = ("done", "failed", "cancelled")
-_COLUMNS = "name, args, resource, state, stage, done, total, eta_s, log, error, info, pid, created, started, updated, cancel_requested"
+_COLUMNS = (
+    "name, args, resource, state, stage, done, total, eta_s, log, error, info, pid, created,"
+    " started, updated, cancel_requested"
+)
 _SCHEMA = """CREATE TABLE IF NOT EXISTS jobs (
-    name TEXT PRIMARY KEY, args TEXT, resource TEXT, state TEXT, stage TEXT, done INTEGER, total INTEGER,
-    eta_s REAL, log TEXT, error TEXT, info TEXT, pid INTEGER, created REAL, started REAL, updated REAL,
-    cancel_requested INTEGER DEFAULT 0)"""
+    name TEXT PRIMARY KEY, args TEXT, resource TEXT, state TEXT, stage TEXT, done INTEGER,
+    total INTEGER, eta_s REAL, log TEXT, error TEXT, info TEXT, pid INTEGER, created REAL,
+    started REAL, updated REAL, cancel_requested INTEGER DEFAULT 0)"""
 
 
 def _db_path(root: Path) -> Path:
@@ -55,7 +59,8 @@ def log_path(ws: Workspace, name: str) -> Path:
 
 
 def launch(ws: Workspace, name: str, args: list[str], resource: str = "") -> dict:
-    """Queue ``python -m ssae_core ARGS`` as job ``name`` (replacing a finished one) and start it if it may run."""
+    """Queue ``python -m ssae_core ARGS`` as job ``name`` (replacing a finished one) and start it if
+    it may run."""
     ws.ensure_writable()
     now = time.time()
     with _db(ws.root) as con:
@@ -65,7 +70,8 @@ def launch(ws: Workspace, name: str, args: list[str], resource: str = "") -> dic
             con.execute("COMMIT")
             return status(ws, name)
         con.execute(
-            f"INSERT OR REPLACE INTO jobs ({_COLUMNS}) VALUES (?, ?, ?, 'queued', '', 0, NULL, NULL, '[]', NULL, '{{}}', NULL, ?, NULL, ?, 0)",
+            f"INSERT OR REPLACE INTO jobs ({_COLUMNS}) VALUES (?, ?, ?, 'queued', '', 0, NULL,"
+            " NULL, '[]', NULL, '{}', NULL, ?, NULL, ?, 0)",
             (name, json.dumps(args), resource, now, now),
         )
         con.execute("COMMIT")
@@ -78,12 +84,24 @@ def dispatch(ws: Workspace) -> list[str]:
     started = []
     with _db(ws.root) as con:
         con.execute("BEGIN IMMEDIATE")
-        busy = {r for (r,) in con.execute("SELECT resource FROM jobs WHERE state IN ('starting', 'running') AND resource != ''")}
-        for name, args, resource in con.execute("SELECT name, args, resource FROM jobs WHERE state = 'queued' ORDER BY created").fetchall():
+        busy = {
+            r
+            for (r,) in con.execute(
+                "SELECT resource FROM jobs WHERE state IN ('starting', 'running') AND resource"
+                " != ''"
+            )
+        }
+        for name, args, resource in con.execute(
+            "SELECT name, args, resource FROM jobs WHERE state = 'queued' ORDER BY created"
+        ).fetchall():
             if resource and resource in busy:
                 continue
             pid = _start_worker(ws, name, json.loads(args))
-            con.execute("UPDATE jobs SET state = 'starting', pid = ?, started = ?, updated = ? WHERE name = ?", (pid, time.time(), time.time(), name))
+            con.execute(
+                "UPDATE jobs SET state = 'starting', pid = ?, started = ?, updated = ? WHERE"
+                " name = ?",
+                (pid, time.time(), time.time(), name),
+            )
             busy.add(resource)
             started.append(name)
         con.execute("COMMIT")
@@ -93,7 +111,13 @@ def dispatch(ws: Workspace) -> list[str]:
 def _start_worker(ws: Workspace, name: str, args: list[str]) -> int:
     cmd = [sys.executable, "-m", "ssae_core", *args, "--workspace", str(ws.root), "--job", name]
     with open(log_path(ws, name), "ab") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, cwd=Path(__file__).parent.parent)
+        proc = subprocess.Popen(
+            cmd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=Path(__file__).parent.parent,
+        )
     return proc.pid
 
 
@@ -104,8 +128,17 @@ def status(ws: Workspace, name: str) -> dict | None:
         if row["cancel_requested"]:  # killed before its SIGTERM handler was installed
             _update(ws.root, name, state="cancelled")
         else:
-            tail = log_path(ws, name).read_text(errors="replace")[-2000:] if log_path(ws, name).exists() else ""
-            _update(ws.root, name, state="failed", error=f"The worker process stopped without finishing. Last output:\n{tail}")
+            tail = (
+                log_path(ws, name).read_text(errors="replace")[-2000:]
+                if log_path(ws, name).exists()
+                else ""
+            )
+            _update(
+                ws.root,
+                name,
+                state="failed",
+                error=f"The worker process stopped without finishing. Last output:\n{tail}",
+            )
         dispatch(ws)
         row = _row(ws.root, name)
     return row
@@ -144,7 +177,11 @@ def _row(root: Path, name: str) -> dict | None:
     if row is None:
         return None
     out = dict(row)
-    out.update(args=json.loads(out["args"]), log=json.loads(out["log"] or "[]"), info=json.loads(out["info"] or "{}"))
+    out.update(
+        args=json.loads(out["args"]),
+        log=json.loads(out["log"] or "[]"),
+        info=json.loads(out["info"] or "{}"),
+    )
     return out
 
 
@@ -154,7 +191,10 @@ def _update(root: Path, name: str, **fields) -> None:
         if key in fields:
             fields[key] = json.dumps(fields[key])
     with _db(root) as con:
-        con.execute(f"UPDATE jobs SET {', '.join(f'{k} = ?' for k in fields)} WHERE name = ?", (*fields.values(), name))
+        con.execute(
+            f"UPDATE jobs SET {', '.join(f'{k} = ?' for k in fields)} WHERE name = ?",
+            (*fields.values(), name),
+        )
 
 
 def _alive(pid: int | None) -> bool:
@@ -202,13 +242,21 @@ class JobProgress(Progress):
         return (self.total - self.done) * elapsed / self.done
 
     def finish(self, state: str, error: str | None = None) -> None:
-        """Record the end state (done, failed with the message, cancelled) and start what was waiting."""
+        """Record the end state (done, failed with the message, cancelled) and start what was
+        waiting."""
         self._write(state=state, error=error)
         dispatch(Workspace(self.root))
 
     def _write(self, **extra) -> None:
         self._last = time.time()
-        fields = {"stage": self.stage_name, "done": self.done, "total": self.total, "eta_s": self.eta(), "log": self.lines, "info": self.info}
+        fields = {
+            "stage": self.stage_name,
+            "done": self.done,
+            "total": self.total,
+            "eta_s": self.eta(),
+            "log": self.lines,
+            "info": self.info,
+        }
         if "state" in extra:
             fields["eta_s"] = None
         _update(self.root, self.name, **fields, **extra)

@@ -9,7 +9,8 @@ BOS positions are kept clean (see ``activations``).
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -25,12 +26,20 @@ if TYPE_CHECKING:
 def _loss_from(model, hook_name, tokens, acts):
     """Per-token next-token loss (batch, seq-1) with ``acts`` placed at ``hook_name``."""
     if hook_name.endswith("hook_resid_post"):
-        return model(acts, start_at_layer=layer_of(hook_name) + 1, tokens=tokens, return_type="loss", loss_per_token=True)
+        return model(
+            acts,
+            start_at_layer=layer_of(hook_name) + 1,
+            tokens=tokens,
+            return_type="loss",
+            loss_per_token=True,
+        )
 
     def put(_, hook):
         return acts
 
-    return model.run_with_hooks(tokens, return_type="loss", loss_per_token=True, fwd_hooks=[(hook_name, put)])
+    return model.run_with_hooks(
+        tokens, return_type="loss", loss_per_token=True, fwd_hooks=[(hook_name, put)]
+    )
 
 
 @torch.no_grad()
@@ -42,7 +51,7 @@ def evaluate_saes(
     bos: int,
     pad: int,
     progress: Callable[[int], None] | None = None,
-    stats: Mapping[str, "FeatureStats"] | None = None,
+    stats: Mapping[str, FeatureStats] | None = None,
     batch_tokens: int = 16384,
 ) -> dict[str, dict[str, float]]:
     """Per SAE: L0, MSE, FVU, explained variance, dead / dense fractions, CE (clean, spliced,

@@ -41,13 +41,18 @@ class Tqdm(Progress):
         if total is None:
             self.log(f"{name} ...")
         else:
-            self._bar = tqdm(total=total, desc=name, file=sys.stderr, dynamic_ncols=True, leave=True)
+            self._bar = tqdm(
+                total=total, desc=name, file=sys.stderr, dynamic_ncols=True, leave=True
+            )
 
     def update(self, n: int = 1, **info) -> None:
         if self._bar is not None:
             self._bar.update(n)
             if info:
-                self._bar.set_postfix({k: f"{v:.4g}" if isinstance(v, float) else v for k, v in info.items()}, refresh=False)
+                self._bar.set_postfix(
+                    {k: f"{v:.4g}" if isinstance(v, float) else v for k, v in info.items()},
+                    refresh=False,
+                )
 
     def log(self, message: str) -> None:
         from tqdm.auto import tqdm

@@ -1,4 +1,5 @@
-"""The comparison report: every evaluation figure for a set of SAEs, as one self-contained HTML file.
+"""The comparison report: every evaluation figure for a set of SAEs, as one self-contained HTML
+file.
 
 ``compare_saes`` evaluates (or reuses) the SAEs on each split and returns the tables and
 figures; ``to_html`` embeds plotly.js once, inline, so the file opens offline.
@@ -16,8 +17,18 @@ from ssae_core import compare, plots
 from ssae_core.evaluate import EvalConfig, NamedSAE, TokenSplit, evaluate
 from ssae_core.progress import Progress, Silent
 
-
-REPORT_COLUMNS = ["split", "label", "l0", "fvu", "dead_fraction", "dense_fraction", "ce_loss_recovered", "ppl_spliced", "ppl_vs_gsae", "n_tokens"]
+REPORT_COLUMNS = [
+    "split",
+    "label",
+    "l0",
+    "fvu",
+    "dead_fraction",
+    "dense_fraction",
+    "ce_loss_recovered",
+    "ppl_spliced",
+    "ppl_vs_gsae",
+    "n_tokens",
+]
 
 
 @dataclass
@@ -31,21 +42,37 @@ class Comparison:
     figures: dict[str, go.Figure] = field(default_factory=dict)
 
     def numbers(self) -> dict:
-        out = {"metrics": self.metrics.to_dict("records"), "auc": self.auc.to_dict("records"), "matched_l0": self.matched.to_dict("records")}
+        out = {
+            "metrics": self.metrics.to_dict("records"),
+            "auc": self.auc.to_dict("records"),
+            "matched_l0": self.matched.to_dict("records"),
+        }
         out.update({k: v.to_dict("records") for k, v in self.tables.items()})
         return out
 
 
-def compare_saes(ws, base, saes: list[NamedSAE], splits: list[TokenSplit], l0_lo: float | None = None, l0_hi: float | None = None,
-                 cfg: EvalConfig = EvalConfig(), progress: Progress | None = None, domain: str | None = None) -> Comparison:
-    """Evaluate ``saes`` on ``splits`` (the first is the in-domain one) and build every comparison figure.
+def compare_saes(
+    ws,
+    base,
+    saes: list[NamedSAE],
+    splits: list[TokenSplit],
+    l0_lo: float | None = None,
+    l0_hi: float | None = None,
+    cfg: EvalConfig = EvalConfig(),
+    progress: Progress | None = None,
+    domain: str | None = None,
+) -> Comparison:
+    """Evaluate ``saes`` on ``splits`` (the first is the in-domain one) and build every
+    comparison figure.
 
     Demo world: concept recall of the matched-L0 SAEs, on ``domain``'s concepts when given."""
     progress = progress or Silent()
     evals = {split.name: evaluate(ws, base, saes, split, cfg, progress) for split in splits}
     metrics = compare.metrics_table(evals, saes)
     home = splits[0].name
-    result = Comparison(metrics, compare.auc_table(metrics, l0_lo, l0_hi), compare.matched_l0(metrics, home))
+    result = Comparison(
+        metrics, compare.auc_table(metrics, l0_lo, l0_hi), compare.matched_l0(metrics, home)
+    )
     colors = plots.palette(metrics.group)
     for split in splits:
         points = metrics[metrics.split == split.name]
@@ -60,9 +87,13 @@ def compare_saes(ws, base, saes: list[NamedSAE], splits: list[TokenSplit], l0_lo
         result.figures["count_differences"] = plots.count_differences(diffs, "GSAE", colors)
     if base.world is not None:
         chosen = {r.ref for r in result.matched.itertuples()}
-        recall = compare.concept_recall(base.world, [s for s in saes if s.ref in chosen], domain=domain, progress=progress)
+        recall = compare.concept_recall(
+            base.world, [s for s in saes if s.ref in chosen], domain=domain, progress=progress
+        )
         result.tables["concept_recall"] = recall
-        result.figures["concept_recall"] = plots.concept_recall_bars(recall, {c: c for c in recall.columns if c not in ("bucket", "concepts")}, colors)
+        result.figures["concept_recall"] = plots.concept_recall_bars(
+            recall, {c: c for c in recall.columns if c not in ("bucket", "concepts")}, colors
+        )
     return result
 
 
@@ -71,17 +102,32 @@ def to_html(result: Comparison, title: str = "SSAE Studio: SAE comparison") -> s
     tables = {
         "Metrics": result.metrics[REPORT_COLUMNS],
         "Area under perplexity vs L0 (lower is better)": result.auc,
-        "SAEs compared at matched L0": result.matched[["split", "group", "label", "l0", "ppl_spliced"]],
+        "SAEs compared at matched L0": result.matched[
+            ["split", "group", "label", "l0", "ppl_spliced"]
+        ],
     }
     return page(title, tables, result.figures)
 
 
 def page(title: str, tables: dict[str, pd.DataFrame], figures: dict[str, go.Figure]) -> str:
-    """A self-contained HTML page of titled tables then figures (plotly.js embedded once: works offline)."""
+    """A self-contained HTML page of titled tables then figures (plotly.js embedded once: works
+    offline)."""
     parts = [f"<h1>{html.escape(title)}</h1>"]
     for heading, df in tables.items():
-        parts += [f"<h2>{html.escape(heading)}</h2>", df.to_html(index=False, float_format=lambda v: f"{v:.4g}", border=0)]
+        parts += [
+            f"<h2>{html.escape(heading)}</h2>",
+            df.to_html(index=False, float_format=lambda v: f"{v:.4g}", border=0),
+        ]
     for i, (name, fig) in enumerate(figures.items()):
-        parts.append(fig.to_html(full_html=False, include_plotlyjs="inline" if i == 0 else False, div_id=name))
-    style = "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#212529} table{border-collapse:collapse;font-size:13px} td,th{padding:3px 8px;border-bottom:1px solid #dee2e6;text-align:right}"
-    return f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title><style>{style}</style></head><body>{''.join(parts)}</body></html>"
+        parts.append(
+            fig.to_html(
+                full_html=False, include_plotlyjs="inline" if i == 0 else False, div_id=name
+            )
+        )
+    style = (
+        "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#212529}"
+        " table{border-collapse:collapse;font-size:13px} td,th{padding:3px 8px;border-bottom:1px"
+        " solid #dee2e6;text-align:right}"
+    )
+    head = f"<meta charset='utf-8'><title>{html.escape(title)}</title><style>{style}</style>"
+    return f"<!doctype html><html><head>{head}</head><body>{''.join(parts)}</body></html>"

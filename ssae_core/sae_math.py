@@ -55,7 +55,9 @@ def tilted_mean(losses: torch.Tensor, tilt: float) -> torch.Tensor:
         return losses.mean(-1)
     wide = losses.double()
     anchor = (wide.amax(-1, keepdim=True) if tilt > 0 else wide.amin(-1, keepdim=True)).detach()
-    log_n = torch.log(torch.tensor(float(losses.shape[-1]), dtype=torch.float64, device=losses.device))
+    log_n = torch.log(
+        torch.tensor(float(losses.shape[-1]), dtype=torch.float64, device=losses.device)
+    )
     exact = anchor.squeeze(-1) + (torch.logsumexp(tilt * (wide - anchor), -1) - log_n) / tilt
     expansion = wide.mean(-1) + 0.5 * tilt * wide.var(-1, unbiased=False)
     tiny = abs(tilt) * (wide.amax(-1) - wide.amin(-1)).detach() < 1e-6

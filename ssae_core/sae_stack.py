@@ -1,4 +1,5 @@
-"""K copies of one SAELens SAE stacked on a leading dim: a whole sparsity sweep trained as one module.
+"""K copies of one SAELens SAE stacked on a leading dim: a whole sparsity sweep trained as one
+module.
 
 Every copy starts from the GSAE's weights and has its own sparsity value, whose meaning
 follows the architecture: the L1 coefficient (standard, ReLU + L1), the L0 coefficient
@@ -11,7 +12,7 @@ separate steps.
 from __future__ import annotations
 
 import dataclasses
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from sae_lens import SAE
@@ -24,7 +25,8 @@ ARCHITECTURES = ("standard", "topk", "jumprelu")
 
 
 class _JumpReLU(torch.autograd.Function):
-    """``pre * (pre > theta)``; the threshold's gradient through a rectangle kernel of width ``bw``."""
+    """``pre * (pre > theta)``; the threshold's gradient through a rectangle kernel of
+    width ``bw``."""
 
     @staticmethod
     def forward(ctx, pre, theta, bw):
@@ -40,7 +42,8 @@ class _JumpReLU(torch.autograd.Function):
 
 
 class _Step(torch.autograd.Function):
-    """``1[pre > theta]`` (the L0 count); gradient only to the threshold, through the same kernel."""
+    """``1[pre > theta]`` (the L0 count); gradient only to the threshold, through the same
+    kernel."""
 
     @staticmethod
     def forward(ctx, pre, theta, bw):
@@ -56,30 +59,51 @@ class _Step(torch.autograd.Function):
 
 
 def check_trainable(sae: SAE) -> str:
-    """The SAE's architecture if this project can finetune it; ConfigError saying why not otherwise."""
+    """The SAE's architecture if this project can finetune it; ConfigError saying why not
+    otherwise."""
     arch = sae.cfg.architecture()
     if arch not in ARCHITECTURES:
-        raise ConfigError(f"Finetuning supports {', '.join(ARCHITECTURES)} SAEs; this GSAE is {arch!r}.")
+        raise ConfigError(
+            f"Finetuning supports {', '.join(ARCHITECTURES)} SAEs; this GSAE is {arch!r}."
+        )
     if getattr(sae.cfg, "normalize_activations", "none") not in ("none", None):
-        raise ConfigError(f"This GSAE normalizes its inputs ({sae.cfg.normalize_activations!r}); finetuning supports SAEs with normalize_activations='none'.")
+        raise ConfigError(
+            f"This GSAE normalizes its inputs ({sae.cfg.normalize_activations!r}); finetuning"
+            " supports SAEs with normalize_activations='none'."
+        )
     if getattr(sae.cfg, "rescale_acts_by_decoder_norm", False):
-        raise ConfigError("TopK SAEs with rescale_acts_by_decoder_norm are not supported for finetuning.")
+        raise ConfigError(
+            "TopK SAEs with rescale_acts_by_decoder_norm are not supported for finetuning."
+        )
     return arch
 
 
 class SAEStack(nn.Module):
     """K SAEs of one architecture and shape, initialised from ``sae``, one per sparsity value."""
 
-    def __init__(self, sae: SAE, sparsity: Sequence[float], bandwidth: float = 0.001, normalize_decoder: bool = True):
+    def __init__(
+        self,
+        sae: SAE,
+        sparsity: Sequence[float],
+        bandwidth: float = 0.001,
+        normalize_decoder: bool = True,
+    ):
         super().__init__()
         self.arch = check_trainable(sae)
         self.template = sae
         self.bandwidth = bandwidth
-        self.unit_norm = normalize_decoder and self.arch != "topk"  # rescaling would change TopK's choice
+        self.unit_norm = (
+            normalize_decoder and self.arch != "topk"
+        )  # rescaling would change TopK's choice
         self.subtract_b_dec = bool(sae.cfg.apply_b_dec_to_input)
         k = len(sparsity)
-        w = {n: getattr(sae, n).detach().float().cpu().clone() for n in ("W_enc", "b_enc", "W_dec", "b_dec")}
-        threshold = sae.threshold.detach().float().cpu().clone() if self.arch == "jumprelu" else None
+        w = {
+            n: getattr(sae, n).detach().float().cpu().clone()
+            for n in ("W_enc", "b_enc", "W_dec", "b_dec")
+        }
+        threshold = (
+            sae.threshold.detach().float().cpu().clone() if self.arch == "jumprelu" else None
+        )
         if self.unit_norm:  # fold decoder norms into the encoder: the same function, unit-norm rows
             norms = w["W_dec"].norm(dim=-1).clamp_min(1e-8)
             w["W_dec"] /= norms[:, None]
@@ -91,7 +115,9 @@ class SAEStack(nn.Module):
         for name, value in w.items():
             setattr(self, name, nn.ParameterList([value.clone() for _ in range(k)]))
         if threshold is not None:
-            self.log_threshold = nn.ParameterList([threshold.clamp_min(1e-6).log() for _ in range(k)])
+            self.log_threshold = nn.ParameterList(
+                [threshold.clamp_min(1e-6).log() for _ in range(k)]
+            )
         self.register_buffer("coef", torch.tensor(list(sparsity), dtype=torch.float32))
         self.d_sae = int(w["W_enc"].shape[-1])
 
@@ -113,7 +139,8 @@ class SAEStack(nn.Module):
         return torch.addmm(self.b_dec[i], f, self.W_dec[i])
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Per token and SAE: ``loss``, squared error ``mse``, ``sparsity`` term, ``l0`` (each (K, batch));
+        """Per token and SAE: ``loss``, squared error ``mse``, ``sparsity`` term, ``l0`` (each
+        (K, batch));
         and ``fired`` (K, d_sae): which features were active on the batch.
 
         The SAEs run one after another on the shared batch: on CPU this beats one batched
@@ -133,7 +160,13 @@ class SAEStack(nn.Module):
         else:
             sparsity = torch.zeros_like(mse)
         active = f.detach() > 0
-        return {"loss": mse + self.coef[i] * sparsity, "mse": mse, "sparsity": sparsity, "l0": active.sum(-1).float(), "fired": active.any(0)}
+        return {
+            "loss": mse + self.coef[i] * sparsity,
+            "mse": mse,
+            "sparsity": sparsity,
+            "l0": active.sum(-1).float(),
+            "fired": active.any(0),
+        }
 
     def before_step(self) -> None:
         if self.unit_norm:
@@ -152,7 +185,10 @@ class SAEStack(nn.Module):
         if self.arch == "topk":
             changes["k"] = int(self.coef[i])
         sae = type(self.template)(dataclasses.replace(self.template.cfg, **changes))
-        state = {n: getattr(self, n)[i].detach().cpu().clone() for n in ("W_enc", "b_enc", "W_dec", "b_dec")}
+        state = {
+            n: getattr(self, n)[i].detach().cpu().clone()
+            for n in ("W_enc", "b_enc", "W_dec", "b_dec")
+        }
         if self.arch == "jumprelu":
             state["threshold"] = self.log_threshold[i].exp().detach().cpu().clone()
         sae.load_state_dict(state)

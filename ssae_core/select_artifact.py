@@ -3,7 +3,8 @@
 Artifacts: ``embeddings`` (unit-norm corpus vectors per encoder, written batch by
 batch into a memmap, reused by every dense selection on that corpus) and
 ``selection`` (``selected.parquet``: rank, doc_id, score, n_tokens, text, and for
-the ``seed`` method the pass; self-contained, so finetuning needs nothing else; the summary holds the method, token count, timings and, when
+the ``seed`` method the pass; self-contained, so finetuning needs nothing else; the summary holds
+the method, token count, timings and, when
 ground truth is given, the selection's precision).
 """
 
@@ -38,14 +39,22 @@ def texts_ref(texts: TextSet) -> str:
     return f"texts/{h.hexdigest()[:16]}"
 
 
-def corpus_embeddings(ws: Workspace, corpus: TextSet, cfg: EmbedConfig, device: str = "cpu", progress: Progress | None = None) -> np.ndarray:
+def corpus_embeddings(
+    ws: Workspace,
+    corpus: TextSet,
+    cfg: EmbedConfig,
+    device: str = "cpu",
+    progress: Progress | None = None,
+) -> np.ndarray:
     """The corpus's unit-norm embeddings, computed once per (corpus, encoder) and memory-mapped."""
     progress = progress or Silent()
 
     def build(out: Path) -> dict:
         encoder = selection.load_encoder(cfg.encoder, device, cfg.max_seq_length)
         dim = selection.embedding_dim(encoder)
-        vectors = np.lib.format.open_memmap(out / "vectors.npy", mode="w+", dtype=np.float32, shape=(len(corpus.docs), dim))
+        vectors = np.lib.format.open_memmap(
+            out / "vectors.npy", mode="w+", dtype=np.float32, shape=(len(corpus.docs), dim)
+        )
         progress.stage("embed corpus", len(corpus.docs))
         selection.embed(corpus.texts, encoder, out=vectors, progress=progress.update)
         vectors.flush()
@@ -86,18 +95,31 @@ def run_selection(
             vectors = encoder = None
             if cfg.method.startswith("dense"):
                 device = str(base.model.cfg.device)
-                vectors = corpus_embeddings(ws, corpus, EmbedConfig(cfg.encoder, cfg.max_seq_length), device, progress)
+                vectors = corpus_embeddings(
+                    ws, corpus, EmbedConfig(cfg.encoder, cfg.max_seq_length), device, progress
+                )
                 encoder = selection.load_encoder(cfg.encoder, device, cfg.max_seq_length)
             progress.stage(f"rank ({cfg.method})", None)
-            ranking = selection.rank(cfg, seeds.texts, pool, seed_tokens, base, encoder, vectors, progress.update)
+            ranking = selection.rank(
+                cfg, seeds.texts, pool, seed_tokens, base, encoder, vectors, progress.update
+            )
             table = selection.selection_table(ranking, pool, cfg.token_budget)
             summary = {"timings": ranking.timings, **ranking.extra}
-        texts = dict(zip(corpus.docs.doc_id, corpus.docs.text)) | dict(zip(seeds.docs.doc_id, seeds.docs.text))
+        texts = dict(zip(corpus.docs.doc_id, corpus.docs.text)) | dict(
+            zip(seeds.docs.doc_id, seeds.docs.text)
+        )
         table["text"] = table.doc_id.map(texts)
         table.to_parquet(out / "selected.parquet", index=False)
-        summary.update(method=cfg.method, documents=int(len(table)), tokens=int(table.n_tokens.sum()), unique_documents=int(table.doc_id.nunique()))
+        summary.update(
+            method=cfg.method,
+            documents=int(len(table)),
+            tokens=int(table.n_tokens.sum()),
+            unique_documents=int(table.doc_id.nunique()),
+        )
         if truth is not None and cfg.method != "seed":
-            summary["precision"] = float(truth.reindex(table.doc_id).fillna(False).astype(bool).mean())
+            summary["precision"] = float(
+                truth.reindex(table.doc_id).fillna(False).astype(bool).mean()
+            )
         return summary
 
     return ws.build("selection", cfg, build, inputs)
@@ -107,7 +129,15 @@ def _seed_table(seeds: TextSet, seed_tokens: list[np.ndarray], budget: int) -> p
     counts = np.array([len(t) for t in seed_tokens])
     passes = selection.seed_passes(counts, budget)
     idx = passes.seed_index.to_numpy()
-    return pd.DataFrame({"rank": np.arange(len(idx)), "doc_id": seeds.docs.doc_id.to_numpy()[idx], "score": 0.0, "n_tokens": counts[idx], "pass": passes["pass"].to_numpy()})
+    return pd.DataFrame(
+        {
+            "rank": np.arange(len(idx)),
+            "doc_id": seeds.docs.doc_id.to_numpy()[idx],
+            "score": 0.0,
+            "n_tokens": counts[idx],
+            "pass": passes["pass"].to_numpy(),
+        }
+    )
 
 
 def load_selection(art: Artifact) -> pd.DataFrame:
@@ -117,20 +147,35 @@ def load_selection(art: Artifact) -> pd.DataFrame:
 def comparable_selections(ws: Workspace, like: Artifact) -> list[Artifact]:
     """Stored selections from the same seeds and corpus at the same token budget as ``like``."""
     budget, inputs = like.manifest["config"]["token_budget"], like.manifest["inputs"]
-    return [a for a in ws.list("selection") if a.manifest["inputs"] == inputs and a.manifest["config"]["token_budget"] == budget]
+    return [
+        a
+        for a in ws.list("selection")
+        if a.manifest["inputs"] == inputs and a.manifest["config"]["token_budget"] == budget
+    ]
 
 
 def overlap_matrix(arts: list[Artifact]) -> pd.DataFrame:
     """Jaccard overlap of the selections' document sets, labelled by method (square, symmetric)."""
     methods = [a.summary["method"] for a in arts]
-    tables = {(m if methods.count(m) == 1 else f"{m} ({a.key[:6]})"): load_selection(a) for m, a in zip(methods, arts)}
+    tables = {
+        (m if methods.count(m) == 1 else f"{m} ({a.key[:6]})"): load_selection(a)
+        for m, a in zip(methods, arts)
+    }
     names = sorted(tables)
     values = [[selection.jaccard(tables[r], tables[c]) for c in names] for r in names]
     return pd.DataFrame(values, index=names, columns=names)
 
 
-def embedding_map(ws: Workspace, art: Artifact, seeds: TextSet, corpus: TextSet, device: str = "cpu", sample: int = 2000) -> pd.DataFrame | None:
-    """UMAP map (``maps.selection_map``) of a selection's seeds, selected documents and a corpus sample,
+def embedding_map(
+    ws: Workspace,
+    art: Artifact,
+    seeds: TextSet,
+    corpus: TextSet,
+    device: str = "cpu",
+    sample: int = 2000,
+) -> pd.DataFrame | None:
+    """UMAP map (``maps.selection_map``) of a selection's seeds, selected documents and a corpus
+    sample,
     in the embedding space of its dense encoder; None while the corpus has no stored embeddings
     (a dense selection computes them once per corpus)."""
     from ssae_core.maps import selection_map

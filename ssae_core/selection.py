@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -50,9 +50,11 @@ class SelectionConfig(Config):
     seed: int = 0
     version: int = 2  # 2: the selected documents' text is stored with them
 
-    def validate(self) -> "SelectionConfig":
+    def validate(self) -> SelectionConfig:
         if self.method not in METHODS:
-            raise ConfigError(f"Unknown selection method {self.method!r}; use one of {', '.join(METHODS)}.")
+            raise ConfigError(
+                f"Unknown selection method {self.method!r}; use one of {', '.join(METHODS)}."
+            )
         if self.combine not in ("mean", "max"):
             raise ConfigError(f"combine must be 'mean' or 'max', not {self.combine!r}.")
         if self.token_budget <= 0:
@@ -71,7 +73,7 @@ class Pool:
     tokens: list[np.ndarray]
 
     @classmethod
-    def build(cls, doc_ids, texts: list[str], tokenizer, n_ctx: int) -> "Pool":
+    def build(cls, doc_ids, texts: list[str], tokenizer, n_ctx: int) -> Pool:
         return cls(np.asarray(doc_ids), texts, tokenize(texts, tokenizer, n_ctx))
 
     @property
@@ -95,7 +97,11 @@ def bm25_scores(seeds: list[str], corpus: list[str], combine: str = "mean") -> n
     retriever = bm25s.BM25()
     retriever.index(bm25s.tokenize(corpus, show_progress=False), show_progress=False)
     queries = bm25s.tokenize(seeds, show_progress=False, return_ids=False)
-    total = np.zeros(len(corpus), dtype=np.float64) if combine == "mean" else np.full(len(corpus), -np.inf)
+    total = (
+        np.zeros(len(corpus), dtype=np.float64)
+        if combine == "mean"
+        else np.full(len(corpus), -np.inf)
+    )
     for query in queries:
         scores = retriever.get_scores(query) if query else np.zeros(len(corpus))
         total = total + scores if combine == "mean" else np.maximum(total, scores)
@@ -119,12 +125,22 @@ def load_encoder(name: str = DEFAULT_ENCODER, device: str = "cpu", max_seq_lengt
     return encoder
 
 
-def embed(texts: list[str], encoder, batch_size: int = 32, out: np.ndarray | None = None, progress: Callable[[int], None] | None = None, chunk: int = 1024) -> np.ndarray:
-    """Unit-norm float32 embeddings, written ``chunk`` documents at a time into ``out`` (e.g. a memmap)."""
+def embed(
+    texts: list[str],
+    encoder,
+    batch_size: int = 32,
+    out: np.ndarray | None = None,
+    progress: Callable[[int], None] | None = None,
+    chunk: int = 1024,
+) -> np.ndarray:
+    """Unit-norm float32 embeddings, written ``chunk`` documents at a time into ``out`` (e.g. a
+    memmap)."""
     out = np.empty((len(texts), embedding_dim(encoder)), dtype=np.float32) if out is None else out
     for start in range(0, len(texts), chunk):
         part = texts[start : start + chunk]
-        out[start : start + len(part)] = encoder.encode(part, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True)
+        out[start : start + len(part)] = encoder.encode(
+            part, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True
+        )
         if progress:
             progress(len(part))
     return out
@@ -132,7 +148,10 @@ def embed(texts: list[str], encoder, batch_size: int = 32, out: np.ndarray | Non
 
 def embedding_dim(encoder) -> int:
     """The encoder's output width (sentence-transformers renamed this method in 6.x)."""
-    method = getattr(encoder, "get_embedding_dimension", None) or encoder.get_sentence_embedding_dimension
+    method = (
+        getattr(encoder, "get_embedding_dimension", None)
+        or encoder.get_sentence_embedding_dimension
+    )
     return int(method())
 
 
@@ -146,14 +165,18 @@ def build_index(vectors: np.ndarray, exact_max: int, seed: int = 0):
     else:
         nlist = int(4 * math.sqrt(len(vectors)))
         index = faiss.IndexIVFFlat(faiss.IndexFlatIP(d), d, nlist, faiss.METRIC_INNER_PRODUCT)
-        sample = np.random.default_rng(seed).choice(len(vectors), size=min(len(vectors), 64 * nlist), replace=False)
+        sample = np.random.default_rng(seed).choice(
+            len(vectors), size=min(len(vectors), 64 * nlist), replace=False
+        )
         index.train(np.ascontiguousarray(vectors[np.sort(sample)]))
         index.nprobe = 16
     index.add(np.ascontiguousarray(vectors))
     return index
 
 
-def dense_ranking(seed_vecs: np.ndarray, index, k: int, combine: str = "mean") -> tuple[np.ndarray, np.ndarray]:
+def dense_ranking(
+    seed_vecs: np.ndarray, index, k: int, combine: str = "mean"
+) -> tuple[np.ndarray, np.ndarray]:
     """Top ``k`` corpus rows by cosine to the seeds: (row ids, scores), best first."""
     k = min(k, index.ntotal)
     if combine == "mean":
@@ -182,18 +205,33 @@ def index_recall(vectors: np.ndarray, index, queries: np.ndarray, k: int = 100) 
     return hits / (k * len(queries))
 
 
-def tracin_doc_scores(base, seed_tokens: list[np.ndarray], pool_tokens: list[np.ndarray], l1: float, progress: Callable[[int], None] | None = None) -> np.ndarray:
+def tracin_doc_scores(
+    base,
+    seed_tokens: list[np.ndarray],
+    pool_tokens: list[np.ndarray],
+    l1: float,
+    progress: Callable[[int], None] | None = None,
+) -> np.ndarray:
     """Mean per-token TracIn score of each pool document against the seed set's gradient."""
     from ssae_core.activations import collect, pad_id
 
     tok = base.tokenizer
     device = next(base.sae.parameters()).device
     p = tracin.params(base.sae)
-    seed_acts, _, _ = collect(base.model, base.hook_name, seed_tokens, tok.bos_token_id, pad_id(tok))
+    seed_acts, _, _ = collect(
+        base.model, base.hook_name, seed_tokens, tok.bos_token_id, pad_id(tok)
+    )
     G = tracin.mean_gradient(p, seed_acts.to(device, p.W_enc.dtype), l1)
-    acts, doc, _ = collect(base.model, base.hook_name, pool_tokens, tok.bos_token_id, pad_id(tok), progress)
+    acts, doc, _ = collect(
+        base.model, base.hook_name, pool_tokens, tok.bos_token_id, pad_id(tok), progress
+    )
     with torch.no_grad():
-        per_token = torch.cat([tracin.token_scores(p, chunk.to(device, p.W_enc.dtype), G, l1).cpu() for chunk in acts.split(65536)])
+        per_token = torch.cat(
+            [
+                tracin.token_scores(p, chunk.to(device, p.W_enc.dtype), G, l1).cpu()
+                for chunk in acts.split(65536)
+            ]
+        )
     sums = np.bincount(doc, weights=per_token.double().numpy(), minlength=len(pool_tokens))
     counts = np.bincount(doc, minlength=len(pool_tokens))
     return np.where(counts > 0, sums / np.maximum(counts, 1), -np.inf)
@@ -215,11 +253,22 @@ class Ranking:
     extra: dict
 
 
-def rank(cfg: SelectionConfig, seeds: list[str], pool: Pool, seed_tokens: list[np.ndarray] | None = None, base=None, encoder=None, corpus_vectors: np.ndarray | None = None, progress=None) -> Ranking:
+def rank(
+    cfg: SelectionConfig,
+    seeds: list[str],
+    pool: Pool,
+    seed_tokens: list[np.ndarray] | None = None,
+    base=None,
+    encoder=None,
+    corpus_vectors: np.ndarray | None = None,
+    progress=None,
+) -> Ranking:
     """Rank the pool for ``cfg.method`` (see the module docstring)."""
     cfg.validate()
     if cfg.method == "seed":
-        raise ConfigError("method 'seed' repeats the seed set; use seed_passes() rather than rank().")
+        raise ConfigError(
+            "method 'seed' repeats the seed set; use seed_passes() rather than rank()."
+        )
     start = time.perf_counter()
     if cfg.method == "random":
         order = np.random.default_rng(cfg.seed).permutation(len(pool))
@@ -245,9 +294,13 @@ def rank(cfg: SelectionConfig, seeds: list[str], pool: Pool, seed_tokens: list[n
     timings = {first: time.perf_counter() - start}
     if second == "tracin":
         if base is None or seed_tokens is None:
-            raise ConfigError("TracIn reranking needs the base model and SAE (and the seed tokens).")
+            raise ConfigError(
+                "TracIn reranking needs the base model and SAE (and the seed tokens)."
+            )
         start = time.perf_counter()
-        t_scores = tracin_doc_scores(base, seed_tokens, [pool.tokens[i] for i in order], cfg.tracin_l1, progress)
+        t_scores = tracin_doc_scores(
+            base, seed_tokens, [pool.tokens[i] for i in order], cfg.tracin_l1, progress
+        )
         rerank = np.argsort(-t_scores, kind="stable")
         order, scores = order[rerank], t_scores[rerank]
         extra["tracin_pool_docs"] = int(len(order))
@@ -275,7 +328,14 @@ def selection_table(ranking: Ranking, pool: Pool, budget: int) -> pd.DataFrame:
     n_tokens = pool.n_tokens
     chosen = take_budget(np.arange(len(ranking.order)), n_tokens[ranking.order], budget)
     idx = ranking.order[chosen]
-    return pd.DataFrame({"rank": np.arange(len(idx)), "doc_id": pool.doc_ids[idx], "score": ranking.scores[chosen], "n_tokens": n_tokens[idx]})
+    return pd.DataFrame(
+        {
+            "rank": np.arange(len(idx)),
+            "doc_id": pool.doc_ids[idx],
+            "score": ranking.scores[chosen],
+            "n_tokens": n_tokens[idx],
+        }
+    )
 
 
 def jaccard(a: pd.DataFrame, b: pd.DataFrame) -> float:

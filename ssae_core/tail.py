@@ -17,7 +17,8 @@ import torch
 
 
 def unembed_directions(model, directions: torch.Tensor) -> torch.Tensor:
-    """Logits (n, vocab) of residual directions (n, d_model) through the final LN (no bias, no norm) and W_U."""
+    """Logits (n, vocab) of residual directions (n, d_model) through the final LN (no bias, no norm)
+    and W_U."""
     v = directions.to(model.W_U.dtype)
     norm = model.cfg.normalization_type
     if norm in ("LN", "LNPre"):
@@ -29,8 +30,11 @@ def unembed_directions(model, directions: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def logit_lens(model, W_dec: torch.Tensor, k: int = 10, chunk: int = 4096) -> tuple[np.ndarray, np.ndarray]:
-    """(top, bottom): token ids (d_sae, k) with the highest and lowest logit-lens logits per feature."""
+def logit_lens(
+    model, W_dec: torch.Tensor, k: int = 10, chunk: int = 4096
+) -> tuple[np.ndarray, np.ndarray]:
+    """(top, bottom): token ids (d_sae, k) with the highest and lowest logit-lens logits per
+    feature."""
     tops, bottoms = [], []
     for start in range(0, len(W_dec), chunk):
         logits = unembed_directions(model, W_dec[start : start + chunk].to(model.W_U.device))
@@ -48,7 +52,15 @@ def frequency_buckets(tokens: np.ndarray, n_buckets: int = 8) -> pd.DataFrame:
     edges = np.unique(np.floor(np.geomspace(1, counts.max() + 1, n_buckets + 1)).astype(np.int64))
     edges[-1] = counts.max() + 1
     bucket = np.searchsorted(edges, counts, side="right") - 1
-    return pd.DataFrame({"token": ids, "count": counts, "bucket": bucket, "lo": edges[bucket], "hi": edges[bucket + 1]})
+    return pd.DataFrame(
+        {
+            "token": ids,
+            "count": counts,
+            "bucket": bucket,
+            "lo": edges[bucket],
+            "hi": edges[bucket + 1],
+        }
+    )
 
 
 def covered_tokens(top_tokens: np.ndarray, live: np.ndarray) -> np.ndarray:
@@ -59,7 +71,11 @@ def covered_tokens(top_tokens: np.ndarray, live: np.ndarray) -> np.ndarray:
 def coverage_by_bucket(freq: pd.DataFrame, covered: np.ndarray) -> pd.DataFrame:
     """Per frequency bucket: distinct tokens, how many have a feature, and that share (Fig. 2a)."""
     has = freq.token.isin(covered)
-    table = freq.assign(covered=has).groupby(["bucket", "lo", "hi"], as_index=False).agg(tokens=("token", "size"), covered=("covered", "sum"))
+    table = (
+        freq.assign(covered=has)
+        .groupby(["bucket", "lo", "hi"], as_index=False)
+        .agg(tokens=("token", "size"), covered=("covered", "sum"))
+    )
     table["share"] = table.covered / table.tokens
     return table
 

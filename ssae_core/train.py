@@ -46,7 +46,9 @@ class FinetuneConfig(Config):
     objective: str = "erm"  # erm | term
     tilt: float = 0.0  # TERM's t; 0 is ERM
     item: str = "token"  # token | sequence: what one loss term of the objective is
-    sparsity: tuple[float, ...] = (3.5,)  # one SAE per value: L1 coef (standard), L0 coef (jumprelu), k (topk)
+    sparsity: tuple[float, ...] = (
+        3.5,
+    )  # one SAE per value: L1 coef (standard), L0 coef (jumprelu), k (topk)
     steps: int = 1000
     batch_tokens: int = 4096
     lr: float = 5e-5
@@ -62,7 +64,7 @@ class FinetuneConfig(Config):
     seed: int = 0
     version: int = 1
 
-    def validate(self) -> "FinetuneConfig":
+    def validate(self) -> FinetuneConfig:
         if self.objective not in ("erm", "term"):
             raise ConfigError(f"objective must be 'erm' or 'term', not {self.objective!r}.")
         if self.objective == "erm" and self.tilt != 0:
@@ -70,7 +72,10 @@ class FinetuneConfig(Config):
         if self.item not in ("token", "sequence"):
             raise ConfigError(f"item must be 'token' or 'sequence', not {self.item!r}.")
         if not self.sparsity or any(not np.isfinite(v) or v < 0 for v in self.sparsity):
-            raise ConfigError(f"sparsity values must be finite and >= 0 (one SAE each); got {list(self.sparsity)}.")
+            raise ConfigError(
+                "sparsity values must be finite and >= 0 (one SAE each); got"
+                f" {list(self.sparsity)}."
+            )
         for name in ("steps", "batch_tokens", "log_every", "checkpoint_every", "dead_window"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive.")
@@ -88,7 +93,9 @@ def lr_at(cfg: FinetuneConfig, step: int) -> float:
     return cfg.lr * min(1.0, (cfg.steps - step) / cfg.decay_steps)
 
 
-def objective(token_loss: torch.Tensor, doc: np.ndarray, cfg: FinetuneConfig) -> tuple[torch.Tensor, torch.Tensor]:
+def objective(
+    token_loss: torch.Tensor, doc: np.ndarray, cfg: FinetuneConfig
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-SAE objective (K,) and the per-item losses (K, items) it is taken over."""
     items = token_loss if cfg.item == "token" else _doc_means(token_loss, doc)
     return tilted_mean(items, cfg.tilt_used), items
@@ -98,7 +105,9 @@ def _doc_means(token_loss: torch.Tensor, doc: np.ndarray) -> torch.Tensor:
     _, group = np.unique(doc, return_inverse=True)
     group = torch.from_numpy(group).to(token_loss.device)
     n = int(group.max()) + 1
-    sums = torch.zeros(token_loss.shape[0], n, dtype=token_loss.dtype, device=token_loss.device).index_add(1, group, token_loss)
+    sums = torch.zeros(
+        token_loss.shape[0], n, dtype=token_loss.dtype, device=token_loss.device
+    ).index_add(1, group, token_loss)
     return sums / torch.bincount(group, minlength=n).to(token_loss.dtype)
 
 
@@ -111,7 +120,15 @@ def split_rows(doc: np.ndarray, val_fraction: float, seed: int) -> tuple[np.ndar
     return np.flatnonzero(~is_val), np.flatnonzero(is_val)
 
 
-def finetune(ws: Workspace, gsae, gsae_ref: str, acts: Artifact, cfg: FinetuneConfig, device: str | None = None, progress: Progress | None = None) -> Artifact:
+def finetune(
+    ws: Workspace,
+    gsae,
+    gsae_ref: str,
+    acts: Artifact,
+    cfg: FinetuneConfig,
+    device: str | None = None,
+    progress: Progress | None = None,
+) -> Artifact:
     """Train one SSAE per sparsity value from ``gsae`` on the cached activations ``acts``.
 
     The ``ssae`` artifact holds ``sae_<i>/`` (SAELens format, one per sparsity value),
@@ -129,33 +146,56 @@ def finetune(ws: Workspace, gsae, gsae_ref: str, acts: Artifact, cfg: FinetuneCo
         store = ActivationStore(acts)
         train_rows, val_rows = split_rows(np.asarray(store.doc), cfg.val_fraction, cfg.seed)
         log = _train(stack, store, train_rows, cfg, run_dir, progress)
-        val = validate_stack(stack, store, val_rows if len(val_rows) else train_rows, cfg.batch_tokens)
+        val = validate_stack(
+            stack, store, val_rows if len(val_rows) else train_rows, cfg.batch_tokens
+        )
         for i in range(len(stack)):
             stack.export(i).save_model(out / f"sae_{i}")
         log.to_parquet(out / "log.parquet", index=False)
         val.to_parquet(out / "val.parquet", index=False)
-        return {"architecture": stack.arch, "d_sae": int(stack.d_sae), "gsae": gsae_ref, "train_tokens": int(len(train_rows)), "val_tokens": int(len(val_rows)), "val": val.to_dict("records")}
+        return {
+            "architecture": stack.arch,
+            "d_sae": int(stack.d_sae),
+            "gsae": gsae_ref,
+            "train_tokens": int(len(train_rows)),
+            "val_tokens": int(len(val_rows)),
+            "val": val.to_dict("records"),
+        }
 
     art = ws.build("ssae", cfg, build, inputs)
     shutil.rmtree(run_dir, ignore_errors=True)
     return art
 
 
-def _train(stack: SAEStack, store: ActivationStore, rows: np.ndarray, cfg: FinetuneConfig, run_dir: Path, progress: Progress) -> pd.DataFrame:
+def _train(
+    stack: SAEStack,
+    store: ActivationStore,
+    rows: np.ndarray,
+    cfg: FinetuneConfig,
+    run_dir: Path,
+    progress: Progress,
+) -> pd.DataFrame:
     dev = stack.coef.device
     opt = torch.optim.Adam(stack.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
     last_fired = torch.full((len(stack), stack.d_sae), -1, dtype=torch.long, device=dev)
     start, log = _resume(run_dir / "checkpoint.pt", stack, opt, last_fired)
     doc = np.asarray(store.doc)[rows]
     stream = batch_stream(doc, cfg.batch_tokens, cfg.seed, cfg.item, start)
-    progress.stage(f"finetune {len(stack)} SAE(s), {cfg.objective}" + (f" t={cfg.tilt:g}" if cfg.objective == "term" else ""), cfg.steps)
+    progress.stage(
+        f"finetune {len(stack)} SAE(s), {cfg.objective}"
+        + (f" t={cfg.tilt:g}" if cfg.objective == "term" else ""),
+        cfg.steps,
+    )
     progress.update(start)
     for step in range(start, cfg.steps):
         batch = next(stream)
         x = store.rows(rows[batch]).to(dev)
         per_sae, items, out = train_step(stack, opt, x, doc[batch], cfg, step)
         if not torch.isfinite(per_sae).all():
-            raise TrainingError(f"The loss became {per_sae.tolist()} at step {step}; the last good checkpoint is kept in {run_dir}. Lower the learning rate or the sparsity values and run again.")
+            raise TrainingError(
+                f"The loss became {per_sae.tolist()} at step {step}; the last good checkpoint is"
+                f" kept in {run_dir}. Lower the learning rate or the sparsity values and run again."
+            )
         last_fired[out["fired"]] = step
         if step % cfg.log_every == 0 or step + 1 == cfg.steps:
             log += _log_rows(step, stack, cfg, per_sae, items, out, last_fired)
@@ -166,7 +206,14 @@ def _train(stack: SAEStack, store: ActivationStore, rows: np.ndarray, cfg: Finet
     return pd.DataFrame(log)
 
 
-def train_step(stack: SAEStack, opt: torch.optim.Optimizer, x: torch.Tensor, doc: np.ndarray, cfg: FinetuneConfig, step: int):
+def train_step(
+    stack: SAEStack,
+    opt: torch.optim.Optimizer,
+    x: torch.Tensor,
+    doc: np.ndarray,
+    cfg: FinetuneConfig,
+    step: int,
+):
     """One optimizer step of every SAE in the stack on batch ``x``.
 
     The SAEs go forward and backward one at a time (their gradients are independent),
@@ -188,7 +235,11 @@ def train_step(stack: SAEStack, opt: torch.optim.Optimizer, x: torch.Tensor, doc
         group["lr"] = lr_at(cfg, step)
     opt.step()
     stack.after_step()
-    return torch.cat(per_sae), torch.cat(items), {k: torch.stack([o[k] for o in outs]) for k in outs[0]}
+    return (
+        torch.cat(per_sae),
+        torch.cat(items),
+        {k: torch.stack([o[k] for o in outs]) for k in outs[0]},
+    )
 
 
 @torch.no_grad()
@@ -197,8 +248,18 @@ def _log_rows(step, stack, cfg, per_sae, items, out, last_fired) -> list[dict]:
     dead = ((step - last_fired) >= cfg.dead_window) | (last_fired < 0)
     ess = tilt_ess(items, cfg.tilt_used)
     return [
-        {"step": step, "sae": i, "sparsity": float(stack.coef[i]), "loss": float(per_sae[i]), "mse": float(mse[i]), "sparsity_term": float(sparsity[i]),
-         "l0": float(l0[i]), "dead_fraction": float(dead[i].float().mean()), "ess": float(ess[i]), "lr": lr_at(cfg, step)}
+        {
+            "step": step,
+            "sae": i,
+            "sparsity": float(stack.coef[i]),
+            "loss": float(per_sae[i]),
+            "mse": float(mse[i]),
+            "sparsity_term": float(sparsity[i]),
+            "l0": float(l0[i]),
+            "dead_fraction": float(dead[i].float().mean()),
+            "ess": float(ess[i]),
+            "lr": lr_at(cfg, step),
+        }
         for i in range(len(stack))
     ]
 
@@ -215,7 +276,11 @@ def latest_live_log(ws: Workspace) -> pd.DataFrame | None:
     """The live log of the most recently updated unfinished run in the workspace, if any.
 
     Training jobs run one at a time per device, so on a dashboard this is the running job's."""
-    logs = sorted((ws.root / "runs").glob(f"*/{LIVE_LOG}"), key=lambda p: p.stat().st_mtime) if (ws.root / "runs").exists() else []
+    logs = (
+        sorted((ws.root / "runs").glob(f"*/{LIVE_LOG}"), key=lambda p: p.stat().st_mtime)
+        if (ws.root / "runs").exists()
+        else []
+    )
     return pd.read_parquet(logs[-1]) if logs else None
 
 
@@ -223,11 +288,23 @@ def _save_checkpoint(path: Path, step: int, stack, opt, last_fired, log) -> None
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     try:
-        torch.save({"step": step, "stack": stack.state_dict(), "opt": opt.state_dict(), "last_fired": last_fired, "log": log}, tmp)
+        torch.save(
+            {
+                "step": step,
+                "stack": stack.state_dict(),
+                "opt": opt.state_dict(),
+                "last_fired": last_fired,
+                "log": log,
+            },
+            tmp,
+        )
         os.replace(tmp, path)
     except OSError as exc:
         if exc.errno == errno.ENOSPC:
-            raise WorkspaceError(f"The disk is full: could not write a checkpoint to {path.parent}. Free space and run the same command again; it resumes from the last checkpoint.") from exc
+            raise WorkspaceError(
+                f"The disk is full: could not write a checkpoint to {path.parent}. Free space and"
+                " run the same command again; it resumes from the last checkpoint."
+            ) from exc
         raise
 
 
@@ -242,11 +319,17 @@ def _resume(path: Path, stack, opt, last_fired) -> tuple[int, list[dict]]:
 
 
 @torch.no_grad()
-def validate_stack(stack: SAEStack, store: ActivationStore, rows: np.ndarray, batch_tokens: int) -> pd.DataFrame:
+def validate_stack(
+    stack: SAEStack, store: ActivationStore, rows: np.ndarray, batch_tokens: int
+) -> pd.DataFrame:
     """Per SAE on ``rows``: MSE, FVU, explained variance, L0, sparsity term, dead fraction."""
     dev = stack.coef.device
     k = len(stack)
-    sq_err, sparsity, l0 = torch.zeros(k, device=dev), torch.zeros(k, device=dev), torch.zeros(k, device=dev)
+    sq_err, sparsity, l0 = (
+        torch.zeros(k, device=dev),
+        torch.zeros(k, device=dev),
+        torch.zeros(k, device=dev),
+    )
     fired = torch.zeros(k, stack.d_sae, dtype=torch.bool, device=dev)
     total, sum_x, sum_x2 = 0, 0.0, 0.0
     for start in range(0, len(rows), batch_tokens):
@@ -261,15 +344,26 @@ def validate_stack(stack: SAEStack, store: ActivationStore, rows: np.ndarray, ba
         sum_x2 = sum_x2 + x.pow(2).sum(0)
     variance = (sum_x2 - sum_x.pow(2) / total).sum()  # total squared deviation from the mean
     fvu = sq_err / variance
-    return pd.DataFrame({
-        "sae": range(k), "sparsity": stack.coef.tolist(), "mse": (sq_err / total).tolist(), "fvu": fvu.tolist(),
-        "explained_variance": (1 - fvu).tolist(), "l0": (l0 / total).tolist(), "sparsity_term": (sparsity / total).tolist(),
-        "dead_fraction": (~fired).float().mean(1).tolist(), "tokens": total,
-    })
+    return pd.DataFrame(
+        {
+            "sae": range(k),
+            "sparsity": stack.coef.tolist(),
+            "mse": (sq_err / total).tolist(),
+            "fvu": fvu.tolist(),
+            "explained_variance": (1 - fvu).tolist(),
+            "l0": (l0 / total).tolist(),
+            "sparsity_term": (sparsity / total).tolist(),
+            "dead_fraction": (~fired).float().mean(1).tolist(),
+            "tokens": total,
+        }
+    )
 
 
 def load_ssaes(art: Artifact, device: str = "cpu") -> list:
     """The SSAEs of a finetuning artifact as SAELens SAEs, in sweep order."""
     from sae_lens import SAE
 
-    return [SAE.load_from_disk(art.file(f"sae_{i}"), device=device) for i in range(len(art.manifest["config"]["sparsity"]))]
+    return [
+        SAE.load_from_disk(art.file(f"sae_{i}"), device=device)
+        for i in range(len(art.manifest["config"]["sparsity"]))
+    ]

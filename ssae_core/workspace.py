@@ -20,10 +20,11 @@ import shutil
 import tempfile
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from ssae_core.config import Config, stable_hash
 from ssae_core.errors import WorkspaceError
@@ -89,7 +90,9 @@ class Workspace:
             ) from None
 
     def key_for(self, kind: str, config: Config, inputs: list[str] | None = None) -> str:
-        return stable_hash({"kind": kind, "config": config.digest(), "inputs": sorted(inputs or [])})
+        return stable_hash(
+            {"kind": kind, "config": config.digest(), "inputs": sorted(inputs or [])}
+        )
 
     def path(self, kind: str, key: str) -> Path:
         return self.root / kind / key
@@ -227,7 +230,8 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write a file (creating its folder) so that readers see the old or the new content, never a part."""
+    """Write a file (creating its folder) so that readers see the old or the new content, never a
+    part."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")

@@ -16,7 +16,9 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 def quick_build(tmp_path_factory):
     """(workspace path, JSON summary) of ``demo build --quick`` run in a fresh workspace."""
     root = tmp_path_factory.mktemp("ws")
-    proc = run_cli("demo", "build", "--quick", "--json", "--device", "cpu", "--workspace", str(root))
+    proc = run_cli(
+        "demo", "build", "--quick", "--json", "--device", "cpu", "--workspace", str(root)
+    )
     return root, json.loads(proc.stdout)
 
 
@@ -36,12 +38,19 @@ def quick_world(quick_workspace):
 
 @pytest.fixture(scope="session")
 def quick_comparison(quick_world, quick_workspace):
-    """The quick world's demo comparison (selection + ERM and TERM sweeps), evaluated on physics test / OOD."""
+    """The quick world's demo comparison (selection + ERM and TERM sweeps), evaluated on physics
+    test / OOD."""
     from ssae_core.base import Base, BaseSpec
     from ssae_core.demo import comparison
     from ssae_core.evaluate import demo_split, evaluate, sae_set
 
-    base = Base(quick_world.model, quick_world.gsae, quick_world.hook_name, BaseSpec(quick=True), quick_world)
+    base = Base(
+        quick_world.model,
+        quick_world.gsae,
+        quick_world.hook_name,
+        BaseSpec(quick=True),
+        quick_world,
+    )
     arts = comparison.build(base, quick_workspace, comparison.DemoComparisonConfig.quick())
     saes = sae_set(quick_workspace, base, [arts["erm"], arts["term"]])
     for split in ("physics_test", "physics_ood"):

@@ -11,10 +11,19 @@ ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 
 
-def run_cli(*args: str, check: bool = True, env_remove: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
-    """Run ``python -m ssae_core ARGS`` in a subprocess, as a user would (without the variables in ``env_remove``)."""
+def run_cli(
+    *args: str, check: bool = True, env_remove: tuple[str, ...] = ()
+) -> subprocess.CompletedProcess:
+    """Run ``python -m ssae_core ARGS`` in a subprocess, as a user would (without the variables in
+    ``env_remove``)."""
     env = {k: v for k, v in os.environ.items() if k not in env_remove}
-    proc = subprocess.run([sys.executable, "-m", "ssae_core", *args], capture_output=True, text=True, timeout=600, env=env)
+    proc = subprocess.run(
+        [sys.executable, "-m", "ssae_core", *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
     if check and proc.returncode != 0:
         raise AssertionError(f"CLI failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     return proc

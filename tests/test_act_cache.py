@@ -1,4 +1,5 @@
-"""The activation cache on the quick demo world: same numbers as a direct forward pass, read back in any order."""
+"""The activation cache on the quick demo world: same numbers as a direct forward pass, read back in
+any order."""
 
 import numpy as np
 import pytest
@@ -11,7 +12,13 @@ from ssae_core.errors import ConfigError
 
 @pytest.fixture(scope="module")
 def base(quick_world):
-    return Base(quick_world.model, quick_world.gsae, quick_world.hook_name, BaseSpec(quick=True), quick_world)
+    return Base(
+        quick_world.model,
+        quick_world.gsae,
+        quick_world.hook_name,
+        BaseSpec(quick=True),
+        quick_world,
+    )
 
 
 def test_cached_rows_equal_a_direct_forward_pass(base, quick_world, quick_workspace):
@@ -25,14 +32,20 @@ def test_cached_rows_equal_a_direct_forward_pass(base, quick_world, quick_worksp
     assert torch.allclose(store.rows(idx), direct[idx], atol=1e-5)
     assert np.array_equal(store.doc, doc) and np.array_equal(np.load(art.file("pos.npy")), pos)
     tokens = np.load(art.file("tokens.npy"))
-    assert all(tokens[i] == docs[doc[i]][pos[i]] for i in idx), "row i is token pos[i] of document doc[i] (BOS excluded)"
-    assert cache_activations(quick_workspace, base, docs, "test/physics20").path == art.path, "computed once"
+    assert all(tokens[i] == docs[doc[i]][pos[i]] for i in idx), (
+        "row i is token pos[i] of document doc[i] (BOS excluded)"
+    )
+    assert cache_activations(quick_workspace, base, docs, "test/physics20").path == art.path, (
+        "computed once"
+    )
 
 
 def test_float16_cache_is_half_the_size_and_close(base, quick_world, quick_workspace):
     docs = quick_world.split_tokens("physics_seed")[:20]
     full = cache_activations(quick_workspace, base, docs, "test/physics20")
-    half = cache_activations(quick_workspace, base, docs, "test/physics20", CacheConfig(dtype="float16"))
+    half = cache_activations(
+        quick_workspace, base, docs, "test/physics20", CacheConfig(dtype="float16")
+    )
     assert half.file("acts.npy").stat().st_size < 0.6 * full.file("acts.npy").stat().st_size
     idx = np.arange(ActivationStore(full).n)
     a, b = ActivationStore(full).rows(idx), ActivationStore(half).rows(idx)

@@ -3,9 +3,9 @@
 import time
 
 import pytest
+from helpers import ROOT
 from streamlit.testing.v1 import AppTest
 
-from helpers import ROOT
 from ssae_core import jobs
 
 
@@ -63,29 +63,46 @@ def _wait(ws, name, seconds=240):
 
 
 def test_a_local_base_is_chosen_on_home_and_drives_every_step(app_env, quick_world, tmp_path):
-    """A broken saved base is explained; the Home form switches to local directories; Select and Evaluate
+    """A broken saved base is explained; the Home form switches to local directories; Select and
+    Evaluate
     then run their jobs on uploaded sets with that base (the jobs get its CLI options)."""
-    from ssae_core.base import BaseSpec, saved_spec, save_spec
+    from ssae_core.base import BaseSpec, save_spec, saved_spec
     from ssae_core.demo.world import copy_base
     from ssae_core.workspace import Workspace
 
     copy_base(quick_world, tmp_path / "base")
     ws = Workspace(tmp_path / "ws")
-    save_spec(ws, BaseSpec(source="local", model_dir=str(tmp_path / "nowhere"), sae_dir=str(tmp_path / "base" / "sae")))
+    save_spec(
+        ws,
+        BaseSpec(
+            source="local",
+            model_dir=str(tmp_path / "nowhere"),
+            sae_dir=str(tmp_path / "base" / "sae"),
+        ),
+    )
     at = app_env(ws.root).run()
     assert not at.exception
-    assert any("could not be loaded" in e.value and "not a model directory" in e.value for e in at.error)
-    assert jobs.status(ws, "demo-build") is None, "a workspace with its own base does not build the demo world"
+    assert any(
+        "could not be loaded" in e.value and "not a model directory" in e.value for e in at.error
+    )
+    assert jobs.status(ws, "demo-build") is None, (
+        "a workspace with its own base does not build the demo world"
+    )
 
     at.text_input(key="base-model-dir").set_value(str(tmp_path / "base" / "model")).run()
     at.button(key="base-use").click().run()
     assert not at.exception and not at.error
     assert saved_spec(ws, BaseSpec()).model_dir == str(tmp_path / "base" / "model")
     shown = {m.label: m.value for m in at.metric}
-    assert shown["d_model"] == str(quick_world.model.cfg.d_model) and shown["GSAE features"] == f"{quick_world.gsae.cfg.d_sae:,}"
+    assert (
+        shown["d_model"] == str(quick_world.model.cfg.d_model)
+        and shown["GSAE features"] == f"{quick_world.gsae.cfg.d_sae:,}"
+    )
 
     at.switch_page("views/evaluate.py").run()
-    assert any("No test set yet" in i.value for i in at.info), "no demo splits with a local base: the page asks for uploads"
+    assert any("No test set yet" in i.value for i in at.info), (
+        "no demo splits with a local base: the page asks for uploads"
+    )
 
     uploads = ws.root / "uploads"
     _write_docs(uploads / "seeds" / "seeds.txt", quick_world.text_set("physics_seed").texts)
@@ -100,11 +117,19 @@ def test_a_local_base_is_chosen_on_home_and_drives_every_step(app_env, quick_wor
     (select_job,) = [j["name"] for j in jobs.list_jobs(ws) if j["name"].startswith("select-")]
     assert _wait(ws, select_job)["state"] == "done", jobs.status(ws, select_job)
     (sel,) = ws.list("selection")
-    assert sel.manifest["config"]["token_budget"] == 1000 and f"base/{saved_spec(ws, BaseSpec()).digest()}" in sel.manifest["inputs"]
+    assert (
+        sel.manifest["config"]["token_budget"] == 1000
+        and f"base/{saved_spec(ws, BaseSpec()).digest()}" in sel.manifest["inputs"]
+    )
 
     at.switch_page("views/evaluate.py").run()
-    assert at.multiselect(key="eval-splits").value == [str(uploads / "test" / "notes.txt"), str(uploads / "ood" / "other.txt")]
-    at.button(key=next(b.key for b in at.button if b.key and b.key.startswith("go-evaluate-"))).click().run()
+    assert at.multiselect(key="eval-splits").value == [
+        str(uploads / "test" / "notes.txt"),
+        str(uploads / "ood" / "other.txt"),
+    ]
+    at.button(
+        key=next(b.key for b in at.button if b.key and b.key.startswith("go-evaluate-"))
+    ).click().run()
     (eval_job,) = [j["name"] for j in jobs.list_jobs(ws) if j["name"].startswith("evaluate-")]
     assert _wait(ws, eval_job)["state"] == "done", jobs.status(ws, eval_job)
     at.run()
@@ -114,20 +139,28 @@ def test_a_local_base_is_chosen_on_home_and_drives_every_step(app_env, quick_wor
 
     at.switch_page("views/home.py").run()
     recent = next(t.value for t in at.table if "job" in t.value.columns)
-    assert {select_job, eval_job} <= set(recent.job) and set(recent.state) == {"done"}, "Home lists the workspace's jobs"
+    assert {select_job, eval_job} <= set(recent.job) and set(recent.state) == {"done"}, (
+        "Home lists the workspace's jobs"
+    )
     assert any("1 seeds, 1 corpus, 1 test, 1 ood" in c.value for c in at.caption)
 
 
-def test_a_release_that_cannot_be_downloaded_is_explained_and_not_kept(app_env, quick_workspace, monkeypatch):
+def test_a_release_that_cannot_be_downloaded_is_explained_and_not_kept(
+    app_env, quick_workspace, monkeypatch
+):
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.setenv("HF_ENDPOINT", "https://127.0.0.1:9")  # nothing listens there
     at = app_env(quick_workspace.root).run()
     at.radio(key="base-source").set_value("release").run()
     assert at.selectbox(key="base-release").value == "gpt2-small-res-jb"
     at.selectbox(key="base-sae-id").set_value("blocks.8.hook_resid_pre").run()
-    assert at.text_input(key="base-model-name").value == "gpt2-small", "the release's own model by default"
+    assert at.text_input(key="base-model-name").value == "gpt2-small", (
+        "the release's own model by default"
+    )
     at.button(key="base-use").click().run()
     assert not at.exception
-    assert any("Cannot reach the Hugging Face Hub" in e.value and "demo world" in e.value for e in at.error)
+    assert any(
+        "Cannot reach the Hugging Face Hub" in e.value and "demo world" in e.value for e in at.error
+    )
     assert not (quick_workspace.root / "base.json").exists()
     assert "LM held-out CE" in [m.label for m in at.metric], "the demo world stays the base"

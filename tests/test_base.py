@@ -20,7 +20,9 @@ def hf_dir(tmp_path_factory):
     tok = tk.train_tokenizer(["the cat sat on the mat .", "a dog ran to the park ."])
     tk.save_tokenizer(tok, d)
     torch.manual_seed(0)
-    cfg = GPT2Config(n_layer=2, n_embd=32, n_head=2, vocab_size=tok.get_vocab_size(), n_positions=64, n_ctx=64)
+    cfg = GPT2Config(
+        n_layer=2, n_embd=32, n_head=2, vocab_size=tok.get_vocab_size(), n_positions=64, n_ctx=64
+    )
     model = GPT2LMHeadModel(cfg).eval()
     model.save_pretrained(d)
     return d, model
@@ -47,9 +49,13 @@ def test_hf_directory_loads_and_matches_transformers(hf_dir, tmp_path):
 
 def test_project_format_directory_round_trips(quick_world, tmp_path):
     copy_base(quick_world, tmp_path)
-    spec = base.BaseSpec(source="local", model_dir=str(tmp_path / "model"), sae_dir=str(tmp_path / "sae"))
+    spec = base.BaseSpec(
+        source="local", model_dir=str(tmp_path / "model"), sae_dir=str(tmp_path / "sae")
+    )
     loaded = base.load_base(spec, device="cpu")
-    tokens = torch.tensor([[quick_world.tokenizer.bos_token_id, *quick_world.split_tokens("general_test")[0][:20]]])
+    tokens = torch.tensor(
+        [[quick_world.tokenizer.bos_token_id, *quick_world.split_tokens("general_test")[0][:20]]]
+    )
     assert torch.equal(loaded.model(tokens), quick_world.model(tokens))
     assert torch.equal(loaded.sae.W_dec, quick_world.gsae.W_dec)
     assert loaded.hook_name == quick_world.hook_name
@@ -64,7 +70,11 @@ def test_sae_width_mismatch_is_explained(hf_dir, tmp_path):
 
 def test_sae_hook_missing_from_model_is_explained(hf_dir, tmp_path):
     path, _ = hf_dir
-    spec = base.BaseSpec(source="local", model_dir=str(path), sae_dir=str(_sae_dir(tmp_path, 32, "blocks.9.hook_resid_post")))
+    spec = base.BaseSpec(
+        source="local",
+        model_dir=str(path),
+        sae_dir=str(_sae_dir(tmp_path, 32, "blocks.9.hook_resid_post")),
+    )
     with pytest.raises(LoadError, match="blocks.9.hook_resid_post"):
         base.load_base(spec, device="cpu")
 
@@ -80,11 +90,24 @@ def test_not_an_sae_or_model_directory(tmp_path):
 def test_unknown_release_and_sae_id_offline_fast():
     start = time.time()
     with pytest.raises(LoadError, match="Unknown SAELens release"):
-        base.load_base(base.BaseSpec(source="release", release="no-such-release", sae_id="x"), device="cpu")
+        base.load_base(
+            base.BaseSpec(source="release", release="no-such-release", sae_id="x"), device="cpu"
+        )
     with pytest.raises(LoadError, match="has no SAE 'nope'"):
-        base.load_base(base.BaseSpec(source="release", release="gpt2-small-res-jb", sae_id="nope"), device="cpu")
+        base.load_base(
+            base.BaseSpec(source="release", release="gpt2-small-res-jb", sae_id="nope"),
+            device="cpu",
+        )
     with pytest.raises(LoadError, match="Unknown TransformerLens model"):
-        base.load_base(base.BaseSpec(source="release", release="gpt2-small-res-jb", sae_id="blocks.8.hook_resid_pre", model_name="not-a-model"), device="cpu")
+        base.load_base(
+            base.BaseSpec(
+                source="release",
+                release="gpt2-small-res-jb",
+                sae_id="blocks.8.hook_resid_pre",
+                model_name="not-a-model",
+            ),
+            device="cpu",
+        )
     assert time.time() - start < 10
 
 
@@ -93,7 +116,12 @@ def test_hub_model_offline_names_the_alternatives(monkeypatch):
     monkeypatch.setenv("HF_ENDPOINT", "https://127.0.0.1:9")  # nothing listens there
     start = time.time()
     with pytest.raises(LoadError, match="demo world.*local directories"):
-        base.load_base(base.BaseSpec(source="release", release="gpt2-small-res-jb", sae_id="blocks.8.hook_resid_pre"), device="cpu")
+        base.load_base(
+            base.BaseSpec(
+                source="release", release="gpt2-small-res-jb", sae_id="blocks.8.hook_resid_pre"
+            ),
+            device="cpu",
+        )
     assert time.time() - start < 10
 
 
@@ -102,12 +130,20 @@ def test_unknown_source():
         base.load_base(base.BaseSpec(source="ftp"), device="cpu")
 
 
-@pytest.mark.parametrize("spec", [
-    base.BaseSpec(),
-    base.BaseSpec(quick=True),
-    base.BaseSpec(source="release", release="gpt2-small-res-jb", sae_id="blocks.8.hook_resid_pre", model_name="gpt2"),
-    base.BaseSpec(source="local", model_dir="/data/my model", sae_dir="/data/sae"),
-])
+@pytest.mark.parametrize(
+    "spec",
+    [
+        base.BaseSpec(),
+        base.BaseSpec(quick=True),
+        base.BaseSpec(
+            source="release",
+            release="gpt2-small-res-jb",
+            sae_id="blocks.8.hook_resid_pre",
+            model_name="gpt2",
+        ),
+        base.BaseSpec(source="local", model_dir="/data/my model", sae_dir="/data/sae"),
+    ],
+)
 def test_cli_args_name_the_same_base(spec):
     from ssae_core.cli import _base_spec, _parser
 

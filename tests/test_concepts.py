@@ -42,7 +42,12 @@ def test_probe_recovers_a_linearly_encoded_concept_not_noise():
 
 
 def test_recall_by_bucket_counts_only_present_concepts():
-    per_concept = pd.DataFrame({"bucket": ["head", "head", "tail", "tail", "tail"], "best_f1": [0.9, 0.4, 0.6, np.nan, 0.1]})
+    per_concept = pd.DataFrame(
+        {
+            "bucket": ["head", "head", "tail", "tail", "tail"],
+            "best_f1": [0.9, 0.4, 0.6, np.nan, 0.1],
+        }
+    )
     table = recall_by_bucket(per_concept).set_index("bucket")
     assert table.loc["head", "concepts"] == 2 and table.loc["head", "recalled"] == 1
     assert table.loc["tail", "concepts"] == 2 and table.loc["tail", "recalled"] == 1

@@ -4,7 +4,9 @@ import pytest
 from ssae_core.demo import corpus, lexicon
 from ssae_core.demo import tokenizer as tk
 
-SMALL = corpus.WorldConfig(n_general_docs=3000, n_general_test_docs=100, seed_tokens=3000, n_test_docs=50, n_ood_docs=50)
+SMALL = corpus.WorldConfig(
+    n_general_docs=3000, n_general_test_docs=100, seed_tokens=3000, n_test_docs=50, n_ood_docs=50
+)
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +52,9 @@ def test_split_sizes(world):
     counts = docs.split.value_counts()
     assert counts["general"] == SMALL.n_general_docs
     for sub in lexicon.SUBDOMAINS:
-        assert SMALL.seed_tokens <= per_split[f"{sub}_seed"] < SMALL.seed_tokens + SMALL.max_doc_words
+        assert (
+            SMALL.seed_tokens <= per_split[f"{sub}_seed"] < SMALL.seed_tokens + SMALL.max_doc_words
+        )
         assert counts[f"{sub}_test"] == SMALL.n_test_docs
         assert set(docs[docs.split == f"{sub}_ood"]["style"]) == {"qa"}
         assert set(docs[docs.split == f"{sub}_seed"]["style"]) == {"paper"}

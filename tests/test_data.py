@@ -26,7 +26,14 @@ def test_jsonl_csv_parquet_and_folder(tmp_path):
     assert load_texts(tmp_path / "b.csv", cfg).texts == ["three", "four"]
     assert load_texts(tmp_path / "c.parquet", cfg).texts == ["five"]
     folder = load_texts(tmp_path, cfg)
-    assert folder.texts == ["one", "two", "three", "four", "five", "six\n\nstill six (one file is one document in a folder)"]
+    assert folder.texts == [
+        "one",
+        "two",
+        "three",
+        "four",
+        "five",
+        "six\n\nstill six (one file is one document in a folder)",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -34,7 +41,11 @@ def test_jsonl_csv_parquet_and_folder(tmp_path):
     [
         ("empty.txt", b"   \n\n", "is empty"),
         ("binary.txt", b"abc\x00\x01\x02", "looks binary"),
-        ("latin1.txt", "caf\u00e9 ok\nna\u00efve".encode("latin-1"), r"not valid UTF-8: byte 3 \(line 1\)"),
+        (
+            "latin1.txt",
+            "caf\u00e9 ok\nna\u00efve".encode("latin-1"),
+            r"not valid UTF-8: byte 3 \(line 1\)",
+        ),
         ("bad.jsonl", b'{"text": "ok"}\n{not json}\n', r"bad.jsonl:2: not valid JSON"),
         ("nofield.jsonl", b'{"body": "x"}\n', r"no field 'text'"),
         ("nocol.csv", b"body\nx\n", r"no column 'text'.*\['body'\]"),
@@ -66,4 +77,6 @@ def test_limits_and_missing_paths(tmp_path):
 
 def test_token_count_uses_the_base_tokenizer(quick_world):
     ts = quick_world.text_set("physics_seed")
-    assert count_tokens(ts, quick_world.tokenizer) == sum(len(t) for t in quick_world.split_tokens("physics_seed"))
+    assert count_tokens(ts, quick_world.tokenizer) == sum(
+        len(t) for t in quick_world.split_tokens("physics_seed")
+    )

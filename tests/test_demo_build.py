@@ -8,7 +8,8 @@ from ssae_core.demo import corpus
 
 
 def _manifests(root):
-    """The demo world's own five artifacts (other tests add selections, caches, GSAE widths, ... to the shared workspace)."""
+    """The demo world's own five artifacts (other tests add selections, caches, GSAE widths, ... to
+    the shared workspace)."""
     from ssae_core.demo.world import DemoConfig, find
     from ssae_core.workspace import Workspace
 
@@ -23,7 +24,15 @@ def test_quick_build_summary_has_the_numbers(quick_build):
     lm, g = summary["lm"], summary["gsae"]
     assert 0 < lm["heldout_ce"] < lm["unigram_ce"]
     assert g["d_sae"] >= 8 * g["d_in"]
-    for key in ["l0", "explained_variance", "dead_fraction", "ce_clean", "ce_spliced", "ce_zero_ablation", "ce_loss_recovered"]:
+    for key in [
+        "l0",
+        "explained_variance",
+        "dead_fraction",
+        "ce_clean",
+        "ce_spliced",
+        "ce_zero_ablation",
+        "ce_loss_recovered",
+    ]:
         assert isinstance(g[key], float)
     assert g["ce_clean"] <= g["ce_spliced"] <= g["ce_zero_ablation"]
     buckets = [row["bucket"] for row in summary["recall_by_bucket"]]
@@ -35,7 +44,9 @@ def test_second_build_reuses_every_artifact(quick_build):
     root, first = quick_build
     before = _manifests(root)
     assert len(before) == 5
-    again = json.loads(run_cli("demo", "build", "--quick", "--json", "--workspace", str(root)).stdout)
+    again = json.loads(
+        run_cli("demo", "build", "--quick", "--json", "--workspace", str(root)).stdout
+    )
     assert _manifests(root) == before
     assert again["gsae"] == first["gsae"]
 
@@ -53,11 +64,39 @@ def test_human_summary_and_bad_workspace(quick_build, tmp_path):
 
 def test_select_command_on_the_demo_world(quick_build, tmp_path):
     root, _ = quick_build
-    out = json.loads(run_cli("select", "--seeds", "demo:physics", "--method", "bm25", "--tokens", "1500", "--quick", "--json", "--workspace", str(root)).stdout)
+    out = json.loads(
+        run_cli(
+            "select",
+            "--seeds",
+            "demo:physics",
+            "--method",
+            "bm25",
+            "--tokens",
+            "1500",
+            "--quick",
+            "--json",
+            "--workspace",
+            str(root),
+        ).stdout
+    )
     assert out["method"] == "bm25" and out["tokens"] >= 1500
     assert out["precision"] > 0.5 and len(out["top"]) == 5
     assert out["seeds"]["source"] == "demo:physics_seed"
-    bad = run_cli("select", "--seeds", "demo:chemistry", "--quick", "--workspace", str(root), check=False)
-    assert bad.returncode == 1 and "no split 'chemistry_seed'" in bad.stderr and "Traceback" not in bad.stderr
-    missing = run_cli("select", "--seeds", str(tmp_path / "nope.txt"), "--quick", "--workspace", str(root), check=False)
+    bad = run_cli(
+        "select", "--seeds", "demo:chemistry", "--quick", "--workspace", str(root), check=False
+    )
+    assert (
+        bad.returncode == 1
+        and "no split 'chemistry_seed'" in bad.stderr
+        and "Traceback" not in bad.stderr
+    )
+    missing = run_cli(
+        "select",
+        "--seeds",
+        str(tmp_path / "nope.txt"),
+        "--quick",
+        "--workspace",
+        str(root),
+        check=False,
+    )
     assert missing.returncode == 1 and "does not exist" in missing.stderr

@@ -1,4 +1,5 @@
-"""Evaluation against plain references: spliced CE vs a hand-written hook, logit lens vs the model's own
+"""Evaluation against plain references: spliced CE vs a hand-written hook, logit lens vs the
+model's own
 modules, feature statistics and frequency buckets on hand-made data, and the stored artifacts."""
 
 import numpy as np
@@ -11,20 +12,36 @@ from sae_lens.saes.sae import SAEMetadata
 from ssae_core import tail
 from ssae_core.base import Base, BaseSpec
 from ssae_core.errors import ConfigError
-from ssae_core.evaluate import EvalConfig, NamedSAE, TokenSplit, demo_split, evaluate, load_features, split_docs
+from ssae_core.evaluate import (
+    EvalConfig,
+    NamedSAE,
+    TokenSplit,
+    demo_split,
+    evaluate,
+    load_features,
+    split_docs,
+)
 from ssae_core.features import FeatureStats, count_differences, count_rank
 from ssae_core.metrics import curve_auc, evaluate_saes, l0_range
 
 
 @pytest.fixture(scope="module")
 def base(quick_world):
-    return Base(quick_world.model, quick_world.gsae, quick_world.hook_name, BaseSpec(quick=True), quick_world)
+    return Base(
+        quick_world.model,
+        quick_world.gsae,
+        quick_world.hook_name,
+        BaseSpec(quick=True),
+        quick_world,
+    )
 
 
 def test_spliced_ce_equals_a_hand_written_hook(base, quick_world):
     docs = quick_world.split_tokens("physics_test")[:12]
     tok = base.tokenizer
-    got = evaluate_saes(base.model, {"g": base.sae}, base.hook_name, docs, tok.bos_token_id, tok.pad_token_id)["g"]
+    got = evaluate_saes(
+        base.model, {"g": base.sae}, base.hook_name, docs, tok.bos_token_id, tok.pad_token_id
+    )["g"]
     losses, clean_losses = [], []
     for d in docs:  # one document at a time, no padding, the SAE spliced by a plain hook
         tokens = torch.tensor([[tok.bos_token_id, *d[: base.model.cfg.n_ctx - 1]]])
@@ -34,7 +51,14 @@ def test_spliced_ce_equals_a_hand_written_hook(base, quick_world):
             out[:, 1:] = base.sae.decode(base.sae.encode(acts[:, 1:]))
             return out
 
-        losses.append(base.model.run_with_hooks(tokens, return_type="loss", loss_per_token=True, fwd_hooks=[(base.hook_name, splice)])[0])
+        losses.append(
+            base.model.run_with_hooks(
+                tokens,
+                return_type="loss",
+                loss_per_token=True,
+                fwd_hooks=[(base.hook_name, splice)],
+            )[0]
+        )
         clean_losses.append(base.model(tokens, return_type="loss", loss_per_token=True)[0])
     assert got["ce_spliced"] == pytest.approx(torch.cat(losses).mean().item(), rel=1e-5)
     assert got["ce_clean"] == pytest.approx(torch.cat(clean_losses).mean().item(), rel=1e-5)
@@ -46,7 +70,9 @@ def test_logit_lens_equals_the_models_own_final_norm_and_unembed(base):
     top, bottom = tail.logit_lens(base.model, W_dec, k=5)
     model = base.model
     with torch.no_grad():
-        offset = model.unembed(model.ln_final(torch.zeros(1, 1, model.cfg.d_model)))[0, 0]  # biases only
+        offset = model.unembed(model.ln_final(torch.zeros(1, 1, model.cfg.d_model)))[
+            0, 0
+        ]  # biases only
         for j in range(len(W_dec)):
             logits = model.unembed(model.ln_final(W_dec[j][None, None]))[0, 0] - offset
             assert list(logits.topk(5).indices) == list(top[j])
@@ -63,7 +89,11 @@ def test_feature_stats_on_a_hand_made_batch():
     assert list(table["count"]) == [3, 1]
     assert table["max_act"].tolist() == [2.0, 3.0]
     assert table["mean_act"][0] == pytest.approx(3.5 / 3)
-    assert table["top_doc"][0] == [7, 9] and table["top_pos"][0] == [1, 1] and table["top_act"][0] == [2.0, 1.0]
+    assert (
+        table["top_doc"][0] == [7, 9]
+        and table["top_pos"][0] == [1, 1]
+        and table["top_act"][0] == [2.0, 1.0]
+    )
     assert table["top_doc"][1] == [9] and table["top_pos"][1] == [0]
     assert table["hist"][0].sum() == 3 and table["frequency"][1] == pytest.approx(0.25)
     ranks = count_rank({"a": table["count"].to_numpy()})
@@ -83,9 +113,15 @@ def test_frequency_buckets_and_coverage_by_hand():
     covered = tail.covered_tokens(top, live=np.array([True, False, True]))
     assert covered.tolist() == [1, 2, 5, 8]
     by_bucket = tail.coverage_by_bucket(freq, covered).set_index("bucket")
-    assert by_bucket.loc[buckets[8], "share"] == 0.5 and by_bucket.loc[buckets[5], "share"] == 1.0 and by_bucket.loc[buckets[6], "share"] == 0
+    assert (
+        by_bucket.loc[buckets[8], "share"] == 0.5
+        and by_bucket.loc[buckets[5], "share"] == 1.0
+        and by_bucket.loc[buckets[6], "share"] == 0
+    )
     cum = tail.cumulative_coverage(freq, covered)
-    assert cum.covered_share.iloc[-1] == 1.0 and cum.covered_share.iloc[0] == 0.5, "rarest token (8) first, covered"
+    assert cum.covered_share.iloc[-1] == 1.0 and cum.covered_share.iloc[0] == 0.5, (
+        "rarest token (8) first, covered"
+    )
 
 
 def test_pareto_auc_on_a_hand_made_curve():
@@ -99,16 +135,22 @@ def test_pareto_auc_on_a_hand_made_curve():
 def test_evaluate_stores_one_artifact_per_sae_and_split(base, quick_world, quick_workspace):
     split = demo_split(quick_world, "physics_test")
     noisy = StandardSAE(base.sae.cfg)
-    noisy.load_state_dict({k: v + 0.01 * torch.randn_like(v) for k, v in base.sae.state_dict().items()})
+    noisy.load_state_dict(
+        {k: v + 0.01 * torch.randn_like(v) for k, v in base.sae.state_dict().items()}
+    )
     saes = [NamedSAE(base.ref, "GSAE", base.sae), NamedSAE("test/noisy", "noisy", noisy)]
     arts = evaluate(quick_workspace, base, saes, split)
     assert set(arts) == {base.ref, "test/noisy"}
     assert arts[base.ref].path != arts["test/noisy"].path
     m = arts[base.ref].summary
-    assert m["label"] == "GSAE" and m["split"] == "physics_test" and m["ce_clean"] <= m["ce_spliced"]
+    assert (
+        m["label"] == "GSAE" and m["split"] == "physics_test" and m["ce_clean"] <= m["ce_spliced"]
+    )
     assert 0 <= m["dense_fraction"] <= 1
     feats = load_features(arts[base.ref])
-    assert len(feats) == base.sae.cfg.d_sae and feats["count"].sum() == pytest.approx(m["l0"] * m["n_tokens"])
+    assert len(feats) == base.sae.cfg.d_sae and feats["count"].sum() == pytest.approx(
+        m["l0"] * m["n_tokens"]
+    )
     docs = split_docs(arts[base.ref])
     assert all(np.array_equal(a, b) for a, b in zip(docs, split.docs))
     j = int(feats["count"].idxmax())
@@ -119,12 +161,18 @@ def test_evaluate_stores_one_artifact_per_sae_and_split(base, quick_world, quick
         again = base.sae.encode(cache[base.hook_name][0, 1:])[:, j]
     assert float(again.max()) == pytest.approx(act, rel=1e-4) and int(again.argmax()) == pos
     assert len(feats.lens_top[j]) == EvalConfig().lens_k
-    assert evaluate(quick_workspace, base, saes[:1], split)[base.ref].path == arts[base.ref].path, "computed once"
+    assert evaluate(quick_workspace, base, saes[:1], split)[base.ref].path == arts[base.ref].path, (
+        "computed once"
+    )
 
 
 def test_bad_comparisons_are_explained(base, quick_world):
     split = demo_split(quick_world, "physics_test")
-    other = StandardSAE(StandardSAEConfig(d_in=7, d_sae=14, metadata=SAEMetadata(hook_name="blocks.0.hook_resid_post")))
+    other = StandardSAE(
+        StandardSAEConfig(
+            d_in=7, d_sae=14, metadata=SAEMetadata(hook_name="blocks.0.hook_resid_post")
+        )
+    )
     with pytest.raises(ConfigError, match="compare SAEs of one hook"):
         evaluate(None, base, [NamedSAE("x", "other", other)], split)
     with pytest.raises(ConfigError, match="no tokens"):
@@ -140,7 +188,10 @@ def test_token_top_features_match_a_per_token_sort():
     from ssae_core.features import token_top_features
 
     torch.manual_seed(0)
-    saes = {"a": new_sae(8, 32, "blocks.0.hook_resid_post", "m", 16), "b": new_sae(8, 32, "blocks.0.hook_resid_post", "m", 16)}
+    saes = {
+        "a": new_sae(8, 32, "blocks.0.hook_resid_post", "m", 16),
+        "b": new_sae(8, 32, "blocks.0.hook_resid_post", "m", 16),
+    }
     x = torch.randn(6, 8) * 3
     x[2] = 0.0  # on a zero vector only features with a positive bias fire: maybe fewer than k
     top = token_top_features(saes, x, k=3)

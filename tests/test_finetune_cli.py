@@ -1,4 +1,5 @@
-"""The finetune command end to end on the quick demo world: selection -> activation cache -> SSAE sweep."""
+"""The finetune command end to end on the quick demo world: selection -> activation cache -> SSAE
+sweep."""
 
 import json
 import time
@@ -9,32 +10,102 @@ from sae_lens import SAE
 from ssae_core import jobs
 from ssae_core.workspace import Workspace
 
-FAST = ["--steps", "20", "--batch-tokens", "256", "--decay-steps", "10", "--lr", "1e-3", "--device", "cpu", "--quick"]
+FAST = [
+    "--steps",
+    "20",
+    "--batch-tokens",
+    "256",
+    "--decay-steps",
+    "10",
+    "--lr",
+    "1e-3",
+    "--device",
+    "cpu",
+    "--quick",
+]
 
 
 def _selection(root) -> str:
-    out = run_cli("select", "--seeds", "demo:physics", "--method", "bm25", "--tokens", "3000", "--quick", "--json", "--workspace", str(root))
+    out = run_cli(
+        "select",
+        "--seeds",
+        "demo:physics",
+        "--method",
+        "bm25",
+        "--tokens",
+        "3000",
+        "--quick",
+        "--json",
+        "--workspace",
+        str(root),
+    )
     return json.loads(out.stdout)["path"]
 
 
 def test_finetune_cli_trains_a_sweep_from_a_selection(quick_build):
     root, _ = quick_build
     sel = _selection(root)
-    out = run_cli("finetune", "--selection", sel, "--objective", "term", "--tilt", "500", "--l1", "1,4", *FAST, "--json", "--workspace", str(root))
+    out = run_cli(
+        "finetune",
+        "--selection",
+        sel,
+        "--objective",
+        "term",
+        "--tilt",
+        "500",
+        "--l1",
+        "1,4",
+        *FAST,
+        "--json",
+        "--workspace",
+        str(root),
+    )
     summary = json.loads(out.stdout)
     assert [v["sparsity"] for v in summary["val"]] == [1.0, 4.0]
     assert summary["val"][0]["l0"] > summary["val"][1]["l0"]
     assert summary["train_tokens"] > 2000 and summary["val_tokens"] > 0
     ssae = SAE.load_from_disk(f"{summary['path']}/sae_1")
-    assert ssae.W_dec.shape[0] == summary["d_sae"] and ssae.cfg.architecture() == summary["architecture"] == "standard"
-    again = json.loads(run_cli("finetune", "--selection", sel, "--objective", "term", "--tilt", "500", "--l1", "1,4", *FAST, "--json", "--workspace", str(root)).stdout)
+    assert (
+        ssae.W_dec.shape[0] == summary["d_sae"]
+        and ssae.cfg.architecture() == summary["architecture"] == "standard"
+    )
+    again = json.loads(
+        run_cli(
+            "finetune",
+            "--selection",
+            sel,
+            "--objective",
+            "term",
+            "--tilt",
+            "500",
+            "--l1",
+            "1,4",
+            *FAST,
+            "--json",
+            "--workspace",
+            str(root),
+        ).stdout
+    )
     assert again["path"] == summary["path"], "the same command reuses the finished artifact"
 
 
 def test_finetune_runs_as_a_background_job(quick_build):
     root, _ = quick_build
     sel = _selection(root)
-    out = json.loads(run_cli("finetune", "--selection", sel, "--l1", "2", *FAST, "--background", "--json", "--workspace", str(root)).stdout)
+    out = json.loads(
+        run_cli(
+            "finetune",
+            "--selection",
+            sel,
+            "--l1",
+            "2",
+            *FAST,
+            "--background",
+            "--json",
+            "--workspace",
+            str(root),
+        ).stdout
+    )
     ws = Workspace(root)
     deadline = time.time() + 300
     while time.time() < deadline and jobs.status(ws, out["job"])["state"] not in jobs.FINAL:
@@ -47,7 +118,19 @@ def test_finetune_runs_as_a_background_job(quick_build):
 
 def test_finetune_explains_a_bad_selection_and_bad_values(quick_build):
     root, _ = quick_build
-    proc = run_cli("finetune", "--selection", "selection/nope", *FAST, "--workspace", str(root), check=False)
+    proc = run_cli(
+        "finetune", "--selection", "selection/nope", *FAST, "--workspace", str(root), check=False
+    )
     assert proc.returncode == 1 and "No selection artifact" in proc.stderr
-    proc = run_cli("finetune", "--selection", _selection(root), "--l1", "a,b", *FAST, "--workspace", str(root), check=False)
+    proc = run_cli(
+        "finetune",
+        "--selection",
+        _selection(root),
+        "--l1",
+        "a,b",
+        *FAST,
+        "--workspace",
+        str(root),
+        check=False,
+    )
     assert proc.returncode == 1 and "comma-separated numbers" in proc.stderr

@@ -1,4 +1,5 @@
-"""Background jobs: real worker processes, the SQLite job table, cancel, a killed worker, the per-resource queue."""
+"""Background jobs: real worker processes, the SQLite job table, cancel, a killed worker, the per-
+resource queue."""
 
 import os
 import signal
@@ -51,13 +52,19 @@ def test_one_job_per_resource_the_next_starts_when_it_frees(tmp_path):
     assert _wait(lambda: jobs.status(ws, "other")["state"] == "done")
     assert jobs.status(ws, "second")["state"] == "queued"
     assert jobs.cancel(ws, "first")
-    assert _wait(lambda: jobs.status(ws, "second")["state"] in ("starting", "running")), "the queued job starts once the device frees"
+    assert _wait(lambda: jobs.status(ws, "second")["state"] in ("starting", "running")), (
+        "the queued job starts once the device frees"
+    )
     assert jobs.cancel(ws, "second")
     assert _wait(lambda: jobs.status(ws, "second")["state"] == "cancelled")
     names = [j["name"] for j in jobs.list_jobs(ws)]
     assert sorted(names) == ["first", "other", "second"]
-    with sqlite3.connect(tmp_path / "jobs" / "jobs.sqlite") as con:  # the state lives in the workspace's database
-        assert con.execute("SELECT state FROM jobs WHERE name = 'first'").fetchone() == ("cancelled",)
+    with sqlite3.connect(
+        tmp_path / "jobs" / "jobs.sqlite"
+    ) as con:  # the state lives in the workspace's database
+        assert con.execute("SELECT state FROM jobs WHERE name = 'first'").fetchone() == (
+            "cancelled",
+        )
 
 
 def test_a_queued_job_can_be_cancelled_before_it_starts(tmp_path):

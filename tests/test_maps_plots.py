@@ -21,11 +21,22 @@ def test_selection_map_groups_and_determinism():
 
 
 def test_selection_figures_have_titles_and_axes():
-    points = pd.DataFrame({"x": [0.0, 1.0, 2.0], "y": [0.0, 1.0, 0.5], "group": ["corpus", "selected", "seed"], "row": [0, 1, 0]})
+    points = pd.DataFrame(
+        {
+            "x": [0.0, 1.0, 2.0],
+            "y": [0.0, 1.0, 0.5],
+            "group": ["corpus", "selected", "seed"],
+            "row": [0, 1, 0],
+        }
+    )
     figs = [
         plots.selection_map(points, "dense"),
         plots.selection_precision({"random": 0.01, "bm25": 0.9}),
-        plots.selection_overlap(pd.DataFrame([[1.0, 0.4], [0.4, 1.0]], index=["bm25", "dense"], columns=["bm25", "dense"])),
+        plots.selection_overlap(
+            pd.DataFrame(
+                [[1.0, 0.4], [0.4, 1.0]], index=["bm25", "dense"], columns=["bm25", "dense"]
+            )
+        ),
     ]
     for fig in figs:
         assert fig.layout.title.text and fig.layout.xaxis.title.text and fig.layout.yaxis.title.text
@@ -34,10 +45,27 @@ def test_selection_figures_have_titles_and_axes():
 
 
 def test_evaluation_figures_have_titles_axes_and_one_colour_per_series():
-    points = pd.DataFrame({"group": ["GSAE", "dense ERM", "dense ERM"], "label": ["GSAE", "λ=1", "λ=2"], "l0": [30.0, 40.0, 20.0], "ppl_spliced": [5.0, 4.5, 5.5]})
+    points = pd.DataFrame(
+        {
+            "group": ["GSAE", "dense ERM", "dense ERM"],
+            "label": ["GSAE", "λ=1", "λ=2"],
+            "l0": [30.0, 40.0, 20.0],
+            "ppl_spliced": [5.0, 4.5, 5.5],
+        }
+    )
     colors = plots.palette(["GSAE", "dense ERM", "dense TERM t=500"])
-    bars = pd.DataFrame({"sae": ["GSAE", "dense ERM"], "lo": [1, 1], "hi": [2, 2], "tokens": [10, 10], "share": [0.2, 0.5]})
-    curves = pd.DataFrame({"sae": ["GSAE"] * 2, "token_share": [0.5, 1.0], "covered_share": [0.3, 1.0]})
+    bars = pd.DataFrame(
+        {
+            "sae": ["GSAE", "dense ERM"],
+            "lo": [1, 1],
+            "hi": [2, 2],
+            "tokens": [10, 10],
+            "share": [0.2, 0.5],
+        }
+    )
+    curves = pd.DataFrame(
+        {"sae": ["GSAE"] * 2, "token_share": [0.5, 1.0], "covered_share": [0.3, 1.0]}
+    )
     ranks = pd.DataFrame({"sae": ["GSAE"] * 3, "rank": [1, 2, 3], "count": [30, 20, 5]})
     figs = [
         plots.pareto(points, "physics_test", colors),
@@ -51,13 +79,20 @@ def test_evaluation_figures_have_titles_axes_and_one_colour_per_series():
     pareto = figs[0]
     assert [t.name for t in pareto.data] == ["GSAE", "dense ERM"]
     assert list(pareto.data[1].x) == [20.0, 40.0], "a sweep is drawn in L0 order"
-    assert pareto.data[1].marker.color == figs[1].data[1].marker.color == colors["dense ERM"] != colors["GSAE"]
+    assert (
+        pareto.data[1].marker.color
+        == figs[1].data[1].marker.color
+        == colors["dense ERM"]
+        != colors["GSAE"]
+    )
     assert figs[3].layout.xaxis.type == figs[3].layout.yaxis.type == "log"
     assert list(figs[1].data[1].y) == [50.0]
 
 
 def test_f1_distribution_has_one_box_per_sae():
-    table = pd.DataFrame({"label": ["GSAE", "GSAE", "SSAE"], "feature": [1, 2, 1], "f1": [0.5, 0.7, np.nan]})
+    table = pd.DataFrame(
+        {"label": ["GSAE", "GSAE", "SSAE"], "feature": [1, 2, 1], "f1": [0.5, 0.7, np.nan]}
+    )
     fig = plots.f1_distribution(table)
     assert [t.name for t in fig.data] == ["GSAE"], "features without an F1 (failed) are left out"
     assert fig.layout.title.text and fig.layout.xaxis.title.text and fig.layout.yaxis.title.text

@@ -36,7 +36,11 @@ def test_spliced_clean_and_zero_ce_match_hook_reference(quick_world):
     docs = quick_world.split_tokens("general_test")[:12]
     got = evaluate_saes(model, {"g": sae}, hook, docs, tok.bos_token_id, tok.pad_token_id)["g"]
     with torch.no_grad():
-        for mode, key in [("clean", "ce_clean"), ("sae", "ce_spliced"), ("zero", "ce_zero_ablation")]:
+        for mode, key in [
+            ("clean", "ce_clean"),
+            ("sae", "ce_spliced"),
+            ("zero", "ce_zero_ablation"),
+        ]:
             want = _reference(model, sae, hook, docs, tok.bos_token_id, mode)
             assert math.isclose(got[key], want, rel_tol=1e-4), (key, got[key], want)
     assert math.isclose(got["ppl_spliced"], math.exp(got["ce_spliced"]))
@@ -49,7 +53,12 @@ def test_sparsity_and_variance_match_direct_computation(quick_world):
     docs = quick_world.split_tokens("general_test")[:8]
     got = evaluate_saes(model, {"g": sae}, hook, docs, tok.bos_token_id, tok.pad_token_id)["g"]
     with torch.no_grad():
-        xs = [model.run_with_cache(torch.tensor([[tok.bos_token_id, *d]]), names_filter=hook)[1][hook][0, 1:] for d in docs]
+        xs = [
+            model.run_with_cache(torch.tensor([[tok.bos_token_id, *d]]), names_filter=hook)[1][
+                hook
+            ][0, 1:]
+            for d in docs
+        ]
         x = torch.cat(xs)
         f = sae.encode(x)
         err = (sae.decode(f) - x).pow(2).sum()
@@ -67,7 +76,9 @@ def test_two_saes_share_one_pass_and_get_their_own_numbers(quick_world):
     worse = copy.deepcopy(sae)
     with torch.no_grad():
         worse.W_dec.mul_(0.5)
-    both = evaluate_saes(model, {"a": sae, "b": worse}, hook, docs, tok.bos_token_id, tok.pad_token_id)
+    both = evaluate_saes(
+        model, {"a": sae, "b": worse}, hook, docs, tok.bos_token_id, tok.pad_token_id
+    )
     alone = evaluate_saes(model, {"a": sae}, hook, docs, tok.bos_token_id, tok.pad_token_id)
     assert math.isclose(both["a"]["ce_spliced"], alone["a"]["ce_spliced"], rel_tol=1e-9)
     assert both["b"]["mse"] > both["a"]["mse"]

@@ -1,14 +1,26 @@
-"""Every dashboard page under Streamlit's AppTest, against the quick world with its demo comparison."""
+"""Every dashboard page under Streamlit's AppTest, against the quick world with its demo
+comparison."""
 
 import time
 
 import pytest
+from helpers import ROOT
 from streamlit.testing.v1 import AppTest
 
-from helpers import ROOT
 from ssae_core import jobs
 
-PAGES = ["home", "compare", "data", "select", "finetune", "evaluate", "tail", "features", "errors", "autointerp"]
+PAGES = [
+    "home",
+    "compare",
+    "data",
+    "select",
+    "finetune",
+    "evaluate",
+    "tail",
+    "features",
+    "errors",
+    "autointerp",
+]
 
 
 @pytest.fixture
@@ -49,13 +61,19 @@ def test_features_browser_search_and_pick(open_page):
     assert any(m.label == "Tokens fired on" for m in at.metric)
     at.button(key="explain-one").click().run()
     assert not at.exception
-    assert any("Explanation" in m.value for m in at.markdown), "the one-click autointerp result is shown"
+    assert any("Explanation" in m.value for m in at.markdown), (
+        "the one-click autointerp result is shown"
+    )
 
 
 def test_data_upload_is_validated(open_page):
     at = open_page("data")
     up = at.get("file_uploader")
-    assert len(up) == 4  # seeds, corpus, test, OOD (AppTest cannot feed files; the validation itself is tested in test_data)
+    assert (
+        len(up) == 4
+        # seeds, corpus, test, OOD (AppTest cannot feed files; the validation itself is tested in
+        # test_data)
+    )
 
 
 def test_error_norms_for_pasted_text_and_the_dark_matter_tab(open_page):
@@ -64,16 +82,22 @@ def test_error_norms_for_pasted_text_and_the_dark_matter_tab(open_page):
     area.set_value("the quark spin couples to the field and the proton decays").run()
     assert not at.exception
     heat = [h for h in at.get("html") if "shade: error norm" in h.proto.body]
-    assert heat and all(w in heat[0].proto.body for w in ("quark", "proton", "GSAE")), "one shaded row per SAE over the pasted tokens"
+    assert heat and all(w in heat[0].proto.body for w in ("quark", "proton", "GSAE")), (
+        "one shaded row per SAE over the pasted tokens"
+    )
     tops = [df.value for df in at.dataframe if "token" in df.value.columns]
-    assert tops and "quark" in list(tops[0].token) and set(tops[0].columns) >= {"GSAE"}, "top features per token, a column per SAE"
+    assert tops and "quark" in list(tops[0].token) and set(tops[0].columns) >= {"GSAE"}, (
+        "top features per token, a column per SAE"
+    )
     assert not at.get("plotly_chart"), "the dark-matter tab is closed, so its fits do not run"
     at.session_state["err-tab"] = "Dark matter on the split"
     at.run()
     assert not at.exception
     assert len(at.get("plotly_chart")) >= 2
     assert any("nonlinear_fvu" in t.value.columns for t in at.table), "the R² / FVU table"
-    assert not [h for h in at.get("html") if "shade: error norm" in h.proto.body], "the per-token tab is closed"
+    assert not [h for h in at.get("html") if "shade: error norm" in h.proto.body], (
+        "the per-token tab is closed"
+    )
 
 
 def test_select_page_launches_a_small_job(open_page, quick_workspace):
@@ -84,10 +108,15 @@ def test_select_page_launches_a_small_job(open_page, quick_workspace):
     started = [j for j in jobs.list_jobs(quick_workspace) if j["name"].startswith("select-")]
     assert started, "the button launches a background job"
     deadline = time.time() + 120
-    while time.time() < deadline and jobs.status(quick_workspace, started[0]["name"])["state"] not in jobs.FINAL:
+    while (
+        time.time() < deadline
+        and jobs.status(quick_workspace, started[0]["name"])["state"] not in jobs.FINAL
+    ):
         time.sleep(0.5)
     assert jobs.status(quick_workspace, started[0]["name"])["state"] == "done"
-    assert any(a.manifest["config"]["token_budget"] == 1000 for a in quick_workspace.list("selection"))
+    assert any(
+        a.manifest["config"]["token_budget"] == 1000 for a in quick_workspace.list("selection")
+    )
 
 
 def test_select_page_draws_the_embedding_map(open_page, quick_workspace, quick_world):
@@ -95,8 +124,20 @@ def test_select_page_draws_the_embedding_map(open_page, quick_workspace, quick_w
     from ssae_core.select_artifact import run_selection
     from ssae_core.selection import SelectionConfig
 
-    base = Base(quick_world.model, quick_world.gsae, quick_world.hook_name, BaseSpec(quick=True), quick_world)
-    dense = run_selection(SelectionConfig(method="dense", token_budget=3000, max_seq_length=64), quick_world.text_set("physics_seed"), quick_world.text_set("general"), base, quick_workspace)
+    base = Base(
+        quick_world.model,
+        quick_world.gsae,
+        quick_world.hook_name,
+        BaseSpec(quick=True),
+        quick_world,
+    )
+    dense = run_selection(
+        SelectionConfig(method="dense", token_budget=3000, max_seq_length=64),
+        quick_world.text_set("physics_seed"),
+        quick_world.text_set("general"),
+        base,
+        quick_workspace,
+    )
     at = open_page("select")
     at.selectbox(key="sel-show").set_value(dense.key).run()
     at.toggle(key="sel-map").set_value(True).run()
@@ -109,7 +150,8 @@ def test_select_page_draws_the_embedding_map(open_page, quick_workspace, quick_w
 
 
 def test_an_uploaded_test_set_is_evaluated_and_shown(open_page, quick_workspace, quick_world):
-    """A test set uploaded on the Seeds & data page is a split choice of the analysis pages, evaluated through the job."""
+    """A test set uploaded on the Seeds & data page is a split choice of the analysis pages,
+    evaluated through the job."""
     texts = [quick_world.tokenizer.decode(d) for d in quick_world.split_tokens("physics_test")[:12]]
     target = quick_workspace.root / "uploads" / "test" / "my_lab_notes.txt"
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -118,7 +160,9 @@ def test_an_uploaded_test_set_is_evaluated_and_shown(open_page, quick_workspace,
     at.multiselect(key="eval-splits").set_value([str(target)]).run()
     assert not at.exception
     before = {j["name"] for j in jobs.list_jobs(quick_workspace)}
-    at.button(key=next(b.key for b in at.button if b.key and b.key.startswith("go-evaluate-"))).click().run()
+    at.button(
+        key=next(b.key for b in at.button if b.key and b.key.startswith("go-evaluate-"))
+    ).click().run()
     (name,) = {j["name"] for j in jobs.list_jobs(quick_workspace)} - before
     deadline = time.time() + 240
     while time.time() < deadline and jobs.status(quick_workspace, name)["state"] not in jobs.FINAL:

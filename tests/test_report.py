@@ -16,38 +16,94 @@ SWEEP = dict(sparsity=(0.5, 4.0), steps=20, batch_tokens=256, lr=1e-3, decay_ste
 
 @pytest.fixture(scope="module")
 def sweeps(quick_world, quick_workspace):
-    base = Base(quick_world.model, quick_world.gsae, quick_world.hook_name, BaseSpec(quick=True), quick_world)
-    sel = run_selection(selection.SelectionConfig(method="bm25", token_budget=3000), quick_world.text_set("physics_seed"), quick_world.text_set("general"), base, quick_workspace)
-    tokens = selection.tokenize(load_selection(sel).text.tolist(), base.tokenizer, base.model.cfg.n_ctx)
+    base = Base(
+        quick_world.model,
+        quick_world.gsae,
+        quick_world.hook_name,
+        BaseSpec(quick=True),
+        quick_world,
+    )
+    sel = run_selection(
+        selection.SelectionConfig(method="bm25", token_budget=3000),
+        quick_world.text_set("physics_seed"),
+        quick_world.text_set("general"),
+        base,
+        quick_workspace,
+    )
+    tokens = selection.tokenize(
+        load_selection(sel).text.tolist(), base.tokenizer, base.model.cfg.n_ctx
+    )
     acts = cache_activations(quick_workspace, base, tokens, sel.ref)
-    return [finetune(quick_workspace, base.sae, base.ref, acts, FinetuneConfig(**SWEEP, **kw)) for kw in ({}, {"objective": "term", "tilt": 500.0})]
+    return [
+        finetune(quick_workspace, base.sae, base.ref, acts, FinetuneConfig(**SWEEP, **kw))
+        for kw in ({}, {"objective": "term", "tilt": 500.0})
+    ]
 
 
 def test_report_writes_every_figure_and_the_numbers(sweeps, quick_build, tmp_path):
     root, _ = quick_build
     out = tmp_path / "report.html"
     args = [a for art in sweeps for a in ("--ssae", str(art.path))]
-    proc = run_cli("report", "--quick", "--workspace", str(root), *args, "--split", "physics_test", "--split", "physics_ood", "--out", str(out), "--json")
+    proc = run_cli(
+        "report",
+        "--quick",
+        "--workspace",
+        str(root),
+        *args,
+        "--split",
+        "physics_test",
+        "--split",
+        "physics_ood",
+        "--out",
+        str(out),
+        "--json",
+    )
     numbers = json.loads(proc.stdout)
     assert len(numbers["metrics"]) == 2 * (1 + 4)
-    assert {(r["split"], r["group"]) for r in numbers["auc"]} == {(s, g) for s in ("physics_test", "physics_ood") for g in ("bm25 ERM", "bm25 TERM t=500")}
-    assert [r["group"] for r in numbers["matched_l0"]].count("GSAE") == 1 and len(numbers["matched_l0"]) == 3
+    assert {(r["split"], r["group"]) for r in numbers["auc"]} == {
+        (s, g) for s in ("physics_test", "physics_ood") for g in ("bm25 ERM", "bm25 TERM t=500")
+    }
+    assert [r["group"] for r in numbers["matched_l0"]].count("GSAE") == 1 and len(
+        numbers["matched_l0"]
+    ) == 3
     assert {r["sae"] for r in numbers["tail_coverage"]} == {"GSAE", "bm25 ERM", "bm25 TERM t=500"}
     assert {"bucket", "concepts", "GSAE"} <= set(numbers["concept_recall"][0])
     page = out.read_text()
-    for div in ("pareto_physics_test", "pareto_physics_ood", "tail_coverage", "tail_cumulative", "count_rank", "count_differences", "concept_recall"):
+    for div in (
+        "pareto_physics_test",
+        "pareto_physics_ood",
+        "tail_coverage",
+        "tail_cumulative",
+        "count_rank",
+        "count_differences",
+        "concept_recall",
+    ):
         assert f'id="{div}"' in page, div
-    assert "plotly.js v" in page and "<script src=" not in page, "plotly.js is embedded: the report works offline"
+    assert "plotly.js v" in page and "<script src=" not in page, (
+        "plotly.js is embedded: the report works offline"
+    )
     gsae = [r for r in numbers["metrics"] if r["group"] == "GSAE"]
     assert all(r["ppl_vs_gsae"] == pytest.approx(1.0) for r in gsae)
 
 
 def test_evaluate_cli_prints_the_metrics_and_reuses_artifacts(sweeps, quick_build):
     root, _ = quick_build
-    cmd = ["evaluate", "--quick", "--workspace", str(root), "--ssae", str(sweeps[0].path), "--split", "physics_test", "--json"]
+    cmd = [
+        "evaluate",
+        "--quick",
+        "--workspace",
+        str(root),
+        "--ssae",
+        str(sweeps[0].path),
+        "--split",
+        "physics_test",
+        "--json",
+    ]
     first = json.loads(run_cli(*cmd).stdout)["metrics"]
     assert [r["label"] for r in first] == ["GSAE", "bm25 ERM λ=0.5", "bm25 ERM λ=4"]
     assert first[1]["l0"] > first[2]["l0"]
     assert json.loads(run_cli(*cmd).stdout)["metrics"] == first
-    proc = run_cli("evaluate", "--quick", "--workspace", str(root), "--split", "astrology", check=False)
+    proc = run_cli(
+        "evaluate", "--quick", "--workspace", str(root), "--split", "astrology", check=False
+    )
     assert proc.returncode == 1 and "no split 'astrology'" in proc.stderr

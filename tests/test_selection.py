@@ -6,14 +6,27 @@ import pytest
 from ssae_core import selection
 from ssae_core.base import Base, BaseSpec
 from ssae_core.errors import ConfigError
-from ssae_core.select_artifact import EmbedConfig, comparable_selections, corpus_embeddings, load_selection, overlap_matrix, run_selection
+from ssae_core.select_artifact import (
+    EmbedConfig,
+    comparable_selections,
+    corpus_embeddings,
+    load_selection,
+    overlap_matrix,
+    run_selection,
+)
 
 BUDGET = 6000
 
 
 @pytest.fixture(scope="module")
 def setup(quick_world, quick_workspace):
-    base = Base(quick_world.model, quick_world.gsae, quick_world.hook_name, BaseSpec(quick=True), quick_world)
+    base = Base(
+        quick_world.model,
+        quick_world.gsae,
+        quick_world.hook_name,
+        BaseSpec(quick=True),
+        quick_world,
+    )
     return dict(
         base=base,
         ws=quick_workspace,
@@ -25,7 +38,9 @@ def setup(quick_world, quick_workspace):
 
 def _run(setup, method, budget=BUDGET, **kw):
     cfg = selection.SelectionConfig(method=method, token_budget=budget, **kw)
-    return run_selection(cfg, setup["seeds"], setup["corpus"], setup["base"], setup["ws"], setup["truth"])
+    return run_selection(
+        cfg, setup["seeds"], setup["corpus"], setup["base"], setup["ws"], setup["truth"]
+    )
 
 
 @pytest.mark.parametrize("method", ["random", "bm25", "dense", "bm25+tracin", "dense+tracin"])
@@ -46,14 +61,19 @@ def test_ranking_is_deterministic(setup, method):
     seed_tokens = selection.tokenize(setup["seeds"].texts, base.tokenizer, n_ctx)
     encoder = selection.load_encoder() if method.startswith("dense") else None
     vectors = corpus_embeddings(setup["ws"], corpus, EmbedConfig()) if encoder else None
-    runs = [selection.rank(cfg, setup["seeds"].texts, pool, seed_tokens, base, encoder, vectors) for _ in range(2)]
+    runs = [
+        selection.rank(cfg, setup["seeds"].texts, pool, seed_tokens, base, encoder, vectors)
+        for _ in range(2)
+    ]
     assert np.array_equal(runs[0].order, runs[1].order)
     assert np.allclose(runs[0].scores, runs[1].scores)
 
 
 def test_retrieval_beats_random_on_precision(setup):
     # The quick corpus holds about 2K tokens of physics: a 1.5K budget can be all physics.
-    precision = {m: _run(setup, m, budget=1500).summary["precision"] for m in ["random", "bm25", "dense"]}
+    precision = {
+        m: _run(setup, m, budget=1500).summary["precision"] for m in ["random", "bm25", "dense"]
+    }
     assert precision["random"] < 0.1
     assert precision["bm25"] > precision["random"] + 0.5, precision
     assert precision["dense"] > precision["random"] + 0.5, precision
@@ -98,4 +118,8 @@ def test_overlap_matrix_of_stored_selections(setup):
     matrix = overlap_matrix([bm25, dense])
     assert list(matrix.index) == list(matrix.columns) == ["bm25", "dense"]
     assert np.allclose(np.diag(matrix), 1.0)
-    assert matrix.loc["bm25", "dense"] == matrix.loc["dense", "bm25"] == selection.jaccard(load_selection(bm25), load_selection(dense))
+    assert (
+        matrix.loc["bm25", "dense"]
+        == matrix.loc["dense", "bm25"]
+        == selection.jaccard(load_selection(bm25), load_selection(dense))
+    )

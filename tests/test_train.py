@@ -1,4 +1,5 @@
-"""Finetuning: TERM against its formula, the batched sweep against separate runs, resume, SAELens round trips."""
+"""Finetuning: TERM against its formula, the batched sweep against separate runs, resume, SAELens
+round trips."""
 
 import math
 
@@ -6,14 +7,29 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from sae_lens import SAE, JumpReLUSAE, JumpReLUSAEConfig, StandardSAE, StandardSAEConfig, TopKSAE, TopKSAEConfig
+from sae_lens import (
+    SAE,
+    JumpReLUSAE,
+    JumpReLUSAEConfig,
+    StandardSAE,
+    StandardSAEConfig,
+    TopKSAE,
+    TopKSAEConfig,
+)
 
 from ssae_core.activations import ActivationStore, CacheConfig, epoch_batches
 from ssae_core.errors import ConfigError
 from ssae_core.progress import Silent
 from ssae_core.sae_math import tilt_ess, tilted_mean
 from ssae_core.sae_stack import SAEStack
-from ssae_core.train import FinetuneConfig, TrainingError, finetune, load_ssaes, lr_at, validate_stack
+from ssae_core.train import (
+    FinetuneConfig,
+    TrainingError,
+    finetune,
+    load_ssaes,
+    lr_at,
+    validate_stack,
+)
 from ssae_core.workspace import Workspace
 
 D_IN, D_SAE = 16, 48
@@ -29,7 +45,9 @@ def random_sae(arch: str = "standard", seed: int = 0) -> SAE:
         sae = StandardSAE(StandardSAEConfig(d_in=D_IN, d_sae=D_SAE))
     with torch.no_grad():
         sae.W_enc.copy_(torch.randn(D_IN, D_SAE) / math.sqrt(D_IN))
-        sae.W_dec.copy_(sae.W_enc.T * (1 + torch.rand(D_SAE, 1)))  # decoder norms != 1: folding is exercised
+        sae.W_dec.copy_(
+            sae.W_enc.T * (1 + torch.rand(D_SAE, 1))
+        )  # decoder norms != 1: folding is exercised
         sae.b_enc.fill_(-0.1)
         if arch == "jumprelu":
             sae.threshold.fill_(0.05)
@@ -113,22 +131,37 @@ def test_stack_computes_what_saelens_computes_for_each_copy(arch):
         assert torch.allclose(stack.decode(i, f), exported.decode(exported.encode(x)), atol=1e-5)
         assert torch.allclose(stack(x)["l0"][i], (f > 0).sum(-1).float())
     if arch != "topk":  # folding decoder norms into the encoder keeps the GSAE's function
-        assert torch.allclose(stack.export(0).decode(stack.export(0).encode(x)), sae.decode(sae.encode(x)), atol=1e-4)
+        assert torch.allclose(
+            stack.export(0).decode(stack.export(0).encode(x)), sae.decode(sae.encode(x)), atol=1e-4
+        )
 
 
 def test_sweep_trains_the_same_weights_as_separate_runs(tmp_path):
     ws = Workspace(tmp_path)
     acts, sae = activation_store(ws), random_sae()
-    sweep = load_ssaes(finetune(ws, sae, "sae/test", acts, FinetuneConfig(sparsity=(0.05, 0.5, 2.0), **SMALL)))
+    sweep = load_ssaes(
+        finetune(ws, sae, "sae/test", acts, FinetuneConfig(sparsity=(0.05, 0.5, 2.0), **SMALL))
+    )
     for i, value in enumerate((0.05, 0.5, 2.0)):
-        (alone,) = load_ssaes(finetune(ws, sae, "sae/test", acts, FinetuneConfig(sparsity=(value,), **SMALL)))
+        (alone,) = load_ssaes(
+            finetune(ws, sae, "sae/test", acts, FinetuneConfig(sparsity=(value,), **SMALL))
+        )
         for name in ("W_enc", "b_enc", "W_dec", "b_dec"):
-            assert torch.allclose(getattr(sweep[i], name), getattr(alone, name), atol=1e-5), (value, name)
+            assert torch.allclose(getattr(sweep[i], name), getattr(alone, name), atol=1e-5), (
+                value,
+                name,
+            )
 
 
 def test_training_lowers_the_loss_keeps_unit_decoder_rows_and_logs(tmp_path):
     ws = Workspace(tmp_path)
-    art = finetune(ws, random_sae(), "sae/test", activation_store(ws), FinetuneConfig(sparsity=(0.1, 1.0), **{**SMALL, "steps": 60}))
+    art = finetune(
+        ws,
+        random_sae(),
+        "sae/test",
+        activation_store(ws),
+        FinetuneConfig(sparsity=(0.1, 1.0), **{**SMALL, "steps": 60}),
+    )
     log = pd.read_parquet(art.file("log.parquet"))
     for i in range(2):
         rows = log[log.sae == i]
@@ -145,7 +178,13 @@ def test_training_lowers_the_loss_keeps_unit_decoder_rows_and_logs(tmp_path):
 @pytest.mark.parametrize("arch, values", [("topk", (3.0, 8.0)), ("jumprelu", (0.0, 0.5))])
 def test_topk_and_jumprelu_gsaes_finetune(tmp_path, arch, values):
     ws = Workspace(tmp_path)
-    art = finetune(ws, random_sae(arch), "sae/test", activation_store(ws), FinetuneConfig(sparsity=values, **{**SMALL, "steps": 60}))
+    art = finetune(
+        ws,
+        random_sae(arch),
+        "sae/test",
+        activation_store(ws),
+        FinetuneConfig(sparsity=values, **{**SMALL, "steps": 60}),
+    )
     low, high = load_ssaes(art)
     assert type(low).__name__ == type(random_sae(arch)).__name__
     val = art.summary["val"]
@@ -153,7 +192,9 @@ def test_topk_and_jumprelu_gsaes_finetune(tmp_path, arch, values):
         assert low.cfg.k == 3 and high.cfg.k == 8
         assert val[0]["l0"] <= 3 + 1e-6 and val[1]["l0"] <= 8 + 1e-6
     else:
-        assert not torch.allclose(high.threshold, random_sae(arch).threshold), "the threshold learns"
+        assert not torch.allclose(high.threshold, random_sae(arch).threshold), (
+            "the threshold learns"
+        )
         assert val[1]["l0"] < val[0]["l0"], "an L0 penalty lowers L0"
 
 
@@ -161,7 +202,13 @@ def test_term_runs_stay_finite_at_huge_tilts(tmp_path):
     ws = Workspace(tmp_path)
     acts, sae = activation_store(ws), random_sae()
     for tilt in (500.0, 1e9):
-        art = finetune(ws, sae, "sae/test", acts, FinetuneConfig(objective="term", tilt=tilt, sparsity=(0.5,), **SMALL))
+        art = finetune(
+            ws,
+            sae,
+            "sae/test",
+            acts,
+            FinetuneConfig(objective="term", tilt=tilt, sparsity=(0.5,), **SMALL),
+        )
         log = pd.read_parquet(art.file("log.parquet"))
         assert np.isfinite(log.loss).all() and (log.ess < 0.2).all()
 
@@ -174,13 +221,23 @@ def test_sequence_items_keep_documents_whole():
         for d in np.unique(doc[b]):
             assert (doc[b] == d).sum() == 7
     tokens = epoch_batches(doc, 20, seed=1, epoch=0)
-    assert all(len(b) == 20 for b in tokens) and len(np.unique(np.concatenate(tokens))) == 20 * len(tokens)
+    assert all(len(b) == 20 for b in tokens) and len(np.unique(np.concatenate(tokens))) == 20 * len(
+        tokens
+    )
 
 
 def test_sequence_objective_trains(tmp_path):
     ws = Workspace(tmp_path)
     acts = activation_store(ws)
-    art = finetune(ws, random_sae(), "sae/test", acts, FinetuneConfig(objective="term", tilt=50.0, item="sequence", sparsity=(0.5,), **{**SMALL, "steps": 60}))
+    art = finetune(
+        ws,
+        random_sae(),
+        "sae/test",
+        acts,
+        FinetuneConfig(
+            objective="term", tilt=50.0, item="sequence", sparsity=(0.5,), **{**SMALL, "steps": 60}
+        ),
+    )
     store = ActivationStore(acts)
     before = validate_stack(SAEStack(random_sae(), (0.5,)), store, np.arange(store.n), 256)
     assert art.summary["val"][0]["fvu"] < 0.8 * before.fvu[0]
@@ -214,7 +271,9 @@ def test_a_cancelled_run_resumes_to_the_same_weights(tmp_path):
     for a, b in zip(straight, resumed):
         for name in ("W_enc", "b_enc", "W_dec", "b_dec"):
             assert torch.equal(getattr(a, name), getattr(b, name)), name
-    assert not list((ws_b.root / "runs").glob("*/checkpoint.pt")), "a finished run drops its checkpoint"
+    assert not list((ws_b.root / "runs").glob("*/checkpoint.pt")), (
+        "a finished run drops its checkpoint"
+    )
 
 
 def test_a_nan_loss_fails_with_a_message_and_keeps_the_checkpoint(tmp_path):
@@ -228,7 +287,9 @@ def test_a_nan_loss_fails_with_a_message_and_keeps_the_checkpoint(tmp_path):
 def test_too_little_data_and_bad_configs_are_explained(tmp_path):
     ws = Workspace(tmp_path)
     with pytest.raises(ConfigError, match="smaller than one batch"):
-        finetune(ws, random_sae(), "sae/test", activation_store(ws, n_docs=3), FinetuneConfig(**SMALL))
+        finetune(
+            ws, random_sae(), "sae/test", activation_store(ws, n_docs=3), FinetuneConfig(**SMALL)
+        )
     with pytest.raises(ConfigError, match="tilt only applies"):
         FinetuneConfig(tilt=5.0).validate()
     with pytest.raises(ConfigError, match="sparsity"):

@@ -1,13 +1,12 @@
 import json
 import os
+from dataclasses import dataclass
 
 import pytest
 
 from ssae_core.config import Config
 from ssae_core.errors import WorkspaceError
 from ssae_core.workspace import MANIFEST, Workspace, atomic_write_json
-
-from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -57,7 +56,9 @@ def test_failed_build_leaves_nothing(tmp_path):
 
     with pytest.raises(RuntimeError):
         ws.build("thing", Cfg(), broken)
-    assert list((tmp_path / "thing").iterdir()) == [p for p in (tmp_path / "thing").iterdir() if p.name.endswith(".lock")]
+    assert list((tmp_path / "thing").iterdir()) == [
+        p for p in (tmp_path / "thing").iterdir() if p.name.endswith(".lock")
+    ]
     assert ws.find("thing", Cfg()) is None
 
 

@@ -1,42 +1,96 @@
-"""Autointerp: explain features with Claude (or the offline baseline) and score the explanations by F1."""
+"""Autointerp: explain features with Claude (or the offline baseline) and score the explanations by
+F1."""
 
 import hashlib
 
 import pandas as pd
 import streamlit as st
 
-from views import common
 from ssae_core import jobs, plots
 from ssae_core.autointerp.backends import ClaudeConfig, find_api_key
-from ssae_core.autointerp.run import AutointerpConfig, estimate, prepare, results_table, stored_results
+from ssae_core.autointerp.run import (
+    AutointerpConfig,
+    estimate,
+    prepare,
+    results_table,
+    stored_results,
+)
+from views import common
 
 st.title("Autointerp")
-st.caption("An interpreter explains each feature from its top 10 examples; a predictor labels 10 held-out examples (5 from the quintiles of the rest, 5 silent) from the explanation alone; F1 scores it (SSAE paper, Sec. 3.5).")
+st.caption(
+    "An interpreter explains each feature from its top 10 examples; a predictor labels 10 held-out"
+    " examples (5 from the quintiles of the rest, 5 silent) from the explanation alone; F1 scores"
+    " it (SSAE paper, Sec. 3.5)."
+)
 ws = common.workspace()
 base = common.base(ws)
-saes = common.pick_saes(common.named_saes(ws, base), "ai-saes", common.comparison_defaults(ws, base)[:3])
+saes = common.pick_saes(
+    common.named_saes(ws, base), "ai-saes", common.comparison_defaults(ws, base)[:3]
+)
 c1, c2, c3 = st.columns(3)
-split = c1.selectbox("Examples from", common.require_splits(base, ws), format_func=common.split_label, key="ai-split")
+split = c1.selectbox(
+    "Examples from", common.require_splits(base, ws), format_func=common.split_label, key="ai-split"
+)
 n = c2.number_input("Random live features (the same for every SAE)", 1, 500, 10, key="ai-n")
 has_key = bool(find_api_key())
-backend = c3.selectbox("Backend", ["claude", "offline"] if has_key else ["offline"], key="ai-backend",
-                       help=None if has_key else "Set ANTHROPIC_API_KEY (or .streamlit/secrets.toml) to use Claude; the offline baseline needs no network.")
-model = st.text_input("Claude model", ClaudeConfig().model, key="ai-model", disabled=backend != "claude")
-budget = st.number_input("Budget cap (USD, 0 = none)", 0.0, 1000.0, 0.0, key="ai-budget", disabled=backend != "claude")
+backend = c3.selectbox(
+    "Backend",
+    ["claude", "offline"] if has_key else ["offline"],
+    key="ai-backend",
+    help=(
+        None
+        if has_key
+        else (
+            "Set ANTHROPIC_API_KEY (or .streamlit/secrets.toml) to use Claude; the offline baseline"
+            " needs no network."
+        )
+    ),
+)
+model = st.text_input(
+    "Claude model", ClaudeConfig().model, key="ai-model", disabled=backend != "claude"
+)
+budget = st.number_input(
+    "Budget cap (USD, 0 = none)", 0.0, 1000.0, 0.0, key="ai-budget", disabled=backend != "claude"
+)
 if not saes or not common.evaluation_gate(ws, base, saes, [split]):
     st.stop()
 
 if backend == "claude" and st.button("Estimate cost"):
     with st.spinner("Collecting examples…"):
-        examples = prepare(ws, base, saes, common.split_refs(base, [split])[0], AutointerpConfig(n_features=int(n)))
+        examples = prepare(
+            ws, base, saes, common.split_refs(base, [split])[0], AutointerpConfig(n_features=int(n))
+        )
     cost = estimate([fx for fxs in examples.values() for fx in fxs], ClaudeConfig(model=model))
-    st.info(f"{cost['features']} feature scorings: about {cost['input_tokens']:,} input and at most {cost['output_tokens']:,} output tokens, at most ${cost['usd']:.2f}.")
+    st.info(
+        f"{cost['features']} feature scorings: about {cost['input_tokens']:,} input and at most"
+        f" {cost['output_tokens']:,} output tokens, at most ${cost['usd']:.2f}."
+    )
 
-name = "autointerp-" + hashlib.sha256("|".join([s.ref for s in saes] + [split, str(n), backend, model]).encode()).hexdigest()[:10]
+name = (
+    "autointerp-"
+    + hashlib.sha256(
+        "|".join([s.ref for s in saes] + [split, str(n), backend, model]).encode()
+    ).hexdigest()[:10]
+)
 state = common.job_panel(ws, name, "Autointerp")
-if (state is None or state["state"] in jobs.FINAL) and st.button("Run autointerp (background job)", type="primary"):
+if (state is None or state["state"] in jobs.FINAL) and st.button(
+    "Run autointerp (background job)", type="primary"
+):
     arts = sorted({s.ref.split("#")[0] for s in saes if s.ref.startswith("ssae/")})
-    args = ["autointerp", *common.cli_base_args(base), *[a for r in arts for a in ("--ssae", r)], "--split", split, "--features", str(int(n)), "--backend", backend, "--model", model]
+    args = [
+        "autointerp",
+        *common.cli_base_args(base),
+        *[a for r in arts for a in ("--ssae", r)],
+        "--split",
+        split,
+        "--features",
+        str(int(n)),
+        "--backend",
+        backend,
+        "--model",
+        model,
+    ]
     if budget:
         args += ["--budget-usd", str(budget)]
     if not any(s.group == "GSAE" for s in saes):
@@ -54,4 +108,9 @@ summary = table.groupby("label", sort=False).f1.agg(["count", "mean", "median"])
 st.dataframe(summary, hide_index=True)
 st.dataframe(table.drop(columns=["sae"]), hide_index=True)
 common.download_csv(table, "autointerp")
-st.download_button("Download (JSON)", pd.DataFrame(rows).to_json(orient="records", indent=1).encode(), file_name="autointerp.json", mime="application/json")
+st.download_button(
+    "Download (JSON)",
+    pd.DataFrame(rows).to_json(orient="records", indent=1).encode(),
+    file_name="autointerp.json",
+    mime="application/json",
+)

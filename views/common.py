@@ -39,7 +39,8 @@ def _spec_key(spec) -> str:
 
 
 def demo(ws: Workspace):
-    """The built demo world when it is the workspace's base; None while it is not built or not the base."""
+    """The built demo world when it is the workspace's base; None while it is not built or not the
+    base."""
     if base_spec(ws).source != "demo":
         return None
     return _demo(str(ws.root), demo_config().digest())
@@ -64,7 +65,8 @@ def forget_demo() -> None:
 
 
 def base(ws: Workspace):
-    """The workspace's LM + GSAE as a ``Base``; stops the page with a pointer to Home while it cannot be loaded."""
+    """The workspace's LM + GSAE as a ``Base``; stops the page with a pointer to Home while it
+    cannot be loaded."""
     from ssae_core.errors import LoadError
 
     spec = base_spec(ws)
@@ -82,7 +84,8 @@ def base(ws: Workspace):
 
 @st.cache_resource(show_spinner="Loading the language model and GSAE…", max_entries=2)
 def _base(root: str, spec_key: str):
-    from ssae_core.base import Base, BaseSpec, load_base as load
+    from ssae_core.base import Base, BaseSpec
+    from ssae_core.base import load_base as load
 
     spec = BaseSpec.from_dict(json.loads(spec_key))
     if spec.source != "demo":
@@ -92,7 +95,8 @@ def _base(root: str, spec_key: str):
 
 
 def use_base(ws: Workspace, spec) -> None:
-    """Make ``spec`` the workspace's base (the demo world is the default, so choosing it forgets the choice)."""
+    """Make ``spec`` the workspace's base (the demo world is the default, so choosing it forgets the
+    choice)."""
     from ssae_core.base import SPEC_FILE, save_spec
 
     if spec.source == "demo":
@@ -118,7 +122,9 @@ def selections(ws: Workspace, base) -> list:
 
 def named_saes(ws: Workspace, base) -> list:
     """The GSAE and every SSAE finetuned from it (``evaluate.NamedSAE``), loaded once per set."""
-    return _named(str(ws.root), tuple(a.key for a in ssae_artifacts(ws, base)), _spec_key(base.spec))
+    return _named(
+        str(ws.root), tuple(a.key for a in ssae_artifacts(ws, base)), _spec_key(base.spec)
+    )
 
 
 @st.cache_resource(show_spinner="Loading SAEs…")
@@ -129,10 +135,18 @@ def _named(root: str, keys: tuple, spec_key: str) -> list:
     return sae_set(ws, _base(root, spec_key), [a for a in ws.list("ssae") if a.key in keys])
 
 
-def pick_saes(saes: list, key: str, default: list[str] | None = None, help: str | None = None) -> list:
+def pick_saes(
+    saes: list, key: str, default: list[str] | None = None, help: str | None = None
+) -> list:
     """A multiselect over SAE labels; returns the chosen ``NamedSAE``s in list order."""
     labels = [s.label for s in saes]
-    chosen = st.multiselect("SAEs", labels, default=[d for d in (default or labels[:1]) if d in labels], key=key, help=help)
+    chosen = st.multiselect(
+        "SAEs",
+        labels,
+        default=[d for d in default or labels[:1] if d in labels],
+        key=key,
+        help=help,
+    )
     return [s for s in saes if s.label in chosen]
 
 
@@ -143,10 +157,13 @@ def demo_comparison_config():
 
 
 def comparison_defaults(ws: Workspace, base) -> list[str]:
-    """Labels of the GSAE and of every member of the demo comparison's ERM and TERM sweeps, if it is built."""
+    """Labels of the GSAE and of every member of the demo comparison's ERM and TERM sweeps, if it is
+    built."""
     if base.world is None:
         return ["GSAE"]
-    return _comparison_defaults(str(ws.root), tuple(a.key for a in ssae_artifacts(ws, base)), _spec_key(base.spec))
+    return _comparison_defaults(
+        str(ws.root), tuple(a.key for a in ssae_artifacts(ws, base)), _spec_key(base.spec)
+    )
 
 
 @st.cache_data(show_spinner=False)
@@ -171,27 +188,43 @@ def uploaded(ws: Workspace, role: str) -> list[str]:
 
 
 def test_splits(world, ws: Workspace | None = None) -> list[str]:
-    """Test split choices: the demo world's, then test / OOD sets uploaded on the Seeds & data page (as paths)."""
-    demo = [f"{sub}_{kind}" for sub in ("physics", "medicine") for kind in ("test", "ood")] + ["general_test"] if world is not None else []
-    return demo + ([p for role in ("test", "ood") for p in uploaded(ws, role)] if ws is not None else [])
+    """Test split choices: the demo world's, then test / OOD sets uploaded on the Seeds & data page
+    (as paths)."""
+    demo = (
+        [f"{sub}_{kind}" for sub in ("physics", "medicine") for kind in ("test", "ood")]
+        + ["general_test"]
+        if world is not None
+        else []
+    )
+    return demo + (
+        [p for role in ("test", "ood") for p in uploaded(ws, role)] if ws is not None else []
+    )
 
 
 def require_splits(base, ws: Workspace) -> list[str]:
     """``test_splits``; stops the page with a pointer to Seeds & data when there is none."""
     names = test_splits(base.world, ws)
     if not names:
-        st.info("No test set yet: upload an in-domain test set (and an out-of-distribution one) on Seeds & data.")
+        st.info(
+            "No test set yet: upload an in-domain test set (and an out-of-distribution one) on"
+            " Seeds & data."
+        )
         st.page_link("views/data.py", label="Go to Seeds & data", icon=":material/upload_file:")
         st.stop()
     return names
 
 
 def default_splits(names: list[str], subdomain: str) -> list[str]:
-    """The demo subdomain's test and OOD splits when offered, else the first uploaded test and OOD sets."""
+    """The demo subdomain's test and OOD splits when offered, else the first uploaded test and OOD
+    sets."""
     demo = [n for n in (f"{subdomain}_test", f"{subdomain}_ood") if n in names]
     if demo:
         return demo
-    return [next(n for n in names if f"/{role}/" in n) for role in ("test", "ood") if any(f"/{role}/" in n for n in names)]
+    return [
+        next(n for n in names if f"/{role}/" in n)
+        for role in ("test", "ood")
+        if any(f"/{role}/" in n for n in names)
+    ]
 
 
 def split_label(name: str) -> str:
@@ -200,7 +233,8 @@ def split_label(name: str) -> str:
 
 
 def job_panel(ws: Workspace, name: str, what: str, live=None) -> dict | None:
-    """Live progress of job ``name`` (stage, bar, ETA, log, cancel, and ``live()`` if given: more live
+    """Live progress of job ``name`` (stage, bar, ETA, log, cancel, and ``live()`` if given: more
+    live
     output, e.g. training curves); reruns the page when it ends."""
     state = jobs.status(ws, name)
     if state is None:
@@ -214,8 +248,17 @@ def job_panel(ws: Workspace, name: str, what: str, live=None) -> dict | None:
         if now.get("state") in ("queued", "starting", "running"):
             total, done = now.get("total"), now.get("done") or 0
             eta = f", about {now['eta_s']:.0f} s left" if now.get("eta_s") else ""
-            info = ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in (now.get("info") or {}).items())
-            st.progress(min(done / total, 1.0) if total else 0.0, text=f"{what}: {now['state']} — {now.get('stage') or 'starting'}" + (f" {done}/{total}" if total else "") + eta + (f" ({info})" if info else ""))
+            info = ", ".join(
+                f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
+                for k, v in (now.get("info") or {}).items()
+            )
+            st.progress(
+                min(done / total, 1.0) if total else 0.0,
+                text=f"{what}: {now['state']} — {now.get('stage') or 'starting'}"
+                + (f" {done}/{total}" if total else "")
+                + eta
+                + (f" ({info})" if info else ""),
+            )
             if st.button("Cancel", key=f"cancel-{name}"):
                 jobs.cancel(ws, name)
             if live is not None:
@@ -239,7 +282,13 @@ def cli_base_args(base) -> list[str]:
 
 
 def download_csv(df, name: str, label: str = "Download data (CSV)") -> None:
-    st.download_button(label, df.to_csv(index=False).encode(), file_name=f"{name}.csv", mime="text/csv", key=f"csv-{name}")
+    st.download_button(
+        label,
+        df.to_csv(index=False).encode(),
+        file_name=f"{name}.csv",
+        mime="text/csv",
+        key=f"csv-{name}",
+    )
 
 
 @st.cache_resource(max_entries=32)
@@ -250,33 +299,53 @@ def _token_split(name: str, stamp: float, base_ref: str, _base):
 
 
 def split_refs(base, names: list[str]) -> list:
-    """The chosen splits as TokenSplits; an uploaded file is read and tokenized once per version (its mtime)."""
-    return [_token_split(n, os.path.getmtime(n) if os.path.exists(n) else 0.0, base.ref, base) for n in names]
+    """The chosen splits as TokenSplits; an uploaded file is read and tokenized once per version
+    (its mtime)."""
+    return [
+        _token_split(n, os.path.getmtime(n) if os.path.exists(n) else 0.0, base.ref, base)
+        for n in names
+    ]
 
 
 def missing_evaluations(ws: Workspace, base, saes: list, splits: list) -> int:
     """How many (SAE, split) evaluations are not stored yet."""
     from ssae_core.evaluate import EvalConfig
 
-    return sum(ws.find("sae_eval", EvalConfig(), [s.ref, sp.ref, base.ref]) is None for s in saes for sp in splits)
+    return sum(
+        ws.find("sae_eval", EvalConfig(), [s.ref, sp.ref, base.ref]) is None
+        for s in saes
+        for sp in splits
+    )
 
 
 def evaluation_gate(ws: Workspace, base, saes: list, split_names: list[str]) -> bool:
-    """True when every chosen SAE is evaluated on every chosen split; otherwise offers (and tracks) the job."""
+    """True when every chosen SAE is evaluated on every chosen split; otherwise offers (and tracks)
+    the job."""
     import hashlib
 
     splits = split_refs(base, split_names)
     missing = missing_evaluations(ws, base, saes, splits)
-    name = "evaluate-" + hashlib.sha256("|".join([s.ref for s in saes] + split_names).encode()).hexdigest()[:10]
+    name = (
+        "evaluate-"
+        + hashlib.sha256("|".join([s.ref for s in saes] + split_names).encode()).hexdigest()[:10]
+    )
     state = job_panel(ws, name, "Evaluation")
     if not missing:
         return True
     running = state is not None and state["state"] not in jobs.FINAL
     if not running:
-        st.info(f"{missing} evaluation(s) of the chosen SAEs on {', '.join(split_names)} are not computed yet.")
+        st.info(
+            f"{missing} evaluation(s) of the chosen SAEs on {', '.join(split_names)} are not"
+            " computed yet."
+        )
         if st.button("Evaluate (background job)", type="primary", key=f"go-{name}"):
             arts = sorted({s.ref.split("#")[0] for s in saes if s.ref.startswith("ssae/")})
-            args = ["evaluate", *cli_base_args(base), *[a for ref in arts for a in ("--ssae", ref)], *[a for n in split_names for a in ("--split", n)]]
+            args = [
+                "evaluate",
+                *cli_base_args(base),
+                *[a for ref in arts for a in ("--ssae", ref)],
+                *[a for n in split_names for a in ("--split", n)],
+            ]
             if not any(s.group == "GSAE" for s in saes):
                 args.append("--no-gsae")
             jobs.launch(ws, name, args)
@@ -290,11 +359,19 @@ def _comparison(root: str, spec_key: str, refs: tuple, split_names: tuple, l0_ra
 
     ws = _workspace(root)
     base = _base(root, spec_key)
-    saes = [s for s in _named(root, tuple(a.key for a in ssae_artifacts(ws, base)), spec_key) if s.ref in refs]
+    saes = [
+        s
+        for s in _named(root, tuple(a.key for a in ssae_artifacts(ws, base)), spec_key)
+        if s.ref in refs
+    ]
     lo, hi = l0_range or (None, None)
     return compare_saes(ws, base, saes, split_refs(base, list(split_names)), lo, hi)
 
 
-def comparison(ws: Workspace, base, saes: list, split_names: list[str], l0_range: tuple | None = None):
+def comparison(
+    ws: Workspace, base, saes: list, split_names: list[str], l0_range: tuple | None = None
+):
     """``report.compare_saes`` over stored evaluations, cached per choice of SAEs and splits."""
-    return _comparison(str(ws.root), _spec_key(base.spec), tuple(s.ref for s in saes), tuple(split_names), l0_range)
+    return _comparison(
+        str(ws.root), _spec_key(base.spec), tuple(s.ref for s in saes), tuple(split_names), l0_range
+    )

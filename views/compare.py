@@ -2,9 +2,9 @@
 
 import streamlit as st
 
-from views import common
 from ssae_core import jobs
 from ssae_core.report import to_html
+from views import common
 
 st.title("Compare GSAE · SSAE · tilted SSAE")
 ws = common.workspace()
@@ -14,27 +14,82 @@ defaults = common.comparison_defaults(ws, base)
 
 if base.world is not None and len(defaults) == 1:
     st.markdown(
-        f"The demo comparison finetunes the GSAE on a **{cfg.method}** selection for **{cfg.subdomain}** "
-        f"({cfg.token_budget:,} tokens) with ERM and with TERM (t = {cfg.tilt:g}), {len(cfg.sparsity)} L1 values each."
+        f"The demo comparison finetunes the GSAE on a **{cfg.method}** selection for"
+        f" **{cfg.subdomain}** ({cfg.token_budget:,} tokens) with ERM and with TERM (t ="
+        f" {cfg.tilt:g}), {len(cfg.sparsity)} L1 values each."
     )
     state = common.job_panel(ws, "demo-ssaes", "Demo comparison")
-    if (state is None or state["state"] in ("failed", "cancelled")) and st.button("Build the demo comparison (background job)", type="primary"):
-        jobs.launch(ws, "demo-ssaes", ["demo", "ssaes", *common.cli_base_args(base), "--subdomain", cfg.subdomain, "--method", cfg.method], resource="train:cpu")
+    if (state is None or state["state"] in ("failed", "cancelled")) and st.button(
+        "Build the demo comparison (background job)", type="primary"
+    ):
+        jobs.launch(
+            ws,
+            "demo-ssaes",
+            [
+                "demo",
+                "ssaes",
+                *common.cli_base_args(base),
+                "--subdomain",
+                cfg.subdomain,
+                "--method",
+                cfg.method,
+            ],
+            resource="train:cpu",
+        )
         st.rerun()
 
-saes = common.pick_saes(common.named_saes(ws, base), "compare-saes", defaults, help="Default: the GSAE and both sweeps; the figures after the Pareto curves compare, per sweep, the SSAE closest to the GSAE's L0.")
+saes = common.pick_saes(
+    common.named_saes(ws, base),
+    "compare-saes",
+    defaults,
+    help=(
+        "Default: the GSAE and both sweeps; the figures after the Pareto curves compare, per sweep,"
+        " the SSAE closest to the GSAE's L0."
+    ),
+)
 splits = common.require_splits(base, ws)
-split_names = st.multiselect("Test splits (the first is in-domain)", splits, format_func=common.split_label, default=common.default_splits(splits, cfg.subdomain), key="compare-splits")
+split_names = st.multiselect(
+    "Test splits (the first is in-domain)",
+    splits,
+    format_func=common.split_label,
+    default=common.default_splits(splits, cfg.subdomain),
+    key="compare-splits",
+)
 if not saes or not split_names or not common.evaluation_gate(ws, base, saes, split_names):
     st.stop()
 
 result = common.comparison(ws, base, saes, split_names)
-st.dataframe(result.metrics[["split", "label", "l0", "fvu", "dead_fraction", "ce_loss_recovered", "ppl_spliced", "ppl_vs_gsae"]], hide_index=True)
+st.dataframe(
+    result.metrics[
+        [
+            "split",
+            "label",
+            "l0",
+            "fvu",
+            "dead_fraction",
+            "ce_loss_recovered",
+            "ppl_spliced",
+            "ppl_vs_gsae",
+        ]
+    ],
+    hide_index=True,
+)
 common.download_csv(result.metrics, "compare-metrics")
 left, right = st.columns(2)
 for i, name in enumerate(n for n in result.figures if n.startswith("pareto_")):
     (left if i % 2 == 0 else right).plotly_chart(result.figures[name], key=name)
-for name in ("tail_coverage", "tail_cumulative", "count_rank", "count_differences", "concept_recall"):
+for name in (
+    "tail_coverage",
+    "tail_cumulative",
+    "count_rank",
+    "count_differences",
+    "concept_recall",
+):
     if name in result.figures:
         st.plotly_chart(result.figures[name], key=name)
-st.download_button("Download the HTML report", lambda: to_html(result).encode(), file_name="ssae-comparison.html", mime="text/html")
+st.download_button(
+    "Download the HTML report",
+    lambda: to_html(result).encode(),
+    file_name="ssae-comparison.html",
+    mime="text/html",
+)

@@ -3,17 +3,28 @@
 import pandas as pd
 import streamlit as st
 
-from views import common
 from ssae_core import data
 from ssae_core.data import DataError
+from views import common
 
 st.title("Seeds & data")
-st.caption("Text files (.txt: blank-line separated documents), .jsonl (a `text` field), .csv or .parquet (a `text` column). Files are checked before use: empty, binary, bad encoding, too large, duplicates.")
+st.caption(
+    "Text files (.txt: blank-line separated documents), .jsonl (a `text` field), .csv or .parquet"
+    " (a `text` column). Files are checked before use: empty, binary, bad encoding, too large,"
+    " duplicates."
+)
 ws = common.workspace()
 base = common.base(ws)
 
-for role, what in (("seeds", "Seed set"), ("corpus", "Corpus to select from (up to 200 MB; larger: `python -m ssae_core select --corpus PATH`)"),
-                   ("test", "In-domain test set"), ("ood", "Out-of-distribution test set")):
+for role, what in (
+    ("seeds", "Seed set"),
+    (
+        "corpus",
+        "Corpus to select from (up to 200 MB; larger: `python -m ssae_core select --corpus PATH`)",
+    ),
+    ("test", "In-domain test set"),
+    ("ood", "Out-of-distribution test set"),
+):
     upload = st.file_uploader(what, type=["txt", "jsonl", "csv", "parquet"], key=f"up-{role}")
     if upload is None:
         continue
@@ -28,7 +39,14 @@ for role, what in (("seeds", "Seed set"), ("corpus", "Corpus to select from (up 
         continue
     report = dict(texts.report)
     report["tokens"] = data.count_tokens(texts, base.tokenizer)
-    st.success(f"{upload.name}: {report['documents']} documents, {report['tokens']:,} tokens" + (f", {report['duplicates_dropped']} duplicates dropped" if report.get("duplicates_dropped") else ""))
+    st.success(
+        f"{upload.name}: {report['documents']} documents, {report['tokens']:,} tokens"
+        + (
+            f", {report['duplicates_dropped']} duplicates dropped"
+            if report.get("duplicates_dropped")
+            else ""
+        )
+    )
 
 world = base.world
 if world is not None:
@@ -36,9 +54,16 @@ if world is not None:
     rows = []
     for split in ["physics_seed", "medicine_seed", "general", *common.test_splits(world)]:
         docs = world.split_tokens(split)
-        rows.append({"split": split, "documents": len(docs), "tokens": int(sum(len(d) for d in docs))})
+        rows.append(
+            {"split": split, "documents": len(docs), "tokens": int(sum(len(d) for d in docs))}
+        )
     st.dataframe(pd.DataFrame(rows), hide_index=True)
 uploaded = sorted((ws.root / "uploads").glob("*/*")) if (ws.root / "uploads").exists() else []
 if uploaded:
     st.subheader("Uploaded")
-    st.dataframe(pd.DataFrame([{"role": p.parent.name, "file": p.name, "bytes": p.stat().st_size} for p in uploaded]), hide_index=True)
+    st.dataframe(
+        pd.DataFrame(
+            [{"role": p.parent.name, "file": p.name, "bytes": p.stat().st_size} for p in uploaded]
+        ),
+        hide_index=True,
+    )

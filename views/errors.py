@@ -1,22 +1,33 @@
-"""Error norms: per-token SAE error for a text, the linear / nonlinear split and the dark-matter fits."""
+"""Error norms: per-token SAE error for a text, the linear / nonlinear split and the dark-matter
+fits."""
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 import torch
 
-from views import common
 from ssae_core import dark_matter as dm
 from ssae_core import highlight, plots, selection
 from ssae_core.activations import collect, kept_tokens, pad_id
 from ssae_core.features import token_top_features
+from views import common
 
 st.title("Error norms")
-st.caption("Try your own text: per-token ‖x − x̂‖ and top features of each SAE, and the SAE error's linear and nonlinear parts on a split (Engels et al.).")
+st.caption(
+    "Try your own text: per-token ‖x − x̂‖ and top features of each SAE, and the SAE error's linear"
+    " and nonlinear parts on a split (Engels et al.)."
+)
 ws = common.workspace()
 base = common.base(ws)
-saes = common.pick_saes(common.named_saes(ws, base), "err-saes", common.comparison_defaults(ws, base)[:3])
-split = st.selectbox("Test split (documents to pick from; the tokens the dark-matter fits use)", common.require_splits(base, ws), format_func=common.split_label, key="err-split")
+saes = common.pick_saes(
+    common.named_saes(ws, base), "err-saes", common.comparison_defaults(ws, base)[:3]
+)
+split = st.selectbox(
+    "Test split (documents to pick from; the tokens the dark-matter fits use)",
+    common.require_splits(base, ws),
+    format_func=common.split_label,
+    key="err-split",
+)
 docs = common.split_refs(base, [split])[0].docs
 if not saes:
     st.stop()
@@ -38,33 +49,71 @@ def fits(refs: tuple, split: str, limit: int) -> dict[str, pd.DataFrame]:
 
 
 def per_token_error() -> None:
-    """Each chosen SAE's error norm on every token of a text, and the tokens each SAE fixed or broke."""
+    """Each chosen SAE's error norm on every token of a text, and the tokens each SAE fixed or
+    broke."""
     doc_index = st.number_input("Document", 0, len(docs) - 1, 0, key="err-doc")
-    text = st.text_area("Text (edit it or paste your own)", base.tokenizer.decode(docs[int(doc_index)]), height=100, key=f"err-text-{split}-{doc_index}")
-    x, ids = activations((tuple(int(t) for t in selection.tokenize([text], base.tokenizer, base.model.cfg.n_ctx)[0]),))
+    text = st.text_area(
+        "Text (edit it or paste your own)",
+        base.tokenizer.decode(docs[int(doc_index)]),
+        height=100,
+        key=f"err-text-{split}-{doc_index}",
+    )
+    x, ids = activations(
+        (
+            tuple(
+                int(t) for t in selection.tokenize([text], base.tokenizer, base.model.cfg.n_ctx)[0]
+            ),
+        )
+    )
     if not len(ids):
         st.warning("The text has no tokens the model can read; type some words.")
         return
     named = {s.label: s.sae for s in saes}
     norms = dm.error_norms(named, torch.from_numpy(x))
     words = [base.tokenizer.decode([i]) for i in ids]
-    value = st.radio("Colour by", ["error_norm", "relative_error"], horizontal=True, format_func=lambda v: v.replace("_", " "), key="err-value")
+    value = st.radio(
+        "Colour by",
+        ["error_norm", "relative_error"],
+        horizontal=True,
+        format_func=lambda v: v.replace("_", " "),
+        key="err-value",
+    )
     st.html(highlight.error_rows_html(norms, words, value))
-    common.download_csv(norms.assign(token=norms.token_index.map(dict(enumerate(words)))), "error-norms")
+    common.download_csv(
+        norms.assign(token=norms.token_index.map(dict(enumerate(words)))), "error-norms"
+    )
     with st.expander("Top features per token"):
         top = token_top_features(named, torch.from_numpy(x))
-        cells = top.assign(cell=top.feature.astype(str) + " (" + top.activation.map("{:.2f}".format) + ")").groupby(["token_index", "sae"], sort=False).cell.agg(", ".join)
-        table = cells.unstack("sae").reindex(index=range(len(words)), columns=list(named)).fillna("")
+        cells = (
+            top.assign(
+                cell=top.feature.astype(str) + " (" + top.activation.map("{:.2f}".format) + ")"
+            )
+            .groupby(["token_index", "sae"], sort=False)
+            .cell.agg(", ".join)
+        )
+        table = (
+            cells.unstack("sae").reindex(index=range(len(words)), columns=list(named)).fillna("")
+        )
         st.dataframe(table.assign(token=words)[["token", *named]], hide_index=True, height=300)
-        st.caption("Each SAE's three most active features on the token: id (activation). Open one on the Features page.")
+        st.caption(
+            "Each SAE's three most active features on the token: id (activation). Open one on the"
+            " Features page."
+        )
     if "GSAE" in named and len(named) > 1:
         st.subheader("Tokens each SAE fixed or broke most vs the GSAE")
-        st.table(dm.fixed_and_broken(norms, words, "GSAE", k=5).style.format(precision=3).hide(axis="index"))  # small: static HTML draws faster than a grid
+        st.table(
+            dm.fixed_and_broken(norms, words, "GSAE", k=5)
+            .style.format(precision=3)
+            .hide(axis="index")
+        )  # small: static HTML draws faster than a grid
 
 
 def dark_matter() -> None:
     """Held-out R² of linear predictions of each SAE's error on the split (Engels et al.)."""
-    st.caption("How much of each SAE's error a linear map of the activation predicts: held-out R² on the split's tokens.")
+    st.caption(
+        "How much of each SAE's error a linear map of the activation predicts: held-out R² on the"
+        " split's tokens."
+    )
     limit = st.slider("Tokens used for the fits", 1000, 50_000, 8000, step=1000, key="err-limit")
     result = fits(tuple(s.ref for s in saes), split, limit)
     st.table(result["r2"].style.format(precision=3).hide(axis="index"))
@@ -72,10 +121,15 @@ def dark_matter() -> None:
     if len(result["cross"]):
         st.table(result["cross"].style.format(precision=3).hide(axis="index"))
         pair = result["cross"].iloc[0]
-        st.plotly_chart(plots.cross_scatter(result["tokens"], pair["from"], pair["to"], pair["r2"]), key="err-cross")
+        st.plotly_chart(
+            plots.cross_scatter(result["tokens"], pair["from"], pair["to"], pair["r2"]),
+            key="err-cross",
+        )
 
 
-tab_tokens, tab_dark = st.tabs(["Per-token error", "Dark matter on the split"], key="err-tab", on_change="rerun")  # only the open tab runs
+tab_tokens, tab_dark = st.tabs(
+    ["Per-token error", "Dark matter on the split"], key="err-tab", on_change="rerun"
+)  # only the open tab runs
 if tab_tokens.open:
     with tab_tokens:
         per_token_error()

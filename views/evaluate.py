@@ -5,17 +5,30 @@ import streamlit as st
 from views import common
 
 st.title("Evaluate")
-st.caption("Spliced-in perplexity vs L0 per sweep (paper Fig. 1, 4-6), the area under each curve over the L0 range all curves share, and every metric.")
+st.caption(
+    "Spliced-in perplexity vs L0 per sweep (paper Fig. 1, 4-6), the area under each curve over the"
+    " L0 range all curves share, and every metric."
+)
 ws = common.workspace()
 base = common.base(ws)
-saes = common.pick_saes(common.named_saes(ws, base), "eval-saes", common.comparison_defaults(ws, base))
+saes = common.pick_saes(
+    common.named_saes(ws, base), "eval-saes", common.comparison_defaults(ws, base)
+)
 splits = common.require_splits(base, ws)
-split_names = st.multiselect("Test splits (the first is in-domain)", splits, format_func=common.split_label, default=common.default_splits(splits, "physics"), key="eval-splits")
+split_names = st.multiselect(
+    "Test splits (the first is in-domain)",
+    splits,
+    format_func=common.split_label,
+    default=common.default_splits(splits, "physics"),
+    key="eval-splits",
+)
 if not saes or not split_names or not common.evaluation_gate(ws, base, saes, split_names):
     st.stop()
 
 result = common.comparison(ws, base, saes, split_names)
-paretos = [n for n in result.figures if n.startswith("pareto_")]  # named by split (an upload's file stem)
+paretos = [
+    n for n in result.figures if n.startswith("pareto_")
+]  # named by split (an upload's file stem)
 for col, name in zip(st.columns(len(paretos)), paretos):
     col.plotly_chart(result.figures[name], key=name)
 st.subheader("Area under perplexity vs L0")

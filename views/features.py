@@ -4,14 +4,19 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from views import common
 from ssae_core import maps, plots
-from ssae_core.autointerp.backends import AutointerpError, ClaudeBackend, OfflineBackend, find_api_key
+from ssae_core.autointerp.backends import (
+    AutointerpError,
+    ClaudeBackend,
+    OfflineBackend,
+    find_api_key,
+)
 from ssae_core.autointerp.examples import build_examples, top_windows
 from ssae_core.autointerp.run import run_sync, score_features, stored_results
 from ssae_core.evaluate import EvalConfig, load_features, split_docs
 from ssae_core.features import HIST_EDGES, count_differences, count_rank
 from ssae_core.highlight import example_html, histogram_html
+from views import common
 
 st.title("Features")
 ws = common.workspace()
@@ -19,7 +24,9 @@ base = common.base(ws)
 saes = common.named_saes(ws, base)
 left, right = st.columns(2)
 label = left.selectbox("SAE", [s.label for s in saes], key="feat-sae")
-split = right.selectbox("Split", common.require_splits(base, ws), format_func=common.split_label, key="feat-split")
+split = right.selectbox(
+    "Split", common.require_splits(base, ws), format_func=common.split_label, key="feat-split"
+)
 sae = next(s for s in saes if s.label == label)
 gsae = saes[0]
 if not common.evaluation_gate(ws, base, [sae, gsae], [split]):
@@ -42,7 +49,14 @@ def sae_by_ref(ref: str):
 def decoder_points(ref: str, path: str) -> pd.DataFrame:
     W = sae_by_ref(ref).W_dec.detach().cpu().numpy()
     xy = maps.umap_2d(W)
-    return pd.DataFrame({"x": xy[:, 0], "y": xy[:, 1], "feature": np.arange(len(W)), "frequency": table(path).frequency.to_numpy()})
+    return pd.DataFrame(
+        {
+            "x": xy[:, 0],
+            "y": xy[:, 1],
+            "feature": np.arange(len(W)),
+            "frequency": table(path).frequency.to_numpy(),
+        }
+    )
 
 
 def open_clicked_feature() -> None:
@@ -50,11 +64,19 @@ def open_clicked_feature() -> None:
     points = st.session_state["decoder-map"]["selection"]["points"]
     if points and points[0].get("customdata") is not None:
         data = points[0]["customdata"]
-        st.session_state.update({"feat-id": int(data if np.isscalar(data) else data[0]), "feat-query": "", "feat-tab": "Feature browser"})
+        st.session_state.update(
+            {
+                "feat-id": int(data if np.isscalar(data) else data[0]),
+                "feat-query": "",
+                "feat-tab": "Feature browser",
+            }
+        )
 
 
 feats = table(str(art.path))
-tab_counts, tab_map, tab_browse = st.tabs(["Activation counts", "Decoder map", "Feature browser"], key="feat-tab", on_change="rerun")  # only the open tab runs
+tab_counts, tab_map, tab_browse = st.tabs(
+    ["Activation counts", "Decoder map", "Feature browser"], key="feat-tab", on_change="rerun"
+)  # only the open tab runs
 if tab_counts.open:
     with tab_counts:
         counts = {label: feats["count"].to_numpy()}
@@ -63,22 +85,36 @@ if tab_counts.open:
         colors = plots.palette(counts)
         st.plotly_chart(plots.count_rank(count_rank(counts), colors), key="count-rank")
         if len(counts) > 1:
-            st.plotly_chart(plots.count_differences({label: count_differences(counts[label], counts["GSAE"])}, "GSAE", colors), key="count-diff")
+            st.plotly_chart(
+                plots.count_differences(
+                    {label: count_differences(counts[label], counts["GSAE"])}, "GSAE", colors
+                ),
+                key="count-diff",
+            )
 if tab_map.open:
     with tab_map:
         st.caption("Click a point to open that feature in the browser.")
-        st.plotly_chart(plots.decoder_map(decoder_points(sae.ref, str(art.path))), key="decoder-map", on_select=open_clicked_feature, selection_mode="points")
+        st.plotly_chart(
+            plots.decoder_map(decoder_points(sae.ref, str(art.path))),
+            key="decoder-map",
+            on_select=open_clicked_feature,
+            selection_mode="points",
+        )
 
 
 def examples_for(ref: str, path: str, j: int):
     """What autointerp needs for feature ``j``: explanation windows and held-out examples."""
-    return build_examples(base, sae_by_ref(ref), split_docs(ws.open(path)), table(path).set_index("feature"), [j])[0]
+    return build_examples(
+        base, sae_by_ref(ref), split_docs(ws.open(path)), table(path).set_index("feature"), [j]
+    )[0]
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
 def windows_for(ref: str, path: str, j: int):
     """Feature ``j``'s top activating windows (the browser's examples)."""
-    return top_windows(base, sae_by_ref(ref), split_docs(ws.open(path)), table(path).set_index("feature"), j)
+    return top_windows(
+        base, sae_by_ref(ref), split_docs(ws.open(path)), table(path).set_index("feature"), j
+    )
 
 
 @st.fragment
@@ -86,54 +122,99 @@ def browser():
     """The feature browser: switching features reruns only this part of the page."""
     results = {r["feature"]: r for r in stored_results(ws, [sae.ref]) if r.get("status") == "ok"}
     tok = base.tokenizer
-    query = st.text_input("Search: a feature id, a token, or words of an explanation", key="feat-query")
+    query = st.text_input(
+        "Search: a feature id, a token, or words of an explanation", key="feat-query"
+    )
     live = feats[feats["count"] > 0]
     if query.strip().isdigit():
         matches = [int(query)] if int(query) < len(feats) else []
         st.session_state["feat-id"] = int(query)
     elif query.strip():
         q = query.strip().lower()
-        lens_hit = [int(j) for j, top in zip(live.feature, live.lens_top) if any(q == tok.decode([int(t)]).strip().lower() for t in top)]
-        matches = lens_hit + [j for j, r in results.items() if q in r.get("explanation", "").lower() and j not in lens_hit]
+        lens_hit = [
+            int(j)
+            for j, top in zip(live.feature, live.lens_top)
+            if any(q == tok.decode([int(t)]).strip().lower() for t in top)
+        ]
+        matches = lens_hit + [
+            j
+            for j, r in results.items()
+            if q in r.get("explanation", "").lower() and j not in lens_hit
+        ]
     else:
         matches = live.sort_values("count", ascending=False).feature.head(50).tolist()
     if not matches:
         st.warning("No feature matches; try another token or an id.")
         return
     current = st.session_state.get("feat-id")
-    options = ([current] if current is not None and current not in matches and current < len(feats) else []) + matches
+    options = (
+        [current] if current is not None and current not in matches and current < len(feats) else []
+    ) + matches
     if current in options:  # a map click or an id search opens that feature
         st.session_state["feat-pick"] = current
-    feature = st.selectbox("Feature", options, key="feat-pick",
-                           format_func=lambda j: f"{j}  (fires on {int(feats.loc[j, 'count'])} tokens)" + (f" — {results[j]['explanation'][:60]}" if j in results else ""))
+    feature = st.selectbox(
+        "Feature",
+        options,
+        key="feat-pick",
+        format_func=lambda j: (
+            f"{j}  (fires on {int(feats.loc[j, 'count'])} tokens)"
+            + (f" — {results[j]['explanation'][:60]}" if j in results else "")
+        ),
+    )
     st.session_state["feat-id"] = feature
     row = feats.loc[feature]
     c1, c2, c3 = st.columns(3)
-    c1.metric("Tokens fired on", f"{int(row['count']):,}", help=f"{row.frequency:.2%} of the split's tokens")
+    c1.metric(
+        "Tokens fired on",
+        f"{int(row['count']):,}",
+        help=f"{row.frequency:.2%} of the split's tokens",
+    )
     c2.metric("Mean activation", f"{row.mean_act:.3f}")
     c3.metric("Max activation", f"{row.max_act:.3f}")
-    st.markdown("**Logit lens** · promotes: " + ", ".join(f"`{tok.decode([int(t)]).strip()}`" for t in row.lens_top) +
-                "  \n· suppresses: " + ", ".join(f"`{tok.decode([int(t)]).strip()}`" for t in row.lens_bottom))
+    st.markdown(
+        "**Logit lens** · promotes: "
+        + ", ".join(f"`{tok.decode([int(t)]).strip()}`" for t in row.lens_top)
+        + "  \n· suppresses: "
+        + ", ".join(f"`{tok.decode([int(t)]).strip()}`" for t in row.lens_bottom)
+    )
     if row["count"] == 0:
         st.info("This feature never fires on this split.")
         return
 
     result = results.get(int(feature))
     if result:
-        st.markdown(f"**Explanation** ({result['backend']}): {result['explanation']}  \nF1 {result['f1']:.2f} · precision {result['precision']:.2f} · recall {result['recall']:.2f}")
+        st.markdown(
+            f"**Explanation** ({result['backend']}): {result['explanation']}  \nF1"
+            f" {result['f1']:.2f} · precision {result['precision']:.2f} · recall"
+            f" {result['recall']:.2f}"
+        )
     backend_name = "Claude" if find_api_key() else "offline baseline"
     if st.button(f"Explain & score ({backend_name})", key="explain-one"):
         try:
             backend = ClaudeBackend() if find_api_key() else OfflineBackend()
             with st.spinner("Explaining and scoring…"):
-                run_sync(score_features(ws, backend, sae.ref, [examples_for(sae.ref, str(art.path), int(feature))]))
+                run_sync(
+                    score_features(
+                        ws, backend, sae.ref, [examples_for(sae.ref, str(art.path), int(feature))]
+                    )
+                )
             st.rerun()
         except AutointerpError as exc:
             st.error(str(exc))
     st.markdown("**Top activating examples** (shade = activation; hover for the value)")
     windows = windows_for(sae.ref, str(art.path), int(feature))
-    st.html(f'<div data-feature="{int(feature)}">' + "".join(example_html(list(ex.tokens), list(ex.acts), float(row.max_act)) for ex in windows) + "</div>")
-    st.html(histogram_html(row["hist"], HIST_EDGES, "Activation histogram on the split (tokens where it fires)"))
+    st.html(
+        f'<div data-feature="{int(feature)}">'
+        + "".join(
+            example_html(list(ex.tokens), list(ex.acts), float(row.max_act)) for ex in windows
+        )
+        + "</div>"
+    )
+    st.html(
+        histogram_html(
+            row["hist"], HIST_EDGES, "Activation histogram on the split (tokens where it fires)"
+        )
+    )
 
 
 if tab_browse.open:

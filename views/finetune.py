@@ -5,12 +5,15 @@ import hashlib
 import pandas as pd
 import streamlit as st
 
-from views import common
 from ssae_core import jobs, plots, train
 from ssae_core.device import pick_device
+from views import common
 
 st.title("Finetune")
-st.caption("Starts from the GSAE; Adam, unit-norm decoder rows, linear LR decay (paper defaults). One job trains the whole sweep; a cancelled run resumes from its checkpoint when launched again.")
+st.caption(
+    "Starts from the GSAE; Adam, unit-norm decoder rows, linear LR decay (paper defaults). One job"
+    " trains the whole sweep; a cancelled run resumes from its checkpoint when launched again."
+)
 ws = common.workspace()
 base = common.base(ws)
 selections = common.selections(ws, base)
@@ -18,19 +21,58 @@ if not selections:
     st.info("No selection yet: make one on the Select page.")
     st.page_link("views/select.py", label="Go to Select", icon=":material/travel_explore:")
     st.stop()
-labels = {a.key: f"{a.summary['method']} · {a.summary['tokens']:,} tokens · {a.summary['documents']} docs" + (f" · precision {a.summary['precision']:.0%}" if "precision" in a.summary else "") for a in selections}
+labels = {
+    a.key: (
+        f"{a.summary['method']} · {a.summary['tokens']:,} tokens · {a.summary['documents']} docs"
+        + (f" · precision {a.summary['precision']:.0%}" if "precision" in a.summary else "")
+    )
+    for a in selections
+}
 sel_key = st.selectbox("Selection", list(labels), format_func=labels.get, key="ft-sel")
 c1, c2, c3 = st.columns(3)
-objective = c1.radio("Objective", ["erm", "term"], format_func=str.upper, horizontal=True, key="ft-obj")
-tilt = c2.number_input("Tilt t", 0.0, 1e9, 500.0 if objective == "term" else 0.0, disabled=objective == "erm", key="ft-tilt")
+objective = c1.radio(
+    "Objective", ["erm", "term"], format_func=str.upper, horizontal=True, key="ft-obj"
+)
+tilt = c2.number_input(
+    "Tilt t",
+    0.0,
+    1e9,
+    500.0 if objective == "term" else 0.0,
+    disabled=objective == "erm",
+    key="ft-tilt",
+)
 steps = c3.number_input("Steps", 10, 100_000, 1000 if not common.quick() else 40, key="ft-steps")
 arch = base.sae.cfg.architecture()
-meaning = {"standard": "L1 coefficient", "jumprelu": "L0 coefficient", "topk": "k, active features per token"}.get(arch, "sparsity value")
-l1 = st.text_input(f"Sparsity values (one SSAE each; {meaning} for this {arch} GSAE)", "1,2,3.5,6" if base.world is not None else "", key="ft-l1",
-                   help="The demo world's GSAE trains well at 1-6; for another GSAE start near the value it was trained with.")
+meaning = {
+    "standard": "L1 coefficient",
+    "jumprelu": "L0 coefficient",
+    "topk": "k, active features per token",
+}.get(arch, "sparsity value")
+l1 = st.text_input(
+    f"Sparsity values (one SSAE each; {meaning} for this {arch} GSAE)",
+    "1,2,3.5,6" if base.world is not None else "",
+    key="ft-l1",
+    help=(
+        "The demo world's GSAE trains well at 1-6; for another GSAE start near the value it was"
+        " trained with."
+    ),
+)
 
 device = str(pick_device())
-args = ["finetune", *common.cli_base_args(base), "--selection", f"selection/{sel_key}", "--objective", objective, "--l1", l1, "--steps", str(int(steps)), "--device", device]
+args = [
+    "finetune",
+    *common.cli_base_args(base),
+    "--selection",
+    f"selection/{sel_key}",
+    "--objective",
+    objective,
+    "--l1",
+    l1,
+    "--steps",
+    str(int(steps)),
+    "--device",
+    device,
+]
 if objective == "term":
     args += ["--tilt", str(tilt)]
 if common.quick():
@@ -45,7 +87,12 @@ def live_curves():
 
 
 state = common.job_panel(ws, name, "Finetuning", live_curves)
-if (state is None or state["state"] in jobs.FINAL) and st.button(f"Train on {device} (background job)", type="primary", disabled=not l1.strip(), help=None if l1.strip() else f"Give one or more {meaning} values first."):
+if (state is None or state["state"] in jobs.FINAL) and st.button(
+    f"Train on {device} (background job)",
+    type="primary",
+    disabled=not l1.strip(),
+    help=None if l1.strip() else f"Give one or more {meaning} values first.",
+):
     jobs.launch(ws, name, args, resource=f"train:{device}")
     st.rerun()
 
@@ -54,8 +101,17 @@ ssaes = common.ssae_artifacts(ws, base)
 if not ssaes:
     st.info("None yet.")
     st.stop()
-rows = [{"key": a.key, "objective": a.manifest["config"]["objective"], "tilt": a.manifest["config"]["tilt"], "steps": a.manifest["config"]["steps"],
-         "sparsity": ", ".join(f"{v:g}" for v in a.manifest["config"]["sparsity"]), "train tokens": a.summary["train_tokens"]} for a in ssaes]
+rows = [
+    {
+        "key": a.key,
+        "objective": a.manifest["config"]["objective"],
+        "tilt": a.manifest["config"]["tilt"],
+        "steps": a.manifest["config"]["steps"],
+        "sparsity": ", ".join(f"{v:g}" for v in a.manifest["config"]["sparsity"]),
+        "train tokens": a.summary["train_tokens"],
+    }
+    for a in ssaes
+]
 st.dataframe(pd.DataFrame(rows), hide_index=True)
 pick = st.selectbox("Show", [a.key for a in ssaes], key="ft-show")
 art = next(a for a in ssaes if a.key == pick)

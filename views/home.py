@@ -1,24 +1,29 @@
-"""Home: what the product does, the base model (demo world, SAELens release, local directories), the workspace."""
+"""Home: what the product does, the base model (demo world, SAELens release, local directories), the
+workspace."""
 
 import pandas as pd
 import streamlit as st
 
-from views import common
 from ssae_core import jobs, plots
 from ssae_core.base import BaseSpec, releases
 from ssae_core.cli import demo_summary
 from ssae_core.errors import LoadError
+from views import common
 
 st.title("SSAE Studio")
 st.markdown(
-    "General sparse autoencoders miss rare concepts. SSAE Studio expands a few seed texts about a "
-    "subdomain into a training set by retrieval, finetunes a general SAE on it (ERM or tilted ERM), "
-    "and shows what the specialized SAE now sees that the general one did not."
+    "General sparse autoencoders miss rare concepts. SSAE Studio expands a few seed texts about a"
+    " subdomain into a training set by retrieval, finetunes a general SAE on it (ERM or tilted"
+    " ERM), and shows what the specialized SAE now sees that the general one did not."
 )
 
 ws = common.workspace()
 spec = common.base_spec(ws)
-SOURCES = {"demo": "Demo world (built here, no download)", "release": "SAELens release (downloads from the Hugging Face Hub)", "local": "Local directories"}
+SOURCES = {
+    "demo": "Demo world (built here, no download)",
+    "release": "SAELens release (downloads from the Hugging Face Hub)",
+    "local": "Local directories",
+}
 
 
 @st.cache_resource(show_spinner=False)
@@ -28,18 +33,54 @@ def release_directory() -> dict:
 
 def spec_form(spec: BaseSpec) -> BaseSpec:
     """Widgets for a base choice, filled in with ``spec``; returns what they describe."""
-    source = st.radio("Source", list(SOURCES), index=list(SOURCES).index(spec.source), format_func=SOURCES.get, key="base-source")
+    source = st.radio(
+        "Source",
+        list(SOURCES),
+        index=list(SOURCES).index(spec.source),
+        format_func=SOURCES.get,
+        key="base-source",
+    )
     if source == "release":
         directory = release_directory()
         names, default = sorted(directory), spec.release or "gpt2-small-res-jb"
-        release = st.selectbox("Release", names, index=names.index(default) if default in names else 0, key="base-release")
+        release = st.selectbox(
+            "Release",
+            names,
+            index=names.index(default) if default in names else 0,
+            key="base-release",
+        )
         model, ids = directory[release]
-        sae_id = st.selectbox("SAE", ids, index=ids.index(spec.sae_id) if spec.sae_id in ids else 0, key="base-sae-id")
-        name = st.text_input("TransformerLens model", spec.model_name or model, help="The model the release was trained on, unless you name another.", key="base-model-name")
-        return BaseSpec(source="release", release=release, sae_id=sae_id, model_name="" if name.strip() == model else name.strip())
+        sae_id = st.selectbox(
+            "SAE", ids, index=ids.index(spec.sae_id) if spec.sae_id in ids else 0, key="base-sae-id"
+        )
+        name = st.text_input(
+            "TransformerLens model",
+            spec.model_name or model,
+            help="The model the release was trained on, unless you name another.",
+            key="base-model-name",
+        )
+        return BaseSpec(
+            source="release",
+            release=release,
+            sae_id=sae_id,
+            model_name="" if name.strip() == model else name.strip(),
+        )
     if source == "local":
-        model_dir = st.text_input("Model directory", spec.model_dir, help="This project's format (tl_config.json) or a Hugging Face model directory (config.json) of an architecture TransformerLens supports.", key="base-model-dir")
-        sae_dir = st.text_input("SAE directory", spec.sae_dir, help="SAELens format: cfg.json + sae_weights.safetensors (what sae.save_model writes).", key="base-sae-dir")
+        model_dir = st.text_input(
+            "Model directory",
+            spec.model_dir,
+            help=(
+                "This project's format (tl_config.json) or a Hugging Face model directory"
+                " (config.json) of an architecture TransformerLens supports."
+            ),
+            key="base-model-dir",
+        )
+        sae_dir = st.text_input(
+            "SAE directory",
+            spec.sae_dir,
+            help="SAELens format: cfg.json + sae_weights.safetensors (what sae.save_model writes).",
+            key="base-sae-dir",
+        )
         return BaseSpec(source="local", model_dir=model_dir.strip(), sae_dir=sae_dir.strip())
     return BaseSpec(quick=common.quick())
 
@@ -52,20 +93,35 @@ def demo_overview(world) -> None:
     cols = st.columns(5)
     cols[0].metric("Documents", f"{summary['corpus']['documents']:,}")
     cols[1].metric("Concepts", summary["corpus"]["concepts"])
-    cols[2].metric("LM held-out CE", f"{lm['heldout_ce']:.2f} nats", help="Next-token cross-entropy on held-out general text.")
-    cols[3].metric("GSAE L0", f"{g['l0']:.1f}", help="Mean number of active GSAE features per token.")
-    cols[4].metric("GSAE CE loss recovered", f"{g['ce_loss_recovered']:.3f}", help="(CE zero-ablated − CE spliced) / (CE zero-ablated − CE clean).")
+    cols[2].metric(
+        "LM held-out CE",
+        f"{lm['heldout_ce']:.2f} nats",
+        help="Next-token cross-entropy on held-out general text.",
+    )
+    cols[3].metric(
+        "GSAE L0", f"{g['l0']:.1f}", help="Mean number of active GSAE features per token."
+    )
+    cols[4].metric(
+        "GSAE CE loss recovered",
+        f"{g['ce_loss_recovered']:.3f}",
+        help="(CE zero-ablated − CE spliced) / (CE zero-ablated − CE clean).",
+    )
     st.caption(
-        f"LM CE is {lm['ce_ratio_to_unigram']:.0%} of a unigram model's ({lm['unigram_ce']:.2f} nats). "
-        f"GSAE: {g['d_sae']} features at `{summary['hook_name']}`, explained variance {g['explained_variance']:.3f}, "
-        f"{g['dead_fraction']:.1%} dead, CE {g['ce_clean']:.3f} → {g['ce_spliced']:.3f} spliced in."
+        f"LM CE is {lm['ce_ratio_to_unigram']:.0%} of a unigram model's ({lm['unigram_ce']:.2f}"
+        f" nats). GSAE: {g['d_sae']} features at `{summary['hook_name']}`, explained variance"
+        f" {g['explained_variance']:.3f}, {g['dead_fraction']:.1%} dead, CE {g['ce_clean']:.3f} →"
+        f" {g['ce_spliced']:.3f} spliced in."
     )
 
     recall = pd.DataFrame(summary["recall_by_bucket"])
-    st.plotly_chart(plots.concept_recall_bars(recall, {"GSAE": "gsae_recall", "linear probe": "probe_recall"}), key="recall")
+    st.plotly_chart(
+        plots.concept_recall_bars(recall, {"GSAE": "gsae_recall", "linear probe": "probe_recall"}),
+        key="recall",
+    )
     st.caption(
-        "A concept counts as recalled when one SAE feature detects its tokens with F1 ≥ 0.5. The linear probe on the "
-        "raw activations shows the concept is there in the model; the gap to the GSAE is what a specialized SAE can close."
+        "A concept counts as recalled when one SAE feature detects its tokens with F1 ≥ 0.5. The"
+        " linear probe on the raw activations shows the concept is there in the model; the gap to"
+        " the GSAE is what a specialized SAE can close."
     )
 
 
@@ -79,13 +135,19 @@ def base_overview(base) -> None:
     cols[2].metric("Vocabulary", f"{about['vocabulary']:,}")
     cols[3].metric("Context", f"{about['context']:,} tokens")
     cols[4].metric("GSAE features", f"{about['d_sae']:,}", help=f"{about['architecture']} SAE")
-    st.caption(f"The GSAE reads `{about['hook']}`. Next: upload seeds, a corpus and test sets on Seeds & data.")
+    st.caption(
+        f"The GSAE reads `{about['hook']}`. Next: upload seeds, a corpus and test sets on Seeds &"
+        " data."
+    )
 
 
 def build_demo() -> None:
     """Start the demo build (first launch) and follow it; reruns the app when it is done."""
     st.subheader("Building the demo world")
-    st.caption("First launch: a synthetic corpus, a tiny language model and a general SAE are built on this machine (a few minutes, once).")
+    st.caption(
+        "First launch: a synthetic corpus, a tiny language model and a general SAE are built on"
+        " this machine (a few minutes, once)."
+    )
     state = jobs.status(ws, common.DEMO_JOB)
     if state is None or (state["state"] in ("failed", "cancelled") and st.button("Try again")):
         jobs.launch(ws, common.DEMO_JOB, common.demo_build_args())
@@ -138,15 +200,43 @@ steps[3].page_link("views/compare.py", label="4 · Compare", icon=":material/com
 
 st.subheader("Workspace")
 st.caption(f"`{ws.root}`")
-kinds = sorted(p.name for p in ws.root.iterdir() if p.is_dir() and p.name not in ("jobs", "runs", "uploads")) if ws.root.exists() else []
+kinds = (
+    sorted(
+        p.name
+        for p in ws.root.iterdir()
+        if p.is_dir() and p.name not in ("jobs", "runs", "uploads")
+    )
+    if ws.root.exists()
+    else []
+)
 if kinds:
-    st.dataframe(pd.DataFrame([{"artifact kind": k, "count": len(ws.list(k))} for k in kinds]), hide_index=True, width="content")
+    st.dataframe(
+        pd.DataFrame([{"artifact kind": k, "count": len(ws.list(k))} for k in kinds]),
+        hide_index=True,
+        width="content",
+    )
 else:
     st.caption("Nothing computed yet.")
 uploads = {role: len(common.uploaded(ws, role)) for role in ("seeds", "corpus", "test", "ood")}
 if any(uploads.values()):
-    st.caption("Uploaded: " + ", ".join(f"{n} {role}" for role, n in uploads.items() if n) + " (Seeds & data).")
+    st.caption(
+        "Uploaded: "
+        + ", ".join(f"{n} {role}" for role, n in uploads.items() if n)
+        + " (Seeds & data)."
+    )
 recent = jobs.list_jobs(ws)[:5]
 if recent:
     st.caption("Recent jobs")
-    st.table(pd.DataFrame([{"job": j["name"], "state": j["state"], "stage": j.get("stage") or "", "error": (j.get("error") or "")[:80]} for j in recent]))
+    st.table(
+        pd.DataFrame(
+            [
+                {
+                    "job": j["name"],
+                    "state": j["state"],
+                    "stage": j.get("stage") or "",
+                    "error": (j.get("error") or "")[:80],
+                }
+                for j in recent
+            ]
+        )
+    )

@@ -1,21 +1,32 @@
-"""Select: expand the seeds into a training selection (BM25, dense retrieval, SAE-TracIn reranking)."""
+"""Select: expand the seeds into a training selection (BM25, dense retrieval, SAE-TracIn
+reranking)."""
 
 import hashlib
 
 import pandas as pd
 import streamlit as st
 
+from ssae_core import data, jobs, plots, selection
+from ssae_core.select_artifact import (
+    comparable_selections,
+    embedding_map,
+    load_selection,
+    overlap_matrix,
+    texts_ref,
+)
 from views import common
-from ssae_core import jobs, plots, selection
-from ssae_core import data
-from ssae_core.select_artifact import comparable_selections, embedding_map, load_selection, overlap_matrix, texts_ref
 
 st.title("Select")
-st.caption("The seed set is the query; dense retrieval embeds the corpus once (minutes on a CPU, then cached); TracIn reranks a first-stage pool by gradient similarity to the seeds.")
+st.caption(
+    "The seed set is the query; dense retrieval embeds the corpus once (minutes on a CPU, then"
+    " cached); TracIn reranks a first-stage pool by gradient similarity to the seeds."
+)
 ws = common.workspace()
 base = common.base(ws)
 world = base.world
-seed_options = (["demo:physics", "demo:medicine"] if world is not None else []) + common.uploaded(ws, "seeds")
+seed_options = (["demo:physics", "demo:medicine"] if world is not None else []) + common.uploaded(
+    ws, "seeds"
+)
 corpus_options = (["demo"] if world is not None else []) + common.uploaded(ws, "corpus")
 if not seed_options or not corpus_options:
     st.info("Upload a seed set and a corpus to select from on Seeds & data.")
@@ -23,10 +34,30 @@ if not seed_options or not corpus_options:
     st.stop()
 c1, c2, c3, c4 = st.columns(4)
 seeds = c1.selectbox("Seeds", seed_options, format_func=common.split_label, key="sel-seeds")
-corpus = c2.selectbox("Corpus", corpus_options, format_func=lambda c: "demo: general corpus" if c == "demo" else common.split_label(c), key="sel-corpus")
-method = c3.selectbox("Method", selection.METHODS, index=selection.METHODS.index("bm25"), key="sel-method")
-budget = c4.number_input("Token budget", 500, 10_000_000, 3000 if common.quick() else 20_000, step=500, key="sel-budget")
-args = ["select", *common.cli_base_args(base), "--seeds", seeds, "--corpus", corpus, "--method", method, "--tokens", str(int(budget))]
+corpus = c2.selectbox(
+    "Corpus",
+    corpus_options,
+    format_func=lambda c: "demo: general corpus" if c == "demo" else common.split_label(c),
+    key="sel-corpus",
+)
+method = c3.selectbox(
+    "Method", selection.METHODS, index=selection.METHODS.index("bm25"), key="sel-method"
+)
+budget = c4.number_input(
+    "Token budget", 500, 10_000_000, 3000 if common.quick() else 20_000, step=500, key="sel-budget"
+)
+args = [
+    "select",
+    *common.cli_base_args(base),
+    "--seeds",
+    seeds,
+    "--corpus",
+    corpus,
+    "--method",
+    method,
+    "--tokens",
+    str(int(budget)),
+]
 name = "select-" + hashlib.sha256(" ".join(args).encode()).hexdigest()[:10]
 
 
@@ -40,14 +71,20 @@ def _text_set(spec: str):
 
 @st.cache_data(show_spinner="Embedding the seeds and drawing the UMAP map…", max_entries=8)
 def map_points(key: str, seed_specs: tuple[str, ...], corpus_specs: tuple[str, ...]):
-    """The map of selection ``key``; its seeds and corpus are whichever candidate sets name the artifact's inputs."""
+    """The map of selection ``key``; its seeds and corpus are whichever candidate sets name the
+    artifact's inputs."""
     inputs = ws.get(f"selection/{key}").manifest["inputs"]
-    found = [next((t for t in map(_text_set, specs) if texts_ref(t) in inputs), None) for specs in (seed_specs, corpus_specs)]
+    found = [
+        next((t for t in map(_text_set, specs) if texts_ref(t) in inputs), None)
+        for specs in (seed_specs, corpus_specs)
+    ]
     return None if None in found else embedding_map(ws, ws.get(f"selection/{key}"), *found)
 
 
 state = common.job_panel(ws, name, "Selection")
-if (state is None or state["state"] in jobs.FINAL) and st.button("Run selection (background job)", type="primary"):
+if (state is None or state["state"] in jobs.FINAL) and st.button(
+    "Run selection (background job)", type="primary"
+):
     jobs.launch(ws, name, args)
     st.rerun()
 
@@ -55,28 +92,55 @@ arts = common.selections(ws, base)
 if not arts:
     st.info("No selection yet.")
     st.stop()
-rows = pd.DataFrame([{"key": a.key, "method": a.summary["method"], "budget": a.manifest["config"]["token_budget"], "documents": a.summary["documents"],
-                      "tokens": a.summary["tokens"], "precision": a.summary.get("precision")} for a in arts])
+rows = pd.DataFrame(
+    [
+        {
+            "key": a.key,
+            "method": a.summary["method"],
+            "budget": a.manifest["config"]["token_budget"],
+            "documents": a.summary["documents"],
+            "tokens": a.summary["tokens"],
+            "precision": a.summary.get("precision"),
+        }
+        for a in arts
+    ]
+)
 st.dataframe(rows, hide_index=True)
-key = st.selectbox("Show selection", rows.key, format_func=lambda k: " · ".join(str(v) for v in rows.set_index("key").loc[k, ["method", "budget"]]), key="sel-show")
+key = st.selectbox(
+    "Show selection",
+    rows.key,
+    format_func=lambda k: " · ".join(
+        str(v) for v in rows.set_index("key").loc[k, ["method", "budget"]]
+    ),
+    key="sel-show",
+)
 art = next(a for a in arts if a.key == key)
 table = load_selection(art)
 st.subheader("Top documents")
-st.dataframe(table.assign(snippet=table.text.str[:140]).drop(columns=["text"]).head(50), hide_index=True)
+st.dataframe(
+    table.assign(snippet=table.text.str[:140]).drop(columns=["text"]).head(50), hide_index=True
+)
 common.download_csv(table.drop(columns=["text"]), f"selection-{key}")
 peers = comparable_selections(ws, art)
 if len(peers) > 1:
     st.subheader("Methods at the same budget")
-    precision = {a.summary["method"]: a.summary["precision"] for a in peers if "precision" in a.summary}
+    precision = {
+        a.summary["method"]: a.summary["precision"] for a in peers if "precision" in a.summary
+    }
     left, right = st.columns(2)
     if precision:
         left.plotly_chart(plots.selection_precision(precision), key="sel-precision")
     right.plotly_chart(plots.selection_overlap(overlap_matrix(peers)), key="sel-overlap")
 
 st.subheader("Map: seeds, selected documents and the corpus")
-if st.toggle("Draw the UMAP map (dense-encoder space; half a minute the first time)", key="sel-map"):
+if st.toggle(
+    "Draw the UMAP map (dense-encoder space; half a minute the first time)", key="sel-map"
+):
     points = map_points(key, tuple(seed_options), tuple(corpus_options))
     if points is None:
-        st.info("The map uses the corpus embeddings that dense retrieval stores: run a dense (or dense+tracin) selection once, then come back.")
+        st.info(
+            "The map uses the corpus embeddings that dense retrieval stores: run a dense (or"
+            " dense+tracin) selection once, then come back."
+        )
     else:
         st.plotly_chart(plots.selection_map(points, art.summary["method"]), key="sel-map-chart")

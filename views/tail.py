@@ -1,15 +1,23 @@
-"""Tail tokens: which test tokens some feature's logit lens points to, by token frequency (paper Fig. 2)."""
+"""Tail tokens: which test tokens some feature's logit lens points to, by token frequency (paper
+Fig. 2)."""
 
 import streamlit as st
 
 from views import common
 
 st.title("Tail tokens")
-st.caption("A token is covered when it is among the logit-lens top 10 of a feature that fires on the split. SAEs are compared at matched L0: per sweep, the SSAE closest to the GSAE's L0.")
+st.caption(
+    "A token is covered when it is among the logit-lens top 10 of a feature that fires on the"
+    " split. SAEs are compared at matched L0: per sweep, the SSAE closest to the GSAE's L0."
+)
 ws = common.workspace()
 base = common.base(ws)
-saes = common.pick_saes(common.named_saes(ws, base), "tail-saes", common.comparison_defaults(ws, base))
-split = st.selectbox("Test split", common.require_splits(base, ws), format_func=common.split_label, key="tail-split")
+saes = common.pick_saes(
+    common.named_saes(ws, base), "tail-saes", common.comparison_defaults(ws, base)
+)
+split = st.selectbox(
+    "Test split", common.require_splits(base, ws), format_func=common.split_label, key="tail-split"
+)
 if not saes or not common.evaluation_gate(ws, base, saes, [split]):
     st.stop()
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import os
-import tomllib
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import anthropic
+import tomllib
 
 from ssae_core.autointerp import prompts
 from ssae_core.autointerp.examples import Example, FeatureExamples, marked, plain
@@ -40,8 +40,11 @@ class ClaudeConfig(Config):
     price_output_per_mtok: float = 15.0
     version: int = 1
 
-    def cost(self, usage: "Usage") -> float:
-        return (usage.input_tokens * self.price_input_per_mtok + usage.output_tokens * self.price_output_per_mtok) / 1e6
+    def cost(self, usage: Usage) -> float:
+        return (
+            usage.input_tokens * self.price_input_per_mtok
+            + usage.output_tokens * self.price_output_per_mtok
+        ) / 1e6
 
 
 @dataclass
@@ -49,7 +52,7 @@ class Usage:
     input_tokens: int = 0
     output_tokens: int = 0
 
-    def add(self, other: "Usage") -> None:
+    def add(self, other: Usage) -> None:
         self.input_tokens += other.input_tokens
         self.output_tokens += other.output_tokens
 
@@ -62,7 +65,8 @@ class Answer:
 
 
 def find_api_key(secrets: Path = Path(".streamlit/secrets.toml")) -> str | None:
-    """``$ANTHROPIC_API_KEY``, else ``ANTHROPIC_API_KEY`` in the Streamlit secrets file, else None."""
+    """``$ANTHROPIC_API_KEY``, else ``ANTHROPIC_API_KEY`` in the Streamlit secrets file,
+    else None."""
     key = os.environ.get("ANTHROPIC_API_KEY")
     if key:
         return key
@@ -73,49 +77,89 @@ def find_api_key(secrets: Path = Path(".streamlit/secrets.toml")) -> str | None:
 
 
 class ClaudeBackend:
-    """Interpreter and predictor through ``AsyncAnthropic`` with at most ``concurrency`` requests in flight."""
+    """Interpreter and predictor through ``AsyncAnthropic`` with at most ``concurrency`` requests in
+    flight."""
 
-    def __init__(self, cfg: ClaudeConfig = ClaudeConfig(), api_key: str | None = None, http_client=None):
+    def __init__(
+        self, cfg: ClaudeConfig = ClaudeConfig(), api_key: str | None = None, http_client=None
+    ):
         key = api_key or find_api_key()
         if not key:
-            raise AutointerpError("No Anthropic API key: set ANTHROPIC_API_KEY or put it in .streamlit/secrets.toml, or use the offline baseline (--backend offline).")
+            raise AutointerpError(
+                "No Anthropic API key: set ANTHROPIC_API_KEY or put it in .streamlit/secrets.toml,"
+                " or use the offline baseline (--backend offline)."
+            )
         self.cfg = cfg
         self.label = f"claude:{cfg.model}"
-        self.client = anthropic.AsyncAnthropic(api_key=key, max_retries=cfg.max_retries, timeout=cfg.timeout_s, http_client=http_client)
+        self.client = anthropic.AsyncAnthropic(
+            api_key=key, max_retries=cfg.max_retries, timeout=cfg.timeout_s, http_client=http_client
+        )
         self.slots = asyncio.Semaphore(cfg.concurrency)
 
     async def explain(self, fx: FeatureExamples) -> Answer:
         message = prompts.interpreter_message([marked(e) for e in fx.explain], list(fx.lens_tokens))
-        return await self._ask_parsed(prompts.INTERPRETER_SYSTEM, message, self.cfg.explain_max_tokens, prompts.parse_explanation, prompts.EXPLAIN_REMINDER)
+        return await self._ask_parsed(
+            prompts.INTERPRETER_SYSTEM,
+            message,
+            self.cfg.explain_max_tokens,
+            prompts.parse_explanation,
+            prompts.EXPLAIN_REMINDER,
+        )
 
     async def predict(self, explanation: str, examples: tuple[Example, ...]) -> Answer:
         message = prompts.predictor_message(explanation, [plain(e) for e in examples])
         n = len(examples)
-        return await self._ask_parsed(prompts.PREDICTOR_SYSTEM, message, self.cfg.predict_max_tokens, lambda r: prompts.parse_predictions(r, n), prompts.PREDICT_REMINDER.format(n=n))
+        return await self._ask_parsed(
+            prompts.PREDICTOR_SYSTEM,
+            message,
+            self.cfg.predict_max_tokens,
+            lambda r: prompts.parse_predictions(r, n),
+            prompts.PREDICT_REMINDER.format(n=n),
+        )
 
-    async def _ask_parsed(self, system: str, message: str, max_tokens: int, parse, reminder: str) -> Answer:
-        """Ask; if the reply does not parse, ask once more with a reminder; never raise on a bad reply."""
+    async def _ask_parsed(
+        self, system: str, message: str, max_tokens: int, parse, reminder: str
+    ) -> Answer:
+        """Ask; if the reply does not parse, ask once more with a reminder; never raise on a bad
+        reply."""
         messages = [{"role": "user", "content": message}]
         usage = Usage()
         raw = ""
-        for attempt in range(2):
+        for _attempt in range(2):
             raw, used = await self.ask(system, messages, max_tokens)
             usage.add(used)
             value = parse(raw)
             if value is not None:
                 return Answer(value, raw, usage)
-            messages = messages + [{"role": "assistant", "content": raw or "(empty)"}, {"role": "user", "content": reminder}]
+            messages = messages + [
+                {"role": "assistant", "content": raw or "(empty)"},
+                {"role": "user", "content": reminder},
+            ]
         return Answer(None, raw, usage)
 
     def params(self, system: str, messages: list[dict], max_tokens: int) -> dict:
         """Messages API parameters; the fixed system prompt is marked for prompt caching."""
-        return {"model": self.cfg.model, "max_tokens": max_tokens, "messages": messages, "system": [{"type": "text", "text": system, "cache_control": {"type": "ephemeral"}}]}
+        return {
+            "model": self.cfg.model,
+            "max_tokens": max_tokens,
+            "messages": messages,
+            "system": [{"type": "text", "text": system, "cache_control": {"type": "ephemeral"}}],
+        }
 
-    async def batch(self, requests: dict[str, tuple[str, list[dict], int]], poll_s: float = 60.0) -> dict[str, tuple[str, Usage]]:
-        """Send ``{custom_id: (system, messages, max_tokens)}`` as one Message Batch (half price), wait for it
-        to end, and return ``{custom_id: (text, usage)}`` matched by id (errored or expired requests: empty text)."""
-        async with _api_errors(self.cfg):
-            created = await self.client.messages.batches.create(requests=[{"custom_id": cid, "params": self.params(*r)} for cid, r in requests.items()])
+    async def batch(
+        self, requests: dict[str, tuple[str, list[dict], int]], poll_s: float = 60.0
+    ) -> dict[str, tuple[str, Usage]]:
+        """Send ``{custom_id: (system, messages, max_tokens)}`` as one Message Batch (half
+        price), wait for it
+        to end, and return ``{custom_id: (text, usage)}`` matched by id (errored or expired
+        requests: empty text).
+        """
+        async with _ApiErrors(self.cfg):
+            created = await self.client.messages.batches.create(
+                requests=[
+                    {"custom_id": cid, "params": self.params(*r)} for cid, r in requests.items()
+                ]
+            )
             batch = created
             while batch.processing_status != "ended":
                 await asyncio.sleep(poll_s)
@@ -128,7 +172,7 @@ class ClaudeBackend:
 
     async def ask(self, system: str, messages: list[dict], max_tokens: int) -> tuple[str, Usage]:
         """One Messages API call; the fixed system prompt is marked for prompt caching."""
-        async with self.slots, _api_errors(self.cfg):
+        async with self.slots, _ApiErrors(self.cfg):
             reply = await self.client.messages.create(**self.params(system, messages, max_tokens))
         return _text_and_usage(reply)
 
@@ -138,8 +182,9 @@ def _text_and_usage(reply) -> tuple[str, Usage]:
     return text, Usage(reply.usage.input_tokens or 0, reply.usage.output_tokens or 0)
 
 
-class _api_errors:
-    """Turns API failures that the SDK's retries did not cure into one ``AutointerpError`` that says what to do."""
+class _ApiErrors:
+    """Turns API failures that the SDK's retries did not cure into one ``AutointerpError`` that says
+    what to do."""
 
     def __init__(self, cfg: ClaudeConfig):
         self.cfg = cfg
@@ -151,13 +196,28 @@ class _api_errors:
         if exc is None:
             return False
         if isinstance(exc, anthropic.AuthenticationError):
-            raise AutointerpError("The Anthropic API rejected the API key (authentication error). Check ANTHROPIC_API_KEY, or use the offline baseline.") from None
+            raise AutointerpError(
+                "The Anthropic API rejected the API key (authentication error). Check"
+                " ANTHROPIC_API_KEY, or use the offline baseline."
+            ) from None
         if isinstance(exc, anthropic.PermissionDeniedError):
-            raise AutointerpError("The Anthropic API key is not allowed to use this model or endpoint (permission denied).") from None
+            raise AutointerpError(
+                "The Anthropic API key is not allowed to use this model or endpoint (permission"
+                " denied)."
+            ) from None
         if isinstance(exc, anthropic.NotFoundError):
-            raise AutointerpError(f"The Anthropic API does not know the model {self.cfg.model!r}; choose another with --model.") from None
-        if isinstance(exc, (anthropic.RateLimitError, anthropic.InternalServerError, anthropic.APIConnectionError)):
-            raise AutointerpError(f"The Anthropic API is unavailable after {self.cfg.max_retries} retries ({type(exc).__name__}); finished results are kept, run again later to resume.") from None
+            raise AutointerpError(
+                f"The Anthropic API does not know the model {self.cfg.model!r}; choose another with"
+                " --model."
+            ) from None
+        if isinstance(
+            exc,
+            (anthropic.RateLimitError, anthropic.InternalServerError, anthropic.APIConnectionError),
+        ):
+            raise AutointerpError(
+                f"The Anthropic API is unavailable after {self.cfg.max_retries} retries"
+                f" ({type(exc).__name__}); finished results are kept, run again later to resume."
+            ) from None
         return False
 
 
@@ -174,9 +234,18 @@ class OfflineBackend:
 
     async def explain(self, fx: FeatureExamples) -> Answer:
         seen = Counter(t.strip().lower() for e in fx.explain for t in e.tokens if t.strip())
-        active = Counter(t.strip().lower() for e in fx.explain for t, a in zip(e.tokens, e.acts) if a > 0 and t.strip())
+        active = Counter(
+            t.strip().lower()
+            for e in fx.explain
+            for t, a in zip(e.tokens, e.acts)
+            if a > 0 and t.strip()
+        )
         words = [w for w, n in active.most_common() if n >= 0.5 * seen[w]][: self.n_tokens]
-        words += [w for w in (t.strip().lower() for t in fx.lens_tokens[: self.n_lens]) if w and w not in words]
+        words += [
+            w
+            for w in (t.strip().lower() for t in fx.lens_tokens[: self.n_lens])
+            if w and w not in words
+        ]
         text = self.PREFIX + " | ".join(words)
         return Answer(text, text)
 

@@ -40,7 +40,9 @@ class FeatureExamples:
 
     def digest(self) -> str:
         """A hash of everything shown to the backends (part of a result's cache key)."""
-        payload = [[list(e.tokens), [round(a, 4) for a in e.acts]] for e in self.explain + self.held_out] + [list(self.lens_tokens)]
+        payload = [
+            [list(e.tokens), [round(a, 4) for a in e.acts]] for e in self.explain + self.held_out
+        ] + [list(self.lens_tokens)]
         return hashlib.sha256(json.dumps(payload).encode()).hexdigest()[:16]
 
 
@@ -52,7 +54,9 @@ def marked(example: Example) -> str:
         opens = on and (i == 0 or acts[i - 1] <= 0)
         closes = on and (i == len(acts) - 1 or acts[i + 1] <= 0)
         core = tok.lstrip()
-        pieces.append(tok[: len(tok) - len(core)] + ("<<" if opens else "") + core + (">>" if closes else ""))
+        pieces.append(
+            tok[: len(tok) - len(core)] + ("<<" if opens else "") + core + (">>" if closes else "")
+        )
     return _join(pieces)
 
 
@@ -65,9 +69,21 @@ def _join(pieces: list[str]) -> str:
     return ("".join(pieces) if any(p[:1].isspace() for p in pieces) else " ".join(pieces)).strip()
 
 
-def build_examples(base, sae, docs: list[np.ndarray], features_table, features: list[int], seed: int = 0,
-                   n_explain: int = 10, n_quintile: int = 5, n_negative: int = 5, before: int = 24, after: int = 8) -> list[FeatureExamples]:
-    """Examples for ``features`` from a ``features.parquet`` table of the split ``docs`` (one LM pass over the documents needed)."""
+def build_examples(
+    base,
+    sae,
+    docs: list[np.ndarray],
+    features_table,
+    features: list[int],
+    seed: int = 0,
+    n_explain: int = 10,
+    n_quintile: int = 5,
+    n_negative: int = 5,
+    before: int = 24,
+    after: int = 8,
+) -> list[FeatureExamples]:
+    """Examples for ``features`` from a ``features.parquet`` table of the split ``docs`` (one LM
+    pass over the documents needed)."""
     rng = np.random.default_rng(seed)
     plans = {}
     for j in features:
@@ -78,12 +94,19 @@ def build_examples(base, sae, docs: list[np.ndarray], features_table, features: 
         held = [rest[int(rng.choice(q))] for q in quintiles]
         candidates = rng.choice(len(docs), size=min(len(docs), 8 * n_negative), replace=False)
         plans[j] = (tops[:n_explain], held, [int(d) for d in candidates])
-    needed = sorted({d for plan in plans.values() for part in (plan[0], plan[1]) for d, _ in part} | {d for plan in plans.values() for d in plan[2]})
+    needed = sorted(
+        {d for plan in plans.values() for part in (plan[0], plan[1]) for d, _ in part}
+        | {d for plan in plans.values() for d in plan[2]}
+    )
     acts = _feature_acts(base, sae, docs, needed, list(plans))
     token_text = _token_text(base.tokenizer)
     out = []
     for j, (explain, held, candidates) in plans.items():
-        window = lambda d, p: _window(docs[d], acts[d][:, features.index(j)], d, p, before, after, token_text)  # noqa: E731
+        column_of = features.index(j)
+
+        def window(d, p, column_of=column_of):
+            return _window(docs[d], acts[d][:, column_of], d, p, before, after, token_text)
+
         negatives = []
         for d in candidates:
             if len(negatives) == n_negative:
@@ -97,12 +120,26 @@ def build_examples(base, sae, docs: list[np.ndarray], features_table, features: 
         held_out = [window(d, p) for d, p in held] + negatives
         order = rng.permutation(len(held_out))
         lens = tuple(token_text(int(t)) for t in features_table.loc[j].lens_top)
-        out.append(FeatureExamples(j, tuple(window(d, p) for d, p in explain), tuple(held_out[i] for i in order), lens))
+        out.append(
+            FeatureExamples(
+                j, tuple(window(d, p) for d, p in explain), tuple(held_out[i] for i in order), lens
+            )
+        )
     return out
 
 
-def top_windows(base, sae, docs: list[np.ndarray], features_table, j: int, n: int = 10, before: int = 24, after: int = 8) -> tuple[Example, ...]:
-    """Feature ``j``'s ``n`` top activating windows, as ``build_examples`` explains them (one LM pass over their documents only)."""
+def top_windows(
+    base,
+    sae,
+    docs: list[np.ndarray],
+    features_table,
+    j: int,
+    n: int = 10,
+    before: int = 24,
+    after: int = 8,
+) -> tuple[Example, ...]:
+    """Feature ``j``'s ``n`` top activating windows, as ``build_examples`` explains them (one LM
+    pass over their documents only)."""
     tops = list(zip(features_table.loc[j].top_doc, features_table.loc[j].top_pos))[:n]
     acts = _feature_acts(base, sae, docs, sorted({int(d) for d, _ in tops}), [j])
     token_text = _token_text(base.tokenizer)
@@ -112,17 +149,26 @@ def top_windows(base, sae, docs: list[np.ndarray], features_table, j: int, n: in
 @torch.no_grad()
 def _feature_acts(base, sae, docs, needed: list[int], features: list[int]) -> dict[int, np.ndarray]:
     tok = base.tokenizer
-    x, doc, _ = collect(base.model, base.hook_name, [docs[d] for d in needed], tok.bos_token_id, pad_id(tok))
+    x, doc, _ = collect(
+        base.model, base.hook_name, [docs[d] for d in needed], tok.bos_token_id, pad_id(tok)
+    )
     cols = []
     for part in x.split(8192):
-        cols.append(sae.encode(part.to(sae.W_enc.device, sae.W_enc.dtype))[:, features].float().cpu())
+        cols.append(
+            sae.encode(part.to(sae.W_enc.device, sae.W_enc.dtype))[:, features].float().cpu()
+        )
     f = torch.cat(cols).numpy() if cols else np.zeros((0, len(features)), np.float32)
     return {d: f[doc == i] for i, d in enumerate(needed)}
 
 
 def _window(doc_tokens, column, d: int, pos: int, before: int, after: int, token_text) -> Example:
     lo, hi = max(0, pos - before), min(len(column), pos + after + 1)
-    return Example(tuple(token_text(int(t)) for t in doc_tokens[lo:hi]), tuple(float(a) for a in column[lo:hi]), d, lo)
+    return Example(
+        tuple(token_text(int(t)) for t in doc_tokens[lo:hi]),
+        tuple(float(a) for a in column[lo:hi]),
+        d,
+        lo,
+    )
 
 
 def _token_text(tokenizer):

@@ -6,6 +6,7 @@ what is done and an interrupted run resumes.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,10 +37,17 @@ def f1_scores(truth: list[int], pred: list[int]) -> dict[str, float]:
     precision = tp / (tp + fp) if tp + fp else 0.0
     recall = tp / (tp + fn) if tp + fn else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"f1": f1, "precision": precision, "recall": recall, "accuracy": float((t == p).mean()) if len(t) else 0.0}
+    return {
+        "f1": f1,
+        "precision": precision,
+        "recall": recall,
+        "accuracy": float((t == p).mean()) if len(t) else 0.0,
+    }
 
 
-def result_path(ws: Workspace, sae_ref: str, feature: int, backend_label: str, examples_hash: str) -> Path:
+def result_path(
+    ws: Workspace, sae_ref: str, feature: int, backend_label: str, examples_hash: str
+) -> Path:
     key = stable_hash([sae_ref, feature, prompts.PROMPT_VERSION, backend_label, examples_hash])
     return ws.root / "autointerp" / key[:2] / f"{key}.json"
 
@@ -51,26 +59,46 @@ def common_live_features(counts: list[np.ndarray], n: int, seed: int) -> list[in
     return sorted(int(i) for i in pick)
 
 
-def estimate(examples: list[FeatureExamples], cfg: ClaudeConfig, batches: bool = False) -> dict[str, float]:
-    """Upper-bound tokens and USD for scoring these features with Claude (about 4 characters per token; no
+def estimate(
+    examples: list[FeatureExamples], cfg: ClaudeConfig, batches: bool = False
+) -> dict[str, float]:
+    """Upper-bound tokens and USD for scoring these features with Claude (about 4 characters per
+    token; no
     retries, no cache; the Message Batches API at half price when ``batches``)."""
     chars_in = sum(
-        len(prompts.INTERPRETER_SYSTEM) + len(prompts.interpreter_message([marked(e) for e in fx.explain], list(fx.lens_tokens)))
-        + len(prompts.PREDICTOR_SYSTEM) + len(prompts.predictor_message("x" * 150, [plain(e) for e in fx.held_out]))
+        len(prompts.INTERPRETER_SYSTEM)
+        + len(prompts.interpreter_message([marked(e) for e in fx.explain], list(fx.lens_tokens)))
+        + len(prompts.PREDICTOR_SYSTEM)
+        + len(prompts.predictor_message("x" * 150, [plain(e) for e in fx.held_out]))
         for fx in examples
     )
     usage = Usage(chars_in // 4, len(examples) * (cfg.explain_max_tokens + cfg.predict_max_tokens))
-    return {"features": len(examples), "input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens, "usd": cfg.cost(usage) / (2 if batches else 1)}
+    return {
+        "features": len(examples),
+        "input_tokens": usage.input_tokens,
+        "output_tokens": usage.output_tokens,
+        "usd": cfg.cost(usage) / (2 if batches else 1),
+    }
 
 
-async def score_features(ws: Workspace, backend, sae_ref: str, examples: list[FeatureExamples], budget_usd: float = 0.0,
-                         cfg: ClaudeConfig = ClaudeConfig(), progress: Progress | None = None) -> list[dict]:
-    """Explain and score every feature (stored results are reused); stops starting new features once the budget is spent."""
+async def score_features(
+    ws: Workspace,
+    backend,
+    sae_ref: str,
+    examples: list[FeatureExamples],
+    budget_usd: float = 0.0,
+    cfg: ClaudeConfig = ClaudeConfig(),
+    progress: Progress | None = None,
+) -> list[dict]:
+    """Explain and score every feature (stored results are reused); stops starting new features once
+    the budget is spent."""
     progress = progress or Silent()
     progress.stage(f"autointerp ({backend.label}) on {sae_ref}", len(examples))
     spent = Usage()
     per_feature = estimate(examples[:1], cfg)["usd"] if examples else 0.0
-    gate = asyncio.Semaphore(cfg.concurrency)  # features start as slots free, so the budget check sees what was spent
+    gate = asyncio.Semaphore(
+        cfg.concurrency
+    )  # features start as slots free, so the budget check sees what was spent
     reserved = 0.0
 
     async def one(fx: FeatureExamples) -> dict:
@@ -97,29 +125,54 @@ async def score_features(ws: Workspace, backend, sae_ref: str, examples: list[Fe
 
 async def _score_one(backend, sae_ref: str, fx: FeatureExamples) -> dict:
     explained: Answer = await backend.explain(fx)
-    predicted = await backend.predict(explained.value, fx.held_out) if explained.value is not None else None
+    predicted = (
+        await backend.predict(explained.value, fx.held_out) if explained.value is not None else None
+    )
     return _assemble(backend, sae_ref, fx, explained, predicted)
 
 
-def _assemble(backend, sae_ref: str, fx: FeatureExamples, explained: Answer, predicted: Answer | None) -> dict:
+def _assemble(
+    backend, sae_ref: str, fx: FeatureExamples, explained: Answer, predicted: Answer | None
+) -> dict:
     """The stored result of one feature from its interpreter and predictor answers."""
     truth = [int(e.active) for e in fx.held_out]
     usage = Usage()
     for answer in (explained, predicted):
         if answer is not None:
             usage.add(answer.usage)
-    row = {"sae": sae_ref, "feature": fx.feature, "backend": backend.label, "prompt_version": prompts.PROMPT_VERSION, "examples_hash": fx.digest(),
-           "truth": truth, "input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens}
+    row = {
+        "sae": sae_ref,
+        "feature": fx.feature,
+        "backend": backend.label,
+        "prompt_version": prompts.PROMPT_VERSION,
+        "examples_hash": fx.digest(),
+        "truth": truth,
+        "input_tokens": usage.input_tokens,
+        "output_tokens": usage.output_tokens,
+    }
     if explained.value is None:
         return {**row, "status": "failed: explanation unparseable", "raw": explained.raw}
     row["explanation"] = explained.value
     if predicted.value is None:
         return {**row, "status": "failed: predictions unparseable", "raw": predicted.raw}
-    return {**row, "status": "ok", "predictions": predicted.value, **f1_scores(truth, predicted.value)}
+    return {
+        **row,
+        "status": "ok",
+        "predictions": predicted.value,
+        **f1_scores(truth, predicted.value),
+    }
 
 
-async def score_features_batched(ws: Workspace, backend, sae_ref: str, examples: list[FeatureExamples], poll_s: float = 60.0, progress: Progress | None = None) -> list[dict]:
-    """``score_features`` through the Message Batches API (half price, hours not seconds): one batch of
+async def score_features_batched(
+    ws: Workspace,
+    backend,
+    sae_ref: str,
+    examples: list[FeatureExamples],
+    poll_s: float = 60.0,
+    progress: Progress | None = None,
+) -> list[dict]:
+    """``score_features`` through the Message Batches API (half price, hours not seconds): one
+    batch of
     explanations, one of reminders for unparseable ones, the same for predictions; matched by id."""
     progress = progress or Silent()
     done, todo = {}, []
@@ -130,14 +183,41 @@ async def score_features_batched(ws: Workspace, backend, sae_ref: str, examples:
         else:
             todo.append(fx)
     progress.stage(f"autointerp batches ({backend.label}) on {sae_ref}", len(todo))
-    explained = await _parsed_batches(backend, {f"f{fx.feature}": (prompts.INTERPRETER_SYSTEM, prompts.interpreter_message([marked(e) for e in fx.explain], list(fx.lens_tokens)),
-                                                                   backend.cfg.explain_max_tokens, prompts.parse_explanation, prompts.EXPLAIN_REMINDER) for fx in todo}, poll_s)
+    explained = await _parsed_batches(
+        backend,
+        {
+            f"f{fx.feature}": (
+                prompts.INTERPRETER_SYSTEM,
+                prompts.interpreter_message([marked(e) for e in fx.explain], list(fx.lens_tokens)),
+                backend.cfg.explain_max_tokens,
+                prompts.parse_explanation,
+                prompts.EXPLAIN_REMINDER,
+            )
+            for fx in todo
+        },
+        poll_s,
+    )
     ready = [fx for fx in todo if explained[f"f{fx.feature}"].value is not None]
-    predicted = await _parsed_batches(backend, {f"f{fx.feature}": (prompts.PREDICTOR_SYSTEM, prompts.predictor_message(explained[f"f{fx.feature}"].value, [plain(e) for e in fx.held_out]),
-                                                                   backend.cfg.predict_max_tokens, lambda r, n=len(fx.held_out): prompts.parse_predictions(r, n),
-                                                                   prompts.PREDICT_REMINDER.format(n=len(fx.held_out))) for fx in ready}, poll_s)
+    predicted = await _parsed_batches(
+        backend,
+        {
+            f"f{fx.feature}": (
+                prompts.PREDICTOR_SYSTEM,
+                prompts.predictor_message(
+                    explained[f"f{fx.feature}"].value, [plain(e) for e in fx.held_out]
+                ),
+                backend.cfg.predict_max_tokens,
+                functools.partial(prompts.parse_predictions, n=len(fx.held_out)),
+                prompts.PREDICT_REMINDER.format(n=len(fx.held_out)),
+            )
+            for fx in ready
+        },
+        poll_s,
+    )
     for fx in todo:
-        result = _assemble(backend, sae_ref, fx, explained[f"f{fx.feature}"], predicted.get(f"f{fx.feature}"))
+        result = _assemble(
+            backend, sae_ref, fx, explained[f"f{fx.feature}"], predicted.get(f"f{fx.feature}")
+        )
         atomic_write_json(result_path(ws, sae_ref, fx.feature, backend.label, fx.digest()), result)
         done[fx.feature] = result
         progress.update(1)
@@ -145,50 +225,113 @@ async def score_features_batched(ws: Workspace, backend, sae_ref: str, examples:
 
 
 async def _parsed_batches(backend, asks: dict, poll_s: float) -> dict[str, Answer]:
-    """``{id: (system, message, max_tokens, parse, reminder)}`` -> parsed Answers, with one reminder batch for the unparseable."""
+    """``{id: (system, message, max_tokens, parse, reminder)}`` -> parsed Answers, with one reminder
+    batch for the unparseable."""
     if not asks:
         return {}
-    first = await backend.batch({cid: (system, [{"role": "user", "content": msg}], mt) for cid, (system, msg, mt, _, _) in asks.items()}, poll_s)
-    answers = {cid: Answer(asks[cid][3](text) if text else None, text, used) for cid, (text, used) in first.items()}
-    retry = {cid: (asks[cid][0], [{"role": "user", "content": asks[cid][1]}, {"role": "assistant", "content": answers[cid].raw or "(empty)"}, {"role": "user", "content": asks[cid][4]}], asks[cid][2])
-             for cid, a in answers.items() if a.value is None}
+    first = await backend.batch(
+        {
+            cid: (system, [{"role": "user", "content": msg}], mt)
+            for cid, (system, msg, mt, _, _) in asks.items()
+        },
+        poll_s,
+    )
+    answers = {
+        cid: Answer(asks[cid][3](text) if text else None, text, used)
+        for cid, (text, used) in first.items()
+    }
+    retry = {
+        cid: (
+            asks[cid][0],
+            [
+                {"role": "user", "content": asks[cid][1]},
+                {"role": "assistant", "content": answers[cid].raw or "(empty)"},
+                {"role": "user", "content": asks[cid][4]},
+            ],
+            asks[cid][2],
+        )
+        for cid, a in answers.items()
+        if a.value is None
+    }
     if retry:
         for cid, (text, used) in (await backend.batch(retry, poll_s)).items():
             used.add(answers[cid].usage)
-            answers[cid] = Answer(asks[cid][3](text) if text else None, text or answers[cid].raw, used)
+            answers[cid] = Answer(
+                asks[cid][3](text) if text else None, text or answers[cid].raw, used
+            )
     return answers
 
 
 def results_table(results: list[dict], labels: dict[str, str]) -> pd.DataFrame:
-    """One row per scored feature: SAE label, feature, status, explanation, F1, precision, recall, accuracy."""
+    """One row per scored feature: SAE label, feature, status, explanation, F1, precision, recall,
+    accuracy."""
     table = pd.DataFrame(results)
     for col in ("explanation", "f1", "precision", "recall", "accuracy"):
         if col not in table:
             table[col] = np.nan
     table.insert(0, "label", table.sae.map(labels).fillna(table.sae))
-    return table[["label", "sae", "feature", "status", "explanation", "f1", "precision", "recall", "accuracy"]]
+    return table[
+        [
+            "label",
+            "sae",
+            "feature",
+            "status",
+            "explanation",
+            "f1",
+            "precision",
+            "recall",
+            "accuracy",
+        ]
+    ]
 
 
-def prepare(ws: Workspace, base, saes: list, split, cfg: AutointerpConfig, progress: Progress | None = None) -> dict[str, list[FeatureExamples]]:
-    """Per SAE ref: the examples of the same ``cfg.n_features`` random features live in every SAE (evaluations reused)."""
+def prepare(
+    ws: Workspace, base, saes: list, split, cfg: AutointerpConfig, progress: Progress | None = None
+) -> dict[str, list[FeatureExamples]]:
+    """Per SAE ref: the examples of the same ``cfg.n_features`` random features live in every SAE
+    (evaluations reused)."""
     from ssae_core.autointerp.examples import build_examples
     from ssae_core.evaluate import evaluate, load_features, split_docs
 
     evals = evaluate(ws, base, saes, split, progress=progress)
     tables = {s.ref: load_features(evals[s.ref]).set_index("feature") for s in saes}
-    features = common_live_features([t["count"].to_numpy() for t in tables.values()], cfg.n_features, cfg.seed)
-    return {s.ref: build_examples(base, s.sae, split_docs(evals[s.ref]), tables[s.ref], features, cfg.seed) for s in saes}
+    features = common_live_features(
+        [t["count"].to_numpy() for t in tables.values()], cfg.n_features, cfg.seed
+    )
+    return {
+        s.ref: build_examples(
+            base, s.sae, split_docs(evals[s.ref]), tables[s.ref], features, cfg.seed
+        )
+        for s in saes
+    }
 
 
-def run_autointerp(ws: Workspace, examples: dict[str, list[FeatureExamples]], backend, cfg: AutointerpConfig, claude: ClaudeConfig = ClaudeConfig(),
-                   progress: Progress | None = None, batches: bool = False) -> list[dict]:
-    """Score every SAE's features with one event loop (the backend's concurrency bound is shared), or
-    through the Message Batches API when ``batches`` (Claude only; no budget cap: the estimate is shown first)."""
+def run_autointerp(
+    ws: Workspace,
+    examples: dict[str, list[FeatureExamples]],
+    backend,
+    cfg: AutointerpConfig,
+    claude: ClaudeConfig = ClaudeConfig(),
+    progress: Progress | None = None,
+    batches: bool = False,
+) -> list[dict]:
+    """Score every SAE's features with one event loop (the backend's concurrency bound is
+    shared), or
+    through the Message Batches API when ``batches`` (Claude only; no budget cap: the estimate is
+    shown first).
+    """
 
     async def everything():
         if batches:
-            return [r for ref, fxs in examples.items() for r in await score_features_batched(ws, backend, ref, fxs, progress=progress)]
-        runs = [score_features(ws, backend, ref, fxs, cfg.budget_usd, claude, progress) for ref, fxs in examples.items()]
+            return [
+                r
+                for ref, fxs in examples.items()
+                for r in await score_features_batched(ws, backend, ref, fxs, progress=progress)
+            ]
+        runs = [
+            score_features(ws, backend, ref, fxs, cfg.budget_usd, claude, progress)
+            for ref, fxs in examples.items()
+        ]
         return [r for rows in await asyncio.gather(*runs) for r in rows]
 
     return run_sync(everything())

@@ -87,7 +87,8 @@ class _Writer:
             self.by_domain.setdefault(c.domain, []).append(c.id)
         self.cum = {d: _zipf_cum(len(ids), cfg.concept_zipf) for d, ids in self.by_domain.items()}
         self.style_words = {
-            d: {k: lexicon.word_list(v) for k, v in words.items()} for d, words in lexicon.STYLE.items()
+            d: {k: lexicon.word_list(v) for k, v in words.items()}
+            for d, words in lexicon.STYLE.items()
         }
         self._collocates: dict[int, dict[str, list[str]]] = {}
 
@@ -113,7 +114,11 @@ class _Writer:
         vocab = self.vocab(domain)
         for slot in rng.choice(templates.STYLES[style]).split():
             if slot == "{C}":
-                cid = rng.choice(focus) if rng.random() < self.cfg.focus_prob else self.draw_concept(rng, domain)
+                cid = (
+                    rng.choice(focus)
+                    if rng.random() < self.cfg.focus_prob
+                    else self.draw_concept(rng, domain)
+                )
                 form = rng.choice(self.concepts[cid].forms).split()
                 words.extend(form)
                 labels.extend([cid] * len(form))
@@ -125,7 +130,11 @@ class _Writer:
             if slot in ("{A}", "{V}"):
                 kind = "adj" if slot == "{A}" else "verb"
                 last = state.get("last")
-                tied = last is not None and self.concepts[last].domain == domain and rng.random() < self.cfg.collocate_prob
+                tied = (
+                    last is not None
+                    and self.concepts[last].domain == domain
+                    and rng.random() < self.cfg.collocate_prob
+                )
                 slot = rng.choice(self.collocates(last)[kind] if tied else vocab[kind])
             words.append(slot)
             labels.append(NO_CONCEPT)
@@ -142,7 +151,9 @@ class _Writer:
             w: list[str] = []
             lab: list[int] = []
             if i == cross_at:
-                self.sentence(rng, style, crossover, [self.draw_concept(rng, crossover)], state, w, lab)
+                self.sentence(
+                    rng, style, crossover, [self.draw_concept(rng, crossover)], state, w, lab
+                )
             else:
                 self.sentence(rng, style, domain, focus, state, w, lab)
             if len(words) + len(w) > self.cfg.max_doc_words:
@@ -172,7 +183,9 @@ def _general_docs(writer: _Writer, rng: random.Random, n: int):
         yield domain, style, writer.document(rng, domain, style, cross)
 
 
-def _subdomain_docs(writer: _Writer, rng, domain: str, style: str, n_docs: int = 0, n_words: int = 0):
+def _subdomain_docs(
+    writer: _Writer, rng, domain: str, style: str, n_docs: int = 0, n_words: int = 0
+):
     total = count = 0
     while (n_docs and count < n_docs) or (n_words and total < n_words):
         words, labels = writer.document(rng, domain, style)
@@ -190,19 +203,29 @@ def generate(cfg: WorldConfig) -> tuple[pd.DataFrame, np.ndarray]:
     writer = _Writer(cfg, all_concepts())
     sources = {
         "general": _general_docs(writer, _split_rng(cfg, "general"), cfg.n_general_docs),
-        "general_test": _general_docs(writer, _split_rng(cfg, "general_test"), cfg.n_general_test_docs),
+        "general_test": _general_docs(
+            writer, _split_rng(cfg, "general_test"), cfg.n_general_test_docs
+        ),
     }
     for sub in subdomains():
-        sources[f"{sub}_seed"] = _subdomain_docs(writer, _split_rng(cfg, f"{sub}_seed"), sub, "paper", n_words=cfg.seed_tokens)
-        sources[f"{sub}_test"] = _subdomain_docs(writer, _split_rng(cfg, f"{sub}_test"), sub, "paper", n_docs=cfg.n_test_docs)
-        sources[f"{sub}_ood"] = _subdomain_docs(writer, _split_rng(cfg, f"{sub}_ood"), sub, "qa", n_docs=cfg.n_ood_docs)
+        sources[f"{sub}_seed"] = _subdomain_docs(
+            writer, _split_rng(cfg, f"{sub}_seed"), sub, "paper", n_words=cfg.seed_tokens
+        )
+        sources[f"{sub}_test"] = _subdomain_docs(
+            writer, _split_rng(cfg, f"{sub}_test"), sub, "paper", n_docs=cfg.n_test_docs
+        )
+        sources[f"{sub}_ood"] = _subdomain_docs(
+            writer, _split_rng(cfg, f"{sub}_ood"), sub, "qa", n_docs=cfg.n_ood_docs
+        )
     rows, label_chunks, start = [], [], 0
     for split, docs in sources.items():
         for domain, style, (words, labels) in docs:
             rows.append((len(rows), split, domain, style, " ".join(words), start, len(words)))
             label_chunks.append(np.asarray(labels, dtype=np.int16))
             start += len(words)
-    table = pd.DataFrame(rows, columns=["doc_id", "split", "domain", "style", "text", "start", "n_words"])
+    table = pd.DataFrame(
+        rows, columns=["doc_id", "split", "domain", "style", "text", "start", "n_words"]
+    )
     return table, np.concatenate(label_chunks)
 
 
@@ -227,7 +250,13 @@ def concept_table(docs: pd.DataFrame, labels: np.ndarray, split: str = "general"
     )
 
 
-BUCKETS = ["head (>=1e4/M)", "mid (1e3-1e4/M)", "low (1e2-1e3/M)", "tail (1e1-1e2/M)", "rare (<1e1/M)"]
+BUCKETS = [
+    "head (>=1e4/M)",
+    "mid (1e3-1e4/M)",
+    "low (1e2-1e3/M)",
+    "tail (1e1-1e2/M)",
+    "rare (<1e1/M)",
+]
 
 
 def frequency_bucket(per_million: float) -> str:

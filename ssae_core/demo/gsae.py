@@ -8,8 +8,8 @@ while are re-initialized towards badly reconstructed inputs, so that few stay de
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 from sae_lens import StandardSAE, StandardSAEConfig
@@ -35,7 +35,9 @@ class GSAEConfig(Config):
     version: int = 1  # bump when the code that builds this artifact changes its output
 
 
-def new_sae(d_in: int, d_sae: int, hook_name: str, model_name: str, context_size: int) -> StandardSAE:
+def new_sae(
+    d_in: int, d_sae: int, hook_name: str, model_name: str, context_size: int
+) -> StandardSAE:
     cfg = StandardSAEConfig(
         d_in=d_in,
         d_sae=d_sae,
@@ -62,14 +64,16 @@ def train_gsae(
         sae.W_dec.copy_(W_dec)
         sae.W_enc.copy_(W_dec.T)
         sae.b_enc.zero_()
-        sae.b_dec.copy_(acts[: 100_000].mean(0))
+        sae.b_dec.copy_(acts[:100_000].mean(0))
     opt = torch.optim.Adam(sae.parameters(), lr=cfg.lr, betas=(0.9, 0.999))
     last_fired = torch.zeros(sae.cfg.d_sae, dtype=torch.long)
     stats: dict = {}
     for step in range(cfg.steps):
         x = acts[torch.randint(len(acts), (cfg.batch_size,), generator=gen)].to(device)
         l1 = cfg.l1 * min(1.0, (step + 1) / max(1, cfg.l1_warmup * cfg.steps))
-        loss, mse, sparsity, f = sae_math.per_token_loss(x, sae.W_enc, sae.b_enc, sae.W_dec, sae.b_dec, l1)
+        loss, mse, sparsity, f = sae_math.per_token_loss(
+            x, sae.W_enc, sae.b_enc, sae.W_dec, sae.b_dec, l1
+        )
         opt.zero_grad(set_to_none=True)
         loss.mean().backward()
         sae_math.remove_parallel_grad_(sae.W_dec)
@@ -79,7 +83,12 @@ def train_gsae(
         sae_math.normalize_decoder_(sae.W_dec.data)
         fired = (f > 0).any(0).cpu()
         last_fired[fired] = step
-        if cfg.resample_every and step and step % cfg.resample_every == 0 and step < cfg.resample_until * cfg.steps:
+        if (
+            cfg.resample_every
+            and step
+            and step % cfg.resample_every == 0
+            and step < cfg.resample_until * cfg.steps
+        ):
             _resample(sae, opt, x, last_fired < step - cfg.resample_every, gen)
         stats = {
             "step": step + 1,

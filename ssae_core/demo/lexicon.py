@@ -9,7 +9,8 @@ the document, as it does in real text.
 """
 
 GENERAL = {
-    "cooking": """
+    "cooking": (
+        """
         recipe: recipe, recipes
         oven: oven, ovens
         flour: flour
@@ -22,8 +23,10 @@ GENERAL = {
         roast: roast, roasting
         dough: dough
         garlic: garlic, clove of garlic
-    """,
-    "sports": """
+    """
+    ),
+    "sports": (
+        """
         team: team, teams, squad
         match: match, game, fixture
         goal: goal, goals
@@ -36,8 +39,10 @@ GENERAL = {
         wave: wave, mexican wave
         injury: injury, knock
         trophy: trophy, medal
-    """,
-    "weather": """
+    """
+    ),
+    "weather": (
+        """
         rain: rain, rainfall, showers
         wind: wind, winds, breeze
         storm: storm, storms, thunder
@@ -50,8 +55,10 @@ GENERAL = {
         fog: fog, mist
         frost: frost
         flood: flood, flooding
-    """,
-    "travel": """
+    """
+    ),
+    "travel": (
+        """
         flight: flight, flights, plane
         hotel: hotel, hotels
         ticket: ticket, tickets
@@ -64,8 +71,10 @@ GENERAL = {
         current: current, river current
         island: island
         ferry: ferry, boat
-    """,
-    "finance": """
+    """
+    ),
+    "finance": (
+        """
         money: money, cash
         bank: bank, banks
         price: price, prices, cost
@@ -78,8 +87,10 @@ GENERAL = {
         interest: interest rate, interest
         budget: budget
         inflation: inflation
-    """,
-    "music": """
+    """
+    ),
+    "music": (
+        """
         song: song, songs, track
         band: band, bands
         guitar: guitar, guitars
@@ -92,8 +103,10 @@ GENERAL = {
         chorus: chorus
         culture: culture, music scene
         melody: melody, tune
-    """,
-    "garden": """
+    """
+    ),
+    "garden": (
+        """
         garden: garden, gardens
         flower: flower, flowers, rose
         tree: tree, trees
@@ -106,8 +119,10 @@ GENERAL = {
         tomato: tomato, tomatoes
         shed: shed
         pond: pond
-    """,
-    "politics": """
+    """
+    ),
+    "politics": (
+        """
         government: government
         election: election, vote
         minister: minister, ministers
@@ -120,8 +135,10 @@ GENERAL = {
         protest: protest, protesters
         resistance: resistance, opposition
         treaty: treaty
-    """,
-    "tech": """
+    """
+    ),
+    "tech": (
+        """
         computer: computer, laptop
         phone: phone, phones
         software: software, app
@@ -134,8 +151,10 @@ GENERAL = {
         server: server, servers
         keyboard: keyboard
         robot: robot, robots
-    """,
-    "animals": """
+    """
+    ),
+    "animals": (
+        """
         dog: dog, dogs, puppy
         cat: cat, cats, kitten
         bird: bird, birds
@@ -148,8 +167,10 @@ GENERAL = {
         bee: bee, bees
         whale: whale
         turtle: turtle
-    """,
-    "family": """
+    """
+    ),
+    "family": (
+        """
         mother: mother, mum
         father: father, dad
         child: child, children, kids
@@ -162,8 +183,10 @@ GENERAL = {
         holiday: holiday, vacation
         home: home, house
         dinner: dinner, meal
-    """,
-    "shopping": """
+    """
+    ),
+    "shopping": (
+        """
         shop: shop, store, shops
         sale: sale, discount
         clothes: clothes, shirt, dress
@@ -176,11 +199,13 @@ GENERAL = {
         coupon: coupon, voucher
         mall: mall
         refund: refund
-    """,
+    """
+    ),
 }
 
 SUBDOMAINS = {
-    "physics": """
+    "physics": (
+        """
         energy: energy
         particle: particle, particles
         field: field, fields
@@ -231,8 +256,10 @@ SUBDOMAINS = {
         renormalization: renormalization
         boltzmann: boltzmann constant, boltzmann
         cosmic_ray: cosmic ray, cosmic rays
-    """,
-    "medicine": """
+    """
+    ),
+    "medicine": (
+        """
         patient: patient, patients
         doctor: doctor, physician
         cell: cell, cells
@@ -283,22 +310,44 @@ SUBDOMAINS = {
         malaria: malaria
         tuberculosis: tuberculosis
         pancreatitis: pancreatitis
-    """,
+    """
+    ),
 }
 
 # Per-domain verbs and adjectives: style, not concepts (never labelled).
 STYLE = {
     "general": {
-        "verb": "like, see, find, need, want, love, check, share, try, keep, buy, bring, clean, fix, move, sell, watch, visit, order, build",
-        "adj": "good, new, big, small, nice, old, great, busy, quiet, local, cheap, simple, warm, cold, bright, dark, fresh, heavy, early, late",
+        "verb": (
+            "like, see, find, need, want, love, check, share, try, keep, buy, bring, clean, fix,"
+            " move, sell, watch, visit, order, build"
+        ),
+        "adj": (
+            "good, new, big, small, nice, old, great, busy, quiet, local, cheap, simple, warm,"
+            " cold, bright, dark, fresh, heavy, early, late"
+        ),
     },
     "physics": {
-        "verb": "measure, derive, observe, compute, predict, constrain, probe, model, excite, couple, simulate, quantize, detect, scatter, confine, cool, heat, polarize, accelerate, decay",
-        "adj": "classical, stable, excited, linear, nonlinear, coherent, thermal, isotropic, weak, strong, relativistic, adiabatic, periodic, chiral, massive, massless, transverse, longitudinal, critical, metastable",
+        "verb": (
+            "measure, derive, observe, compute, predict, constrain, probe, model, excite, couple,"
+            " simulate, quantize, detect, scatter, confine, cool, heat, polarize, accelerate, decay"
+        ),
+        "adj": (
+            "classical, stable, excited, linear, nonlinear, coherent, thermal, isotropic, weak,"
+            " strong, relativistic, adiabatic, periodic, chiral, massive, massless, transverse,"
+            " longitudinal, critical, metastable"
+        ),
     },
     "medicine": {
-        "verb": "treat, diagnose, monitor, prescribe, reduce, assess, screen, manage, admit, examine, discharge, refer, stabilize, sedate, hydrate, transfuse, suture, intubate, palpate, auscultate",
-        "adj": "chronic, acute, severe, mild, clinical, elevated, benign, persistent, systemic, routine, malignant, congenital, bilateral, recurrent, idiopathic, postoperative, pediatric, geriatric, refractory, transient",
+        "verb": (
+            "treat, diagnose, monitor, prescribe, reduce, assess, screen, manage, admit, examine,"
+            " discharge, refer, stabilize, sedate, hydrate, transfuse, suture, intubate, palpate,"
+            " auscultate"
+        ),
+        "adj": (
+            "chronic, acute, severe, mild, clinical, elevated, benign, persistent, systemic,"
+            " routine, malignant, congenital, bilateral, recurrent, idiopathic, postoperative,"
+            " pediatric, geriatric, refractory, transient"
+        ),
     },
 }
 

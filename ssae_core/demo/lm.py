@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
 from sae_lens import HookedSAETransformer
+from safetensors.torch import load_file, save_file
 from transformer_lens import HookedTransformerConfig
 
 from ssae_core.config import Config
@@ -59,17 +59,23 @@ def tl_config(cfg: LMConfig, d_vocab: int) -> dict:
     }
 
 
-def build_model(tl_cfg: dict, tokenizer=None, device: str | torch.device = "cpu") -> HookedSAETransformer:
+def build_model(
+    tl_cfg: dict, tokenizer=None, device: str | torch.device = "cpu"
+) -> HookedSAETransformer:
     cfg = HookedTransformerConfig(**tl_cfg, device=str(device))
     return HookedSAETransformer(cfg, tokenizer=tokenizer)
 
 
 def save_model(model: HookedSAETransformer, tl_cfg: dict, directory: Path) -> None:
     (directory / CONFIG_FILE).write_text(json.dumps(tl_cfg, indent=2))
-    save_file({k: v.contiguous().cpu() for k, v in model.state_dict().items()}, directory / MODEL_FILE)
+    save_file(
+        {k: v.contiguous().cpu() for k, v in model.state_dict().items()}, directory / MODEL_FILE
+    )
 
 
-def load_model(directory: Path, tokenizer=None, device: str | torch.device = "cpu") -> HookedSAETransformer:
+def load_model(
+    directory: Path, tokenizer=None, device: str | torch.device = "cpu"
+) -> HookedSAETransformer:
     """Load a model saved by ``save_model`` (weights only; no code is unpickled)."""
     tl_cfg = json.loads((directory / CONFIG_FILE).read_text())
     model = build_model(tl_cfg, tokenizer, device)

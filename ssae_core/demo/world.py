@@ -53,9 +53,15 @@ class DemoConfig(Config):
     report: ReportConfig = field(default_factory=ReportConfig)
 
     @classmethod
-    def quick(cls) -> "DemoConfig":
+    def quick(cls) -> DemoConfig:
         return cls(
-            world=corpus.WorldConfig(n_general_docs=2500, n_general_test_docs=200, seed_tokens=2000, n_test_docs=60, n_ood_docs=60),
+            world=corpus.WorldConfig(
+                n_general_docs=2500,
+                n_general_test_docs=200,
+                seed_tokens=2000,
+                n_test_docs=60,
+                n_ood_docs=60,
+            ),
             lm=lm.LMConfig(n_layers=2, d_model=64, n_heads=2, d_mlp=256, steps=80, batch_size=16),
             gsae=gsae.GSAEConfig(l1=3.0, steps=200, batch_size=1024, resample_every=50),
         )
@@ -91,7 +97,7 @@ class DemoWorld:
         return self.gsae_art.path
 
     @cached_property
-    def corpus(self) -> "CorpusView":
+    def corpus(self) -> CorpusView:
         return CorpusView(self.corpus_art, self.tokenizer_art)
 
     @property
@@ -127,7 +133,10 @@ class DemoWorld:
     def text_set(self, split: str) -> TextSet:
         """A split's documents as a TextSet (doc ids are the world's)."""
         rows = self.corpus.split_docs(split)
-        return TextSet(rows[["doc_id", "text"]].reset_index(drop=True), {"source": f"demo:{split}", "documents": len(rows)})
+        return TextSet(
+            rows[["doc_id", "text"]].reset_index(drop=True),
+            {"source": f"demo:{split}", "documents": len(rows)},
+        )
 
     def in_domain(self, subdomain: str, split: str = "general") -> pd.Series:
         """Ground truth for selection precision: doc_id -> document belongs to ``subdomain``."""
@@ -146,7 +155,9 @@ class CorpusView:
     def split_docs(self, split: str) -> pd.DataFrame:
         rows = self.docs[self.docs.split == split]
         if rows.empty:
-            raise ConfigError(f"The demo world has no split {split!r}; it has {sorted(self.docs.split.unique())}.")
+            raise ConfigError(
+                f"The demo world has no split {split!r}; it has {sorted(self.docs.split.unique())}."
+            )
         return rows
 
     def split_tokens(self, split: str) -> list[np.ndarray]:
@@ -160,18 +171,43 @@ class CorpusView:
         return [self.labels[s : s + n] for s, n in zip(rows.start, rows.n_words)]
 
 
-def build(cfg: DemoConfig | None = None, workspace: Workspace | None = None, device: str | None = None, progress: Progress | None = None) -> DemoWorld:
+def build(
+    cfg: DemoConfig | None = None,
+    workspace: Workspace | None = None,
+    device: str | None = None,
+    progress: Progress | None = None,
+) -> DemoWorld:
     """Build (or reuse) every artifact of the demo world and return it."""
     cfg = cfg or DemoConfig()
     ws = workspace or Workspace()
     dev = pick_device(device)
     progress = progress or Silent()
     corpus_art = ws.build("corpus", cfg.world, lambda d: _build_corpus(cfg.world, d, progress))
-    tok_art = ws.build("tokenizer", TokenizerConfig(), lambda d: _build_tokenizer(corpus_art, d, progress), [corpus_art.ref])
-    lm_art = ws.build("lm", cfg.lm, lambda d: _build_lm(cfg.lm, corpus_art, tok_art, d, dev, progress), [tok_art.ref])
-    gsae_art = ws.build("sae", cfg.gsae, lambda d: _build_gsae(cfg, corpus_art, tok_art, lm_art, d, dev, progress), [lm_art.ref])
+    tok_art = ws.build(
+        "tokenizer",
+        TokenizerConfig(),
+        lambda d: _build_tokenizer(corpus_art, d, progress),
+        [corpus_art.ref],
+    )
+    lm_art = ws.build(
+        "lm",
+        cfg.lm,
+        lambda d: _build_lm(cfg.lm, corpus_art, tok_art, d, dev, progress),
+        [tok_art.ref],
+    )
+    gsae_art = ws.build(
+        "sae",
+        cfg.gsae,
+        lambda d: _build_gsae(cfg, corpus_art, tok_art, lm_art, d, dev, progress),
+        [lm_art.ref],
+    )
     partial = DemoWorld(cfg, corpus_art, tok_art, lm_art, gsae_art, None, dev)
-    report_art = ws.build("world_report", cfg.report, lambda d: _build_report(partial, d, progress), [corpus_art.ref, lm_art.ref, gsae_art.ref])
+    report_art = ws.build(
+        "world_report",
+        cfg.report,
+        lambda d: _build_report(partial, d, progress),
+        [corpus_art.ref, lm_art.ref, gsae_art.ref],
+    )
     return DemoWorld(cfg, corpus_art, tok_art, lm_art, gsae_art, report_art, dev)
 
 
@@ -198,7 +234,9 @@ def _build_tokenizer(corpus_art: Artifact, out: Path, progress: Progress) -> dic
     tk.save_tokenizer(tok, out)
     encoded = tok.encode_batch(list(docs.text), add_special_tokens=False)
     if any(len(e.ids) != n for e, n in zip(encoded, docs.n_words)):
-        raise RuntimeError("the tokenizer does not map each word to one token; labels would misalign")
+        raise RuntimeError(
+            "the tokenizer does not map each word to one token; labels would misalign"
+        )
     tokens = np.concatenate([np.asarray(e.ids, dtype=np.int32) for e in encoded])
     np.save(out / "tokens.npy", tokens)
     return {"vocab_size": tok.get_vocab_size()}
@@ -209,7 +247,9 @@ def _build_lm(cfg: lm.LMConfig, corpus_art, tok_art, out: Path, device, progress
     tokenizer = tk.load_tokenizer(tok_art.path)
     windows = lm.pack(world.split_tokens("general"), tokenizer.bos_token_id, cfg.n_ctx)
     progress.stage("train LM", cfg.steps)
-    model, info = lm.train_lm(cfg, windows, len(tokenizer), device, lambda s, loss: progress.update(1, loss=loss))
+    model, info = lm.train_lm(
+        cfg, windows, len(tokenizer), device, lambda s, loss: progress.update(1, loss=loss)
+    )
     target = out / LM_SUBDIR
     target.mkdir()
     lm.save_model(model, info["tl_config"], target)
@@ -217,23 +257,33 @@ def _build_lm(cfg: lm.LMConfig, corpus_art, tok_art, out: Path, device, progress
     return {"final_train_loss": info["final_train_loss"], "train_windows": int(len(windows))}
 
 
-def _build_gsae(cfg: DemoConfig, corpus_art, tok_art, lm_art, out: Path, device, progress: Progress) -> dict:
+def _build_gsae(
+    cfg: DemoConfig, corpus_art, tok_art, lm_art, out: Path, device, progress: Progress
+) -> dict:
     world = CorpusView(corpus_art, tok_art)
     model_dir = lm_art.path / LM_SUBDIR
     tokenizer = tk.load_tokenizer(model_dir)
     model = lm.load_model(model_dir, tokenizer, device)
     docs = world.split_tokens("general")
     progress.stage("collect LM activations", len(docs))
-    acts, _, _ = collect(model, cfg.hook_name, docs, tokenizer.bos_token_id, tokenizer.pad_token_id, progress.update)
+    acts, _, _ = collect(
+        model, cfg.hook_name, docs, tokenizer.bos_token_id, tokenizer.pad_token_id, progress.update
+    )
     d_in = model.cfg.d_model
-    sae = gsae.new_sae(d_in, d_in * cfg.gsae.expansion, cfg.hook_name, model.cfg.model_name, model.cfg.n_ctx)
+    sae = gsae.new_sae(
+        d_in, d_in * cfg.gsae.expansion, cfg.hook_name, model.cfg.model_name, model.cfg.n_ctx
+    )
     progress.stage("train GSAE", cfg.gsae.steps)
-    stats = gsae.train_gsae(cfg.gsae, acts, sae, device, lambda s, st: progress.update(1, l0=st["l0"], mse=st["mse"]))
+    stats = gsae.train_gsae(
+        cfg.gsae, acts, sae, device, lambda s, st: progress.update(1, l0=st["l0"], mse=st["mse"])
+    )
     sae.save_model(out)
     return {"train_tokens": int(len(acts)), "final": stats}
 
 
-def gsae_widths(world: DemoWorld, expansions: list[int], workspace: Workspace, progress: Progress | None = None) -> dict[int, SAE]:
+def gsae_widths(
+    world: DemoWorld, expansions: list[int], workspace: Workspace, progress: Progress | None = None
+) -> dict[int, SAE]:
     """GSAEs of other widths (d_sae = expansion x d_in), trained like the world's own, by d_sae.
 
     For width series (dark matter: does nonlinear FVU stay flat as SAEs grow?). The
@@ -243,7 +293,14 @@ def gsae_widths(world: DemoWorld, expansions: list[int], workspace: Workspace, p
     out = {}
     for e in expansions:
         cfg = world.config.replace(gsae=world.config.gsae.replace(expansion=e))
-        art = workspace.build("sae", cfg.gsae, lambda d: _build_gsae(cfg, world.corpus_art, world.tokenizer_art, world.lm_art, d, world.device, progress), [world.lm_art.ref])
+        art = workspace.build(
+            "sae",
+            cfg.gsae,
+            lambda d, cfg=cfg: _build_gsae(
+                cfg, world.corpus_art, world.tokenizer_art, world.lm_art, d, world.device, progress
+            ),
+            [world.lm_art.ref],
+        )
         sae = SAE.load_from_disk(art.path, device=str(world.device))
         out[sae.cfg.d_sae] = sae
     return out
@@ -256,14 +313,22 @@ def _build_report(world: DemoWorld, out: Path, progress: Progress) -> dict:
     test = world.split_tokens("general_test")
     progress.stage("evaluate GSAE", len(test))
     start = time.time()
-    gsae_metrics = evaluate_saes(world.model, {"gsae": world.gsae}, world.hook_name, test, bos, pad, progress.update)["gsae"]
-    unigram = unigram_ce(np.concatenate(world.split_tokens("general")), np.concatenate(test), len(tokenizer))
+    gsae_metrics = evaluate_saes(
+        world.model, {"gsae": world.gsae}, world.hook_name, test, bos, pad, progress.update
+    )["gsae"]
+    unigram = unigram_ce(
+        np.concatenate(world.split_tokens("general")), np.concatenate(test), len(tokenizer)
+    )
     per_concept = concept_scores(world, progress)
     per_concept.to_parquet(out / "concept_recall.parquet", index=False)
     gsae_buckets = recall_by_bucket(per_concept, "best_f1", world.config.report.recall_threshold)
     probe_buckets = recall_by_bucket(per_concept, "probe_f1", world.config.report.recall_threshold)
-    table = gsae_buckets.rename(columns={"recalled": "gsae_recalled", "recall": "gsae_recall"}).merge(
-        probe_buckets[["bucket", "recalled", "recall"]].rename(columns={"recalled": "probe_recalled", "recall": "probe_recall"}),
+    table = gsae_buckets.rename(
+        columns={"recalled": "gsae_recalled", "recall": "gsae_recall"}
+    ).merge(
+        probe_buckets[["bucket", "recalled", "recall"]].rename(
+            columns={"recalled": "probe_recalled", "recall": "probe_recall"}
+        ),
         on="bucket",
         how="outer",
     )
@@ -277,7 +342,12 @@ def _build_report(world: DemoWorld, out: Path, progress: Progress) -> dict:
             "unigram_ce": unigram,
             "ce_ratio_to_unigram": gsae_metrics["ce_clean"] / unigram,
         },
-        "gsae": {**gsae_metrics, "d_sae": world.gsae.cfg.d_sae, "d_in": d_model, "l0_target_max": d_model / 4},
+        "gsae": {
+            **gsae_metrics,
+            "d_sae": world.gsae.cfg.d_sae,
+            "d_in": d_model,
+            "l0_target_max": d_model / 4,
+        },
         "recall_by_bucket": table.to_dict(orient="records"),
         "eval_seconds": round(time.time() - start, 2),
     }
@@ -308,7 +378,8 @@ def concept_scores(world: DemoWorld, progress: Progress) -> pd.DataFrame:
 
 
 def sae_concept_f1(world: DemoWorld, saes: dict, progress: Progress) -> pd.DataFrame:
-    """Long table (sae, concept_id, bucket, domain, best_feature, best_f1) for any SAEs at the world's hook.
+    """Long table (sae, concept_id, bucket, domain, best_feature, best_f1) for any SAEs at the
+    world's hook.
 
     Scored as ``concept_scores`` scores the GSAE (each concept on its own domain's test split).
     """
@@ -331,7 +402,14 @@ def _concept_split_acts(world: DemoWorld, progress: Progress):
     for split, domains in _concept_splits(concepts).items():
         docs = world.split_tokens(split)
         progress.stage(f"concept recall on {split}", len(docs))
-        acts, doc, pos = collect(world.model, world.hook_name, docs, tokenizer.bos_token_id, tokenizer.pad_token_id, progress.update)
+        acts, doc, pos = collect(
+            world.model,
+            world.hook_name,
+            docs,
+            tokenizer.bos_token_id,
+            tokenizer.pad_token_id,
+            progress.update,
+        )
         per_doc = world.split_labels(split)
         labels = np.concatenate(per_doc)[_flat_index(per_doc, doc, pos)]
         yield split, concepts.domain.isin(domains).to_numpy(), acts, labels
@@ -363,7 +441,9 @@ def find(cfg: DemoConfig, workspace: Workspace, device: str | None = None) -> De
     tok_art = corpus_art and ws.find("tokenizer", TokenizerConfig(), [corpus_art.ref])
     lm_art = tok_art and ws.find("lm", cfg.lm, [tok_art.ref])
     gsae_art = lm_art and ws.find("sae", cfg.gsae, [lm_art.ref])
-    report_art = gsae_art and ws.find("world_report", cfg.report, [corpus_art.ref, lm_art.ref, gsae_art.ref])
+    report_art = gsae_art and ws.find(
+        "world_report", cfg.report, [corpus_art.ref, lm_art.ref, gsae_art.ref]
+    )
     if not report_art:
         return None
     return DemoWorld(cfg, corpus_art, tok_art, lm_art, gsae_art, report_art, pick_device(device))

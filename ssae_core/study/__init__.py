@@ -22,8 +22,19 @@ from ssae_core.workspace import Workspace
 __all__ = ["StudyConfig", "run_study"]
 
 
-def run_study(ws: Workspace, cfg: StudyConfig, backend, out: Path, device: str | None = None, progress: Progress | None = None) -> dict[str, Path]:
-    """Run (or reuse) every cell, check the claims and write STUDY.md, study.json and report.html into ``out``."""
+QUICK_NOTE = "the quick (miniature) world: a structure check, not evidence"
+
+
+def run_study(
+    ws: Workspace,
+    cfg: StudyConfig,
+    backend,
+    out: Path,
+    device: str | None = None,
+    progress: Progress | None = None,
+) -> dict[str, Path]:
+    """Run (or reuse) every cell, check the claims and write STUDY.md, study.json and report.html
+    into ``out``."""
     from ssae_core.demo.world import gsae_widths
 
     cfg.validate()
@@ -35,16 +46,29 @@ def run_study(ws: Workspace, cfg: StudyConfig, backend, out: Path, device: str |
     cells, figures = [], {}
     for subdomain in cfg.subdomains:
         for seed in cfg.seeds:
-            numbers, figs = load_cell(run_cell(ws, base, cfg, subdomain, seed, widths, backend, progress))
+            numbers, figs = load_cell(
+                run_cell(ws, base, cfg, subdomain, seed, widths, backend, progress)
+            )
             cells.append(numbers)
             if seed == cfg.seeds[0]:
                 figures.update({f"{subdomain}_{name}": fig for name, fig in figs.items()})
     claims = check_claims(cfg, cells, backend.label)
     compute = sum(c["seconds"] for c in cells)
-    header = (f"Run {time.strftime('%Y-%m-%d')}: {'the quick (miniature) world: a structure check, not evidence' if cfg.quick else 'the full demo world'}; "
-              f"subdomains {', '.join(cfg.subdomains)}; seeds {', '.join(map(str, cfg.seeds))}; {len(cfg.sparsity)} L1 values per sweep, "
-              f"{cfg.steps} steps of {cfg.batch_tokens} tokens; TERM tilts {', '.join(f'{t:g}' for t in cfg.tilts)} on {cfg.tilt_method}; "
-              f"autointerp backend {backend.label}. The cells took {compute / 60:.1f} min to compute (their own timings, stored with them); "
-              f"this run took {(time.time() - start) / 60:.1f} min, reusing every stored step.")
-    numbers = {"config": cfg.to_dict(), "backend": backend.label, "world": base.world.report, "cell_seconds": compute, "cells": cells}
+    header = (
+        f"Run {time.strftime('%Y-%m-%d')}:"
+        f" {QUICK_NOTE if cfg.quick else 'the full demo world'};"
+        f" subdomains {', '.join(cfg.subdomains)}; seeds {', '.join(map(str, cfg.seeds))};"
+        f" {len(cfg.sparsity)} L1 values per sweep, {cfg.steps} steps of {cfg.batch_tokens} tokens;"
+        f" TERM tilts {', '.join(f'{t:g}' for t in cfg.tilts)} on {cfg.tilt_method}; autointerp"
+        f" backend {backend.label}. The cells took {compute / 60:.1f} min to compute (their own"
+        f" timings, stored with them); this run took {(time.time() - start) / 60:.1f} min, reusing"
+        " every stored step."
+    )
+    numbers = {
+        "config": cfg.to_dict(),
+        "backend": backend.label,
+        "world": base.world.report,
+        "cell_seconds": compute,
+        "cells": cells,
+    }
     return write_outputs(out, claims, header, numbers, figures)

@@ -18,7 +18,15 @@ import plotly.io as pio
 from ssae_core import dark_matter, features, plots, selection
 from ssae_core.activations import cache_activations, collect, kept_counts, kept_tokens, pad_id
 from ssae_core.autointerp.run import AutointerpConfig, prepare, results_table, run_autointerp
-from ssae_core.evaluate import NamedSAE, demo_split, evaluate, group_name, load_features, sae_set, ssae_group
+from ssae_core.evaluate import (
+    NamedSAE,
+    demo_split,
+    evaluate,
+    group_name,
+    load_features,
+    sae_set,
+    ssae_group,
+)
 from ssae_core.progress import Progress
 from ssae_core.report import compare_saes
 from ssae_core.select_artifact import load_selection, run_selection
@@ -30,34 +38,73 @@ GSAE = "GSAE"
 
 
 def sweeps(cfg: StudyConfig, seed: int) -> dict[str, tuple[str, FinetuneConfig]]:
-    """Curve name -> (selection method, finetuning config): an ERM sweep per method, TERM sweeps on one."""
-    common = dict(sparsity=cfg.sparsity, steps=cfg.steps, batch_tokens=cfg.batch_tokens, lr=cfg.lr, decay_steps=max(1, cfg.steps // 3), seed=seed)
+    """Curve name -> (selection method, finetuning config): an ERM sweep per method, TERM sweeps on
+    one."""
+    common = dict(
+        sparsity=cfg.sparsity,
+        steps=cfg.steps,
+        batch_tokens=cfg.batch_tokens,
+        lr=cfg.lr,
+        decay_steps=max(1, cfg.steps // 3),
+        seed=seed,
+    )
     runs = {group_name(m): (m, FinetuneConfig(**common)) for m in cfg.methods}
     for t in cfg.tilts:
-        runs[group_name(cfg.tilt_method, t)] = (cfg.tilt_method, FinetuneConfig(objective="term", tilt=t, **common))
+        runs[group_name(cfg.tilt_method, t)] = (
+            cfg.tilt_method,
+            FinetuneConfig(objective="term", tilt=t, **common),
+        )
     return runs
 
 
 def focus_groups(cfg: StudyConfig) -> list[str]:
-    """The curves compared one SAE each (at the GSAE's L0): GSAE, the TERM method's ERM sweep, its TERM sweeps."""
+    """The curves compared one SAE each (at the GSAE's L0): GSAE, the TERM method's ERM sweep, its
+    TERM sweeps."""
     return [GSAE, group_name(cfg.tilt_method)] + [group_name(cfg.tilt_method, t) for t in cfg.tilts]
 
 
-def run_cell(ws: Workspace, base, cfg: StudyConfig, subdomain: str, seed: int, widths: dict[int, object], backend, progress: Progress) -> Artifact:
-    """The cell's artifact, computed unless already stored. ``widths``: GSAEs of other widths (d_sae -> SAE)."""
+def run_cell(
+    ws: Workspace,
+    base,
+    cfg: StudyConfig,
+    subdomain: str,
+    seed: int,
+    widths: dict[int, object],
+    backend,
+    progress: Progress,
+) -> Artifact:
+    """The cell's artifact, computed unless already stored. ``widths``: GSAEs of other widths (d_sae
+    -> SAE)."""
     cell_cfg = cfg.cell(subdomain, seed)
     inputs = [base.ref, f"autointerp:{backend.label}"]
-    return ws.build("study_cell", cell_cfg, lambda out: _compute(ws, base, cell_cfg, subdomain, seed, widths, backend, progress, out), inputs)
+    return ws.build(
+        "study_cell",
+        cell_cfg,
+        lambda out: _compute(ws, base, cell_cfg, subdomain, seed, widths, backend, progress, out),
+        inputs,
+    )
 
 
 def load_cell(art: Artifact) -> tuple[dict, dict]:
     """(numbers, figures) of a cell; figures are plotly Figures by name."""
     numbers = json.loads(art.file("numbers.json").read_text())
-    figures = {k: pio.from_json(v) for k, v in json.loads(art.file("figures.json").read_text()).items()}
+    figures = {
+        k: pio.from_json(v) for k, v in json.loads(art.file("figures.json").read_text()).items()
+    }
     return numbers, figures
 
 
-def _compute(ws, base, cfg: StudyConfig, subdomain: str, seed: int, widths, backend, progress: Progress, out: Path) -> dict:
+def _compute(
+    ws,
+    base,
+    cfg: StudyConfig,
+    subdomain: str,
+    seed: int,
+    widths,
+    backend,
+    progress: Progress,
+    out: Path,
+) -> dict:
     start = time.time()
     label = f"{subdomain} seed {seed}"
     ssae_arts, precision = _train_sweeps(ws, base, cfg, subdomain, seed, label, progress)
@@ -72,35 +119,76 @@ def _compute(ws, base, cfg: StudyConfig, subdomain: str, seed: int, widths, back
     ai = _autointerp(ws, base, cfg, seed, focus, splits[0], backend, progress)
     dm = _dark_matter(base, cfg, seed, focus, widths, splits[0].docs)
     evals = evaluate(ws, base, focus, splits[0])  # stored by compare_saes: a lookup
-    breadth = [{"group": s.group, **features.breadth(load_features(evals[s.ref])["count"].to_numpy())} for s in focus]
-    figures = dict(comp.figures, f1=plots.f1_distribution(ai.rename(columns={"group": "label"})), fvu_widths=plots.fvu_breakdown(dm[dm.sae.str.startswith(GSAE)]))
+    breadth = [
+        {"group": s.group, **features.breadth(load_features(evals[s.ref])["count"].to_numpy())}
+        for s in focus
+    ]
+    figures = dict(
+        comp.figures,
+        f1=plots.f1_distribution(ai.rename(columns={"group": "label"})),
+        fvu_widths=plots.fvu_breakdown(dm[dm.sae.str.startswith(GSAE)]),
+    )
     numbers = {
-        "subdomain": subdomain, "seed": seed, "precision": precision, "seconds": round(time.time() - start, 1),
-        "metrics": comp.metrics.drop(columns=["ref"]).to_dict("records"), "matched": comp.matched[["split", "group", "label", "l0", "ppl_spliced"]].to_dict("records"),
-        "tail_coverage": comp.tables["tail_coverage"].to_dict("records"), "concept_recall": comp.tables["concept_recall"].to_dict("records"),
-        "breadth": breadth, "autointerp": ai.to_dict("records"), "dark_matter": dm.to_dict("records"), "tilt_ess": _tilt_ess(ws, ssae_arts),
+        "subdomain": subdomain,
+        "seed": seed,
+        "precision": precision,
+        "seconds": round(time.time() - start, 1),
+        "metrics": comp.metrics.drop(columns=["ref"]).to_dict("records"),
+        "matched": (
+            comp.matched[["split", "group", "label", "l0", "ppl_spliced"]].to_dict("records")
+        ),
+        "tail_coverage": comp.tables["tail_coverage"].to_dict("records"),
+        "concept_recall": comp.tables["concept_recall"].to_dict("records"),
+        "breadth": breadth,
+        "autointerp": ai.to_dict("records"),
+        "dark_matter": dm.to_dict("records"),
+        "tilt_ess": _tilt_ess(ws, ssae_arts),
     }
     atomic_write_json(out / "numbers.json", numbers)
     atomic_write_json(out / "figures.json", {k: f.to_json() for k, f in figures.items()})
-    return {"subdomain": subdomain, "seed": seed, "seconds": numbers["seconds"], "backend": str(backend.label)}
+    return {
+        "subdomain": subdomain,
+        "seed": seed,
+        "seconds": numbers["seconds"],
+        "backend": str(backend.label),
+    }
 
 
 def _tilt_ess(ws, arts: list[Artifact]) -> list[dict]:
     """Per sweep: the mean effective sample share of the tilt weights over training (1 for ERM)."""
-    return [{"group": ssae_group(ws, a), "ess": float(pd.read_parquet(a.file("log.parquet")).ess.mean())} for a in arts]
+    return [
+        {
+            "group": ssae_group(ws, a),
+            "ess": float(pd.read_parquet(a.file("log.parquet")).ess.mean()),
+        }
+        for a in arts
+    ]
 
 
-def _train_sweeps(ws, base, cfg: StudyConfig, subdomain: str, seed: int, label: str, progress: Progress):
+def _train_sweeps(
+    ws, base, cfg: StudyConfig, subdomain: str, seed: int, label: str, progress: Progress
+):
     world = base.world
-    seeds, corpus, truth = world.text_set(f"{subdomain}_seed"), world.text_set("general"), world.in_domain(subdomain)
+    seeds, corpus, truth = (
+        world.text_set(f"{subdomain}_seed"),
+        world.text_set("general"),
+        world.in_domain(subdomain),
+    )
     runs = sweeps(cfg, seed)
     acts, precision = {}, {}
     for method in dict.fromkeys(m for m, _ in runs.values()):
         progress.log(f"{label}: select ({method})")
-        sel_cfg = selection.SelectionConfig(method=method, token_budget=cfg.token_budget, max_seq_length=cfg.encoder_tokens, seed=seed if method == "random" else 0)
+        sel_cfg = selection.SelectionConfig(
+            method=method,
+            token_budget=cfg.token_budget,
+            max_seq_length=cfg.encoder_tokens,
+            seed=seed if method == "random" else 0,
+        )
         sel = run_selection(sel_cfg, seeds, corpus, base, ws, truth, progress)
         precision[method] = sel.summary.get("precision")
-        tokens = selection.tokenize(load_selection(sel).text.tolist(), base.tokenizer, base.model.cfg.n_ctx)
+        tokens = selection.tokenize(
+            load_selection(sel).text.tolist(), base.tokenizer, base.model.cfg.n_ctx
+        )
         acts[method] = cache_activations(ws, base, tokens, sel.ref, progress=progress)
     arts = []
     for group, (method, ft_cfg) in runs.items():
@@ -109,10 +197,15 @@ def _train_sweeps(ws, base, cfg: StudyConfig, subdomain: str, seed: int, label: 
     return arts, precision
 
 
-def _autointerp(ws, base, cfg: StudyConfig, seed: int, focus: list[NamedSAE], split, backend, progress: Progress):
+def _autointerp(
+    ws, base, cfg: StudyConfig, seed: int, focus: list[NamedSAE], split, backend, progress: Progress
+):
     ai_cfg = AutointerpConfig(n_features=cfg.autointerp_features, seed=seed)
     examples = prepare(ws, base, focus, split, ai_cfg, progress)
-    table = results_table(run_autointerp(ws, examples, backend, ai_cfg, progress=progress), {s.ref: s.group for s in focus})
+    table = results_table(
+        run_autointerp(ws, examples, backend, ai_cfg, progress=progress),
+        {s.ref: s.group for s in focus},
+    )
     return table.rename(columns={"label": "group"})[["group", "feature", "status", "f1"]]
 
 

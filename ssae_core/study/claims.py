@@ -62,9 +62,28 @@ class Claim:
         return "undetermined" if verdicts == {"undetermined"} else "partly"
 
 
+ESS_TABLE = (
+    "Effective sample share of the tilt weights during training (1 = every token weighs "
+    "the same, as in ERM)"
+)
+BREADTH_TABLE = (
+    "Effective share of features (exp entropy of firing counts / d_sae; SAEs at the GSAE's L0)"
+)
+RECALL_TABLE = (
+    "Share of the subdomain's concepts with a feature of token F1 >= 0.5 (SAEs at the GSAE's L0)"
+)
+WIDTHS_TABLE = (
+    "L0, FVU and nonlinear FVU (Eq. 4) across GSAE widths (trained with the same L1 "
+    "coefficient, so L0 is not held fixed)"
+)
+
+
 def frame(cells: list[dict], key: str) -> pd.DataFrame:
     """One long table of ``key`` over every cell, with subdomain and seed columns."""
-    return pd.concat([pd.DataFrame(c[key]).assign(subdomain=c["subdomain"], seed=c["seed"]) for c in cells], ignore_index=True)
+    return pd.concat(
+        [pd.DataFrame(c[key]).assign(subdomain=c["subdomain"], seed=c["seed"]) for c in cells],
+        ignore_index=True,
+    )
 
 
 def split_kind(metrics: pd.DataFrame) -> pd.DataFrame:
@@ -72,9 +91,13 @@ def split_kind(metrics: pd.DataFrame) -> pd.DataFrame:
     return metrics.assign(kind=np.where(metrics.split.str.endswith("_ood"), "OOD", "ID"))
 
 
-def curve_ppl(metrics: pd.DataFrame, kind: str, groups: list[str], middle: bool = False) -> pd.DataFrame:
-    """Per cell and curve: mean perplexity over the L0 range all ``groups``' curves span (area / width),
-    or over the middle half of that range. Columns: subdomain, seed, group, mean_ppl, l0_lo, l0_hi."""
+def curve_ppl(
+    metrics: pd.DataFrame, kind: str, groups: list[str], middle: bool = False
+) -> pd.DataFrame:
+    """Per cell and curve: mean perplexity over the L0 range all ``groups``' curves span (area /
+    width),
+    or over the middle half of that range. Columns: subdomain, seed, group, mean_ppl, l0_lo, l0_hi.
+    """
     rows = []
     for (sub, seed), part in split_kind(metrics).query("kind == @kind").groupby(CELL, sort=False):
         part = part[part.group.isin(groups)]
@@ -83,13 +106,17 @@ def curve_ppl(metrics: pd.DataFrame, kind: str, groups: list[str], middle: bool 
             lo, hi = auc_table(part)[["l0_lo", "l0_hi"]].iloc[0] if len(part) else (np.nan, np.nan)
             lo, hi = lo + (hi - lo) / 4, hi - (hi - lo) / 4
         rows.append(auc_table(part, lo, hi).assign(subdomain=sub, seed=seed))
-    table = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=["group", "mean_ppl"])
+    table = (
+        pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=["group", "mean_ppl"])
+    )
     return table[CELL + ["group", "mean_ppl", "l0_lo", "l0_hi"]]
 
 
 def wide(long: pd.DataFrame, value: str, column: str = "group") -> pd.DataFrame:
     """Cells as rows, one column per ``column`` value."""
-    return long.set_index(CELL + [column])[value].unstack(column)  # unlike pivot_table, keeps all-NaN cells
+    return long.set_index(CELL + [column])[value].unstack(
+        column
+    )  # unlike pivot_table, keeps all-NaN cells
 
 
 def spread(long: pd.DataFrame, value: str, by: list[str]) -> pd.DataFrame:
@@ -99,7 +126,8 @@ def spread(long: pd.DataFrame, value: str, by: list[str]) -> pd.DataFrame:
 
 
 def ordered(table: pd.DataFrame, columns: list[str], increasing: bool = True) -> pd.Series:
-    """Per row: the values of ``columns`` strictly increase (or decrease) left to right; NaN if any is missing."""
+    """Per row: the values of ``columns`` strictly increase (or decrease) left to right; NaN if any
+    is missing."""
     values = table.reindex(columns=columns).to_numpy(dtype=float)
     steps = np.diff(values, axis=1)
     ok = (steps > 0) if increasing else (steps < 0)
@@ -113,19 +141,51 @@ def _has(cfg: StudyConfig, *methods: str) -> bool:
 
 
 def precision_table(cells: list[dict]) -> pd.DataFrame:
-    """Per cell and method: the share of selected general-corpus documents that are in the subdomain."""
-    return pd.DataFrame([{"subdomain": c["subdomain"], "seed": c["seed"], "method": m, "precision": p}
-                         for c in cells for m, p in c["precision"].items() if p is not None], columns=CELL + ["method", "precision"])
+    """Per cell and method: the share of selected general-corpus documents that are in the
+    subdomain."""
+    return pd.DataFrame(
+        [
+            {"subdomain": c["subdomain"], "seed": c["seed"], "method": m, "precision": p}
+            for c in cells
+            for m, p in c["precision"].items()
+            if p is not None
+        ],
+        columns=CELL + ["method", "precision"],
+    )
 
 
-def claim_selection_order(cfg: StudyConfig, metrics: pd.DataFrame, precision: pd.DataFrame | None = None) -> Claim:
+def claim_selection_order(
+    cfg: StudyConfig, metrics: pd.DataFrame, precision: pd.DataFrame | None = None
+) -> Claim:
     groups = [group_name(m) for m in ("dense", "bm25", "random")]
     ppl = curve_ppl(metrics, "ID", groups)
-    parts = [Part("mean ID perplexity over the common L0 range: dense < BM25 < general baseline", ordered(wide(ppl, "mean_ppl"), groups))] if _has(cfg, "dense", "bm25", "random") else []
-    tables = {"Mean spliced perplexity over the common L0 range (ID)": spread(ppl, "mean_ppl", ["subdomain", "group"])}
+    parts = (
+        [
+            Part(
+                "mean ID perplexity over the common L0 range: dense < BM25 < general baseline",
+                ordered(wide(ppl, "mean_ppl"), groups),
+            )
+        ]
+        if _has(cfg, "dense", "bm25", "random")
+        else []
+    )
+    tables = {
+        "Mean spliced perplexity over the common L0 range (ID)": spread(
+            ppl, "mean_ppl", ["subdomain", "group"]
+        )
+    }
     if precision is not None and len(precision):
-        tables["Selection precision (share of the selected corpus documents that belong to the subdomain)"] = spread(precision, "precision", ["subdomain", "method"])
-    return Claim(1, "Dense retrieval beats BM25, which beats the general-corpus baseline, on spliced perplexity at matched L0 (in-distribution).", parts, tables)
+        tables[
+            "Selection precision (share of the selected corpus documents that belong to the"
+            " subdomain)"
+        ] = spread(precision, "precision", ["subdomain", "method"])
+    return Claim(
+        1,
+        "Dense retrieval beats BM25, which beats the general-corpus baseline, on spliced perplexity"
+        " at matched L0 (in-distribution).",
+        parts,
+        tables,
+    )
 
 
 def claim_ood(cfg: StudyConfig, metrics: pd.DataFrame) -> Claim:
@@ -133,15 +193,38 @@ def claim_ood(cfg: StudyConfig, metrics: pd.DataFrame) -> Claim:
     rel = []
     for kind in ("ID", "OOD"):
         ppl = wide(curve_ppl(metrics, kind, groups), "mean_ppl")
-        rel.append(ppl.div(ppl[groups[0]], axis=0).assign(kind=kind) if groups[0] in ppl else pd.DataFrame())
+        rel.append(
+            ppl.div(ppl[groups[0]], axis=0).assign(kind=kind)
+            if groups[0] in ppl
+            else pd.DataFrame()
+        )
     parts, tables = [], {}
     if _has(cfg, "dense", "bm25", "seed"):
         rel_id, rel_ood = rel[0], rel[1]
         for g in groups[1:]:
-            parts.append(Part(f"{g}: perplexity relative to dense is higher OOD than ID (loses ground out of distribution)", (rel_ood[g] > rel_id[g]).where(rel_ood[g].notna() & rel_id[g].notna())))
-        long = pd.concat(rel).reset_index().melt(id_vars=CELL + ["kind"], value_vars=groups[1:], var_name="group", value_name="ppl_vs_dense")
-        tables["Mean perplexity relative to the dense selection's (1 = equal)"] = spread(long, "ppl_vs_dense", ["subdomain", "group", "kind"])
-    return Claim(2, "BM25 and seed-only selections generalize worse out of distribution.", parts, tables)
+            parts.append(
+                Part(
+                    f"{g}: perplexity relative to dense is higher OOD than ID (loses ground out of"
+                    " distribution)",
+                    (rel_ood[g] > rel_id[g]).where(rel_ood[g].notna() & rel_id[g].notna()),
+                )
+            )
+        long = (
+            pd.concat(rel)
+            .reset_index()
+            .melt(
+                id_vars=CELL + ["kind"],
+                value_vars=groups[1:],
+                var_name="group",
+                value_name="ppl_vs_dense",
+            )
+        )
+        tables["Mean perplexity relative to the dense selection's (1 = equal)"] = spread(
+            long, "ppl_vs_dense", ["subdomain", "group", "kind"]
+        )
+    return Claim(
+        2, "BM25 and seed-only selections generalize worse out of distribution.", parts, tables
+    )
 
 
 def claim_tracin(cfg: StudyConfig, metrics: pd.DataFrame) -> Claim:
@@ -151,10 +234,25 @@ def claim_tracin(cfg: StudyConfig, metrics: pd.DataFrame) -> Claim:
             continue
         pair = [group_name(first), group_name(f"{first}+tracin")]
         ppl = wide(curve_ppl(metrics, "ID", pair), "mean_ppl")
-        gain = (1 - ppl[pair[1]] / ppl[pair[0]]) if set(pair) <= set(ppl) else pd.Series(dtype=float)
+        gain = (
+            (1 - ppl[pair[1]] / ppl[pair[0]]) if set(pair) <= set(ppl) else pd.Series(dtype=float)
+        )
         gains.append(gain.rename("gain").reset_index().assign(first_stage=first))
-        parts.append(Part(f"{first}+TracIn has lower mean ID perplexity than {first}", (gain > 0).where(gain.notna())))
-    tables = {"Relative perplexity gain of TracIn reranking over its first stage (ID; 0.01 = 1%)": spread(pd.concat(gains), "gain", ["subdomain", "first_stage"])} if gains else {}
+        parts.append(
+            Part(
+                f"{first}+TracIn has lower mean ID perplexity than {first}",
+                (gain > 0).where(gain.notna()),
+            )
+        )
+    tables = (
+        {
+            "Relative perplexity gain of TracIn reranking over its first stage (ID; 0.01 = 1%)": (
+                spread(pd.concat(gains), "gain", ["subdomain", "first_stage"])
+            )
+        }
+        if gains
+        else {}
+    )
     return Claim(3, "TracIn reranking adds a marginal gain over its first stage.", parts, tables)
 
 
@@ -171,36 +269,78 @@ def claim_tail(cfg: StudyConfig, coverage: pd.DataFrame, ess: pd.DataFrame) -> C
     table = wide(share, "tail_share")
     erm, term = group_name(cfg.tilt_method), group_name(cfg.tilt_method, cfg.paper_tilt)
     by_tilt = [erm] + [group_name(cfg.tilt_method, t) for t in sorted(cfg.tilts)]
-    parts = [Part(f"{erm} covers more rare tokens than the GSAE", ordered(table, [GSAE, erm])),
-             Part(f"{term} covers more than {erm}", ordered(table, [erm, term])),
-             Part("coverage increases with the tilt (" + " < ".join(by_tilt) + ")", ordered(table, by_tilt))]
-    return Claim(4, "SSAEs cover more tail tokens than the GSAE; TERM covers more than ERM, increasingly with tilt.",
-                 parts, {"Share of rare tokens covered (logit lens, SAEs at the GSAE's L0)": spread(share, "tail_share", ["subdomain", "group"]),
-                         "Effective sample share of the tilt weights during training (1 = every token weighs the same, as in ERM)": spread(ess[ess.group.isin(by_tilt)], "ess", ["subdomain", "group"])})
+    parts = [
+        Part(f"{erm} covers more rare tokens than the GSAE", ordered(table, [GSAE, erm])),
+        Part(f"{term} covers more than {erm}", ordered(table, [erm, term])),
+        Part(
+            "coverage increases with the tilt (" + " < ".join(by_tilt) + ")",
+            ordered(table, by_tilt),
+        ),
+    ]
+    return Claim(
+        4,
+        "SSAEs cover more tail tokens than the GSAE; TERM covers more than ERM, increasingly with"
+        " tilt.",
+        parts,
+        {
+            "Share of rare tokens covered (logit lens, SAEs at the GSAE's L0)": spread(
+                share, "tail_share", ["subdomain", "group"]
+            ),
+            ESS_TABLE: spread(ess[ess.group.isin(by_tilt)], "ess", ["subdomain", "group"]),
+        },
+    )
 
 
 def claim_breadth(cfg: StudyConfig, breadth: pd.DataFrame, metrics: pd.DataFrame) -> Claim:
     erm, term = group_name(cfg.tilt_method), group_name(cfg.tilt_method, cfg.paper_tilt)
     table = wide(breadth, "effective_share")
     ppl = wide(curve_ppl(metrics, "ID", [erm, term], middle=True), "mean_ppl")
-    ratio = (ppl[term] / ppl[erm]) if {erm, term} <= set(ppl) else pd.Series(np.nan, index=table.index)
-    parts = [Part(f"{term} spreads activations over more features than {erm} (effective share of features)", ordered(table, [erm, term])),
-             Part(f"{term} perplexity within {NEAR:.0%} of {erm} in the middle of their common L0 range", ((ratio - 1).abs() <= NEAR).where(ratio.notna()))]
+    ratio = (
+        (ppl[term] / ppl[erm]) if {erm, term} <= set(ppl) else pd.Series(np.nan, index=table.index)
+    )
+    parts = [
+        Part(
+            f"{term} spreads activations over more features than {erm} (effective share of"
+            " features)",
+            ordered(table, [erm, term]),
+        ),
+        Part(
+            f"{term} perplexity within {NEAR:.0%} of {erm} in the middle of their common L0 range",
+            ((ratio - 1).abs() <= NEAR).where(ratio.notna()),
+        ),
+    ]
     ratios = ratio.rename("ppl_term_over_erm").reset_index()
-    return Claim(5, "TERM yields more broadly activating features (count vs rank) with comparable perplexity in a middle L0 range.", parts,
-                 {"Effective share of features (exp entropy of firing counts / d_sae; SAEs at the GSAE's L0)": spread(breadth, "effective_share", ["subdomain", "group"]),
-                  "Live share of features": spread(breadth, "live_share", ["subdomain", "group"]),
-                  "TERM / ERM mean perplexity, middle half of the common L0 range (ID)": spread(ratios, "ppl_term_over_erm", ["subdomain"])})
+    return Claim(
+        5,
+        "TERM yields more broadly activating features (count vs rank) with comparable perplexity in"
+        " a middle L0 range.",
+        parts,
+        {
+            BREADTH_TABLE: spread(breadth, "effective_share", ["subdomain", "group"]),
+            "Live share of features": spread(breadth, "live_share", ["subdomain", "group"]),
+            "TERM / ERM mean perplexity, middle half of the common L0 range (ID)": spread(
+                ratios, "ppl_term_over_erm", ["subdomain"]
+            ),
+        },
+    )
 
 
 def pooled_recall(recall: pd.DataFrame, groups: list[str]) -> pd.DataFrame:
-    """Per cell and SAE: share of the subdomain's concepts recalled, pooled over frequency buckets."""
+    """Per cell and SAE: share of the subdomain's concepts recalled, pooled over frequency
+    buckets."""
     rows = []
     for key, part in recall.groupby(CELL, sort=False):
         part = part[part.concepts > 0]
         for g in groups:
             if g in part:
-                rows.append({"subdomain": key[0], "seed": key[1], "group": g, "recall": float((part[g] * part.concepts).sum() / part.concepts.sum())})
+                rows.append(
+                    {
+                        "subdomain": key[0],
+                        "seed": key[1],
+                        "group": g,
+                        "recall": float((part[g] * part.concepts).sum() / part.concepts.sum()),
+                    }
+                )
     return pd.DataFrame(rows, columns=CELL + ["group", "recall"])
 
 
@@ -209,44 +349,117 @@ def claim_recall(cfg: StudyConfig, recall: pd.DataFrame) -> Claim:
     groups = [GSAE, erm] + [group_name(cfg.tilt_method, t) for t in cfg.tilts]
     pooled = pooled_recall(recall, groups)
     table = wide(pooled, "recall")
-    by_bucket = recall.melt(id_vars=CELL + ["bucket", "concepts"], value_vars=[g for g in groups if g in recall], var_name="group", value_name="recall")
-    return Claim(6, "Ground-truth tail-concept recall: GSAE < SSAE (ERM) < SSAE (TERM)?",
-                 [Part(f"{erm} recalls more of the subdomain's concepts than the GSAE", ordered(table, [GSAE, erm])),
-                  Part(f"{term} recalls more than {erm}", ordered(table, [erm, term]))],
-                 {"Share of the subdomain's concepts with a feature of token F1 >= 0.5 (SAEs at the GSAE's L0)": spread(pooled, "recall", ["subdomain", "group"]),
-                  "The same by concept-frequency bucket (frequency in the general corpus)": spread(by_bucket, "recall", ["subdomain", "bucket", "group"])})
+    by_bucket = recall.melt(
+        id_vars=CELL + ["bucket", "concepts"],
+        value_vars=[g for g in groups if g in recall],
+        var_name="group",
+        value_name="recall",
+    )
+    return Claim(
+        6,
+        "Ground-truth tail-concept recall: GSAE < SSAE (ERM) < SSAE (TERM)?",
+        [
+            Part(
+                f"{erm} recalls more of the subdomain's concepts than the GSAE",
+                ordered(table, [GSAE, erm]),
+            ),
+            Part(f"{term} recalls more than {erm}", ordered(table, [erm, term])),
+        ],
+        {
+            RECALL_TABLE: spread(pooled, "recall", ["subdomain", "group"]),
+            "The same by concept-frequency bucket (frequency in the general corpus)": spread(
+                by_bucket, "recall", ["subdomain", "bucket", "group"]
+            ),
+        },
+    )
 
 
 def claim_autointerp(cfg: StudyConfig, scores: pd.DataFrame, backend: str) -> Claim:
     erm, term = group_name(cfg.tilt_method), group_name(cfg.tilt_method, cfg.paper_tilt)
     f1 = scores.dropna(subset=["f1"]).groupby(CELL + ["group"], as_index=False).f1.mean()
-    return Claim(7, "TERM features score higher F1 in autointerp.", [Part(f"mean F1 of {term} > {erm}", ordered(wide(f1, "f1"), [erm, term]))],
-                 {f"Mean autointerp F1 per SAE ({backend})": spread(f1, "f1", ["subdomain", "group"])})
+    return Claim(
+        7,
+        "TERM features score higher F1 in autointerp.",
+        [Part(f"mean F1 of {term} > {erm}", ordered(wide(f1, "f1"), [erm, term]))],
+        {f"Mean autointerp F1 per SAE ({backend})": spread(f1, "f1", ["subdomain", "group"])},
+    )
 
 
 def claim_dark_matter(cfg: StudyConfig, r2: pd.DataFrame) -> Claim:
     baselines = ["r2_norm_from_token_identity", "r2_norm_from_activation_norm", "r2_norm_from_l0"]
     focus = r2[~r2.sae.str.startswith(f"{GSAE} d_sae=")].rename(columns={"sae": "group"})
     best_baseline = focus[baselines].max(axis=1)
-    linear = ((focus.r2_norm_from_activation >= LINEAR_R2) & (focus.r2_norm_from_activation > best_baseline)).groupby([focus.subdomain, focus.seed]).all()
-    widths = r2[r2.sae.str.startswith(GSAE)].drop_duplicates(CELL + ["d_sae"]).sort_values("d_sae")  # the world's GSAE is also a focus SAE
+    linear = (
+        (
+            (focus.r2_norm_from_activation >= LINEAR_R2)
+            & (focus.r2_norm_from_activation > best_baseline)
+        )
+        .groupby([focus.subdomain, focus.seed])
+        .all()
+    )
+    widths = (
+        r2[r2.sae.str.startswith(GSAE)].drop_duplicates(CELL + ["d_sae"]).sort_values("d_sae")
+    )  # the world's GSAE is also a focus SAE
 
     def relative_range(v: pd.Series) -> float:
         return float((v.max() - v.min()) / v.mean())
 
-    per_cell = widths.groupby(CELL).agg(nonlinear=("nonlinear_fvu", relative_range), total=("fvu", relative_range), n=("d_sae", "size"))
+    per_cell = widths.groupby(CELL).agg(
+        nonlinear=("nonlinear_fvu", relative_range),
+        total=("fvu", relative_range),
+        n=("d_sae", "size"),
+    )
     flat = (per_cell.nonlinear < 0.5 * per_cell.total).where(per_cell.n > 1)
-    return Claim(8, "SAE error norm is largely linearly predictable from x; nonlinear FVU stays roughly flat across widths.",
-                 [Part(f"R² of ||e||² from x >= {LINEAR_R2} and above the token-identity, norm and L0 baselines, for every SAE compared", linear),
-                  Part("across GSAE widths, the relative range of nonlinear FVU is under half that of FVU", flat)],
-                 {"Held-out R² of ||e||² (Eq. 2) from x and baselines": spread(focus.melt(id_vars=CELL + ["group"], value_vars=["r2_norm_from_activation"] + baselines, var_name="predictor", value_name="r2"), "r2", ["subdomain", "group", "predictor"]),
-                  "L0, FVU and nonlinear FVU (Eq. 4) across GSAE widths (trained with the same L1 coefficient, so L0 is not held fixed)": spread(widths.melt(id_vars=CELL + ["d_sae"], value_vars=["l0", "fvu", "nonlinear_fvu", "r2_error_vector"], var_name="measure", value_name="value"), "value", ["subdomain", "d_sae", "measure"])})
+    return Claim(
+        8,
+        "SAE error norm is largely linearly predictable from x; nonlinear FVU stays roughly flat"
+        " across widths.",
+        [
+            Part(
+                f"R² of ||e||² from x >= {LINEAR_R2} and above the token-identity, norm and L0"
+                " baselines, for every SAE compared",
+                linear,
+            ),
+            Part(
+                "across GSAE widths, the relative range of nonlinear FVU is under half that of FVU",
+                flat,
+            ),
+        ],
+        {
+            "Held-out R² of ||e||² (Eq. 2) from x and baselines": spread(
+                focus.melt(
+                    id_vars=CELL + ["group"],
+                    value_vars=["r2_norm_from_activation"] + baselines,
+                    var_name="predictor",
+                    value_name="r2",
+                ),
+                "r2",
+                ["subdomain", "group", "predictor"],
+            ),
+            WIDTHS_TABLE: spread(
+                widths.melt(
+                    id_vars=CELL + ["d_sae"],
+                    value_vars=["l0", "fvu", "nonlinear_fvu", "r2_error_vector"],
+                    var_name="measure",
+                    value_name="value",
+                ),
+                "value",
+                ["subdomain", "d_sae", "measure"],
+            ),
+        },
+    )
 
 
 def check_claims(cfg: StudyConfig, cells: list[dict], backend: str) -> list[Claim]:
     """Every claim, in the issue's order, from the cells' numbers."""
     metrics = frame(cells, "metrics")
-    return [claim_selection_order(cfg, metrics, precision_table(cells)), claim_ood(cfg, metrics), claim_tracin(cfg, metrics),
-            claim_tail(cfg, frame(cells, "tail_coverage"), frame(cells, "tilt_ess")), claim_breadth(cfg, frame(cells, "breadth"), metrics),
-            claim_recall(cfg, frame(cells, "concept_recall")), claim_autointerp(cfg, frame(cells, "autointerp"), backend),
-            claim_dark_matter(cfg, frame(cells, "dark_matter"))]
+    return [
+        claim_selection_order(cfg, metrics, precision_table(cells)),
+        claim_ood(cfg, metrics),
+        claim_tracin(cfg, metrics),
+        claim_tail(cfg, frame(cells, "tail_coverage"), frame(cells, "tilt_ess")),
+        claim_breadth(cfg, frame(cells, "breadth"), metrics),
+        claim_recall(cfg, frame(cells, "concept_recall")),
+        claim_autointerp(cfg, frame(cells, "autointerp"), backend),
+        claim_dark_matter(cfg, frame(cells, "dark_matter")),
+    ]

@@ -27,8 +27,27 @@ def dashboard(quick_workspace, quick_comparison):
     """Base URL of the dashboard serving the quick demo world."""
     port = _free_port()
     env = {**os.environ, "SSAE_WORKSPACE": str(quick_workspace.root), "SSAE_DEMO": "quick"}
-    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    cmd = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        "app.py",
+        "--server.headless",
+        "true",
+        "--server.port",
+        str(port),
+        "--server.address",
+        "127.0.0.1",
+    ]
+    proc = subprocess.Popen(
+        cmd,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60
     while time.time() < deadline:
@@ -39,7 +58,9 @@ def dashboard(quick_workspace, quick_comparison):
             time.sleep(0.5)
     else:
         proc.kill()
-        raise RuntimeError(f"streamlit did not become healthy:\n{proc.stdout.read().decode()[-3000:]}")
+        raise RuntimeError(
+            f"streamlit did not become healthy:\n{proc.stdout.read().decode()[-3000:]}"
+        )
     yield url
     proc.terminate()
     proc.wait(timeout=20)
@@ -47,13 +68,21 @@ def dashboard(quick_workspace, quick_comparison):
 
 @pytest.fixture(scope="module")
 def browser():
-    """One Chromium per test module; closed after it, so that Playwright's event loop does not outlive the browser tests."""
+    """One Chromium per test module; closed after it, so that Playwright's event loop does not
+    outlive the browser tests."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
         b = p.chromium.launch(
             executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
         )
         yield b
         b.close()

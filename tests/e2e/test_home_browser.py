@@ -9,5 +9,7 @@ def test_home_page_renders_the_world(dashboard, page):
     page.locator(".js-plotly-plot").first.wait_for(timeout=30_000)
     assert page.locator('[data-testid="stException"]').count() == 0
     assert page.get_by_text("GSAE CE loss recovered").count() == 1
-    assert page.locator(".js-plotly-plot .xtitle").first.text_content().startswith("concept frequency")
+    assert (
+        page.locator(".js-plotly-plot .xtitle").first.text_content().startswith("concept frequency")
+    )
     assert screenshot(page, "home").stat().st_size > 10_000

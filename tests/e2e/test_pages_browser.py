@@ -1,4 +1,5 @@
-"""Every page in headless Chromium: no exception, its key element, a screenshot; a decoder-map click opens a feature."""
+"""Every page in headless Chromium: no exception, its key element, a screenshot; a decoder-map click
+opens a feature."""
 
 import re
 
@@ -17,12 +18,17 @@ PAGES = {  # url path -> (text the script renders last, plotly charts expected a
     "autointerp": ("Run autointerp (background job)", 0),
 }
 # the page's charts are drawn and no element is still a loading placeholder
-DRAWN = "() => document.querySelectorAll('.js-plotly-plot .main-svg').length >= {charts} && !document.querySelector('[data-testid=\"stSkeleton\"]')"
+DRAWN = (
+    "() => document.querySelectorAll('.js-plotly-plot .main-svg').length >= {charts} &&"
+    " !document.querySelector('[data-testid=\"stSkeleton\"]')"
+)
 
 
 @pytest.mark.parametrize("path, last, charts", [(k, *v) for k, v in PAGES.items()])
 def test_page_renders_in_the_browser(dashboard, page, path, last, charts):
-    page.set_viewport_size({"width": 1400, "height": 2400})  # Streamlit scrolls inside its own container
+    page.set_viewport_size(
+        {"width": 1400, "height": 2400}
+    )  # Streamlit scrolls inside its own container
     page.goto(f"{dashboard}/{path}")
     page.get_by_text(last, exact=False).first.wait_for(timeout=180_000)
     page.wait_for_function(DRAWN.format(charts=charts), timeout=60_000)
@@ -36,21 +42,33 @@ def test_clicking_a_decoder_map_point_opens_the_feature(dashboard, page):
     page.get_by_role("tab", name="Decoder map").click()
     plot = page.locator(".js-plotly-plot").filter(has_text="Decoder directions").first
     plot.wait_for(timeout=120_000)
-    page.wait_for_function("() => [...document.querySelectorAll('.js-plotly-plot')].some(g => g.data && g.data.length === 2 && g._fullLayout && g._fullLayout.xaxis)", timeout=60_000)
-    x, y, feature = page.evaluate(
-        """() => {
-            const trace_len = g => g._fullData[1].x.length;
-            const title = g => { const t = (g.layout || {}).title; return (typeof t === 'string' ? t : (t || {}).text) || ''; };
-            const gd = [...document.querySelectorAll('.js-plotly-plot')].find(g => title(g).includes('Decoder directions'));
-            const trace = gd._fullData[1], i = Math.floor(trace_len(gd) / 2), L = gd._fullLayout, box = gd.getBoundingClientRect();
-            return [box.left + L._size.l + L.xaxis.l2p(trace.x[i]), box.top + L._size.t + L.yaxis.l2p(trace.y[i]), trace.customdata[i]];
-        }"""
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.js-plotly-plot')].some(g => g.data && g.data.length"
+        " === 2 && g._fullLayout && g._fullLayout.xaxis)",
+        timeout=60_000,
     )
+    x, y, feature = page.evaluate("""() => {
+            const trace_len = g => g._fullData[1].x.length;
+            const title = g => {
+                const t = (g.layout || {}).title;
+                return (typeof t === 'string' ? t : (t || {}).text) || '';
+            };
+            const gd = [...document.querySelectorAll('.js-plotly-plot')]
+                .find(g => title(g).includes('Decoder directions'));
+            const trace = gd._fullData[1], i = Math.floor(trace_len(gd) / 2);
+            const L = gd._fullLayout, box = gd.getBoundingClientRect();
+            return [box.left + L._size.l + L.xaxis.l2p(trace.x[i]),
+                    box.top + L._size.t + L.yaxis.l2p(trace.y[i]), trace.customdata[i]];
+        }""")
     page.mouse.click(x, y)
-    page.locator(f'[data-feature="{feature}"]').wait_for(timeout=60_000)  # the browser tab opens on the clicked feature's examples
+    page.locator(f'[data-feature="{feature}"]').wait_for(
+        timeout=60_000
+    )  # the browser tab opens on the clicked feature's examples
     screenshot(page, "features-opened-from-map")
     assert page.locator('[data-testid="stException"]').count() == 0
-    assert re.search(rf'value="{feature}\s+\(fires on', page.content()), f"the feature browser's picker shows the clicked feature {feature}"
+    assert re.search(rf'value="{feature}\s+\(fires on', page.content()), (
+        f"the feature browser's picker shows the clicked feature {feature}"
+    )
 
 
 def test_the_dark_matter_tab_runs_its_fits_when_opened(dashboard, page):
