@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install everything the tests need (Python packages, Debian's Chromium for the browser
-# tests), then run the whole test suite. Exits non-zero on any failure or if no test ran.
+# tests), check formatting, lint and import layers, then run the whole test suite. Exits non-zero
+# on any failure or if no test ran.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PIP_DISABLE_PIP_VERSION_CHECK=1
@@ -11,6 +12,9 @@ if [ ! -x /usr/bin/chromium ]; then
   $sudo_cmd apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq chromium > /dev/null
 fi
+python3 -m ruff format --check --quiet . || { echo "ruff format: run 'ruff format .'" >&2; exit 1; }
+python3 -m ruff check --quiet .
+lint-imports --no-cache > /dev/null || lint-imports --no-cache
 set +e
 python3 -m pytest -q "$@"
 rc=$?

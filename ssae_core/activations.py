@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import torch
@@ -19,7 +20,10 @@ from transformer_lens import HookedTransformer
 from ssae_core.config import Config
 from ssae_core.errors import ConfigError
 from ssae_core.progress import Progress, Silent
-from ssae_core.workspace import Artifact, Workspace
+from ssae_core.workspace import Artifact, Step, Workspace
+
+if TYPE_CHECKING:
+    from ssae_core.base import Base
 
 
 @dataclass
@@ -128,19 +132,22 @@ def kept_counts(docs: Sequence[np.ndarray], n_ctx: int) -> np.ndarray:
 class CacheConfig(Config):
     """How an activation cache is stored: float32, or float16 for half the disk."""
 
-    dtype: str = "float32"
+    dtype: Literal["float32", "float16"] = "float32"
+    """How the activation cache is stored."""
     version: int = 1
 
 
 def cache_activations(
     ws: Workspace,
-    base,
+    base: Base,
     docs: Sequence[np.ndarray],
     docs_ref: str,
     cfg: CacheConfig = CacheConfig(),
     progress: Progress | None = None,
+    step: Step | None = None,
 ) -> Artifact:
-    """The ``activations`` artifact of ``docs`` (token ids) at the base's hook, computed once.
+    """The ``activations`` artifact of ``docs`` (token ids) at the base's hook, computed once
+    (``step``: how the artifact is obtained, default ``ws.build``).
 
     Files: ``acts.npy`` (N, d_in) in ``cfg.dtype`` and ``tokens.npy`` / ``doc.npy`` /
     ``pos.npy`` (int32), rows in document order, written batch by batch to memmaps.
@@ -172,7 +179,7 @@ def cache_activations(
             "dtype": cfg.dtype,
         }
 
-    return ws.build("activations", cfg, build, [docs_ref, base.ref])
+    return (step or ws.build)("activations", cfg, build, [docs_ref, base.ref])
 
 
 class ActivationStore:

@@ -11,42 +11,44 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
-from urllib.parse import urlparse
+from typing import TYPE_CHECKING, Literal
 
 import torch
 from sae_lens import SAE, HookedSAETransformer
 
+from ssae_core import hub
 from ssae_core.config import Config
 from ssae_core.device import pick_device
 from ssae_core.errors import LoadError
+from ssae_core.model_io import load_model_dir, load_sae_dir
 from ssae_core.progress import Progress
 from ssae_core.workspace import Workspace, atomic_write_json
 
-SPEC_FILE = "base.json"
+if TYPE_CHECKING:
+    from ssae_core.demo.world import DemoWorld
 
-OFFLINE_ALTERNATIVES = (
-    "Offline, use the embedded demo world (--base demo), or local directories "
-    "(--base local --model-dir DIR --sae-dir DIR), or set HF_HUB_OFFLINE=1 to use "
-    "models already in your Hugging Face cache."
-)
+SPEC_FILE = "base.json"
 
 
 @dataclass(frozen=True)
 class BaseSpec(Config):
     """Where the base model and GSAE come from."""
 
-    source: str = "demo"  # demo | release | local
-    quick: bool = False  # demo: the miniature world
-    model_name: str = ""  # release: TransformerLens name (default: the release's model)
-    release: str = ""  # release: e.g. gpt2-small-res-jb
-    sae_id: str = ""  # release: e.g. blocks.8.hook_resid_pre
-    model_dir: str = ""  # local
-    sae_dir: str = ""  # local
+    source: Literal["demo", "release", "local"] = "demo"
+    """Where the LM and GSAE come from."""
+    quick: bool = False
+    """Demo base: the miniature world."""
+    model_name: str = ""
+    """Release: TransformerLens model name (default: the release's model)."""
+    release: str = ""
+    """Release: SAELens release, e.g. gpt2-small-res-jb."""
+    sae_id: str = ""
+    """Release: SAE id inside the release, e.g. blocks.8.hook_resid_pre."""
+    model_dir: str = ""
+    """Local: model directory."""
+    sae_dir: str = ""
+    """Local: SAE directory (SAELens format)."""
 
 
 @dataclass
@@ -57,7 +59,8 @@ class Base:
     sae: SAE
     hook_name: str
     spec: BaseSpec
-    world: Any = None  # the DemoWorld for source == "demo"
+    world: DemoWorld | None = None
+    """The demo world, when ``spec.source`` is ``demo``."""
 
     @property
     def tokenizer(self):
@@ -83,20 +86,6 @@ class Base:
         return self.world.gsae_art.ref if self.world is not None else f"base/{self.spec.digest()}"
 
 
-def cli_args(spec: BaseSpec) -> list[str]:
-    """The CLI options that name ``spec`` (so background jobs load the same base)."""
-    if spec.source == "demo":
-        return ["--quick"] if spec.quick else []
-    named = {"release": ("model_name", "release", "sae_id"), "local": ("model_dir", "sae_dir")}[
-        spec.source
-    ]
-    args = ["--base", spec.source]
-    for field in named:
-        if getattr(spec, field):
-            args += ["--" + field.replace("_", "-"), getattr(spec, field)]
-    return args
-
-
 def saved_spec(ws: Workspace, default: BaseSpec) -> BaseSpec:
     """The base chosen for this workspace (``base.json``), else ``default``."""
     path = ws.root / SPEC_FILE
@@ -104,8 +93,17 @@ def saved_spec(ws: Workspace, default: BaseSpec) -> BaseSpec:
 
 
 def save_spec(ws: Workspace, spec: BaseSpec) -> None:
-    """Make ``spec`` this workspace's base (what the dashboard and its jobs load)."""
-    atomic_write_json(ws.root / SPEC_FILE, spec.to_dict())
+    """Make ``spec`` this workspace's base (what the dashboard and its jobs load); the demo world
+    is the default, so choosing it removes the stored choice."""
+    if spec.source == "demo":
+        (ws.root / SPEC_FILE).unlink(missing_ok=True)
+    else:
+        atomic_write_json(ws.root / SPEC_FILE, spec.to_dict())
+
+
+def world_base(world: DemoWorld, spec: BaseSpec) -> Base:
+    """The demo world's LM and GSAE as a ``Base``."""
+    return Base(world.model, world.gsae, world.hook_name, spec, world)
 
 
 def load_base(
@@ -121,7 +119,7 @@ def load_base(
 
         cfg = demo_world.DemoConfig.quick() if spec.quick else demo_world.DemoConfig()
         world = demo_world.build(cfg, workspace, str(dev), progress)
-        return Base(world.model, world.gsae, world.hook_name, spec, world)
+        return world_base(world, spec)
     if spec.source == "release":
         model, sae = _load_release(spec, dev)
     elif spec.source == "local":
@@ -154,75 +152,6 @@ def _hook_width(model, hook: str) -> int | None:
     if "resid" in hook or hook.endswith(("attn_out", "mlp_out")):
         return model.cfg.d_model
     return None
-
-
-def load_sae_dir(path: str | os.PathLike, device: torch.device | str = "cpu") -> SAE:
-    """An SAE saved in SAELens format; LoadError naming the missing or bad file."""
-    path = Path(path)
-    for name in ("cfg.json", "sae_weights.safetensors"):
-        if not (path / name).is_file():
-            raise LoadError(
-                f"{path} is not an SAE directory in SAELens format: {name} is missing. "
-                "Save SAEs with sae.save_model(dir), or pick another directory."
-            )
-    try:
-        return SAE.load_from_disk(path, device=str(device))
-    except Exception as exc:  # SAELens raises many types for bad files
-        raise LoadError(
-            f"Could not load the SAE in {path}: {type(exc).__name__}: {exc}. Check cfg.json matches"
-            " the weights."
-        ) from None
-
-
-def load_model_dir(
-    path: str | os.PathLike, device: torch.device | str = "cpu"
-) -> HookedSAETransformer:
-    """A local model: this project's format (tl_config.json) or a Hugging Face directory."""
-    from ssae_core.demo import lm
-    from ssae_core.demo.tokenizer import load_tokenizer
-
-    path = Path(path)
-    if (path / lm.CONFIG_FILE).is_file():
-        return lm.load_model(path, load_tokenizer(path), device)
-    if not (path / "config.json").is_file():
-        raise LoadError(
-            f"{path} is not a model directory: it has neither tl_config.json (this project's"
-            " format) nor config.json (a Hugging Face model). Pick the directory that holds those"
-            " files."
-        )
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    try:
-        hf_model = AutoModelForCausalLM.from_pretrained(str(path))
-        tokenizer = AutoTokenizer.from_pretrained(str(path))
-    except Exception as exc:
-        raise LoadError(f"Could not read the Hugging Face model in {path}: {exc}") from None
-    return _hooked_from_hf_dir(path, hf_model, tokenizer, device)
-
-
-def _hooked_from_hf_dir(path: Path, hf_model, tokenizer, device) -> HookedSAETransformer:
-    """TransformerLens's own conversion, fed from a local directory instead of the hub."""
-    from transformer_lens import loading_from_pretrained as loading
-
-    try:
-        cfg = loading.get_pretrained_model_config(
-            str(path), hf_cfg=hf_model.config.to_dict(), fold_ln=True, device=str(device)
-        )
-        state_dict = loading.get_pretrained_state_dict(str(path), cfg, hf_model)
-    except Exception as exc:
-        raise LoadError(
-            f"TransformerLens cannot convert the model in {path} ({type(exc).__name__}:"
-            f" {str(exc)[:200]}). Only architectures TransformerLens supports can be loaded."
-        ) from None
-    model = HookedSAETransformer(cfg, tokenizer=tokenizer)
-    model.load_and_process_state_dict(
-        state_dict,
-        fold_ln=True,
-        center_writing_weights=True,
-        center_unembed=True,
-        fold_value_biases=True,
-    )
-    return model.to(device).eval()
 
 
 def releases() -> dict[str, tuple[str, list[str]]]:
@@ -260,10 +189,10 @@ def _load_release(spec: BaseSpec, device: torch.device):
             f"Unknown TransformerLens model {model_name!r}. Use an official name such as gpt2-small"
             " or gemma-2b."
         ) from None
-    if not _hub_offline_mode() and not hub_reachable():
+    if not hub.offline_mode() and not hub.hub_reachable():
         raise LoadError(
             f"Cannot reach the Hugging Face Hub to download {model_name} and {spec.release}."
-            f" {OFFLINE_ALTERNATIVES}"
+            f" {hub.OFFLINE_ALTERNATIVES}"
         )
     try:
         sae = SAE.from_pretrained(spec.release, spec.sae_id, device=str(device))
@@ -271,20 +200,6 @@ def _load_release(spec: BaseSpec, device: torch.device):
     except Exception as exc:
         raise LoadError(
             f"Could not load {model_name} / {spec.release}:{spec.sae_id}: {type(exc).__name__}:"
-            f" {str(exc).rstrip('.')}. {OFFLINE_ALTERNATIVES}"
+            f" {str(exc).rstrip('.')}. {hub.OFFLINE_ALTERNATIVES}"
         ) from None
     return model, sae
-
-
-def _hub_offline_mode() -> bool:
-    return os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes")
-
-
-def hub_reachable(timeout: float = 3.0) -> bool:
-    """Whether a TCP connection to the Hugging Face Hub opens within ``timeout`` seconds."""
-    url = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
-    try:
-        with socket.create_connection((url.hostname, url.port or 443), timeout=timeout):
-            return True
-    except OSError:
-        return False

@@ -7,6 +7,8 @@ the ``NamedSAE`` list that names them. Output: plain DataFrames for ``plots`` an
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 
@@ -14,6 +16,10 @@ from ssae_core import features, tail
 from ssae_core.evaluate import NamedSAE, load_features, split_docs
 from ssae_core.metrics import curve_auc, l0_range
 from ssae_core.workspace import Artifact
+
+if TYPE_CHECKING:
+    from ssae_core.demo.world import DemoWorld
+
 
 METRIC_COLUMNS = [
     "l0",
@@ -135,7 +141,11 @@ def activation_tables(
 
 
 def concept_recall(
-    world, saes: list[NamedSAE], threshold: float = 0.5, domain: str | None = None, progress=None
+    world: DemoWorld,
+    saes: list[NamedSAE],
+    threshold: float = 0.5,
+    domain: str | None = None,
+    progress=None,
 ) -> pd.DataFrame:
     """Demo world: per concept-frequency bucket, the share of concepts (of ``domain``, default
     all) some

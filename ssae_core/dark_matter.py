@@ -19,11 +19,18 @@ carries its train / test sizes. Definitions:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import pandas as pd
 import torch
+
+from ssae_core.activations import collect, kept_counts, kept_tokens, pad_id
+
+if TYPE_CHECKING:
+    from ssae_core.base import Base
 
 
 @dataclass(frozen=True)
@@ -84,8 +91,8 @@ def reconstruct(sae, x: torch.Tensor, chunk: int = 8192) -> tuple[torch.Tensor, 
     """(x_hat, L0 per token) of ``sae`` on x, in chunks."""
     outs, l0 = [], []
     for part in x.split(chunk):
-        f = sae.encode(part.to(sae.W_enc.dtype))
-        outs.append(sae.decode(f).to(x.dtype))
+        f = sae.encode(part.to(sae.W_enc.device, sae.W_enc.dtype))
+        outs.append(sae.decode(f).to(x.device, x.dtype))
         l0.append((f > 0).sum(-1))
     return torch.cat(outs), torch.cat(l0)
 
@@ -247,6 +254,17 @@ def fixed_and_broken(
     return pd.DataFrame(rows)
 
 
+class Analysis(NamedTuple):
+    """Every dark-matter fit of several SAEs on the same tokens (``analyze``)."""
+
+    r2: pd.DataFrame
+    """Per SAE: L0, FVU, nonlinear FVU, Eq. 2 R² and its baselines, Eq. 3 R², sizes."""
+    cross: pd.DataFrame
+    """Eq. 5 R² for every ordered pair of SAEs."""
+    tokens: pd.DataFrame
+    """Per held-out token and SAE: error norm, linear and nonlinear error norms."""
+
+
 def analyze(
     saes: dict,
     x: torch.Tensor,
@@ -254,7 +272,7 @@ def analyze(
     test_share: float = 0.4,
     seed: int = 0,
     ridge: float = 1e-6,
-) -> dict[str, pd.DataFrame]:
+) -> Analysis:
     """Every dark-matter fit for several SAEs on the same tokens.
 
     Returns ``r2`` (per SAE: L0, FVU, nonlinear FVU, Eq. 2 R² and its baselines, Eq. 3 R²,
@@ -304,11 +322,11 @@ def analyze(
         for b in saes
         if a != b
     ]
-    return {
-        "r2": pd.DataFrame(rows),
-        "cross": pd.DataFrame(cross, columns=["from", "to", "r2", "n_train", "n_test"]),
-        "tokens": pd.concat(token_rows, ignore_index=True),
-    }
+    return Analysis(
+        pd.DataFrame(rows),
+        pd.DataFrame(cross, columns=["from", "to", "r2", "n_train", "n_test"]),
+        pd.concat(token_rows, ignore_index=True),
+    )
 
 
 def error_by_concept_bucket(
@@ -322,3 +340,62 @@ def error_by_concept_bucket(
     return frame.groupby(["sae", "bucket"], as_index=False).agg(
         tokens=("relative_error", "size"), mean_relative_error=("relative_error", "mean")
     )
+
+
+class TokenActivations(NamedTuple):
+    """Activations at the base's hook of the first documents of a split, one row per token."""
+
+    x: torch.Tensor
+    token_ids: np.ndarray
+    n_docs: int
+    """How many documents (from the first) the rows cover."""
+
+
+def first_tokens(base: Base, docs: Sequence[np.ndarray], max_tokens: int) -> TokenActivations:
+    """The activations of the first documents that together hold at most ``max_tokens``
+    encoded tokens (at least one document)."""
+    n_ctx = base.model.cfg.n_ctx
+    n_docs = max(1, int((kept_counts(docs, n_ctx).cumsum() <= max_tokens).sum()))
+    docs = list(docs[:n_docs])
+    tok = base.tokenizer
+    x, _, _ = collect(base.model, base.hook_name, docs, tok.bos_token_id, pad_id(tok))
+    return TokenActivations(x, kept_tokens(docs, n_ctx), n_docs)
+
+
+@dataclass
+class SplitErrors:
+    """The dark-matter analysis of several SAEs on one set of tokens, as tables to show."""
+
+    analysis: Analysis
+    norms: pd.DataFrame
+    """Per token and SAE: error norm and relative error (``error_norms``)."""
+    words: list[str]
+    """Each token as text, in row order."""
+    tables: dict[str, pd.DataFrame]
+    """Titled tables: R², cross-SAE R², fixed / broken tokens, error by concept bucket."""
+
+
+R2_TITLE = "R² of the dark-matter fits (held-out tokens)"
+CROSS_TITLE = "Per-token error norm of one SAE predicted from another's (Eq. 5)"
+FIXED_TITLE = "Tokens each SAE fixed or broke most vs the GSAE"
+BUCKET_TITLE = "Relative error by concept frequency (demo ground truth)"
+
+
+def split_errors(
+    saes: dict,
+    acts: TokenActivations,
+    words: list[str],
+    labels: np.ndarray | None = None,
+    concepts: pd.DataFrame | None = None,
+    baseline: str = "GSAE",
+) -> SplitErrors:
+    """``analyze`` plus per-token error norms, the tokens each SAE fixed or broke against
+    ``baseline``, and (with per-token concept ``labels``) error by concept-frequency bucket."""
+    result = analyze(saes, acts.x, acts.token_ids)
+    norms = error_norms(saes, acts.x)
+    tables = {R2_TITLE: result.r2, CROSS_TITLE: result.cross}
+    if baseline in saes and len(saes) > 1:
+        tables[FIXED_TITLE] = fixed_and_broken(norms, words, baseline)
+    if labels is not None and concepts is not None:
+        tables[BUCKET_TITLE] = error_by_concept_bucket(norms, labels, concepts)
+    return SplitErrors(result, norms, words, tables)

@@ -27,10 +27,13 @@ class DataError(SSAEError):
 
 @dataclass(frozen=True)
 class IngestConfig(Config):
-    text_field: str = "text"  # jsonl field / csv and parquet column
-    max_doc_chars: int = 200_000  # a longer document is an error (split it, or raise the limit)
+    text_field: str = "text"
+    """jsonl field / csv or parquet column holding the text."""
+    max_doc_chars: int = 200_000
+    """A longer document is an error (split it, or raise the limit)."""
     max_file_bytes: int = 500_000_000
-    hf_limit: int = 10_000  # documents streamed from a Hugging Face dataset
+    hf_limit: int = 10_000
+    """Documents streamed from a Hugging Face dataset."""
 
 
 @dataclass
@@ -218,7 +221,7 @@ def _split_blocks(text: str) -> list[str]:
 
 def _from_hub(spec: str, cfg: IngestConfig) -> list[tuple[str, str]]:
     """``NAME[:split]`` streamed from the Hugging Face Hub, at most ``hf_limit`` documents."""
-    from ssae_core.base import OFFLINE_ALTERNATIVES, hub_reachable
+    from ssae_core.hub import OFFLINE_ALTERNATIVES, hub_reachable
 
     name, _, split = spec.partition(":")
     if not hub_reachable():

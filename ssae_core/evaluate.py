@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+from sae_lens import SAE
 
 from ssae_core import tail
 from ssae_core.activations import pad_id
@@ -23,6 +25,10 @@ from ssae_core.features import FeatureStats
 from ssae_core.metrics import evaluate_saes
 from ssae_core.progress import Progress, Silent
 from ssae_core.workspace import Artifact, Workspace
+
+if TYPE_CHECKING:
+    from ssae_core.base import Base
+    from ssae_core.demo.world import DemoWorld
 
 
 @dataclass(frozen=True)
@@ -49,11 +55,11 @@ class NamedSAE:
 
     ref: str
     label: str
-    sae: object
+    sae: SAE
     group: str = ""
 
 
-def demo_split(world, split: str) -> TokenSplit:
+def demo_split(world: DemoWorld, split: str) -> TokenSplit:
     """A demo-world split (e.g. ``physics_test``) as a TokenSplit."""
     docs = world.split_tokens(split)
     if not docs:
@@ -64,7 +70,7 @@ def demo_split(world, split: str) -> TokenSplit:
     return TokenSplit(split, f"{world.tokenizer_art.ref}:{split}", docs)
 
 
-def token_split(spec: str, base, text_field: str = "text") -> TokenSplit:
+def token_split(spec: str, base: Base, text_field: str = "text") -> TokenSplit:
     """A test split from a demo split name (demo base) or a text file / folder, tokenized for
     ``base``."""
     from ssae_core import data, selection
@@ -80,7 +86,7 @@ def token_split(spec: str, base, text_field: str = "text") -> TokenSplit:
     )
 
 
-def check_comparable(saes: list[NamedSAE], base, split: TokenSplit) -> None:
+def check_comparable(saes: list[NamedSAE], base: Base, split: TokenSplit) -> None:
     """ConfigError unless every SAE reads the base's hook at its width and the split fits the
     tokenizer."""
     if not split.docs or not sum(len(d) for d in split.docs):
@@ -104,7 +110,7 @@ def check_comparable(saes: list[NamedSAE], base, split: TokenSplit) -> None:
 
 def evaluate(
     ws: Workspace,
-    base,
+    base: Base,
     saes: list[NamedSAE],
     split: TokenSplit,
     cfg: EvalConfig = EvalConfig(),
@@ -114,8 +120,8 @@ def evaluate(
     ones in one pass."""
     progress = progress or Silent()
     check_comparable(saes, base, split)
-    inputs = {s.ref: [s.ref, split.ref, base.ref] for s in saes}
-    done = {s.ref: ws.find("sae_eval", cfg, inputs[s.ref]) for s in saes}
+    inputs = {s.ref: _inputs(base, s.ref, split) for s in saes}
+    done = {s.ref: find_eval(ws, base, s.ref, split, cfg) for s in saes}
     todo = [s for s in saes if done[s.ref] is None]
     if todo:
         results, stats = _shared_pass(base, todo, split, cfg, progress)
@@ -129,8 +135,19 @@ def evaluate(
     return done
 
 
+def _inputs(base: Base, sae_ref: str, split: TokenSplit) -> list[str]:
+    return [sae_ref, split.ref, base.ref]
+
+
+def find_eval(
+    ws: Workspace, base: Base, sae_ref: str, split: TokenSplit, cfg: EvalConfig = EvalConfig()
+) -> Artifact | None:
+    """The stored ``sae_eval`` artifact of SAE ``sae_ref`` on ``split``, or None."""
+    return ws.find("sae_eval", cfg, _inputs(base, sae_ref, split))
+
+
 def _shared_pass(
-    base, saes: list[NamedSAE], split: TokenSplit, cfg: EvalConfig, progress: Progress
+    base: Base, saes: list[NamedSAE], split: TokenSplit, cfg: EvalConfig, progress: Progress
 ):
     device = base.model.cfg.device
     stats = {s.ref: FeatureStats(s.sae.cfg.d_sae, cfg.top_k, device) for s in saes}
@@ -151,7 +168,7 @@ def _shared_pass(
 
 
 def _writer(
-    base, s: NamedSAE, split: TokenSplit, metrics: dict, stats: FeatureStats, cfg: EvalConfig
+    base: Base, s: NamedSAE, split: TokenSplit, metrics: dict, stats: FeatureStats, cfg: EvalConfig
 ):
     def build(out: Path) -> dict:
         table = stats.table()
@@ -185,7 +202,7 @@ def split_docs(art: Artifact) -> list[np.ndarray]:
 
 
 def sae_set(
-    ws: Workspace, base, ssae_arts: list[Artifact], include_gsae: bool = True
+    ws: Workspace, base: Base, ssae_arts: list[Artifact], include_gsae: bool = True
 ) -> list[NamedSAE]:
     """The GSAE and every SSAE of the given finetuning artifacts, with unique labels for plots."""
     from ssae_core.train import load_ssaes

@@ -7,9 +7,13 @@ document: the position of its peak). The data behind the feature browser and aut
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 import torch
+
+from ssae_core.sae_math import encode_rows
 
 HIST_EDGES = np.logspace(
     -3, 3, 31
@@ -123,7 +127,7 @@ def token_top_features(saes: dict, x: torch.Tensor, k: int = 3) -> pd.DataFrame:
     activation); tokens where fewer than ``k`` fire get fewer rows."""
     parts = []
     for name, sae in saes.items():
-        acts = sae.encode(x.to(sae.W_enc.device, sae.W_enc.dtype)).float().cpu()
+        acts = encode_rows(sae, x)
         values, ids = acts.topk(min(k, acts.shape[1]), dim=1)
         token, rank = np.nonzero(values.numpy() > 0)
         parts.append(
@@ -138,3 +142,29 @@ def token_top_features(saes: dict, x: torch.Tensor, k: int = 3) -> pd.DataFrame:
             )
         )
     return pd.concat(parts, ignore_index=True)
+
+
+def search_features(
+    table: pd.DataFrame,
+    query: str,
+    decode: Callable[[int], str],
+    explanations: dict[int, str] | None = None,
+    top: int = 50,
+) -> list[int]:
+    """Features of a ``features.parquet`` table that match a browser query: an id (that feature,
+    if it exists), a token (live features with it among their logit-lens top tokens, then
+    features whose explanation contains the words), or nothing (the ``top`` most frequent live
+    features)."""
+    q = query.strip().lower()
+    if q.isdigit():
+        return [int(q)] if int(q) < len(table) else []
+    live = table[table["count"] > 0]
+    if not q:
+        return live.sort_values("count", ascending=False).feature.head(top).tolist()
+    lens_hit = [
+        int(j)
+        for j, tokens in zip(live.feature, live.lens_top)
+        if any(q == decode(int(t)).strip().lower() for t in tokens)
+    ]
+    described = [j for j, text in (explanations or {}).items() if q in text.lower()]
+    return lens_hit + [j for j in described if j not in lens_hit]

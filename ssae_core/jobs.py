@@ -20,6 +20,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ssae_core.progress import Progress
@@ -35,6 +36,39 @@ _SCHEMA = """CREATE TABLE IF NOT EXISTS jobs (
     name TEXT PRIMARY KEY, args TEXT, resource TEXT, state TEXT, stage TEXT, done INTEGER,
     total INTEGER, eta_s REAL, log TEXT, error TEXT, info TEXT, pid INTEGER, created REAL,
     started REAL, updated REAL, cancel_requested INTEGER DEFAULT 0)"""
+
+
+@dataclass(frozen=True)
+class JobState:
+    """One job's row: what it runs, where it is, how it ended."""
+
+    name: str
+    args: list[str]
+    resource: str
+    state: str
+    """queued, starting, running, done, failed or cancelled."""
+    stage: str = ""
+    done: int = 0
+    total: int | None = None
+    eta_s: float | None = None
+    log: list[str] = field(default_factory=list)
+    """The last lines the worker reported."""
+    error: str | None = None
+    info: dict = field(default_factory=dict)
+    """The last progress update's numbers (e.g. loss, L0)."""
+    pid: int | None = None
+    created: float | None = None
+    started: float | None = None
+    updated: float | None = None
+    cancel_requested: int = 0
+
+    @property
+    def running(self) -> bool:
+        """Queued or under way (not in a final state)."""
+        return self.state not in FINAL
+
+    def to_dict(self) -> dict:
+        return asdict(self)
 
 
 def _db_path(root: Path) -> Path:
@@ -58,7 +92,7 @@ def log_path(ws: Workspace, name: str) -> Path:
     return ws.root / "jobs" / f"{name}.log"
 
 
-def launch(ws: Workspace, name: str, args: list[str], resource: str = "") -> dict:
+def launch(ws: Workspace, name: str, args: list[str], resource: str = "") -> JobState:
     """Queue ``python -m ssae_core ARGS`` as job ``name`` (replacing a finished one) and start it if
     it may run."""
     ws.ensure_writable()
@@ -121,11 +155,11 @@ def _start_worker(ws: Workspace, name: str, args: list[str]) -> int:
     return proc.pid
 
 
-def status(ws: Workspace, name: str) -> dict | None:
+def status(ws: Workspace, name: str) -> JobState | None:
     """The job's state, or None if it never ran; a dead unfinished worker is marked failed here."""
     row = _row(ws.root, name)
-    if row and row["state"] in ACTIVE and not _alive(row["pid"]):
-        if row["cancel_requested"]:  # killed before its SIGTERM handler was installed
+    if row and row.state in ACTIVE and not _alive(row.pid):
+        if row.cancel_requested:  # killed before its SIGTERM handler was installed
             _update(ws.root, name, state="cancelled")
         else:
             tail = (
@@ -144,7 +178,7 @@ def status(ws: Workspace, name: str) -> dict | None:
     return row
 
 
-def list_jobs(ws: Workspace) -> list[dict]:
+def list_jobs(ws: Workspace) -> list[JobState]:
     """Every job of the workspace, newest first (dead workers detected)."""
     if not _db_path(ws.root).exists():
         return []
@@ -156,19 +190,19 @@ def list_jobs(ws: Workspace) -> list[dict]:
 def cancel(ws: Workspace, name: str) -> bool:
     """Stop a running job (its whole process group) or drop a queued one; True if there was one."""
     row = _row(ws.root, name)
-    if row is None or row["state"] in FINAL:
+    if row is None or row.state in FINAL:
         return False
-    if row["state"] == "queued":
+    if row.state == "queued":
         _update(ws.root, name, state="cancelled")
         return True
-    if not _alive(row["pid"]):
+    if not _alive(row.pid):
         return False
     _update(ws.root, name, cancel_requested=1)
-    os.killpg(row["pid"], signal.SIGTERM)
+    os.killpg(row.pid, signal.SIGTERM)
     return True
 
 
-def _row(root: Path, name: str) -> dict | None:
+def _row(root: Path, name: str) -> JobState | None:
     if not _db_path(root).exists():
         return None
     with _db(root) as con:
@@ -181,8 +215,10 @@ def _row(root: Path, name: str) -> dict | None:
         args=json.loads(out["args"]),
         log=json.loads(out["log"] or "[]"),
         info=json.loads(out["info"] or "{}"),
+        stage=out["stage"] or "",
+        done=out["done"] or 0,
     )
-    return out
+    return JobState(**out)
 
 
 def _update(root: Path, name: str, **fields) -> None:

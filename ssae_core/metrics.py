@@ -18,6 +18,7 @@ import torch
 from transformer_lens import HookedTransformer
 
 from ssae_core.activations import doc_batches, hook_activations, layer_of
+from ssae_core.sae_math import Variance
 
 if TYPE_CHECKING:
     from ssae_core.features import FeatureStats
@@ -64,8 +65,7 @@ def evaluate_saes(
     sums = {name: _Totals(sae.cfg.d_sae) for name, sae in saes.items()}
     clean = zero = 0.0
     n_pred = 0
-    x_sum = x_sq = 0.0
-    n_tok = 0
+    variance = Variance()
     for batch in doc_batches(docs, bos, pad, model.cfg.n_ctx, batch_tokens):
         tokens = batch.tokens.to(device)
         mask = batch.mask.to(device)
@@ -74,9 +74,7 @@ def evaluate_saes(
         pred_mask = mask[:, 1:]
         acts = hook_activations(model, tokens, hook_name)
         x = acts[real].float()
-        x_sum = x_sum + x.sum(0).double()
-        x_sq += x.double().pow(2).sum().item()
-        n_tok += x.shape[0]
+        variance.add(x)
         n_pred += int(pred_mask.sum())
         clean += _masked_sum(_loss_from(model, hook_name, tokens, acts), pred_mask)
         ablated = acts.clone()
@@ -98,12 +96,12 @@ def evaluate_saes(
                 stats[name].update(padded, real, torch.from_numpy(batch.doc_index))
         if progress:
             progress(len(batch.doc_index))
-    total_var = x_sq - (x_sum.pow(2).sum().item() / max(n_tok, 1))
+    n_tok = variance.n
     clean_ce, zero_ce = clean / n_pred, zero / n_pred
     results = {}
     for name, t in sums.items():
         ce = t.ce / n_pred
-        fvu = t.sq_err / max(total_var, 1e-12)
+        fvu = variance.fvu(t.sq_err)
         results[name] = {
             "l0": t.l0 / n_tok,
             "mse": t.sq_err / n_tok,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -16,6 +17,10 @@ import plotly.graph_objects as go
 from ssae_core import compare, plots
 from ssae_core.evaluate import EvalConfig, NamedSAE, TokenSplit, evaluate
 from ssae_core.progress import Progress, Silent
+
+if TYPE_CHECKING:
+    from ssae_core.base import Base
+
 
 REPORT_COLUMNS = [
     "split",
@@ -53,7 +58,7 @@ class Comparison:
 
 def compare_saes(
     ws,
-    base,
+    base: Base,
     saes: list[NamedSAE],
     splits: list[TokenSplit],
     l0_lo: float | None = None,

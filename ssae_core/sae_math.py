@@ -3,6 +3,9 @@
 Shapes follow SAELens: ``W_enc`` (d_in, d_sae), ``W_dec`` (d_sae, d_in), decoder rows
 are feature directions. The per-token loss is the paper's Eq. 1,
 ``||x - x_hat||^2 + l1 * ||f||_1``, with unit-norm decoder rows.
+
+Also what any SAELens SAE needs on many rows: ``encode_rows`` (its activations, chunk by
+chunk) and ``Variance`` (the denominator of the fraction of variance unexplained).
 """
 
 from __future__ import annotations
@@ -69,3 +72,44 @@ def tilt_ess(losses: torch.Tensor, tilt: float) -> torch.Tensor:
     """Effective sample size of TERM's item weights softmax(t L), as a fraction of N (1 = ERM)."""
     w = torch.softmax(tilt * losses, -1)
     return 1.0 / (w.pow(2).sum(-1) * losses.shape[-1])
+
+
+@torch.no_grad()
+def encode_rows(
+    sae, x: torch.Tensor, features: list[int] | None = None, chunk: int = 8192
+) -> torch.Tensor:
+    """``sae.encode`` of every row of ``x``, ``chunk`` rows at a time on the SAE's device and
+    dtype (memory of one chunk); float32 on the CPU, only the columns ``features`` if given."""
+    parts = []
+    for part in x.split(chunk):
+        f = sae.encode(part.to(sae.W_enc.device, sae.W_enc.dtype))
+        parts.append((f if features is None else f[:, features]).float().cpu())
+    if not parts:
+        return torch.zeros(0, sae.cfg.d_sae if features is None else len(features))
+    return torch.cat(parts)
+
+
+class Variance:
+    """Total squared deviation of rows from their mean, accumulated batch by batch in float64:
+    FVU = summed squared error / ``total`` (Var(x) summed over dimensions, times N)."""
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.sum_x: torch.Tensor | float = 0.0
+        self.sum_sq = 0.0
+
+    def add(self, x: torch.Tensor) -> None:
+        x = x.double()
+        self.n += len(x)
+        self.sum_x = self.sum_x + x.sum(0)
+        self.sum_sq += x.pow(2).sum().item()
+
+    @property
+    def total(self) -> float:
+        if not self.n:
+            return 0.0
+        return self.sum_sq - float(torch.as_tensor(self.sum_x).pow(2).sum()) / self.n
+
+    def fvu(self, sq_err):
+        """Fraction of variance unexplained for a summed squared error (a float or a tensor)."""
+        return sq_err / max(self.total, 1e-12)

@@ -13,15 +13,22 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from ssae_core import selection
+from ssae_core.activations import CacheConfig, cache_activations
 from ssae_core.config import Config
-from ssae_core.data import TextSet
+from ssae_core.data import IngestConfig, TextSet, load_texts
+from ssae_core.errors import ConfigError
 from ssae_core.progress import Progress, Silent
-from ssae_core.workspace import Artifact, Workspace
+from ssae_core.workspace import Artifact, Step, Workspace
+
+if TYPE_CHECKING:
+    from ssae_core.base import Base
+    from ssae_core.demo.world import DemoWorld
 
 
 @dataclass(frozen=True)
@@ -37,6 +44,28 @@ def texts_ref(texts: TextSet) -> str:
     for doc_id, text in zip(texts.docs.doc_id, texts.docs.text):
         h.update(str(doc_id).encode() + b"\x00" + text.encode() + b"\x01")
     return f"texts/{h.hexdigest()[:16]}"
+
+
+def named_texts(
+    spec: str, world: DemoWorld | None, ingest: IngestConfig | None = None, role: str = "texts"
+) -> TextSet:
+    """Seeds or a corpus named as the CLI and the pages name them: ``demo:SUBDOMAIN`` (that
+    subdomain's seed set), ``demo`` (the demo world's general corpus) or a file / folder."""
+    if spec == "demo" or spec.startswith("demo:"):
+        if world is None:
+            raise ConfigError(
+                f"{role} {spec!r} needs the demo base (--base demo); give a file or folder"
+                " otherwise."
+            )
+        return world.text_set(f"{spec.split(':', 1)[1]}_seed" if ":" in spec else "general")
+    return load_texts(spec, ingest or IngestConfig())
+
+
+def demo_text_names(world: DemoWorld | None) -> tuple[list[str], list[str]]:
+    """The seed and corpus names ``named_texts`` accepts for the demo world (none without it)."""
+    if world is None:
+        return [], []
+    return [f"demo:{sub}" for sub in world.subdomains], ["demo"]
 
 
 def corpus_embeddings(
@@ -68,12 +97,14 @@ def run_selection(
     cfg: selection.SelectionConfig,
     seeds: TextSet,
     corpus: TextSet,
-    base,
+    base: Base,
     ws: Workspace,
     truth: pd.Series | None = None,
     progress: Progress | None = None,
+    step: Step | None = None,
 ) -> Artifact:
-    """Select from ``corpus`` for ``seeds`` by ``cfg`` and store the result.
+    """Select from ``corpus`` for ``seeds`` by ``cfg`` and store the result (``step``: how the
+    artifact is obtained, default ``ws.build``).
 
     ``base`` supplies the tokenizer (token counts) and, for TracIn, the LM and GSAE;
     seeds, corpus and base name the artifact (``comparable_selections`` relies on it);
@@ -122,7 +153,7 @@ def run_selection(
             )
         return summary
 
-    return ws.build("selection", cfg, build, inputs)
+    return (step or ws.build)("selection", cfg, build, inputs)
 
 
 def _seed_table(seeds: TextSet, seed_tokens: list[np.ndarray], budget: int) -> pd.DataFrame:
@@ -190,3 +221,18 @@ def embedding_map(
     selected = row_of.reindex(load_selection(art).doc_id).dropna().astype(int).unique()
     vectors = np.load(stored.file("vectors.npy"), mmap_mode="r")
     return selection_map(selection.embed(seeds.texts, encoder), vectors, np.sort(selected), sample)
+
+
+def selection_activations(
+    ws: Workspace,
+    base: Base,
+    selection_art: Artifact,
+    cfg: CacheConfig = CacheConfig(),
+    progress: Progress | None = None,
+    step: Step | None = None,
+) -> Artifact:
+    """The ``activations`` cache of a selection's documents at the base's hook: what finetuning
+    trains on."""
+    texts = load_selection(selection_art).text.tolist()
+    tokens = selection.tokenize(texts, base.tokenizer, base.model.cfg.n_ctx)
+    return cache_activations(ws, base, tokens, selection_art.ref, cfg, progress, step)

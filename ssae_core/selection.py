@@ -24,6 +24,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal, get_args
 
 import numpy as np
 import pandas as pd
@@ -33,22 +34,37 @@ from ssae_core import tracin
 from ssae_core.config import Config
 from ssae_core.errors import ConfigError
 
-METHODS = ("random", "seed", "bm25", "dense", "bm25+tracin", "dense+tracin")
+if TYPE_CHECKING:
+    from ssae_core.base import Base
+
+
+Method = Literal["random", "seed", "bm25", "dense", "bm25+tracin", "dense+tracin"]
+METHODS: tuple[str, ...] = get_args(Method)
 DEFAULT_ENCODER = "all-MiniLM-L6-v2"
 
 
 @dataclass(frozen=True)
 class SelectionConfig(Config):
-    method: str = "dense"
+    method: Method = "dense"
+    """How documents are ranked: a random sample, the seeds themselves, BM25, dense retrieval, or
+    BM25 / dense reranked by SAE-TracIn."""
     token_budget: int = 50_000
-    combine: str = "mean"  # mean | max, over seed documents
-    pool_fraction: float = 0.01  # tracin: share of the corpus kept by the first stage
-    encoder: str = DEFAULT_ENCODER  # sentence-transformers name or path
-    max_seq_length: int = 128  # word pieces of each document the encoder reads
-    exact_search_max: int = 200_000  # corpora larger than this use an IVF index
-    tracin_l1: float = 3.5  # the SAE loss's L1 coefficient for TracIn gradients
+    """Token budget of the selection."""
+    combine: Literal["mean", "max"] = "mean"
+    """How seed documents' scores combine."""
+    pool_fraction: float = 0.01
+    """Share of the corpus the first stage keeps (the TracIn methods)."""
+    encoder: str = DEFAULT_ENCODER
+    """sentence-transformers model (name or path) for dense retrieval."""
+    max_seq_length: int = 128
+    """Word pieces of each document the encoder reads."""
+    exact_search_max: int = 200_000
+    """Corpora larger than this use an IVF index."""
+    tracin_l1: float = 3.5
+    """The SAE loss's L1 coefficient for TracIn gradients."""
     seed: int = 0
-    version: int = 2  # 2: the selected documents' text is stored with them
+    version: int = 2
+    """2: the selected documents' text is stored with them."""
 
     def validate(self) -> SelectionConfig:
         if self.method not in METHODS:
@@ -206,7 +222,7 @@ def index_recall(vectors: np.ndarray, index, queries: np.ndarray, k: int = 100) 
 
 
 def tracin_doc_scores(
-    base,
+    base: Base,
     seed_tokens: list[np.ndarray],
     pool_tokens: list[np.ndarray],
     l1: float,
@@ -258,7 +274,7 @@ def rank(
     seeds: list[str],
     pool: Pool,
     seed_tokens: list[np.ndarray] | None = None,
-    base=None,
+    base: Base = None,
     encoder=None,
     corpus_vectors: np.ndarray | None = None,
     progress=None,

@@ -20,6 +20,7 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -30,9 +31,9 @@ from ssae_core.config import Config
 from ssae_core.device import pick_device
 from ssae_core.errors import ConfigError, SSAEError, WorkspaceError
 from ssae_core.progress import Progress, Silent
-from ssae_core.sae_math import tilt_ess, tilted_mean
+from ssae_core.sae_math import Variance, tilt_ess, tilted_mean
 from ssae_core.sae_stack import SAEStack
-from ssae_core.workspace import Artifact, Workspace, atomic_write_bytes
+from ssae_core.workspace import Artifact, Step, Workspace, atomic_write_bytes
 
 LIVE_LOG = "log.parquet"  # in the run directory while training, removed with it at the end
 
@@ -43,22 +44,31 @@ class TrainingError(SSAEError):
 
 @dataclass(frozen=True)
 class FinetuneConfig(Config):
-    objective: str = "erm"  # erm | term
-    tilt: float = 0.0  # TERM's t; 0 is ERM
-    item: str = "token"  # token | sequence: what one loss term of the objective is
-    sparsity: tuple[float, ...] = (
-        3.5,
-    )  # one SAE per value: L1 coef (standard), L0 coef (jumprelu), k (topk)
+    objective: Literal["erm", "term"] = "erm"
+    """ERM (the mean loss) or TERM (the tilted mean, which weighs the worst items up)."""
+    tilt: float = 0.0
+    """TERM's tilt t (the paper: 500 and larger); 0 is ERM."""
+    item: Literal["token", "sequence"] = "token"
+    """What one loss term of the objective is."""
+    sparsity: tuple[float, ...] = (3.5,)
+    """Sparsity values, one SSAE each: L1 coef (standard), L0 coef (jumprelu) or k (topk)."""
     steps: int = 1000
+    """Optimizer steps."""
     batch_tokens: int = 4096
+    """Tokens per batch."""
     lr: float = 5e-5
-    decay_steps: int = 1000  # linear LR decay to 0 over the last this many steps
+    """Learning rate (Adam)."""
+    decay_steps: int = 1000
+    """Linear LR decay to 0 over the last this many steps."""
     beta1: float = 0.9
     beta2: float = 0.999
-    normalize_decoder: bool = True  # unit-norm decoder rows (standard, jumprelu)
+    normalize_decoder: bool = True
+    """Unit-norm decoder rows (standard, jumprelu)."""
     jumprelu_bandwidth: float = 0.001
-    val_fraction: float = 0.1  # documents held out for the final metrics
-    dead_window: int = 200  # steps without firing after which a feature counts as dead
+    val_fraction: float = 0.1
+    """Share of the documents held out for the final metrics."""
+    dead_window: int = 200
+    """Steps without firing after which a feature counts as dead."""
     log_every: int = 10
     checkpoint_every: int = 100
     seed: int = 0
@@ -128,8 +138,11 @@ def finetune(
     cfg: FinetuneConfig,
     device: str | None = None,
     progress: Progress | None = None,
+    step: Step | None = None,
 ) -> Artifact:
-    """Train one SSAE per sparsity value from ``gsae`` on the cached activations ``acts``.
+    """Train one SSAE per sparsity value from ``gsae`` on the cached activations ``acts``
+    (``step``: how the artifact is obtained, default ``ws.build``; see
+    ``Workspace.find_chain``).
 
     The ``ssae`` artifact holds ``sae_<i>/`` (SAELens format, one per sparsity value),
     ``log.parquet`` (per logged step and SAE: loss, mse, sparsity, L0, dead, ESS, lr) and
@@ -162,7 +175,7 @@ def finetune(
             "val": val.to_dict("records"),
         }
 
-    art = ws.build("ssae", cfg, build, inputs)
+    art = (step or ws.build)("ssae", cfg, build, inputs)
     shutil.rmtree(run_dir, ignore_errors=True)
     return art
 
@@ -331,7 +344,7 @@ def validate_stack(
         torch.zeros(k, device=dev),
     )
     fired = torch.zeros(k, stack.d_sae, dtype=torch.bool, device=dev)
-    total, sum_x, sum_x2 = 0, 0.0, 0.0
+    variance = Variance()
     for start in range(0, len(rows), batch_tokens):
         x = store.rows(rows[start : start + batch_tokens]).to(dev)
         out = stack(x)
@@ -339,11 +352,9 @@ def validate_stack(
         sparsity += out["sparsity"].sum(1)
         l0 += out["l0"].sum(1)
         fired |= out["fired"]
-        total += len(x)
-        sum_x = sum_x + x.sum(0)
-        sum_x2 = sum_x2 + x.pow(2).sum(0)
-    variance = (sum_x2 - sum_x.pow(2) / total).sum()  # total squared deviation from the mean
-    fvu = sq_err / variance
+        variance.add(x)
+    total = variance.n
+    fvu = variance.fvu(sq_err.double()).float()
     return pd.DataFrame(
         {
             "sae": range(k),

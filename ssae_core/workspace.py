@@ -24,10 +24,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from ssae_core.config import Config, stable_hash
 from ssae_core.errors import WorkspaceError
+
+T = TypeVar("T")
 
 MANIFEST = "manifest.json"
 DEFAULT_ROOT = "cache"
@@ -67,6 +69,22 @@ def resolve_root(root: str | os.PathLike | None = None) -> Path:
     return Path(root or os.environ.get("SSAE_WORKSPACE") or DEFAULT_ROOT).expanduser().resolve()
 
 
+class Step(Protocol):
+    """One artifact of a chain: ``Workspace.build``, or a lookup (``Workspace.find_chain``)."""
+
+    def __call__(
+        self,
+        kind: str,
+        config: Config,
+        builder: Callable[[Path], dict[str, Any] | None],
+        inputs: list[str] | None = None,
+    ) -> Artifact: ...
+
+
+class _NotBuiltError(Exception):
+    """A lookup step met an artifact that is not built (ends ``find_chain``)."""
+
+
 class Workspace:
     """The artifact store rooted at one directory."""
 
@@ -97,6 +115,14 @@ class Workspace:
     def path(self, kind: str, key: str) -> Path:
         return self.root / kind / key
 
+    def kinds(self) -> list[str]:
+        """The artifact kinds with a folder in the workspace (jobs, runs and uploads are not
+        artifacts)."""
+        if not self.root.exists():
+            return []
+        folders = (p.name for p in self.root.iterdir() if p.is_dir())
+        return sorted(k for k in folders if k not in ("jobs", "runs", "uploads"))
+
     def list(self, kind: str) -> list[Artifact]:
         """Finished artifacts of one kind, newest first (unverified: manifests only)."""
         found = []
@@ -109,6 +135,23 @@ class Workspace:
         """The verified artifact for this config and inputs, or None if not built."""
         path = self.path(kind, self.key_for(kind, config, inputs))
         return self.open(path) if path.exists() else None
+
+    def find_chain(self, chain: Callable[[Step], T]) -> T | None:
+        """Run ``chain`` (a function that obtains its artifacts through the step it is given,
+        as it does with ``self.build`` to build them) with lookups only: its result when every
+        artifact it asks for is built, else None (a damaged one raises, as ``find`` does).
+        Nothing is built, so one chain declares both how artifacts are built and found."""
+
+        def lookup(kind, config, builder, inputs=None) -> Artifact:
+            found = self.find(kind, config, inputs)
+            if found is None:
+                raise _NotBuiltError
+            return found
+
+        try:
+            return chain(lookup)
+        except _NotBuiltError:
+            return None
 
     def get(self, ref: str) -> Artifact:
         """The artifact named ``kind/key`` (as in manifests' inputs); WorkspaceError if absent."""

@@ -40,19 +40,13 @@ def quick_world(quick_workspace):
 def quick_comparison(quick_world, quick_workspace):
     """The quick world's demo comparison (selection + ERM and TERM sweeps), evaluated on physics
     test / OOD."""
-    from ssae_core.base import Base, BaseSpec
+    from ssae_core.base import BaseSpec, world_base
     from ssae_core.demo import comparison
     from ssae_core.evaluate import demo_split, evaluate, sae_set
 
-    base = Base(
-        quick_world.model,
-        quick_world.gsae,
-        quick_world.hook_name,
-        BaseSpec(quick=True),
-        quick_world,
-    )
+    base = world_base(quick_world, BaseSpec(quick=True))
     arts = comparison.build(base, quick_workspace, comparison.DemoComparisonConfig.quick())
-    saes = sae_set(quick_workspace, base, [arts["erm"], arts["term"]])
+    saes = sae_set(quick_workspace, base, [arts.erm, arts.term])
     for split in ("physics_test", "physics_ood"):
         evaluate(quick_workspace, base, saes, demo_split(quick_world, split))
     return arts

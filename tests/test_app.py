@@ -38,16 +38,16 @@ def test_first_launch_starts_the_build_job_and_shows_progress(app_env, tmp_path)
     assert "Building the demo world" in [h.value for h in at.subheader]
     ws = Workspace(tmp_path)
     state = jobs.status(ws, "demo-build")
-    assert state is not None and state["state"] in ("starting", "running", "done")
+    assert state is not None and state.state in ("starting", "running", "done")
     deadline = time.time() + 30
-    while time.time() < deadline and (jobs.status(ws, "demo-build") or {}).get("stage", "") == "":
+    while time.time() < deadline and getattr(jobs.status(ws, "demo-build"), "stage", "") == "":
         time.sleep(0.5)
-    assert jobs.status(ws, "demo-build")["stage"], "the worker reports its stage"
+    assert jobs.status(ws, "demo-build").stage, "the worker reports its stage"
     assert jobs.cancel(ws, "demo-build")
     deadline = time.time() + 30
-    while time.time() < deadline and jobs.status(ws, "demo-build")["state"] == "running":
+    while time.time() < deadline and jobs.status(ws, "demo-build").state == "running":
         time.sleep(0.5)
-    assert jobs.status(ws, "demo-build")["state"] in ("cancelled", "failed")
+    assert jobs.status(ws, "demo-build").state in ("cancelled", "failed")
 
 
 def _write_docs(path, texts):
@@ -57,7 +57,7 @@ def _write_docs(path, texts):
 
 def _wait(ws, name, seconds=240):
     deadline = time.time() + seconds
-    while time.time() < deadline and jobs.status(ws, name)["state"] not in jobs.FINAL:
+    while time.time() < deadline and jobs.status(ws, name).state not in jobs.FINAL:
         time.sleep(0.5)
     return jobs.status(ws, name)
 
@@ -114,8 +114,8 @@ def test_a_local_base_is_chosen_on_home_and_drives_every_step(app_env, quick_wor
     assert at.selectbox(key="sel-corpus").options == ["uploaded: corpus.txt"]
     at.number_input(key="sel-budget").set_value(1000).run()
     at.button[0].click().run()
-    (select_job,) = [j["name"] for j in jobs.list_jobs(ws) if j["name"].startswith("select-")]
-    assert _wait(ws, select_job)["state"] == "done", jobs.status(ws, select_job)
+    (select_job,) = [j.name for j in jobs.list_jobs(ws) if j.name.startswith("select-")]
+    assert _wait(ws, select_job).state == "done", jobs.status(ws, select_job)
     (sel,) = ws.list("selection")
     assert (
         sel.manifest["config"]["token_budget"] == 1000
@@ -130,8 +130,8 @@ def test_a_local_base_is_chosen_on_home_and_drives_every_step(app_env, quick_wor
     at.button(
         key=next(b.key for b in at.button if b.key and b.key.startswith("go-evaluate-"))
     ).click().run()
-    (eval_job,) = [j["name"] for j in jobs.list_jobs(ws) if j["name"].startswith("evaluate-")]
-    assert _wait(ws, eval_job)["state"] == "done", jobs.status(ws, eval_job)
+    (eval_job,) = [j.name for j in jobs.list_jobs(ws) if j.name.startswith("evaluate-")]
+    assert _wait(ws, eval_job).state == "done", jobs.status(ws, eval_job)
     at.run()
     assert not at.exception
     metrics = next(df.value for df in at.dataframe if "ppl_spliced" in df.value.columns)

@@ -6,7 +6,7 @@ import pytest
 import torch
 from transformers import GPT2Config, GPT2LMHeadModel
 
-from ssae_core import base
+from ssae_core import base, model_io
 from ssae_core.demo import gsae
 from ssae_core.demo import tokenizer as tk
 from ssae_core.demo.world import copy_base
@@ -82,9 +82,9 @@ def test_sae_hook_missing_from_model_is_explained(hf_dir, tmp_path):
 def test_not_an_sae_or_model_directory(tmp_path):
     (tmp_path / "cfg.json").write_text("{}")
     with pytest.raises(LoadError, match="sae_weights.safetensors is missing"):
-        base.load_sae_dir(tmp_path)
+        model_io.load_sae_dir(tmp_path)
     with pytest.raises(LoadError, match="neither tl_config.json"):
-        base.load_model_dir(tmp_path / "nothing-here")
+        model_io.load_model_dir(tmp_path / "nothing-here")
 
 
 def test_unknown_release_and_sae_id_offline_fast():
@@ -145,10 +145,12 @@ def test_unknown_source():
     ],
 )
 def test_cli_args_name_the_same_base(spec):
-    from ssae_core.cli import _base_spec, _parser
+    from ssae_core.cli import build_parser
+    from ssae_core.cli.common import base_spec
+    from ssae_core.cli.launch import base_args
 
-    args = _parser().parse_args(["evaluate", *base.cli_args(spec), "--split", "physics_test"])
-    assert _base_spec(args) == spec
+    args = build_parser().parse_args(["evaluate", *base_args(spec), "--split", "physics_test"])
+    assert base_spec(args) == spec
 
 
 def test_saved_spec_round_trips_and_defaults(tmp_path):

@@ -202,3 +202,25 @@ def test_token_top_features_match_a_per_token_sort():
             got = top[(top.sae == name) & (top.token_index == t)].sort_values("rank")
             assert list(got.feature) == order
             assert np.allclose(got.activation, acts[t, order].numpy())
+
+
+def test_feature_search_by_id_token_explanation_and_default():
+    import pandas as pd
+
+    from ssae_core.features import search_features
+
+    table = pd.DataFrame(
+        {
+            "feature": [0, 1, 2, 3],
+            "count": [5, 0, 9, 2],
+            "lens_top": [[10, 11], [10], [12], [13, 10]],
+        }
+    )
+    words = {10: " Quark", 11: "spin", 12: "cell", 13: "field"}
+    decode = words.__getitem__
+    assert search_features(table, " 2 ", decode) == [2]
+    assert search_features(table, "7", decode) == []
+    assert search_features(table, "quark", decode) == [0, 3], "live features only, by lens token"
+    explained = {2: "Mentions of quarks in physics", 3: "quark-like"}
+    assert search_features(table, "quark", decode, explained) == [0, 3, 2]
+    assert search_features(table, "", decode, top=2) == [2, 0]

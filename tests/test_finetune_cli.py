@@ -108,11 +108,11 @@ def test_finetune_runs_as_a_background_job(quick_build):
     )
     ws = Workspace(root)
     deadline = time.time() + 300
-    while time.time() < deadline and jobs.status(ws, out["job"])["state"] not in jobs.FINAL:
+    while time.time() < deadline and jobs.status(ws, out["job"]).state not in jobs.FINAL:
         time.sleep(0.5)
     state = jobs.status(ws, out["job"])
-    assert state["state"] == "done", state
-    assert state["resource"] == "train:cpu"
+    assert state.state == "done", state
+    assert state.resource == "train:cpu"
     assert any(a.manifest["config"]["sparsity"] == [2.0] for a in ws.list("ssae"))
 
 

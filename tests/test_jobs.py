@@ -24,21 +24,21 @@ def _wait(predicate, timeout=90):
 def test_killed_worker_reads_as_failed(tmp_path):
     ws = Workspace(tmp_path)
     jobs.launch(ws, "build", ["demo", "build", "--quick", "--json"])
-    assert _wait(lambda: (jobs.status(ws, "build") or {}).get("stage"))
-    os.killpg(jobs.status(ws, "build")["pid"], signal.SIGKILL)
-    assert _wait(lambda: jobs.status(ws, "build")["state"] == "failed")
-    assert "stopped without finishing" in jobs.status(ws, "build")["error"]
+    assert _wait(lambda: getattr(jobs.status(ws, "build"), "stage", ""))
+    os.killpg(jobs.status(ws, "build").pid, signal.SIGKILL)
+    assert _wait(lambda: jobs.status(ws, "build").state == "failed")
+    assert "stopped without finishing" in jobs.status(ws, "build").error
     assert not jobs.cancel(ws, "build"), "nothing left to cancel"
 
 
 def test_cancelled_worker_records_cancelled_and_keeps_finished_artifacts(tmp_path):
     ws = Workspace(tmp_path)
     jobs.launch(ws, "build", ["demo", "build", "--quick", "--json"])
-    assert _wait(lambda: (jobs.status(ws, "build") or {}).get("stage") == "train LM")
+    assert _wait(lambda: getattr(jobs.status(ws, "build"), "stage", "") == "train LM")
     state = jobs.status(ws, "build")
-    assert state["state"] == "running" and state["log"], "stage and log lines reach the table"
+    assert state.state == "running" and state["log"], "stage and log lines reach the table"
     assert jobs.cancel(ws, "build")
-    assert _wait(lambda: jobs.status(ws, "build")["state"] == "cancelled")
+    assert _wait(lambda: jobs.status(ws, "build").state == "cancelled")
     assert len(ws.list("corpus")) == 1 and len(ws.list("tokenizer")) == 1
     assert not list((tmp_path / "lm").glob(".tmp-*")), "the unfinished LM left no temp directory"
 
@@ -48,16 +48,16 @@ def test_one_job_per_resource_the_next_starts_when_it_frees(tmp_path):
     jobs.launch(ws, "first", ["demo", "build", "--quick", "--json"], resource="train:cpu")
     second = jobs.launch(ws, "second", ["demo", "build", "--quick", "--json"], resource="train:cpu")
     other = jobs.launch(ws, "other", ["jobs", "list", "--json"], resource="")
-    assert second["state"] == "queued" and other["state"] in ("starting", "running", "done")
-    assert _wait(lambda: jobs.status(ws, "other")["state"] == "done")
-    assert jobs.status(ws, "second")["state"] == "queued"
+    assert second.state == "queued" and other.state in ("starting", "running", "done")
+    assert _wait(lambda: jobs.status(ws, "other").state == "done")
+    assert jobs.status(ws, "second").state == "queued"
     assert jobs.cancel(ws, "first")
-    assert _wait(lambda: jobs.status(ws, "second")["state"] in ("starting", "running")), (
+    assert _wait(lambda: jobs.status(ws, "second").state in ("starting", "running")), (
         "the queued job starts once the device frees"
     )
     assert jobs.cancel(ws, "second")
-    assert _wait(lambda: jobs.status(ws, "second")["state"] == "cancelled")
-    names = [j["name"] for j in jobs.list_jobs(ws)]
+    assert _wait(lambda: jobs.status(ws, "second").state == "cancelled")
+    names = [j.name for j in jobs.list_jobs(ws)]
     assert sorted(names) == ["first", "other", "second"]
     with sqlite3.connect(
         tmp_path / "jobs" / "jobs.sqlite"
@@ -71,16 +71,16 @@ def test_a_queued_job_can_be_cancelled_before_it_starts(tmp_path):
     ws = Workspace(tmp_path)
     jobs.launch(ws, "a", ["demo", "build", "--quick", "--json"], resource="train:cpu")
     jobs.launch(ws, "b", ["demo", "build", "--quick", "--json"], resource="train:cpu")
-    assert jobs.cancel(ws, "b") and jobs.status(ws, "b")["state"] == "cancelled"
+    assert jobs.cancel(ws, "b") and jobs.status(ws, "b").state == "cancelled"
     jobs.cancel(ws, "a")
-    assert _wait(lambda: jobs.status(ws, "a")["state"] in ("cancelled", "failed"))
-    assert jobs.status(ws, "b")["pid"] is None, "a cancelled queued job never started"
+    assert _wait(lambda: jobs.status(ws, "a").state in ("cancelled", "failed"))
+    assert jobs.status(ws, "b").pid is None, "a cancelled queued job never started"
 
 
 def test_jobs_cli_lists_and_explains_unknown_names(tmp_path):
     ws = Workspace(tmp_path)
     jobs.launch(ws, "listing", ["jobs", "list", "--json"])
-    assert _wait(lambda: jobs.status(ws, "listing")["state"] == "done")
+    assert _wait(lambda: jobs.status(ws, "listing").state == "done")
     assert "listing" in run_cli("jobs", "list", "--workspace", str(tmp_path)).stdout
     proc = run_cli("jobs", "show", "nope", "--workspace", str(tmp_path), check=False)
     assert proc.returncode == 1 and "No job named 'nope'" in proc.stderr

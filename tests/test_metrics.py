@@ -89,3 +89,27 @@ def test_ce_recovered_formula():
     assert ce_recovered(1.0, 3.0, 3.0) == 0.0
     assert ce_recovered(1.0, 2.5, 3.0) == 0.25
     assert np.isnan(ce_recovered(1.0, 2.0, 1.0))
+
+
+def test_variance_accumulator_matches_numpy_over_batches():
+    from ssae_core.sae_math import Variance
+
+    x = torch.randn(300, 7, dtype=torch.float64) * 3 + 1
+    acc = Variance()
+    for part in x.split(64):
+        acc.add(part.float())
+    plain = float(((x - x.mean(0)) ** 2).sum())
+    assert acc.n == 300 and math.isclose(acc.total, plain, rel_tol=1e-5)
+    assert math.isclose(acc.fvu(plain / 2), 0.5, rel_tol=1e-5)
+
+
+def test_encode_rows_matches_one_encode_call(quick_world):
+    from ssae_core.sae_math import encode_rows
+
+    sae = quick_world.gsae
+    x = torch.randn(1000, sae.cfg.d_in)
+    with torch.no_grad():
+        plain = sae.encode(x)
+    assert torch.allclose(encode_rows(sae, x, chunk=128), plain, atol=1e-6)
+    assert torch.allclose(encode_rows(sae, x, [5, 1], chunk=300), plain[:, [5, 1]], atol=1e-6)
+    assert encode_rows(sae, x[:0]).shape == (0, sae.cfg.d_sae)

@@ -69,11 +69,8 @@ def test_features_browser_search_and_pick(open_page):
 def test_data_upload_is_validated(open_page):
     at = open_page("data")
     up = at.get("file_uploader")
-    assert (
-        len(up) == 4
-        # seeds, corpus, test, OOD (AppTest cannot feed files; the validation itself is tested in
-        # test_data)
-    )
+    # seeds, corpus, test, OOD (AppTest cannot feed files; the validation is tested in test_data)
+    assert len(up) == 4
 
 
 def test_error_norms_for_pasted_text_and_the_dark_matter_tab(open_page):
@@ -105,15 +102,15 @@ def test_select_page_launches_a_small_job(open_page, quick_workspace):
     at.number_input(key="sel-budget").set_value(1000).run()
     at.button[0].click().run()
     assert not at.exception
-    started = [j for j in jobs.list_jobs(quick_workspace) if j["name"].startswith("select-")]
+    started = [j for j in jobs.list_jobs(quick_workspace) if j.name.startswith("select-")]
     assert started, "the button launches a background job"
     deadline = time.time() + 120
     while (
         time.time() < deadline
-        and jobs.status(quick_workspace, started[0]["name"])["state"] not in jobs.FINAL
+        and jobs.status(quick_workspace, started[0].name).state not in jobs.FINAL
     ):
         time.sleep(0.5)
-    assert jobs.status(quick_workspace, started[0]["name"])["state"] == "done"
+    assert jobs.status(quick_workspace, started[0].name).state == "done"
     assert any(
         a.manifest["config"]["token_budget"] == 1000 for a in quick_workspace.list("selection")
     )
@@ -145,7 +142,7 @@ def test_select_page_draws_the_embedding_map(open_page, quick_workspace, quick_w
     chart = at.get("plotly_chart")[-1]
     import json
 
-    groups = {trace["name"] for trace in json.loads(chart.proto.spec)["data"]}
+    groups = {trace.name for trace in json.loads(chart.proto.spec)["data"]}
     assert {"seed", "selected", "corpus"} <= {g.split(" ")[0] for g in groups}, groups
 
 
@@ -159,15 +156,15 @@ def test_an_uploaded_test_set_is_evaluated_and_shown(open_page, quick_workspace,
     at = open_page("evaluate")
     at.multiselect(key="eval-splits").set_value([str(target)]).run()
     assert not at.exception
-    before = {j["name"] for j in jobs.list_jobs(quick_workspace)}
+    before = {j.name for j in jobs.list_jobs(quick_workspace)}
     at.button(
         key=next(b.key for b in at.button if b.key and b.key.startswith("go-evaluate-"))
     ).click().run()
-    (name,) = {j["name"] for j in jobs.list_jobs(quick_workspace)} - before
+    (name,) = {j.name for j in jobs.list_jobs(quick_workspace)} - before
     deadline = time.time() + 240
-    while time.time() < deadline and jobs.status(quick_workspace, name)["state"] not in jobs.FINAL:
+    while time.time() < deadline and jobs.status(quick_workspace, name).state not in jobs.FINAL:
         time.sleep(0.5)
-    assert jobs.status(quick_workspace, name)["state"] == "done", jobs.status(quick_workspace, name)
+    assert jobs.status(quick_workspace, name).state == "done", jobs.status(quick_workspace, name)
     at.run()
     assert not at.exception
     shown = [df.value for df in at.dataframe if "split" in df.value.columns]

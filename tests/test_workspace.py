@@ -104,3 +104,21 @@ def test_atomic_write_replaces_whole_file(tmp_path):
     atomic_write_json(path, {"a": 2})
     assert json.loads(path.read_text()) == {"a": 2}
     assert os.listdir(tmp_path) == ["status.json"]
+
+
+def test_one_chain_declares_how_artifacts_are_built_and_found(tmp_path):
+    ws = Workspace(tmp_path)
+    calls = []
+
+    def chain(step):
+        first = step("first", Cfg(1), writer(calls))
+        return first, step("second", Cfg(2), writer(calls), [first.ref])
+
+    assert ws.find_chain(chain) is None and not calls, "a lookup builds nothing"
+    built = chain(ws.build)
+    assert len(calls) == 2
+    found = ws.find_chain(chain)
+    assert [a.ref for a in found] == [a.ref for a in built] and len(calls) == 2
+    (built[1].path / "data.txt").write_text("changed")
+    with pytest.raises(WorkspaceError, match="damaged"):
+        Workspace(tmp_path).find_chain(chain)

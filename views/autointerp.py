@@ -1,12 +1,10 @@
 """Autointerp: explain features with Claude (or the offline baseline) and score the explanations by
 F1."""
 
-import hashlib
-
 import pandas as pd
 import streamlit as st
 
-from ssae_core import jobs, plots
+from ssae_core import plots
 from ssae_core.autointerp.backends import ClaudeConfig, find_api_key
 from ssae_core.autointerp.run import (
     AutointerpConfig,
@@ -15,6 +13,7 @@ from ssae_core.autointerp.run import (
     results_table,
     stored_results,
 )
+from ssae_core.cli import launch
 from views import common
 
 st.title("Autointerp")
@@ -67,36 +66,8 @@ if backend == "claude" and st.button("Estimate cost"):
         f" {cost['output_tokens']:,} output tokens, at most ${cost['usd']:.2f}."
     )
 
-name = (
-    "autointerp-"
-    + hashlib.sha256(
-        "|".join([s.ref for s in saes] + [split, str(n), backend, model]).encode()
-    ).hexdigest()[:10]
-)
-state = common.job_panel(ws, name, "Autointerp")
-if (state is None or state["state"] in jobs.FINAL) and st.button(
-    "Run autointerp (background job)", type="primary"
-):
-    arts = sorted({s.ref.split("#")[0] for s in saes if s.ref.startswith("ssae/")})
-    args = [
-        "autointerp",
-        *common.cli_base_args(base),
-        *[a for r in arts for a in ("--ssae", r)],
-        "--split",
-        split,
-        "--features",
-        str(int(n)),
-        "--backend",
-        backend,
-        "--model",
-        model,
-    ]
-    if budget:
-        args += ["--budget-usd", str(budget)]
-    if not any(s.group == "GSAE" for s in saes):
-        args.append("--no-gsae")
-    jobs.launch(ws, name, args)
-    st.rerun()
+job = launch.autointerp(base.spec, [s.ref for s in saes], split, n, backend, model, budget)
+common.launch_button(ws, job, "Autointerp", "Run autointerp (background job)")
 
 rows = stored_results(ws, [s.ref for s in saes])
 if not rows:

@@ -5,11 +5,15 @@ import os
 
 import streamlit as st
 
-from ssae_core import jobs
+from ssae_core import base as base_module
+from ssae_core import jobs, uploads
+from ssae_core.base import Base, BaseSpec, saved_spec
+from ssae_core.cli import launch
+from ssae_core.cli.launch import JobSpec
 from ssae_core.demo import world as demo_world
+from ssae_core.demo.world import DemoWorld
+from ssae_core.errors import LoadError
 from ssae_core.workspace import Workspace, resolve_root
-
-DEMO_JOB = "demo-build"
 
 
 def workspace() -> Workspace:
@@ -27,32 +31,26 @@ def demo_config() -> demo_world.DemoConfig:
     return demo_world.DemoConfig.quick() if quick() else demo_world.DemoConfig()
 
 
-def base_spec(ws: Workspace):
+def base_spec(ws: Workspace) -> BaseSpec:
     """The workspace's base: the one chosen on Home (``base.json``), else the demo world."""
-    from ssae_core.base import BaseSpec, saved_spec
-
     return saved_spec(ws, BaseSpec(quick=quick()))
 
 
-def _spec_key(spec) -> str:
+def _spec_key(spec: BaseSpec) -> str:
     return json.dumps(spec.to_dict(), sort_keys=True)
 
 
-def demo(ws: Workspace):
-    """The built demo world when it is the workspace's base; None while it is not built or not the
-    base."""
+def demo(ws: Workspace) -> DemoWorld | None:
+    """The built demo world when it is the workspace's base; None while it is not built or not
+    the base."""
     if base_spec(ws).source != "demo":
         return None
     return _demo(str(ws.root), demo_config().digest())
 
 
 @st.cache_resource(show_spinner="Loading the demo world…")
-def _demo(root: str, digest: str):
+def _demo(root: str, digest: str) -> DemoWorld | None:
     return demo_world.find(demo_config(), _workspace(root))
-
-
-def demo_build_args() -> list[str]:
-    return ["demo", "build", "--json"] + (["--quick"] if quick() else [])
 
 
 def quick() -> bool:
@@ -64,11 +62,9 @@ def forget_demo() -> None:
     _demo.clear()
 
 
-def base(ws: Workspace):
-    """The workspace's LM + GSAE as a ``Base``; stops the page with a pointer to Home while it
-    cannot be loaded."""
-    from ssae_core.errors import LoadError
-
+def base(ws: Workspace) -> Base:
+    """The workspace's LM + GSAE; stops the page with a pointer to Home while it cannot be
+    loaded."""
     spec = base_spec(ws)
     if spec.source == "demo" and _demo(str(ws.root), demo_config().digest()) is None:
         st.info("The demo world is not built yet: Home builds it on first launch (a few minutes).")
@@ -83,44 +79,30 @@ def base(ws: Workspace):
 
 
 @st.cache_resource(show_spinner="Loading the language model and GSAE…", max_entries=2)
-def _base(root: str, spec_key: str):
-    from ssae_core.base import Base, BaseSpec
-    from ssae_core.base import load_base as load
-
+def _base(root: str, spec_key: str) -> Base:
     spec = BaseSpec.from_dict(json.loads(spec_key))
     if spec.source != "demo":
-        return load(spec)
-    world = _demo(root, demo_config().digest())
-    return Base(world.model, world.gsae, world.hook_name, spec, world)
+        return base_module.load_base(spec)
+    return base_module.world_base(_demo(root, demo_config().digest()), spec)
 
 
-def use_base(ws: Workspace, spec) -> None:
-    """Make ``spec`` the workspace's base (the demo world is the default, so choosing it forgets the
-    choice)."""
-    from ssae_core.base import SPEC_FILE, save_spec
-
-    if spec.source == "demo":
-        (ws.root / SPEC_FILE).unlink(missing_ok=True)
-    else:
-        save_spec(ws, spec)
-
-
-def load_base(ws: Workspace, spec):
-    """The base ``spec`` names, loaded once per workspace and spec; LoadError when it cannot be."""
+def load_base(ws: Workspace, spec: BaseSpec) -> Base:
+    """The base ``spec`` names, loaded once per workspace and spec; LoadError when it cannot
+    be."""
     return _base(str(ws.root), _spec_key(spec))
 
 
-def ssae_artifacts(ws: Workspace, base) -> list:
+def ssae_artifacts(ws: Workspace, base: Base) -> list:
     """The workspace's finetuning artifacts that start from this base's GSAE."""
     return [a for a in ws.list("ssae") if a.summary.get("gsae") == base.ref]
 
 
-def selections(ws: Workspace, base) -> list:
+def selections(ws: Workspace, base: Base) -> list:
     """The workspace's selections made with this base's tokenizer."""
     return [a for a in ws.list("selection") if base.ref in a.manifest["inputs"]]
 
 
-def named_saes(ws: Workspace, base) -> list:
+def named_saes(ws: Workspace, base: Base) -> list:
     """The GSAE and every SSAE finetuned from it (``evaluate.NamedSAE``), loaded once per set."""
     return _named(
         str(ws.root), tuple(a.key for a in ssae_artifacts(ws, base)), _spec_key(base.spec)
@@ -156,7 +138,7 @@ def demo_comparison_config():
     return comparison.DemoComparisonConfig.quick() if quick() else comparison.DemoComparisonConfig()
 
 
-def comparison_defaults(ws: Workspace, base) -> list[str]:
+def comparison_defaults(ws: Workspace, base: Base) -> list[str]:
     """Labels of the GSAE and of every member of the demo comparison's ERM and TERM sweeps, if it is
     built."""
     if base.world is None:
@@ -176,32 +158,21 @@ def _comparison_defaults(root: str, keys: tuple, spec_key: str) -> list[str]:
         return ["GSAE"]
     saes = _named(root, keys, spec_key)
     picks = ["GSAE"]
-    for kind in ("erm", "term"):
-        picks += [s.label for s in saes if s.ref.startswith(arts[kind].ref + "#")]
+    for sweep in (arts.erm, arts.term):
+        picks += [s.label for s in saes if s.ref.startswith(sweep.ref + "#")]
     return picks
 
 
-def uploaded(ws: Workspace, role: str) -> list[str]:
-    """Paths of the files uploaded on Seeds & data for ``role`` (seeds, corpus, test, ood)."""
-    folder = ws.root / "uploads" / role
-    return [str(p) for p in sorted(folder.glob("*")) if p.is_file()] if folder.exists() else []
+def test_splits(world: DemoWorld | None, ws: Workspace | None = None) -> list[str]:
+    """Test split choices: the demo world's, then test / OOD sets uploaded on the Seeds & data
+    page (as paths)."""
+    demo = world.test_splits if world is not None else []
+    if ws is None:
+        return demo
+    return demo + [p for role in ("test", "ood") for p in uploads.uploaded(ws, role)]
 
 
-def test_splits(world, ws: Workspace | None = None) -> list[str]:
-    """Test split choices: the demo world's, then test / OOD sets uploaded on the Seeds & data page
-    (as paths)."""
-    demo = (
-        [f"{sub}_{kind}" for sub in ("physics", "medicine") for kind in ("test", "ood")]
-        + ["general_test"]
-        if world is not None
-        else []
-    )
-    return demo + (
-        [p for role in ("test", "ood") for p in uploaded(ws, role)] if ws is not None else []
-    )
-
-
-def require_splits(base, ws: Workspace) -> list[str]:
+def require_splits(base: Base, ws: Workspace) -> list[str]:
     """``test_splits``; stops the page with a pointer to Seeds & data when there is none."""
     names = test_splits(base.world, ws)
     if not names:
@@ -232,53 +203,54 @@ def split_label(name: str) -> str:
     return name if "/" not in name else f"uploaded: {name.rsplit('/', 1)[-1]}"
 
 
-def job_panel(ws: Workspace, name: str, what: str, live=None) -> dict | None:
+def job_panel(ws: Workspace, name: str, what: str, live=None) -> jobs.JobState | None:
     """Live progress of job ``name`` (stage, bar, ETA, log, cancel, and ``live()`` if given: more
-    live
-    output, e.g. training curves); reruns the page when it ends."""
+    live output, e.g. training curves); reruns the page when it ends."""
     state = jobs.status(ws, name)
     if state is None:
         return None
 
-    @st.fragment(run_every="1s" if state["state"] not in jobs.FINAL else None)
+    @st.fragment(run_every="1s" if state.running else None)
     def panel():
-        now = jobs.status(ws, name) or {}
-        if now.get("state") != state["state"] and now.get("state") in jobs.FINAL:
+        now = jobs.status(ws, name) or state
+        if now.state != state.state and not now.running:
             st.rerun(scope="app")
-        if now.get("state") in ("queued", "starting", "running"):
-            total, done = now.get("total"), now.get("done") or 0
-            eta = f", about {now['eta_s']:.0f} s left" if now.get("eta_s") else ""
-            info = ", ".join(
-                f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
-                for k, v in (now.get("info") or {}).items()
-            )
-            st.progress(
-                min(done / total, 1.0) if total else 0.0,
-                text=f"{what}: {now['state']} — {now.get('stage') or 'starting'}"
-                + (f" {done}/{total}" if total else "")
-                + eta
-                + (f" ({info})" if info else ""),
-            )
+        if now.running:
+            _progress_bar(now, what)
             if st.button("Cancel", key=f"cancel-{name}"):
                 jobs.cancel(ws, name)
             if live is not None:
                 live()
-        elif now.get("state") == "failed":
-            st.error(f"{what} failed: {now.get('error') or 'no message'}")
-        elif now.get("state") == "cancelled":
+        elif now.state == "failed":
+            st.error(f"{what} failed: {now.error or 'no message'}")
+        elif now.state == "cancelled":
             st.warning(f"{what} was cancelled; finished parts are kept, running it again resumes.")
         with st.expander("Job log"):
-            st.code("\n".join(now.get("log") or []) or "…")
+            st.code("\n".join(now.log) or "…")
 
     panel()
     return state
 
 
-def cli_base_args(base) -> list[str]:
-    """CLI options that name the page's base, so background jobs load the same one."""
-    from ssae_core.base import cli_args
+def _progress_bar(job: jobs.JobState, what: str) -> None:
+    info = ", ".join(
+        f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in job.info.items()
+    )
+    counts = f" {job.done}/{job.total}" if job.total else ""
+    eta = f", about {job.eta_s:.0f} s left" if job.eta_s else ""
+    text = f"{what}: {job.state} — {job.stage or 'starting'}{counts}{eta}"
+    st.progress(
+        min(job.done / job.total, 1.0) if job.total else 0.0,
+        text=text + (f" ({info})" if info else ""),
+    )
 
-    return cli_args(base.spec)
+
+def launch_button(ws: Workspace, job: JobSpec, what: str, label: str, live=None, **kwargs) -> None:
+    """The job's live panel, and a button that (re)launches it while it is not running."""
+    state = job_panel(ws, job.name, what, live)
+    if (state is None or not state.running) and st.button(label, type="primary", **kwargs):
+        job.launch(ws)
+        st.rerun()
 
 
 def download_csv(df, name: str, label: str = "Download data (CSV)") -> None:
@@ -298,7 +270,7 @@ def _token_split(name: str, stamp: float, base_ref: str, _base):
     return token_split(name, _base)
 
 
-def split_refs(base, names: list[str]) -> list:
+def split_refs(base: Base, names: list[str]) -> list:
     """The chosen splits as TokenSplits; an uploaded file is read and tokenized once per version
     (its mtime)."""
     return [
@@ -307,48 +279,28 @@ def split_refs(base, names: list[str]) -> list:
     ]
 
 
-def missing_evaluations(ws: Workspace, base, saes: list, splits: list) -> int:
+def missing_evaluations(ws: Workspace, base: Base, saes: list, splits: list) -> int:
     """How many (SAE, split) evaluations are not stored yet."""
-    from ssae_core.evaluate import EvalConfig
+    from ssae_core.evaluate import find_eval
 
-    return sum(
-        ws.find("sae_eval", EvalConfig(), [s.ref, sp.ref, base.ref]) is None
-        for s in saes
-        for sp in splits
-    )
+    return sum(find_eval(ws, base, s.ref, sp) is None for s in saes for sp in splits)
 
 
-def evaluation_gate(ws: Workspace, base, saes: list, split_names: list[str]) -> bool:
-    """True when every chosen SAE is evaluated on every chosen split; otherwise offers (and tracks)
-    the job."""
-    import hashlib
-
-    splits = split_refs(base, split_names)
-    missing = missing_evaluations(ws, base, saes, splits)
-    name = (
-        "evaluate-"
-        + hashlib.sha256("|".join([s.ref for s in saes] + split_names).encode()).hexdigest()[:10]
-    )
-    state = job_panel(ws, name, "Evaluation")
+def evaluation_gate(ws: Workspace, base: Base, saes: list, split_names: list[str]) -> bool:
+    """True when every chosen SAE is evaluated on every chosen split; otherwise offers (and
+    tracks) the job."""
+    missing = missing_evaluations(ws, base, saes, split_refs(base, split_names))
+    job = launch.evaluate(base.spec, [s.ref for s in saes], split_names)
+    state = job_panel(ws, job.name, "Evaluation")
     if not missing:
         return True
-    running = state is not None and state["state"] not in jobs.FINAL
-    if not running:
+    if state is None or not state.running:
         st.info(
             f"{missing} evaluation(s) of the chosen SAEs on {', '.join(split_names)} are not"
             " computed yet."
         )
-        if st.button("Evaluate (background job)", type="primary", key=f"go-{name}"):
-            arts = sorted({s.ref.split("#")[0] for s in saes if s.ref.startswith("ssae/")})
-            args = [
-                "evaluate",
-                *cli_base_args(base),
-                *[a for ref in arts for a in ("--ssae", ref)],
-                *[a for n in split_names for a in ("--split", n)],
-            ]
-            if not any(s.group == "GSAE" for s in saes):
-                args.append("--no-gsae")
-            jobs.launch(ws, name, args)
+        if st.button("Evaluate (background job)", type="primary", key=f"go-{job.name}"):
+            job.launch(ws)
             st.rerun()
     return False
 
@@ -369,7 +321,7 @@ def _comparison(root: str, spec_key: str, refs: tuple, split_names: tuple, l0_ra
 
 
 def comparison(
-    ws: Workspace, base, saes: list, split_names: list[str], l0_range: tuple | None = None
+    ws: Workspace, base: Base, saes: list, split_names: list[str], l0_range: tuple | None = None
 ):
     """``report.compare_saes`` over stored evaluations, cached per choice of SAEs and splits."""
     return _comparison(

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from ssae_core import jobs
+from ssae_core.cli import launch
 from ssae_core.report import to_html
 from views import common
 
@@ -18,25 +18,12 @@ if base.world is not None and len(defaults) == 1:
         f" **{cfg.subdomain}** ({cfg.token_budget:,} tokens) with ERM and with TERM (t ="
         f" {cfg.tilt:g}), {len(cfg.sparsity)} L1 values each."
     )
-    state = common.job_panel(ws, "demo-ssaes", "Demo comparison")
-    if (state is None or state["state"] in ("failed", "cancelled")) and st.button(
-        "Build the demo comparison (background job)", type="primary"
-    ):
-        jobs.launch(
-            ws,
-            "demo-ssaes",
-            [
-                "demo",
-                "ssaes",
-                *common.cli_base_args(base),
-                "--subdomain",
-                cfg.subdomain,
-                "--method",
-                cfg.method,
-            ],
-            resource="train:cpu",
-        )
-        st.rerun()
+    common.launch_button(
+        ws,
+        launch.demo_ssaes(base.spec, cfg.subdomain, cfg.method),
+        "Demo comparison",
+        "Build the demo comparison (background job)",
+    )
 
 saes = common.pick_saes(
     common.named_saes(ws, base),

@@ -1,9 +1,11 @@
 """Seeds & data: upload seed, corpus, test and OOD sets (validated), or use the demo world's."""
 
+from pathlib import Path
+
 import pandas as pd
 import streamlit as st
 
-from ssae_core import data
+from ssae_core import data, uploads
 from ssae_core.data import DataError
 from views import common
 
@@ -28,19 +30,15 @@ for role, what in (
     upload = st.file_uploader(what, type=["txt", "jsonl", "csv", "parquet"], key=f"up-{role}")
     if upload is None:
         continue
-    target = ws.root / "uploads" / role / upload.name
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes(upload.getvalue())
     try:
-        texts = data.load_texts(target, data.IngestConfig())
+        target, texts = uploads.save(ws, role, upload.name, upload.getvalue())
     except DataError as exc:
-        target.unlink()
-        st.error(f"{upload.name}: {exc}")
+        st.error(f"{upload.name[:100]}: {exc}")
         continue
     report = dict(texts.report)
     report["tokens"] = data.count_tokens(texts, base.tokenizer)
     st.success(
-        f"{upload.name}: {report['documents']} documents, {report['tokens']:,} tokens"
+        f"{target.name}: {report['documents']} documents, {report['tokens']:,} tokens"
         + (
             f", {report['duplicates_dropped']} duplicates dropped"
             if report.get("duplicates_dropped")
@@ -52,18 +50,14 @@ world = base.world
 if world is not None:
     st.subheader("The demo world's sets")
     rows = []
-    for split in ["physics_seed", "medicine_seed", "general", *common.test_splits(world)]:
+    for split in [*world.seed_splits, "general", *world.test_splits]:
         docs = world.split_tokens(split)
         rows.append(
             {"split": split, "documents": len(docs), "tokens": int(sum(len(d) for d in docs))}
         )
     st.dataframe(pd.DataFrame(rows), hide_index=True)
-uploaded = sorted((ws.root / "uploads").glob("*/*")) if (ws.root / "uploads").exists() else []
-if uploaded:
+stored = [(role, Path(p)) for role in uploads.ROLES for p in uploads.uploaded(ws, role)]
+if stored:
     st.subheader("Uploaded")
-    st.dataframe(
-        pd.DataFrame(
-            [{"role": p.parent.name, "file": p.name, "bytes": p.stat().st_size} for p in uploaded]
-        ),
-        hide_index=True,
-    )
+    rows = [{"role": role, "file": p.name, "bytes": p.stat().st_size} for role, p in stored]
+    st.dataframe(pd.DataFrame(rows), hide_index=True)

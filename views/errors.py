@@ -2,13 +2,10 @@
 fits."""
 
 import numpy as np
-import pandas as pd
 import streamlit as st
-import torch
 
 from ssae_core import dark_matter as dm
 from ssae_core import highlight, plots, selection
-from ssae_core.activations import collect, kept_tokens, pad_id
 from ssae_core.features import token_top_features
 from views import common
 
@@ -34,18 +31,15 @@ if not saes:
 
 
 @st.cache_data(show_spinner="Running the model…", max_entries=32)
-def activations(doc_tokens: tuple) -> tuple[np.ndarray, list[int]]:
-    tok = base.tokenizer
-    docs = [np.array(t) for t in doc_tokens]
-    x, _, _ = collect(base.model, base.hook_name, docs, tok.bos_token_id, pad_id(tok))
-    return x.numpy(), kept_tokens(docs, base.model.cfg.n_ctx).tolist()
+def activations(doc_tokens: tuple, max_tokens: int) -> dm.TokenActivations:
+    return dm.first_tokens(base, [np.array(t) for t in doc_tokens], max_tokens)
 
 
 @st.cache_data(show_spinner="Fitting (held-out R²)…", max_entries=16)
-def fits(refs: tuple, split: str, limit: int) -> dict[str, pd.DataFrame]:
+def fits(refs: tuple, split: str, limit: int) -> dm.Analysis:
     chosen = {s.label: s.sae for s in common.named_saes(ws, base) if s.ref in refs}
-    xs, ids = activations(tuple(tuple(int(t) for t in d) for d in docs[: max(1, limit // 50)]))
-    return dm.analyze(chosen, torch.from_numpy(xs[:limit]), np.array(ids[:limit]))
+    acts = activations(tuple(tuple(int(t) for t in d) for d in docs), limit)
+    return dm.analyze(chosen, acts.x, acts.token_ids)
 
 
 def per_token_error() -> None:
@@ -58,18 +52,13 @@ def per_token_error() -> None:
         height=100,
         key=f"err-text-{split}-{doc_index}",
     )
-    x, ids = activations(
-        (
-            tuple(
-                int(t) for t in selection.tokenize([text], base.tokenizer, base.model.cfg.n_ctx)[0]
-            ),
-        )
-    )
+    tokens = selection.tokenize([text], base.tokenizer, base.model.cfg.n_ctx)[0]
+    x, ids, _ = activations((tuple(int(t) for t in tokens),), max(1, len(tokens)))
     if not len(ids):
         st.warning("The text has no tokens the model can read; type some words.")
         return
     named = {s.label: s.sae for s in saes}
-    norms = dm.error_norms(named, torch.from_numpy(x))
+    norms = dm.error_norms(named, x)
     words = [base.tokenizer.decode([i]) for i in ids]
     value = st.radio(
         "Colour by",
@@ -83,7 +72,7 @@ def per_token_error() -> None:
         norms.assign(token=norms.token_index.map(dict(enumerate(words)))), "error-norms"
     )
     with st.expander("Top features per token"):
-        top = token_top_features(named, torch.from_numpy(x))
+        top = token_top_features(named, x)
         cells = (
             top.assign(
                 cell=top.feature.astype(str) + " (" + top.activation.map("{:.2f}".format) + ")"
@@ -116,13 +105,13 @@ def dark_matter() -> None:
     )
     limit = st.slider("Tokens used for the fits", 1000, 50_000, 8000, step=1000, key="err-limit")
     result = fits(tuple(s.ref for s in saes), split, limit)
-    st.table(result["r2"].style.format(precision=3).hide(axis="index"))
-    st.plotly_chart(plots.fvu_breakdown(result["r2"]), key="err-fvu")
-    if len(result["cross"]):
-        st.table(result["cross"].style.format(precision=3).hide(axis="index"))
-        pair = result["cross"].iloc[0]
+    st.table(result.r2.style.format(precision=3).hide(axis="index"))
+    st.plotly_chart(plots.fvu_breakdown(result.r2), key="err-fvu")
+    if len(result.cross):
+        st.table(result.cross.style.format(precision=3).hide(axis="index"))
+        pair = result.cross.iloc[0]
         st.plotly_chart(
-            plots.cross_scatter(result["tokens"], pair["from"], pair["to"], pair["r2"]),
+            plots.cross_scatter(result.tokens, pair["from"], pair["to"], pair["r2"]),
             key="err-cross",
         )
 

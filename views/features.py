@@ -13,8 +13,8 @@ from ssae_core.autointerp.backends import (
 )
 from ssae_core.autointerp.examples import build_examples, top_windows
 from ssae_core.autointerp.run import run_sync, score_features, stored_results
-from ssae_core.evaluate import EvalConfig, load_features, split_docs
-from ssae_core.features import HIST_EDGES, count_differences, count_rank
+from ssae_core.evaluate import find_eval, load_features, split_docs
+from ssae_core.features import HIST_EDGES, count_differences, count_rank, search_features
 from ssae_core.highlight import example_html, histogram_html
 from views import common
 
@@ -32,8 +32,8 @@ gsae = saes[0]
 if not common.evaluation_gate(ws, base, [sae, gsae], [split]):
     st.stop()
 (split_ref,) = common.split_refs(base, [split])
-art = ws.find("sae_eval", EvalConfig(), [sae.ref, split_ref.ref, base.ref])
-gsae_art = ws.find("sae_eval", EvalConfig(), [gsae.ref, split_ref.ref, base.ref])
+art = find_eval(ws, base, sae.ref, split_ref)
+gsae_art = find_eval(ws, base, gsae.ref, split_ref)
 
 
 @st.cache_data(show_spinner=False)
@@ -125,24 +125,10 @@ def browser():
     query = st.text_input(
         "Search: a feature id, a token, or words of an explanation", key="feat-query"
     )
-    live = feats[feats["count"] > 0]
     if query.strip().isdigit():
-        matches = [int(query)] if int(query) < len(feats) else []
         st.session_state["feat-id"] = int(query)
-    elif query.strip():
-        q = query.strip().lower()
-        lens_hit = [
-            int(j)
-            for j, top in zip(live.feature, live.lens_top)
-            if any(q == tok.decode([int(t)]).strip().lower() for t in top)
-        ]
-        matches = lens_hit + [
-            j
-            for j, r in results.items()
-            if q in r.get("explanation", "").lower() and j not in lens_hit
-        ]
-    else:
-        matches = live.sort_values("count", ascending=False).feature.head(50).tolist()
+    explanations = {j: r.get("explanation", "") for j, r in results.items()}
+    matches = search_features(feats, query, lambda t: tok.decode([t]), explanations)
     if not matches:
         st.warning("No feature matches; try another token or an id.")
         return

@@ -1,12 +1,10 @@
 """Finetune: ERM or TERM on a selection, a sweep of sparsity values in one background job."""
 
-import hashlib
-
 import pandas as pd
 import streamlit as st
 
-from ssae_core import jobs, plots, train
-from ssae_core.device import pick_device
+from ssae_core import plots, train
+from ssae_core.cli import launch
 from views import common
 
 st.title("Finetune")
@@ -58,26 +56,17 @@ l1 = st.text_input(
     ),
 )
 
-device = str(pick_device())
-args = [
-    "finetune",
-    *common.cli_base_args(base),
-    "--selection",
+quick_run = ["--batch-tokens", "256", "--lr", "1e-3", "--decay-steps", "10"]
+job = launch.finetune(
+    base.spec,
     f"selection/{sel_key}",
-    "--objective",
     objective,
-    "--l1",
     l1,
-    "--steps",
-    str(int(steps)),
-    "--device",
-    device,
-]
-if objective == "term":
-    args += ["--tilt", str(tilt)]
-if common.quick():
-    args += ["--batch-tokens", "256", "--lr", "1e-3", "--decay-steps", "10"]
-name = "finetune-" + hashlib.sha256(" ".join(args).encode()).hexdigest()[:10]
+    steps,
+    tilt,
+    extra=quick_run if common.quick() else (),
+)
+device = job.resource.split(":", 1)[1]
 
 
 def live_curves():
@@ -86,15 +75,15 @@ def live_curves():
         st.plotly_chart(plots.training_curves(log), key="ft-live")
 
 
-state = common.job_panel(ws, name, "Finetuning", live_curves)
-if (state is None or state["state"] in jobs.FINAL) and st.button(
+common.launch_button(
+    ws,
+    job,
+    "Finetuning",
     f"Train on {device} (background job)",
-    type="primary",
+    live_curves,
     disabled=not l1.strip(),
     help=None if l1.strip() else f"Give one or more {meaning} values first.",
-):
-    jobs.launch(ws, name, args, resource=f"train:{device}")
-    st.rerun()
+)
 
 st.subheader("Trained SSAEs")
 ssaes = common.ssae_artifacts(ws, base)

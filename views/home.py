@@ -4,9 +4,10 @@ workspace."""
 import pandas as pd
 import streamlit as st
 
-from ssae_core import jobs, plots
-from ssae_core.base import BaseSpec, releases
-from ssae_core.cli import demo_summary
+from ssae_core import jobs, plots, uploads
+from ssae_core.base import Base, BaseSpec, releases, save_spec
+from ssae_core.cli import launch
+from ssae_core.demo.world import DemoWorld, demo_summary
 from ssae_core.errors import LoadError
 from views import common
 
@@ -85,7 +86,7 @@ def spec_form(spec: BaseSpec) -> BaseSpec:
     return BaseSpec(quick=common.quick())
 
 
-def demo_overview(world) -> None:
+def demo_overview(world: DemoWorld) -> None:
     """The demo world's corpus, LM and GSAE, and concept recall by frequency."""
     summary = demo_summary(world, 0)
     lm, g = summary["lm"], summary["gsae"]
@@ -125,7 +126,7 @@ def demo_overview(world) -> None:
     )
 
 
-def base_overview(base) -> None:
+def base_overview(base: Base) -> None:
     """A release's or local base's model size, GSAE width and hook."""
     about = base.describe()
     st.subheader(f"Base model: {about['model']}")
@@ -148,27 +149,15 @@ def build_demo() -> None:
         "First launch: a synthetic corpus, a tiny language model and a general SAE are built on"
         " this machine (a few minutes, once)."
     )
-    state = jobs.status(ws, common.DEMO_JOB)
-    if state is None or (state["state"] in ("failed", "cancelled") and st.button("Try again")):
-        jobs.launch(ws, common.DEMO_JOB, common.demo_build_args())
+    job = launch.demo_build(common.quick())
+    state = job.status(ws)
+    if state is not None and state.state == "done":  # the world's cached "not built" is stale
+        common.forget_demo()
         st.rerun()
-
-    @st.fragment(run_every="2s")
-    def build_progress():
-        state = jobs.status(ws, common.DEMO_JOB) or {}
-        if state.get("state") == "done":
-            common.forget_demo()
-            st.rerun(scope="app")
-        if state.get("state") in ("failed", "cancelled"):
-            st.error(f"The demo build {state['state']}: {state.get('error') or ''}")
-            return
-        total, done = state.get("total"), state.get("done", 0)
-        label = f"{state.get('stage') or 'starting'}" + (f" — {done}/{total}" if total else "")
-        st.progress(min(done / total, 1.0) if total else 0.0, text=label)
-        with st.expander("Log"):
-            st.code("\n".join(state.get("log", [])) or "…")
-
-    build_progress()
+    if state is None:
+        job.launch(ws)
+        st.rerun()
+    common.launch_button(ws, job, "Demo build", "Try again")
 
 
 with st.expander(f"Base model and GSAE: {SOURCES[spec.source].split(' (')[0]} (change)"):
@@ -178,7 +167,7 @@ with st.expander(f"Base model and GSAE: {SOURCES[spec.source].split(' (')[0]} (c
             if chosen.source != "demo":
                 with st.spinner("Loading the model and the SAE, and checking they fit together…"):
                     common.load_base(ws, chosen)
-            common.use_base(ws, chosen)
+            save_spec(ws, chosen)
             st.rerun()
         except LoadError as exc:
             st.error(str(exc))
@@ -200,15 +189,7 @@ steps[3].page_link("views/compare.py", label="4 · Compare", icon=":material/com
 
 st.subheader("Workspace")
 st.caption(f"`{ws.root}`")
-kinds = (
-    sorted(
-        p.name
-        for p in ws.root.iterdir()
-        if p.is_dir() and p.name not in ("jobs", "runs", "uploads")
-    )
-    if ws.root.exists()
-    else []
-)
+kinds = ws.kinds()
 if kinds:
     st.dataframe(
         pd.DataFrame([{"artifact kind": k, "count": len(ws.list(k))} for k in kinds]),
@@ -217,11 +198,11 @@ if kinds:
     )
 else:
     st.caption("Nothing computed yet.")
-uploads = {role: len(common.uploaded(ws, role)) for role in ("seeds", "corpus", "test", "ood")}
-if any(uploads.values()):
+counts = {role: len(uploads.uploaded(ws, role)) for role in uploads.ROLES}
+if any(counts.values()):
     st.caption(
         "Uploaded: "
-        + ", ".join(f"{n} {role}" for role, n in uploads.items() if n)
+        + ", ".join(f"{n} {role}" for role, n in counts.items() if n)
         + " (Seeds & data)."
     )
 recent = jobs.list_jobs(ws)[:5]
@@ -230,12 +211,7 @@ if recent:
     st.table(
         pd.DataFrame(
             [
-                {
-                    "job": j["name"],
-                    "state": j["state"],
-                    "stage": j.get("stage") or "",
-                    "error": (j.get("error") or "")[:80],
-                }
+                {"job": j.name, "state": j.state, "stage": j.stage, "error": (j.error or "")[:80]}
                 for j in recent
             ]
         )

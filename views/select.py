@@ -1,16 +1,17 @@
 """Select: expand the seeds into a training selection (BM25, dense retrieval, SAE-TracIn
 reranking)."""
 
-import hashlib
-
 import pandas as pd
 import streamlit as st
 
-from ssae_core import data, jobs, plots, selection
+from ssae_core import plots, selection, uploads
+from ssae_core.cli import launch
 from ssae_core.select_artifact import (
     comparable_selections,
+    demo_text_names,
     embedding_map,
     load_selection,
+    named_texts,
     overlap_matrix,
     texts_ref,
 )
@@ -24,10 +25,9 @@ st.caption(
 ws = common.workspace()
 base = common.base(ws)
 world = base.world
-seed_options = (["demo:physics", "demo:medicine"] if world is not None else []) + common.uploaded(
-    ws, "seeds"
-)
-corpus_options = (["demo"] if world is not None else []) + common.uploaded(ws, "corpus")
+demo_seeds, demo_corpus = demo_text_names(world)
+seed_options = demo_seeds + uploads.uploaded(ws, "seeds")
+corpus_options = demo_corpus + uploads.uploaded(ws, "corpus")
 if not seed_options or not corpus_options:
     st.info("Upload a seed set and a corpus to select from on Seeds & data.")
     st.page_link("views/data.py", label="Go to Seeds & data", icon=":material/upload_file:")
@@ -46,27 +46,7 @@ method = c3.selectbox(
 budget = c4.number_input(
     "Token budget", 500, 10_000_000, 3000 if common.quick() else 20_000, step=500, key="sel-budget"
 )
-args = [
-    "select",
-    *common.cli_base_args(base),
-    "--seeds",
-    seeds,
-    "--corpus",
-    corpus,
-    "--method",
-    method,
-    "--tokens",
-    str(int(budget)),
-]
-name = "select-" + hashlib.sha256(" ".join(args).encode()).hexdigest()[:10]
-
-
-def _text_set(spec: str):
-    if spec == "demo":
-        return world.text_set("general")
-    if spec.startswith("demo:"):
-        return world.text_set(f"{spec.split(':', 1)[1]}_seed")
-    return data.load_texts(spec, data.IngestConfig())
+job = launch.select(base.spec, seeds, corpus, method, int(budget))
 
 
 @st.cache_data(show_spinner="Embedding the seeds and drawing the UMAP map…", max_entries=8)
@@ -75,18 +55,13 @@ def map_points(key: str, seed_specs: tuple[str, ...], corpus_specs: tuple[str, .
     artifact's inputs."""
     inputs = ws.get(f"selection/{key}").manifest["inputs"]
     found = [
-        next((t for t in map(_text_set, specs) if texts_ref(t) in inputs), None)
+        next((t for t in (named_texts(x, world) for x in specs) if texts_ref(t) in inputs), None)
         for specs in (seed_specs, corpus_specs)
     ]
     return None if None in found else embedding_map(ws, ws.get(f"selection/{key}"), *found)
 
 
-state = common.job_panel(ws, name, "Selection")
-if (state is None or state["state"] in jobs.FINAL) and st.button(
-    "Run selection (background job)", type="primary"
-):
-    jobs.launch(ws, name, args)
-    st.rerun()
+common.launch_button(ws, job, "Selection", "Run selection (background job)")
 
 arts = common.selections(ws, base)
 if not arts:

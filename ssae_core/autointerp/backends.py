@@ -31,12 +31,16 @@ class AutointerpError(SSAEError):
 @dataclass(frozen=True)
 class ClaudeConfig(Config):
     model: str = "claude-sonnet-5"
+    """The Claude model id."""
     concurrency: int = 8
+    """Requests in flight at once."""
     timeout_s: float = 60.0
-    max_retries: int = 4  # the SDK's own retries with backoff (429, 529, 5xx, connection errors)
+    max_retries: int = 4
+    """The SDK's own retries with backoff (429, 529, 5xx, connection errors)."""
     explain_max_tokens: int = 500
     predict_max_tokens: int = 100
-    price_input_per_mtok: float = 3.0  # USD, uncached input
+    price_input_per_mtok: float = 3.0
+    """USD, uncached input."""
     price_output_per_mtok: float = 15.0
     version: int = 1
 

@@ -12,11 +12,16 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from ssae_core.activations import collect, pad_id
+from ssae_core.sae_math import encode_rows
+
+if TYPE_CHECKING:
+    from ssae_core.base import Base
 
 
 @dataclass(frozen=True)
@@ -70,7 +75,7 @@ def _join(pieces: list[str]) -> str:
 
 
 def build_examples(
-    base,
+    base: Base,
     sae,
     docs: list[np.ndarray],
     features_table,
@@ -129,7 +134,7 @@ def build_examples(
 
 
 def top_windows(
-    base,
+    base: Base,
     sae,
     docs: list[np.ndarray],
     features_table,
@@ -147,17 +152,14 @@ def top_windows(
 
 
 @torch.no_grad()
-def _feature_acts(base, sae, docs, needed: list[int], features: list[int]) -> dict[int, np.ndarray]:
+def _feature_acts(
+    base: Base, sae, docs, needed: list[int], features: list[int]
+) -> dict[int, np.ndarray]:
     tok = base.tokenizer
     x, doc, _ = collect(
         base.model, base.hook_name, [docs[d] for d in needed], tok.bos_token_id, pad_id(tok)
     )
-    cols = []
-    for part in x.split(8192):
-        cols.append(
-            sae.encode(part.to(sae.W_enc.device, sae.W_enc.dtype))[:, features].float().cpu()
-        )
-    f = torch.cat(cols).numpy() if cols else np.zeros((0, len(features)), np.float32)
+    f = encode_rows(sae, x, features).numpy()
     return {d: f[doc == i] for i, d in enumerate(needed)}
 
 

@@ -10,6 +10,7 @@ import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -21,12 +22,18 @@ from ssae_core.config import Config, stable_hash
 from ssae_core.progress import Progress, Silent
 from ssae_core.workspace import Workspace, atomic_write_json
 
+if TYPE_CHECKING:
+    from ssae_core.base import Base
+
 
 @dataclass(frozen=True)
 class AutointerpConfig(Config):
-    n_features: int = 20  # the same random live features for every SAE compared
+    n_features: int = 20
+    """Random features live in every SAE (the same ones for all)."""
     seed: int = 0
-    budget_usd: float = 0.0  # 0: no cap
+    """Seed of the feature draw and of the examples' sampling."""
+    budget_usd: float = 0.0
+    """Stop starting features once this much is spent (0: no cap)."""
     version: int = 1
 
 
@@ -286,7 +293,12 @@ def results_table(results: list[dict], labels: dict[str, str]) -> pd.DataFrame:
 
 
 def prepare(
-    ws: Workspace, base, saes: list, split, cfg: AutointerpConfig, progress: Progress | None = None
+    ws: Workspace,
+    base: Base,
+    saes: list,
+    split,
+    cfg: AutointerpConfig,
+    progress: Progress | None = None,
 ) -> dict[str, list[FeatureExamples]]:
     """Per SAE ref: the examples of the same ``cfg.n_features`` random features live in every SAE
     (evaluations reused)."""

@@ -4,25 +4,31 @@ from the demo GSAE, i.e. the GSAE vs SSAE vs tilted SSAE of the dashboard's Comp
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from ssae_core import selection
-from ssae_core.activations import CacheConfig, cache_activations
 from ssae_core.config import Config
 from ssae_core.progress import Progress, Silent
-from ssae_core.select_artifact import load_selection, run_selection, texts_ref
+from ssae_core.select_artifact import run_selection, selection_activations
 from ssae_core.train import FinetuneConfig, finetune
-from ssae_core.workspace import Artifact, Workspace
+from ssae_core.workspace import Artifact, Step, Workspace
+
+if TYPE_CHECKING:
+    from ssae_core.base import Base
 
 
 @dataclass(frozen=True)
 class DemoComparisonConfig(Config):
-    subdomain: str = "physics"
-    method: str = (
-        "bm25"  # dense is the paper's best but embeds the whole corpus first (minutes on a CPU)
-    )
+    subdomain: Literal["physics", "medicine"] = "physics"
+    """The demo subdomain the SSAEs specialize in."""
+    method: selection.Method = "bm25"
+    """Selection method (dense is the paper's best but embeds the whole corpus first: minutes on
+    a CPU)."""
     token_budget: int = 20_000
     sparsity: tuple[float, ...] = (1.0, 2.0, 3.5, 6.0)
+    """L1 coefficients of the ERM and TERM sweeps."""
     tilt: float = 500.0
+    """TERM's tilt t."""
     steps: int = 300
     batch_tokens: int = 4096
     lr: float = 1e-4
@@ -48,51 +54,39 @@ def _configs(cfg: DemoComparisonConfig):
     )
 
 
+class DemoSSAEs(NamedTuple):
+    """The demo comparison's artifacts."""
+
+    selection: Artifact
+    erm: Artifact
+    """The ERM sweep (``ssae``)."""
+    term: Artifact
+    """The TERM sweep (``ssae``)."""
+
+
 def build(
-    base, ws: Workspace, cfg: DemoComparisonConfig, progress: Progress | None = None
-) -> dict[str, Artifact]:
-    """(Re)use the selection and the ERM and TERM sweeps; returns {"selection", "erm", "term"}
-    artifacts."""
-    progress = progress or Silent()
-    world = base.world
-    sel_cfg, erm_cfg, term_cfg = _configs(cfg)
-    sel = run_selection(
-        sel_cfg,
-        world.text_set(f"{cfg.subdomain}_seed"),
-        world.text_set("general"),
-        base,
-        ws,
-        world.in_domain(cfg.subdomain),
-        progress,
-    )
-    tokens = selection.tokenize(
-        load_selection(sel).text.tolist(), base.tokenizer, base.model.cfg.n_ctx
-    )
-    acts = cache_activations(ws, base, tokens, sel.ref, progress=progress)
-    return {
-        "selection": sel,
-        "erm": finetune(ws, base.sae, base.ref, acts, erm_cfg, progress=progress),
-        "term": finetune(ws, base.sae, base.ref, acts, term_cfg, progress=progress),
-    }
+    base: Base, ws: Workspace, cfg: DemoComparisonConfig, progress: Progress | None = None
+) -> DemoSSAEs:
+    """(Re)use the selection and the ERM and TERM sweeps."""
+    return _chain(base, ws, cfg, ws.build, progress or Silent())
 
 
-def find(base, ws: Workspace, cfg: DemoComparisonConfig) -> dict[str, Artifact] | None:
-    """The comparison's artifacts if all are built, else None (nothing is computed)."""
+def find(base: Base, ws: Workspace, cfg: DemoComparisonConfig) -> DemoSSAEs | None:
+    """The comparison's artifacts if all are built, else None (nothing is trained)."""
+    return ws.find_chain(lambda step: _chain(base, ws, cfg, step, Silent()))
+
+
+def _chain(
+    base: Base, ws: Workspace, cfg: DemoComparisonConfig, step: Step, progress: Progress
+) -> DemoSSAEs:
     world = base.world
     sel_cfg, erm_cfg, term_cfg = _configs(cfg)
-    sel = ws.find(
-        "selection",
-        sel_cfg,
-        [
-            texts_ref(world.text_set(f"{cfg.subdomain}_seed")),
-            texts_ref(world.text_set("general")),
-            base.ref,
-        ],
+    seeds, corpus = world.text_set(f"{cfg.subdomain}_seed"), world.text_set("general")
+    truth = world.in_domain(cfg.subdomain)
+    sel = run_selection(sel_cfg, seeds, corpus, base, ws, truth, progress, step)
+    acts = selection_activations(ws, base, sel, progress=progress, step=step)
+    erm, term = (
+        finetune(ws, base.sae, base.ref, acts, c, progress=progress, step=step)
+        for c in (erm_cfg, term_cfg)
     )
-    acts = sel and ws.find("activations", CacheConfig(), [sel.ref, base.ref])
-    found = acts and {
-        "selection": sel,
-        "erm": ws.find("ssae", erm_cfg, [acts.ref, base.ref]),
-        "term": ws.find("ssae", term_cfg, [acts.ref, base.ref]),
-    }
-    return found if found and all(found.values()) else None
+    return DemoSSAEs(sel, erm, term)

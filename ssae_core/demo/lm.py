@@ -1,6 +1,7 @@
 """The demo world's tiny language model: a TransformerLens model trained on CPU.
 
-Saved as ``tl_config.json`` (the HookedTransformerConfig fields we set) and
+Saved in this project's model format (``model_io``): ``tl_config.json`` (the
+HookedTransformerConfig fields we set) and
 ``model.safetensors`` (the state dict), next to the tokenizer files, so it loads with
 no download. Training packs documents into fixed windows, each document preceded by
 BOS, the way GPT-2 style models are trained.
@@ -8,22 +9,16 @@ BOS, the way GPT-2 style models are trained.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
 from sae_lens import HookedSAETransformer
-from safetensors.torch import load_file, save_file
-from transformer_lens import HookedTransformerConfig
 
 from ssae_core.config import Config
-
-MODEL_FILE = "model.safetensors"
-CONFIG_FILE = "tl_config.json"
+from ssae_core.model_io import build_model
 
 
 @dataclass(frozen=True)
@@ -57,30 +52,6 @@ def tl_config(cfg: LMConfig, d_vocab: int) -> dict:
         "model_name": "ssae-demo-lm",
         "seed": cfg.seed,
     }
-
-
-def build_model(
-    tl_cfg: dict, tokenizer=None, device: str | torch.device = "cpu"
-) -> HookedSAETransformer:
-    cfg = HookedTransformerConfig(**tl_cfg, device=str(device))
-    return HookedSAETransformer(cfg, tokenizer=tokenizer)
-
-
-def save_model(model: HookedSAETransformer, tl_cfg: dict, directory: Path) -> None:
-    (directory / CONFIG_FILE).write_text(json.dumps(tl_cfg, indent=2))
-    save_file(
-        {k: v.contiguous().cpu() for k, v in model.state_dict().items()}, directory / MODEL_FILE
-    )
-
-
-def load_model(
-    directory: Path, tokenizer=None, device: str | torch.device = "cpu"
-) -> HookedSAETransformer:
-    """Load a model saved by ``save_model`` (weights only; no code is unpickled)."""
-    tl_cfg = json.loads((directory / CONFIG_FILE).read_text())
-    model = build_model(tl_cfg, tokenizer, device)
-    model.load_state_dict(load_file(directory / MODEL_FILE, device=str(device)))
-    return model.eval()
 
 
 def pack(doc_tokens: list[np.ndarray], bos: int, n_ctx: int) -> torch.Tensor:

@@ -17,6 +17,7 @@ import pandas as pd
 import torch
 from sae_lens import SAE
 
+from ssae_core import model_io
 from ssae_core.activations import collect
 from ssae_core.concepts import best_feature_f1, probe_f1, recall_by_bucket
 from ssae_core.config import Config
@@ -27,7 +28,8 @@ from ssae_core.device import pick_device
 from ssae_core.errors import ConfigError
 from ssae_core.metrics import evaluate_saes
 from ssae_core.progress import Progress, Silent
-from ssae_core.workspace import Artifact, Workspace, atomic_write_json
+from ssae_core.sae_math import encode_rows
+from ssae_core.workspace import Artifact, Step, Workspace, atomic_write_json
 
 LM_SUBDIR = "model"
 
@@ -114,7 +116,7 @@ class DemoWorld:
 
     @cached_property
     def model(self):
-        return lm.load_model(self.model_dir, self.tokenizer, self.device)
+        return model_io.load_model(self.model_dir, self.tokenizer, self.device)
 
     @cached_property
     def gsae(self) -> SAE:
@@ -123,6 +125,22 @@ class DemoWorld:
     @property
     def report(self) -> dict:
         return self.report_art.summary if self.report_art else {}
+
+    @property
+    def subdomains(self) -> list[str]:
+        """The subdomains the world writes seed, test and OOD splits for (e.g. physics)."""
+        return corpus.subdomains()
+
+    @property
+    def test_splits(self) -> list[str]:
+        """Every test split: per subdomain in-domain and OOD, then the general one."""
+        per_sub = [f"{sub}_{kind}" for sub in self.subdomains for kind in ("test", "ood")]
+        return [*per_sub, "general_test"]
+
+    @property
+    def seed_splits(self) -> list[str]:
+        """The seed set of each subdomain (``<subdomain>_seed``)."""
+        return [f"{sub}_seed" for sub in self.subdomains]
 
     def split_tokens(self, split: str) -> list[np.ndarray]:
         return self.corpus.split_tokens(split)
@@ -178,31 +196,38 @@ def build(
     progress: Progress | None = None,
 ) -> DemoWorld:
     """Build (or reuse) every artifact of the demo world and return it."""
-    cfg = cfg or DemoConfig()
     ws = workspace or Workspace()
-    dev = pick_device(device)
-    progress = progress or Silent()
-    corpus_art = ws.build("corpus", cfg.world, lambda d: _build_corpus(cfg.world, d, progress))
-    tok_art = ws.build(
+    return _chain(cfg or DemoConfig(), ws.build, pick_device(device), progress or Silent())
+
+
+def find(cfg: DemoConfig, workspace: Workspace, device: str | None = None) -> DemoWorld | None:
+    """The demo world for ``cfg`` if every artifact of it is built and intact, else None."""
+    return workspace.find_chain(lambda step: _chain(cfg, step, pick_device(device), Silent()))
+
+
+def _chain(cfg: DemoConfig, step: Step, dev: torch.device, progress: Progress) -> DemoWorld:
+    """The world's artifacts in order, each obtained through ``step``."""
+    corpus_art = step("corpus", cfg.world, lambda d: _build_corpus(cfg.world, d, progress))
+    tok_art = step(
         "tokenizer",
         TokenizerConfig(),
         lambda d: _build_tokenizer(corpus_art, d, progress),
         [corpus_art.ref],
     )
-    lm_art = ws.build(
+    lm_art = step(
         "lm",
         cfg.lm,
         lambda d: _build_lm(cfg.lm, corpus_art, tok_art, d, dev, progress),
         [tok_art.ref],
     )
-    gsae_art = ws.build(
+    gsae_art = step(
         "sae",
         cfg.gsae,
         lambda d: _build_gsae(cfg, corpus_art, tok_art, lm_art, d, dev, progress),
         [lm_art.ref],
     )
     partial = DemoWorld(cfg, corpus_art, tok_art, lm_art, gsae_art, None, dev)
-    report_art = ws.build(
+    report_art = step(
         "world_report",
         cfg.report,
         lambda d: _build_report(partial, d, progress),
@@ -252,7 +277,7 @@ def _build_lm(cfg: lm.LMConfig, corpus_art, tok_art, out: Path, device, progress
     )
     target = out / LM_SUBDIR
     target.mkdir()
-    lm.save_model(model, info["tl_config"], target)
+    model_io.save_model(model, info["tl_config"], target)
     tokenizer.save_pretrained(str(target))
     return {"final_train_loss": info["final_train_loss"], "train_windows": int(len(windows))}
 
@@ -263,7 +288,7 @@ def _build_gsae(
     world = CorpusView(corpus_art, tok_art)
     model_dir = lm_art.path / LM_SUBDIR
     tokenizer = tk.load_tokenizer(model_dir)
-    model = lm.load_model(model_dir, tokenizer, device)
+    model = model_io.load_model(model_dir, tokenizer, device)
     docs = world.split_tokens("general")
     progress.stage("collect LM activations", len(docs))
     acts, _, _ = collect(
@@ -368,8 +393,7 @@ def concept_scores(world: DemoWorld, progress: Progress) -> pd.DataFrame:
     n = len(world.concepts)
     parts = []
     for split, keep, acts, labels in _concept_split_acts(world, progress):
-        with torch.no_grad():
-            sae = best_feature_f1([(world.gsae.encode(acts.to(world.device)), labels)], n)
+        sae = best_feature_f1([(encode_rows(world.gsae, acts), labels)], n)
         sae["probe_f1"] = probe_f1(acts, labels, n)
         sae["split"] = split
         parts.append(sae[keep])
@@ -387,8 +411,7 @@ def sae_concept_f1(world: DemoWorld, saes: dict, progress: Progress) -> pd.DataF
     parts = []
     for split, keep, acts, labels in _concept_split_acts(world, progress):
         for name, sae in saes.items():
-            with torch.no_grad():
-                feats = sae.encode(acts.to(sae.W_enc.device))
+            feats = encode_rows(sae, acts)
             part = best_feature_f1([(feats, labels)], n)[keep]
             parts.append(part.assign(sae=name, split=split))
     scores = pd.concat(parts, ignore_index=True)
@@ -434,16 +457,53 @@ def copy_base(world: DemoWorld, target: Path) -> None:
     shutil.copytree(world.gsae_dir, target / "sae", ignore=shutil.ignore_patterns("manifest.json"))
 
 
-def find(cfg: DemoConfig, workspace: Workspace, device: str | None = None) -> DemoWorld | None:
-    """The demo world for ``cfg`` if every artifact of it is built and intact, else None."""
-    ws = workspace
-    corpus_art = ws.find("corpus", cfg.world)
-    tok_art = corpus_art and ws.find("tokenizer", TokenizerConfig(), [corpus_art.ref])
-    lm_art = tok_art and ws.find("lm", cfg.lm, [tok_art.ref])
-    gsae_art = lm_art and ws.find("sae", cfg.gsae, [lm_art.ref])
-    report_art = gsae_art and ws.find(
-        "world_report", cfg.report, [corpus_art.ref, lm_art.ref, gsae_art.ref]
-    )
-    if not report_art:
-        return None
-    return DemoWorld(cfg, corpus_art, tok_art, lm_art, gsae_art, report_art, pick_device(device))
+def demo_summary(world: DemoWorld, seconds: float) -> dict:
+    """The numbers a researcher checks first about a demo world."""
+    report = world.report
+    return {
+        "workspace": str(world.corpus_art.path.parent.parent),
+        "seconds": round(seconds, 2),
+        "hook_name": world.hook_name,
+        "corpus": world.corpus_art.summary,
+        "lm": {**report["lm"], "path": str(world.model_dir)},
+        "gsae": {**report["gsae"], "path": str(world.gsae_dir)},
+        "recall_by_bucket": report["recall_by_bucket"],
+    }
+
+
+def format_demo_summary(s: dict) -> str:
+    """``demo_summary`` as the text ``python -m ssae_core demo build`` prints."""
+    lm, g = s["lm"], s["gsae"]
+    lines = [
+        f"Demo world ready in {s['seconds']:.1f} s  (workspace {s['workspace']})",
+        (
+            f"  corpus: {s['corpus']['documents']} documents, {s['corpus']['words']} tokens,"
+            f" {s['corpus']['concepts']} concepts"
+        ),
+        (
+            f"  LM: held-out CE {lm['heldout_ce']:.3f} nats vs unigram {lm['unigram_ce']:.3f} "
+            f"({lm['ce_ratio_to_unigram']:.0%} of unigram)   {lm['path']}"
+        ),
+        (
+            f"  GSAE at {s['hook_name']} (d_sae {g['d_sae']}): L0 {g['l0']:.1f} (target <="
+            f" {g['l0_target_max']:.0f}), explained variance {g['explained_variance']:.3f}, dead"
+            f" {g['dead_fraction']:.1%}"
+        ),
+        (
+            f"    CE clean {g['ce_clean']:.3f}, with GSAE {g['ce_spliced']:.3f}, zero-ablated"
+            f" {g['ce_zero_ablation']:.3f}, CE loss recovered {g['ce_loss_recovered']:.3f}  "
+            f" {g['path']}"
+        ),
+        (
+            "  concepts with a GSAE feature of F1 >= 0.5 (and with a linear probe), by frequency in"
+            " the general corpus:"
+        ),
+    ]
+    for row in s["recall_by_bucket"]:
+        lines.append(
+            f"    {row['bucket']:<18} {int(row['gsae_recalled']):>3}/{int(row['concepts']):<3} SAE"
+            f" ({row['gsae_recall']:.0%})  "
+            f" {int(row['probe_recalled']):>3}/{int(row['concepts']):<3} probe"
+            f" ({row['probe_recall']:.0%})"
+        )
+    return "\n".join(lines)

@@ -11,12 +11,12 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import plotly.io as pio
 
 from ssae_core import dark_matter, features, plots, selection
-from ssae_core.activations import cache_activations, collect, kept_counts, kept_tokens, pad_id
 from ssae_core.autointerp.run import AutointerpConfig, prepare, results_table, run_autointerp
 from ssae_core.evaluate import (
     NamedSAE,
@@ -29,10 +29,14 @@ from ssae_core.evaluate import (
 )
 from ssae_core.progress import Progress
 from ssae_core.report import compare_saes
-from ssae_core.select_artifact import load_selection, run_selection
+from ssae_core.select_artifact import run_selection, selection_activations
 from ssae_core.study.config import StudyConfig
 from ssae_core.train import FinetuneConfig, finetune
 from ssae_core.workspace import Artifact, Workspace, atomic_write_json
+
+if TYPE_CHECKING:
+    from ssae_core.base import Base
+
 
 GSAE = "GSAE"
 
@@ -65,7 +69,7 @@ def focus_groups(cfg: StudyConfig) -> list[str]:
 
 def run_cell(
     ws: Workspace,
-    base,
+    base: Base,
     cfg: StudyConfig,
     subdomain: str,
     seed: int,
@@ -96,7 +100,7 @@ def load_cell(art: Artifact) -> tuple[dict, dict]:
 
 def _compute(
     ws,
-    base,
+    base: Base,
     cfg: StudyConfig,
     subdomain: str,
     seed: int,
@@ -166,7 +170,7 @@ def _tilt_ess(ws, arts: list[Artifact]) -> list[dict]:
 
 
 def _train_sweeps(
-    ws, base, cfg: StudyConfig, subdomain: str, seed: int, label: str, progress: Progress
+    ws, base: Base, cfg: StudyConfig, subdomain: str, seed: int, label: str, progress: Progress
 ):
     world = base.world
     seeds, corpus, truth = (
@@ -186,10 +190,7 @@ def _train_sweeps(
         )
         sel = run_selection(sel_cfg, seeds, corpus, base, ws, truth, progress)
         precision[method] = sel.summary.get("precision")
-        tokens = selection.tokenize(
-            load_selection(sel).text.tolist(), base.tokenizer, base.model.cfg.n_ctx
-        )
-        acts[method] = cache_activations(ws, base, tokens, sel.ref, progress=progress)
+        acts[method] = selection_activations(ws, base, sel, progress=progress)
     arts = []
     for group, (method, ft_cfg) in runs.items():
         progress.log(f"{label}: finetune {group}")
@@ -198,7 +199,14 @@ def _train_sweeps(
 
 
 def _autointerp(
-    ws, base, cfg: StudyConfig, seed: int, focus: list[NamedSAE], split, backend, progress: Progress
+    ws,
+    base: Base,
+    cfg: StudyConfig,
+    seed: int,
+    focus: list[NamedSAE],
+    split,
+    backend,
+    progress: Progress,
 ):
     ai_cfg = AutointerpConfig(n_features=cfg.autointerp_features, seed=seed)
     examples = prepare(ws, base, focus, split, ai_cfg, progress)
@@ -209,15 +217,12 @@ def _autointerp(
     return table.rename(columns={"label": "group"})[["group", "feature", "status", "f1"]]
 
 
-def _dark_matter(base, cfg: StudyConfig, seed: int, focus: list[NamedSAE], widths: dict, docs):
+def _dark_matter(
+    base: Base, cfg: StudyConfig, seed: int, focus: list[NamedSAE], widths: dict, docs
+):
     """Eq. 2-4 fits on the in-domain test tokens for the focus SAEs and the GSAE widths."""
-    n_ctx = base.model.cfg.n_ctx
-    kept = kept_counts(docs, n_ctx)
-    n_docs = max(1, int((kept.cumsum() <= cfg.dark_matter_tokens).sum()))
-    docs = docs[:n_docs]
-    tok = base.tokenizer
-    x, _, _ = collect(base.model, base.hook_name, docs, tok.bos_token_id, pad_id(tok))
+    acts = dark_matter.first_tokens(base, docs, cfg.dark_matter_tokens)
     saes = {s.group: s.sae for s in focus}
     saes.update({f"{GSAE} d_sae={d}": sae for d, sae in sorted(widths.items())})
-    r2 = dark_matter.analyze(saes, x, kept_tokens(docs, n_ctx), seed=seed)["r2"]
+    r2 = dark_matter.analyze(saes, acts.x, acts.token_ids, seed=seed).r2
     return r2.assign(d_sae=[saes[name].cfg.d_sae for name in r2.sae])

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from ssae_core.config import Config
 from ssae_core.errors import ConfigError
-from ssae_core.selection import METHODS
+from ssae_core.selection import METHODS, Method
 
 
 @dataclass(frozen=True)
@@ -15,32 +15,27 @@ class StudyConfig(Config):
     general-corpus baseline's random draw and the autointerp / dark-matter samples; the world,
     its LM and GSAE, and the deterministic retrievers are shared by every seed."""
 
-    quick: bool = False  # the miniature demo world (a structure check, not evidence)
+    quick: bool = False
+    """The miniature demo world (a structure check, not evidence)."""
     subdomains: tuple[str, ...] = ("physics", "medicine")
     seeds: tuple[int, ...] = (0, 1, 2)
     methods: tuple[str, ...] = METHODS
+    """Selection methods compared."""
     token_budget: int = 20_000
-    encoder_tokens: int = 64  # word pieces the dense encoder reads per document
-    sparsity: tuple[float, ...] = (
-        0.5,
-        0.75,
-        1.0,
-        1.5,
-        2.0,
-        3.0,
-        4.5,
-        7.0,
-    )  # L1 coefficients of every sweep
-    tilt_method: str = "dense"  # the selection the TERM sweeps use
+    encoder_tokens: int = 64
+    """Word pieces the dense encoder reads per document."""
+    sparsity: tuple[float, ...] = (0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.5, 7.0)
+    """L1 coefficients of every sweep."""
+    tilt_method: Method = "dense"
+    """The selection the TERM sweeps use."""
     tilts: tuple[float, ...] = (0.01, 500.0, 1e9)
-    paper_tilt: float = 500.0  # the TERM sweep the single-SAE comparisons use
+    paper_tilt: float = 500.0
+    """The TERM sweep the single-SAE comparisons use."""
     steps: int = 100
     batch_tokens: int = 2048
     lr: float = 2e-4
-    widths: tuple[int, ...] = (
-        2,
-        4,
-    )  # GSAE expansions (d_sae / d_in) besides the world's own, for claim 8
+    widths: tuple[int, ...] = (2, 4)
+    """GSAE expansions (d_sae / d_in) besides the world's own, for claim 8."""
     autointerp_features: int = 30
     dark_matter_tokens: int = 15_000
     version: int = 2

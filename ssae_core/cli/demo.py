@@ -1,0 +1,68 @@
+"""``demo build`` and ``demo ssaes``: the embedded demo world and its comparison SSAEs."""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from ssae_core.cli import common
+from ssae_core.config import add_options, option_values
+from ssae_core.workspace import Workspace
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    demo = sub.add_parser("demo", help="the embedded demo world").add_subparsers(
+        title="demo commands"
+    )
+    demo.add_parser(
+        "build",
+        help="build (or reuse) the demo world and print its summary",
+        options=_build_options,
+    ).set_defaults(run=run_build)
+    demo.add_parser(
+        "ssaes",
+        help="the demo comparison: a selection and ERM + TERM sweeps for a subdomain",
+        options=_ssaes_options,
+    ).set_defaults(run=run_ssaes)
+
+
+def _build_options(p: argparse.ArgumentParser) -> None:
+    common.common_options(p)
+    p.add_argument(
+        "--quick", action="store_true", help="the miniature world used by tests (<1 min)"
+    )
+
+
+def _ssaes_options(p: argparse.ArgumentParser) -> None:
+    from ssae_core.demo.comparison import DemoComparisonConfig
+
+    common.common_options(p)
+    p.add_argument("--quick", action="store_true", help="the miniature world and short sweeps")
+    add_options(p, DemoComparisonConfig, only=["subdomain", "method"])
+
+
+def run_build(args: argparse.Namespace) -> int:
+    from ssae_core.demo import world as demo_world
+
+    cfg = demo_world.DemoConfig.quick() if args.quick else demo_world.DemoConfig()
+    start = time.time()
+    with common.progress(args) as progress:
+        world = demo_world.build(cfg, Workspace(args.workspace), args.device, progress)
+    summary = demo_world.demo_summary(world, time.time() - start)
+    common.emit(summary, args.json, demo_world.format_demo_summary)
+    return 0
+
+
+def run_ssaes(args: argparse.Namespace) -> int:
+    from ssae_core.base import BaseSpec, load_base
+    from ssae_core.demo.comparison import DemoComparisonConfig, build
+
+    cfg = DemoComparisonConfig.quick() if args.quick else DemoComparisonConfig()
+    cfg = cfg.replace(**option_values(DemoComparisonConfig, args))
+    ws = Workspace(args.workspace)
+    with common.progress(args) as progress:
+        base = load_base(BaseSpec(quick=args.quick), ws, args.device, progress)
+        arts = build(base, ws, cfg, progress)
+    paths = {k: str(a.path) for k, a in arts._asdict().items()}
+    common.emit(paths, args.json, common.format_paths)
+    return 0

@@ -1,0 +1,96 @@
+"""``finetune``: the GSAE finetuned on a selection into SSAEs (ERM or TERM, a sparsity sweep)."""
+
+from __future__ import annotations
+
+import argparse
+
+from ssae_core.cli import common
+from ssae_core.config import add_options, from_args
+from ssae_core.workspace import Workspace
+
+FINETUNE_OPTIONS = [
+    "objective",
+    "tilt",
+    "sparsity",
+    "steps",
+    "item",
+    "batch_tokens",
+    "lr",
+    "decay_steps",
+    "seed",
+]
+FINETUNE_FLAGS = {"sparsity": "--l1"}
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    sub.add_parser(
+        "finetune",
+        help="finetune the GSAE on a selection into SSAEs (ERM or TERM, a sparsity sweep)",
+        options=_options,
+    ).set_defaults(run=run)
+
+
+def _options(p: argparse.ArgumentParser) -> None:
+    from ssae_core.activations import CacheConfig  # loads torch and transformer_lens
+    from ssae_core.train import FinetuneConfig
+
+    common.common_options(p)
+    common.base_options(p)
+    p.add_argument(
+        "--selection",
+        required=True,
+        help="a selection artifact: its directory, or selection/KEY inside the workspace",
+    )
+    add_options(p, FinetuneConfig, flags=FINETUNE_FLAGS, only=FINETUNE_OPTIONS)
+    add_options(p, CacheConfig, flags={"dtype": "--cache-dtype"}, only=["dtype"])
+    p.add_argument(
+        "--background",
+        action="store_true",
+        help="run as a background job (one training job per device; others queue)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from ssae_core import train
+    from ssae_core.activations import CacheConfig
+    from ssae_core.base import load_base
+    from ssae_core.select_artifact import selection_activations
+
+    ws = Workspace(args.workspace)
+    cfg = from_args(train.FinetuneConfig, args).validate()
+    sel_art = common.open_artifact(ws, args.selection, "selection")
+    if args.background:
+        return common.launch_training_job(
+            args,
+            ws,
+            f"finetune-{ws.key_for('ssae', cfg, [sel_art.ref])[:10]}",
+            ["--selection", str(sel_art.path)],
+        )
+    with common.progress(args) as progress:
+        base = load_base(common.base_spec(args), ws, args.device, progress)
+        cache = from_args(CacheConfig, args)
+        acts = selection_activations(ws, base, sel_art, cache, progress)
+        art = train.finetune(ws, base.sae, base.ref, acts, cfg, args.device, progress)
+    common.emit(
+        {**art.summary, "path": str(art.path), "activations": str(acts.path)},
+        args.json,
+        format_finetune,
+    )
+    return 0
+
+
+def format_finetune(s: dict) -> str:
+    lines = [
+        (
+            f"SSAEs ({s['architecture']}, {s['d_sae']} features) from {s['gsae']}:"
+            f" {s['train_tokens']} training tokens   {s['path']}"
+        ),
+        f"  validation ({s['val_tokens']} held-out tokens):",
+        "    sparsity        L0     FVU     MSE   dead",
+    ]
+    lines += [
+        f"    {v['sparsity']:8.3g}  {v['l0']:8.1f}  {v['fvu']:6.3f}  {v['mse']:6.3f} "
+        f" {v['dead_fraction']:5.1%}"
+        for v in s["val"]
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,131 @@
+"""Background jobs as the dashboard launches them: one place builds each job's name, command
+line, resource and device.
+
+A job is a CLI command (``python -m ssae_core ...``) run by ``jobs.launch``. Its name is the
+command's kind plus a hash of its arguments, so the same request from two pages, two tabs
+or a reload finds the same job. Training jobs (finetuning, the demo comparison) name the
+device they train on and hold that device's ``train:<device>`` resource, so two never
+share it; the device is picked once, by ``device.pick_device``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from ssae_core import jobs
+from ssae_core.base import BaseSpec
+from ssae_core.device import pick_device
+from ssae_core.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """A CLI command to run in the background under a stable name."""
+
+    name: str
+    argv: tuple[str, ...]
+    resource: str = ""
+
+    def launch(self, ws: Workspace) -> jobs.JobState:
+        return jobs.launch(ws, self.name, list(self.argv), self.resource)
+
+    def status(self, ws: Workspace) -> jobs.JobState | None:
+        return jobs.status(ws, self.name)
+
+
+def base_args(spec: BaseSpec) -> list[str]:
+    """The CLI options that name ``spec`` (so background jobs load the same base)."""
+    if spec.source == "demo":
+        return ["--quick"] if spec.quick else []
+    named = {"release": ("model_name", "release", "sae_id"), "local": ("model_dir", "sae_dir")}
+    args = ["--base", spec.source]
+    for field in named[spec.source]:
+        if getattr(spec, field):
+            args += ["--" + field.replace("_", "-"), getattr(spec, field)]
+    return args
+
+
+def _hashed(kind: str, argv: Sequence[str], resource: str = "") -> JobSpec:
+    digest = hashlib.sha256(" ".join(argv).encode()).hexdigest()[:10]
+    return JobSpec(f"{kind}-{digest}", tuple(argv), resource)
+
+
+def _training(kind: str, argv: list[str], name: str | None = None) -> JobSpec:
+    device = str(pick_device())
+    argv = [*argv, "--device", device]
+    spec = _hashed(kind, argv, f"train:{device}")
+    return spec if name is None else JobSpec(name, spec.argv, spec.resource)
+
+
+def _repeat(flag: str, values: Iterable[str]) -> list[str]:
+    return [a for v in values for a in (flag, v)]
+
+
+def _sae_args(refs: Iterable[str]) -> list[str]:
+    """``--ssae`` per finetuning artifact among SAE refs (``ssae/KEY#i``), ``--no-gsae`` when
+    the GSAE (any other ref) is not among them."""
+    refs = list(refs)
+    arts = sorted({r.split("#")[0] for r in refs if r.startswith("ssae/")})
+    gsae = any(not r.startswith("ssae/") for r in refs)
+    return _repeat("--ssae", arts) + ([] if gsae else ["--no-gsae"])
+
+
+DEMO_BUILD = "demo-build"
+DEMO_SSAES = "demo-ssaes"
+
+
+def demo_build(quick: bool) -> JobSpec:
+    """Build the demo world (the first launch)."""
+    return JobSpec(DEMO_BUILD, ("demo", "build", "--json", *(["--quick"] if quick else [])))
+
+
+def demo_ssaes(spec: BaseSpec, subdomain: str, method: str) -> JobSpec:
+    """The demo comparison: a selection and ERM + TERM sweeps for ``subdomain``."""
+    argv = ["demo", "ssaes", *base_args(spec), "--subdomain", subdomain, "--method", method]
+    return _training("demo-ssaes", argv, name=DEMO_SSAES)
+
+
+def select(spec: BaseSpec, seeds: str, corpus: str, method: str, tokens: int) -> JobSpec:
+    argv = ["select", *base_args(spec), "--seeds", seeds, "--corpus", corpus]
+    return _hashed("select", [*argv, "--method", method, "--tokens", str(int(tokens))])
+
+
+def finetune(
+    spec: BaseSpec,
+    selection_ref: str,
+    objective: str,
+    sparsity: str,
+    steps: int,
+    tilt: float = 0.0,
+    extra: Sequence[str] = (),
+) -> JobSpec:
+    """A sparsity sweep on a selection (``sparsity``: comma-separated values)."""
+    argv = ["finetune", *base_args(spec), "--selection", selection_ref, "--objective", objective]
+    argv += ["--l1", sparsity, "--steps", str(int(steps))]
+    if objective == "term":
+        argv += ["--tilt", str(tilt)]
+    return _training("finetune", [*argv, *extra])
+
+
+def evaluate(spec: BaseSpec, sae_refs: Iterable[str], splits: Sequence[str]) -> JobSpec:
+    """The missing ``sae_eval`` artifacts of these SAEs on these splits."""
+    argv = ["evaluate", *base_args(spec), *_sae_args(sae_refs), *_repeat("--split", splits)]
+    return _hashed("evaluate", argv)
+
+
+def autointerp(
+    spec: BaseSpec,
+    sae_refs: Iterable[str],
+    split: str,
+    features: int,
+    backend: str,
+    model: str,
+    budget_usd: float = 0.0,
+) -> JobSpec:
+    argv = ["autointerp", *base_args(spec), *_sae_args(sae_refs), "--split", split]
+    argv += ["--features", str(int(features)), "--backend", backend, "--model", model]
+    if budget_usd:
+        argv += ["--budget-usd", str(budget_usd)]
+    return _hashed("autointerp", argv)

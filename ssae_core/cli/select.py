@@ -1,0 +1,99 @@
+"""``select``: expand a seed set into a training selection from a corpus."""
+
+from __future__ import annotations
+
+import argparse
+
+from ssae_core.cli import common
+from ssae_core.config import add_options, from_args
+from ssae_core.workspace import Workspace
+
+SELECTION_OPTIONS = ["method", "token_budget", "combine", "pool_fraction", "encoder"]
+SELECTION_FLAGS = {"token_budget": "--tokens"}
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    sub.add_parser(
+        "select", help="expand a seed set into a training selection from a corpus", options=_options
+    ).set_defaults(run=run)
+
+
+def _options(p: argparse.ArgumentParser) -> None:
+    from ssae_core.selection import SelectionConfig  # loads torch
+
+    common.common_options(p)
+    common.base_options(p)
+    p.add_argument(
+        "--seeds",
+        required=True,
+        help="seed texts: a file or folder, or demo:SUBDOMAIN (e.g. demo:physics)",
+    )
+    p.add_argument(
+        "--corpus",
+        default="demo",
+        help="corpus: a file or folder, or demo (the demo world's general corpus)",
+    )
+    add_options(p, SelectionConfig, flags=SELECTION_FLAGS, only=SELECTION_OPTIONS)
+    common.text_field_option(p)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ssae_core.base import load_base
+    from ssae_core.data import IngestConfig
+    from ssae_core.select_artifact import load_selection, named_texts, run_selection
+    from ssae_core.selection import SelectionConfig
+
+    ws = Workspace(args.workspace)
+    cfg = from_args(SelectionConfig, args).validate()
+    with common.progress(args) as progress:
+        base = load_base(common.base_spec(args), ws, args.device, progress)
+        ingest = from_args(IngestConfig, args)
+        world = base.world
+        seeds = named_texts(args.seeds, world, ingest, "seeds")
+        corpus = named_texts(args.corpus, world, ingest, "corpus")
+        sub = args.seeds.split(":", 1)[1] if args.seeds.startswith("demo:") else None
+        truth = world.in_domain(sub) if sub and args.corpus == "demo" else None
+        art = run_selection(cfg, seeds, corpus, base, ws, truth, progress)
+    table = load_selection(art)
+    top = [
+        {
+            "rank": int(r.rank),
+            "doc_id": str(r.doc_id),
+            "score": float(r.score),
+            "snippet": r.text[:100],
+        }
+        for r in table.head(5).itertuples()
+    ]
+    common.emit(
+        {
+            **art.summary,
+            "path": str(art.path),
+            "seeds": seeds.report,
+            "corpus": corpus.report,
+            "top": top,
+        },
+        args.json,
+        format_selection,
+    )
+    return 0
+
+
+def format_selection(s: dict) -> str:
+    lines = [
+        (
+            f"Selection ({s['method']}): {s['documents']} documents, {s['tokens']} tokens  "
+            f" {s['path']}"
+        ),
+        (
+            f"  seeds: {s['seeds']['documents']} documents from {s['seeds']['source']}; corpus:"
+            f" {s['corpus']['documents']} documents from {s['corpus']['source']}"
+        ),
+    ]
+    if "precision" in s:
+        lines.append(
+            "  precision (share of selected documents truly in the subdomain):"
+            f" {s['precision']:.1%}"
+        )
+    lines.append("  timings: " + ", ".join(f"{k} {v:.1f} s" for k, v in s["timings"].items()))
+    lines += [f"  #{t['rank']:<3} {t['score']:9.4f}  {t['snippet']}" for t in s["top"]]
+    return "\n".join(lines)
