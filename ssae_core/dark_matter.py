@@ -184,8 +184,8 @@ def vector_prediction(
 def cross_prediction(
     err_a: torch.Tensor, err_b: torch.Tensor, train: np.ndarray, test: np.ndarray
 ) -> Fit:
-    """Eq. 5: held-out R² of SAE b's ``||e||²`` from SAE a's ``||e||²`` (per token, one coefficient
-    + bias)."""
+    """Eq. 5: held-out R² of SAE b's ``||e||²`` from SAE a's ``||e||²`` (per token, one
+    coefficient + bias)."""
     return held_out_r2(
         err_a.double().pow(2)[:, None], err_b.double().pow(2)[:, None], train, test, 0.0
     )[0]

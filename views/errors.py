@@ -11,8 +11,8 @@ from views import common
 
 st.title("Error norms")
 st.caption(
-    "Try your own text: per-token ‖x − x̂‖ and top features of each SAE, and the SAE error's linear"
-    " and nonlinear parts on a split (Engels et al.)."
+    "Try your own text: per-token ‖x − x̂‖ and top features of each SAE, and the SAE error's"
+    " linear and nonlinear parts on a split (Engels et al.)."
 )
 ws = common.workspace()
 base = common.base(ws)
