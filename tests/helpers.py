@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import os
+import signal
 import subprocess
 import sys
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -12,21 +15,44 @@ SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 
 
 def run_cli(
-    *args: str, check: bool = True, env_remove: tuple[str, ...] = ()
+    *args: str, check: bool = True, env_remove: tuple[str, ...] = (), process: bool = False
 ) -> subprocess.CompletedProcess:
-    """Run ``python -m ssae_core ARGS`` in a subprocess, as a user would (without the variables in
-    ``env_remove``)."""
+    """Run ``python -m ssae_core ARGS`` as a user would (without the variables in ``env_remove``).
+
+    In this process by default: the same ``main`` with its stdout, stderr and exit status, but
+    without a second ~10 s import of torch, SAELens and transformers. ``process=True`` starts a
+    real ``python -m ssae_core`` (for what only a process shows: its exit status from ``sys.exit``,
+    signals, the import path)."""
     env = {k: v for k, v in os.environ.items() if k not in env_remove}
-    proc = subprocess.run(
-        [sys.executable, "-m", "ssae_core", *args],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=env,
-    )
+    proc = _run_process(args, env) if process else _run_in_process(args, env)
     if check and proc.returncode != 0:
         raise AssertionError(f"CLI failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     return proc
+
+
+def _run_process(args: tuple[str, ...], env: dict[str, str]) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "ssae_core", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
+
+
+def _run_in_process(args: tuple[str, ...], env: dict[str, str]) -> subprocess.CompletedProcess:
+    from ssae_core.cli import main
+
+    saved_env, handler = dict(os.environ), signal.getsignal(signal.SIGTERM)
+    out, err = io.StringIO(), io.StringIO()
+    os.environ.clear()
+    os.environ.update(env)
+    try:
+        with redirect_stdout(out), redirect_stderr(err):
+            try:
+                code = main(list(args))
+            except SystemExit as exc:  # argparse's usage errors and --help
+                code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved_env)
+        signal.signal(signal.SIGTERM, handler)
+    return subprocess.CompletedProcess(["ssae_core", *args], code, out.getvalue(), err.getvalue())
 
 
 def screenshot(page, name: str) -> Path:

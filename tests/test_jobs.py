@@ -36,7 +36,7 @@ def test_cancelled_worker_records_cancelled_and_keeps_finished_artifacts(tmp_pat
     jobs.launch(ws, "build", ["demo", "build", "--quick", "--json"])
     assert _wait(lambda: getattr(jobs.status(ws, "build"), "stage", "") == "train LM")
     state = jobs.status(ws, "build")
-    assert state.state == "running" and state["log"], "stage and log lines reach the table"
+    assert state.state == "running" and state.log, "stage and log lines reach the table"
     assert jobs.cancel(ws, "build")
     assert _wait(lambda: jobs.status(ws, "build").state == "cancelled")
     assert len(ws.list("corpus")) == 1 and len(ws.list("tokenizer")) == 1
@@ -81,8 +81,8 @@ def test_jobs_cli_lists_and_explains_unknown_names(tmp_path):
     ws = Workspace(tmp_path)
     jobs.launch(ws, "listing", ["jobs", "list", "--json"])
     assert _wait(lambda: jobs.status(ws, "listing").state == "done")
-    assert "listing" in run_cli("jobs", "list", "--workspace", str(tmp_path)).stdout
-    proc = run_cli("jobs", "show", "nope", "--workspace", str(tmp_path), check=False)
+    assert "listing" in run_cli("jobs", "list", "--workspace", str(tmp_path), process=True).stdout
+    proc = run_cli("jobs", "show", "nope", "--workspace", str(tmp_path), check=False, process=True)
     assert proc.returncode == 1 and "No job named 'nope'" in proc.stderr
 
 

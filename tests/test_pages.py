@@ -142,7 +142,7 @@ def test_select_page_draws_the_embedding_map(open_page, quick_workspace, quick_w
     chart = at.get("plotly_chart")[-1]
     import json
 
-    groups = {trace.name for trace in json.loads(chart.proto.spec)["data"]}
+    groups = {trace["name"] for trace in json.loads(chart.proto.spec)["data"]}
     assert {"seed", "selected", "corpus"} <= {g.split(" ")[0] for g in groups}, groups
 
 
