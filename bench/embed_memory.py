@@ -26,21 +26,21 @@ def measure(n: int) -> dict:
     """Embed n generated documents into a memmap; peak RSS (MiB) before and after."""
     import numpy as np
 
-    from ssae_core import selection
+    from ssae_core import retrieval
     from ssae_core.demo import corpus
 
     docs = corpus.generate(corpus.WorldConfig(n_general_docs=n, seed=1))[0].text.tolist()[:n]
-    encoder = selection.load_encoder(max_seq_length=64)
-    selection.embed(docs[:64], encoder)  # warm up: allocator pools and lazy weights
+    encoder = retrieval.load_encoder(max_seq_length=64)
+    retrieval.embed(docs[:64], encoder)  # warm up: allocator pools and lazy weights
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     with tempfile.TemporaryDirectory() as tmp:
         out = np.lib.format.open_memmap(
             Path(tmp) / "v.npy",
             mode="w+",
             dtype=np.float32,
-            shape=(len(docs), selection.embedding_dim(encoder)),
+            shape=(len(docs), retrieval.embedding_dim(encoder)),
         )
-        selection.embed(docs, encoder, out=out)
+        retrieval.embed(docs, encoder, out=out)
         out.flush()
         vectors_mib = out.nbytes / 2**20
     after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -19,7 +19,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ssae_core import selection  # noqa: E402
+from ssae_core import retrieval  # noqa: E402
 from ssae_core.demo import corpus  # noqa: E402
 
 
@@ -60,11 +60,11 @@ def main() -> None:
         return np.take_along_axis(top, np.argsort(-np.take_along_axis(scores, top, 1), axis=1), 1)
 
     _, t_numpy = timed(numpy_search)
-    exact = selection.build_index(vectors, exact_max=args.n)
+    exact = retrieval.build_index(vectors, exact_max=args.n)
     _, t_exact = timed(lambda: exact.search(queries, args.k))
-    ivf, t_train = timed(lambda: selection.build_index(vectors, exact_max=0))
+    ivf, t_train = timed(lambda: retrieval.build_index(vectors, exact_max=0))
     _, t_ivf = timed(lambda: ivf.search(queries, args.k))
-    recall = selection.index_recall(vectors, ivf, queries[:16], args.k)
+    recall = retrieval.index_recall(vectors, ivf, queries[:16], args.k)
     per = lambda t: t / args.queries * 1e3  # noqa: E731
     print(f"dense, {args.n} x {args.dim}, {args.queries} queries, top {args.k}:")
     print(f"  numpy brute force {per(t_numpy):8.3f} ms/query")

@@ -13,8 +13,9 @@ import numpy as np
 import pandas as pd
 
 from ssae_core import features, tail
-from ssae_core.evaluate import NamedSAE, load_features, split_docs
+from ssae_core.evaluate import load_features, split_docs
 from ssae_core.metrics import curve_auc, l0_range
+from ssae_core.sae_set import NamedSAE
 from ssae_core.workspace import Artifact
 
 if TYPE_CHECKING:

@@ -15,15 +15,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from sae_lens import SAE
 
-from ssae_core import tail
+from ssae_core import lens
 from ssae_core.activations import pad_id
 from ssae_core.config import Config
 from ssae_core.errors import ConfigError
 from ssae_core.features import FeatureStats
 from ssae_core.metrics import evaluate_saes
 from ssae_core.progress import Progress, Silent
+from ssae_core.sae_set import NamedSAE
 from ssae_core.workspace import Artifact, Workspace
 
 if TYPE_CHECKING:
@@ -48,17 +48,6 @@ class TokenSplit:
     docs: list[np.ndarray]
 
 
-@dataclass
-class NamedSAE:
-    """An SAE with its workspace ref (``sae/KEY`` or ``ssae/KEY#i``), display label and curve
-    (group)."""
-
-    ref: str
-    label: str
-    sae: SAE
-    group: str = ""
-
-
 def demo_split(world: DemoWorld, split: str) -> TokenSplit:
     """A demo-world split (e.g. ``physics_test``) as a TokenSplit."""
     docs = world.split_tokens(split)
@@ -73,8 +62,8 @@ def demo_split(world: DemoWorld, split: str) -> TokenSplit:
 def token_split(spec: str, base: Base, text_field: str = "text") -> TokenSplit:
     """A test split from a demo split name (demo base) or a text file / folder, tokenized for
     ``base``."""
-    from ssae_core import data, selection
-    from ssae_core.select_artifact import texts_ref
+    from ssae_core import data, retrieval
+    from ssae_core.selection import texts_ref
 
     if base.world is not None and not Path(spec).exists():
         return demo_split(base.world, spec)
@@ -82,7 +71,7 @@ def token_split(spec: str, base: Base, text_field: str = "text") -> TokenSplit:
     return TokenSplit(
         Path(spec).stem,
         texts_ref(texts),
-        selection.tokenize(texts.texts, base.tokenizer, base.model.cfg.n_ctx),
+        retrieval.tokenize(texts.texts, base.tokenizer, base.model.cfg.n_ctx),
     )
 
 
@@ -172,7 +161,7 @@ def _writer(
 ):
     def build(out: Path) -> dict:
         table = stats.table()
-        top, bottom = tail.logit_lens(base.model, s.sae.W_dec.detach(), cfg.lens_k)
+        top, bottom = lens.logit_lens(base.model, s.sae.W_dec.detach(), cfg.lens_k)
         table["lens_top"], table["lens_bottom"] = list(top), list(bottom)
         table.to_parquet(out / "features.parquet", index=False)
         np.save(out / "tokens.npy", np.concatenate(split.docs).astype(np.int32))
@@ -199,44 +188,3 @@ def split_docs(art: Artifact) -> list[np.ndarray]:
     """The evaluated split's documents (token ids), as stored with the evaluation."""
     tokens, offsets = np.load(art.file("tokens.npy")), np.load(art.file("offsets.npy"))
     return [tokens[a:b] for a, b in zip(offsets[:-1], offsets[1:])]
-
-
-def sae_set(
-    ws: Workspace, base: Base, ssae_arts: list[Artifact], include_gsae: bool = True
-) -> list[NamedSAE]:
-    """The GSAE and every SSAE of the given finetuning artifacts, with unique labels for plots."""
-    from ssae_core.train import load_ssaes
-
-    out = [NamedSAE(base.ref, "GSAE", base.sae, "GSAE")] if include_gsae else []
-    device = str(base.model.cfg.device)
-    groups = [ssae_group(ws, art) for art in ssae_arts]
-    for art, group in zip(ssae_arts, groups):
-        if groups.count(group) > 1:  # two sweeps that differ in steps, lr, ...: tell them apart
-            group = f"{group} [{art.key[:4]}]"
-        for i, sae in enumerate(load_ssaes(art, device)):
-            out.append(
-                NamedSAE(
-                    f"{art.ref}#{i}",
-                    f"{group} λ={art.manifest['config']['sparsity'][i]:g}",
-                    sae,
-                    group,
-                )
-            )
-    return out
-
-
-def ssae_group(ws: Workspace, art: Artifact) -> str:
-    """A sweep's curve name: its selection method and objective, e.g. ``dense TERM t=500``."""
-    cfg = art.manifest["config"]
-    method = "?"
-    for ref in art.manifest["inputs"]:
-        if ref.startswith("activations/"):
-            for parent in ws.get(ref).manifest["inputs"]:
-                if parent.startswith("selection/"):
-                    method = ws.get(parent).summary.get("method", "?")
-    return group_name(method, cfg["tilt"] if cfg["objective"] == "term" else None)
-
-
-def group_name(method: str, tilt: float | None = None) -> str:
-    """The curve name of a sweep: ``dense ERM``, or ``dense TERM t=500`` when tilted."""
-    return f"{method} ERM" if tilt is None else f"{method} TERM t={tilt:g}"

@@ -15,8 +15,9 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from ssae_core import compare, plots
-from ssae_core.evaluate import EvalConfig, NamedSAE, TokenSplit, evaluate
+from ssae_core.evaluate import EvalConfig, TokenSplit, evaluate
 from ssae_core.progress import Progress, Silent
+from ssae_core.sae_set import NamedSAE
 
 if TYPE_CHECKING:
     from ssae_core.base import Base

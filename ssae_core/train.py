@@ -74,6 +74,22 @@ class FinetuneConfig(Config):
     seed: int = 0
     version: int = 1
 
+    @classmethod
+    def short(
+        cls, sparsity: tuple[float, ...], steps: int, batch_tokens: int, lr: float, **kw
+    ) -> FinetuneConfig:
+        """A sweep whose learning rate decays over its last third (the demo comparison's and the
+        study's schedule); ``kw`` sets the other fields."""
+        decay_steps = max(1, steps // 3)
+        return cls(
+            sparsity=sparsity,
+            steps=steps,
+            batch_tokens=batch_tokens,
+            lr=lr,
+            **kw,
+            decay_steps=decay_steps,
+        )
+
     def validate(self) -> FinetuneConfig:
         if self.objective not in ("erm", "term"):
             raise ConfigError(f"objective must be 'erm' or 'term', not {self.objective!r}.")

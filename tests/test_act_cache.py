@@ -6,19 +6,13 @@ import pytest
 import torch
 
 from ssae_core.activations import ActivationStore, CacheConfig, cache_activations, collect
-from ssae_core.base import Base, BaseSpec
+from ssae_core.base import BaseSpec, world_base
 from ssae_core.errors import ConfigError
 
 
 @pytest.fixture(scope="module")
 def base(quick_world):
-    return Base(
-        quick_world.model,
-        quick_world.gsae,
-        quick_world.hook_name,
-        BaseSpec(quick=True),
-        quick_world,
-    )
+    return world_base(quick_world, BaseSpec(quick=True))
 
 
 def test_cached_rows_equal_a_direct_forward_pass(base, quick_world, quick_workspace):

@@ -257,16 +257,11 @@ def test_offline_baseline_explains_from_activating_tokens():
 
 
 def test_example_sampling_quintiles_no_overlap_and_determinism(quick_world, quick_workspace):
-    from ssae_core.base import Base, BaseSpec
-    from ssae_core.evaluate import NamedSAE, demo_split, evaluate, load_features, split_docs
+    from ssae_core.base import BaseSpec, world_base
+    from ssae_core.evaluate import demo_split, evaluate, load_features, split_docs
+    from ssae_core.sae_set import NamedSAE
 
-    base = Base(
-        quick_world.model,
-        quick_world.gsae,
-        quick_world.hook_name,
-        BaseSpec(quick=True),
-        quick_world,
-    )
+    base = world_base(quick_world, BaseSpec(quick=True))
     art = evaluate(
         quick_workspace,
         base,

@@ -66,15 +66,7 @@ def test_select_command_on_the_demo_world(quick_build, tmp_path):
     root, _ = quick_build
     out = json.loads(
         run_cli(
-            "select",
-            "--seeds",
-            "demo:physics",
-            "--method",
-            "bm25",
-            "--tokens",
-            "1500",
-            "--quick",
-            "--json",
+            *"select --seeds demo:physics --method bm25 --tokens 1500 --quick --json".split(),
             "--workspace",
             str(root),
         ).stdout

@@ -9,12 +9,11 @@ import torch
 from sae_lens import StandardSAE, StandardSAEConfig
 from sae_lens.saes.sae import SAEMetadata
 
-from ssae_core import tail
-from ssae_core.base import Base, BaseSpec
+from ssae_core import lens, tail
+from ssae_core.base import BaseSpec, world_base
 from ssae_core.errors import ConfigError
 from ssae_core.evaluate import (
     EvalConfig,
-    NamedSAE,
     TokenSplit,
     demo_split,
     evaluate,
@@ -23,17 +22,12 @@ from ssae_core.evaluate import (
 )
 from ssae_core.features import FeatureStats, count_differences, count_rank
 from ssae_core.metrics import curve_auc, evaluate_saes, l0_range
+from ssae_core.sae_set import NamedSAE
 
 
 @pytest.fixture(scope="module")
 def base(quick_world):
-    return Base(
-        quick_world.model,
-        quick_world.gsae,
-        quick_world.hook_name,
-        BaseSpec(quick=True),
-        quick_world,
-    )
+    return world_base(quick_world, BaseSpec(quick=True))
 
 
 def test_spliced_ce_equals_a_hand_written_hook(base, quick_world):
@@ -67,7 +61,7 @@ def test_spliced_ce_equals_a_hand_written_hook(base, quick_world):
 
 def test_logit_lens_equals_the_models_own_final_norm_and_unembed(base):
     W_dec = base.sae.W_dec.detach()[:40]
-    top, bottom = tail.logit_lens(base.model, W_dec, k=5)
+    top, bottom = lens.logit_lens(base.model, W_dec, k=5)
     model = base.model
     with torch.no_grad():
         offset = model.unembed(model.ln_final(torch.zeros(1, 1, model.cfg.d_model)))[

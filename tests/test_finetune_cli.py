@@ -10,57 +10,21 @@ from sae_lens import SAE
 from ssae_core import jobs
 from ssae_core.workspace import Workspace
 
-FAST = [
-    "--steps",
-    "20",
-    "--batch-tokens",
-    "256",
-    "--decay-steps",
-    "10",
-    "--lr",
-    "1e-3",
-    "--device",
-    "cpu",
-    "--quick",
-]
+FAST = "--steps 20 --batch-tokens 256 --decay-steps 10 --lr 1e-3 --device cpu --quick".split()
 
 
 def _selection(root) -> str:
-    out = run_cli(
-        "select",
-        "--seeds",
-        "demo:physics",
-        "--method",
-        "bm25",
-        "--tokens",
-        "3000",
-        "--quick",
-        "--json",
-        "--workspace",
-        str(root),
-    )
+    select = "select --seeds demo:physics --method bm25 --tokens 3000 --quick --json".split()
+    out = run_cli(*select, "--workspace", str(root))
     return json.loads(out.stdout)["path"]
 
 
 def test_finetune_cli_trains_a_sweep_from_a_selection(quick_build):
     root, _ = quick_build
     sel = _selection(root)
-    out = run_cli(
-        "finetune",
-        "--selection",
-        sel,
-        "--objective",
-        "term",
-        "--tilt",
-        "500",
-        "--l1",
-        "1,4",
-        *FAST,
-        "--json",
-        "--workspace",
-        str(root),
-    )
-    summary = json.loads(out.stdout)
+    cmd = ["finetune", "--selection", sel, "--objective", "term", "--tilt", "500", "--l1", "1,4"]
+    cmd += [*FAST, "--json", "--workspace", str(root)]
+    summary = json.loads(run_cli(*cmd).stdout)
     assert [v["sparsity"] for v in summary["val"]] == [1.0, 4.0]
     assert summary["val"][0]["l0"] > summary["val"][1]["l0"]
     assert summary["train_tokens"] > 2000 and summary["val_tokens"] > 0
@@ -69,23 +33,7 @@ def test_finetune_cli_trains_a_sweep_from_a_selection(quick_build):
         ssae.W_dec.shape[0] == summary["d_sae"]
         and ssae.cfg.architecture() == summary["architecture"] == "standard"
     )
-    again = json.loads(
-        run_cli(
-            "finetune",
-            "--selection",
-            sel,
-            "--objective",
-            "term",
-            "--tilt",
-            "500",
-            "--l1",
-            "1,4",
-            *FAST,
-            "--json",
-            "--workspace",
-            str(root),
-        ).stdout
-    )
+    again = json.loads(run_cli(*cmd).stdout)
     assert again["path"] == summary["path"], "the same command reuses the finished artifact"
 
 

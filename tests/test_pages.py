@@ -117,17 +117,11 @@ def test_select_page_launches_a_small_job(open_page, quick_workspace):
 
 
 def test_select_page_draws_the_embedding_map(open_page, quick_workspace, quick_world):
-    from ssae_core.base import Base, BaseSpec
-    from ssae_core.select_artifact import run_selection
-    from ssae_core.selection import SelectionConfig
+    from ssae_core.base import BaseSpec, world_base
+    from ssae_core.retrieval import SelectionConfig
+    from ssae_core.selection import run_selection
 
-    base = Base(
-        quick_world.model,
-        quick_world.gsae,
-        quick_world.hook_name,
-        BaseSpec(quick=True),
-        quick_world,
-    )
+    base = world_base(quick_world, BaseSpec(quick=True))
     dense = run_selection(
         SelectionConfig(method="dense", token_budget=3000, max_seq_length=64),
         quick_world.text_set("physics_seed"),

@@ -5,10 +5,10 @@ import json
 import pytest
 from helpers import run_cli
 
-from ssae_core import selection
+from ssae_core import retrieval
 from ssae_core.activations import cache_activations
-from ssae_core.base import Base, BaseSpec
-from ssae_core.select_artifact import load_selection, run_selection
+from ssae_core.base import BaseSpec, world_base
+from ssae_core.selection import load_selection, run_selection
 from ssae_core.train import FinetuneConfig, finetune
 
 SWEEP = dict(sparsity=(0.5, 4.0), steps=20, batch_tokens=256, lr=1e-3, decay_steps=10)
@@ -16,21 +16,15 @@ SWEEP = dict(sparsity=(0.5, 4.0), steps=20, batch_tokens=256, lr=1e-3, decay_ste
 
 @pytest.fixture(scope="module")
 def sweeps(quick_world, quick_workspace):
-    base = Base(
-        quick_world.model,
-        quick_world.gsae,
-        quick_world.hook_name,
-        BaseSpec(quick=True),
-        quick_world,
-    )
+    base = world_base(quick_world, BaseSpec(quick=True))
     sel = run_selection(
-        selection.SelectionConfig(method="bm25", token_budget=3000),
+        retrieval.SelectionConfig(method="bm25", token_budget=3000),
         quick_world.text_set("physics_seed"),
         quick_world.text_set("general"),
         base,
         quick_workspace,
     )
-    tokens = selection.tokenize(
+    tokens = retrieval.tokenize(
         load_selection(sel).text.tolist(), base.tokenizer, base.model.cfg.n_ctx
     )
     acts = cache_activations(quick_workspace, base, tokens, sel.ref)

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from ssae_core import selection
-from ssae_core.base import Base, BaseSpec
+from ssae_core import retrieval
+from ssae_core.base import BaseSpec, world_base
 from ssae_core.errors import ConfigError
-from ssae_core.select_artifact import (
+from ssae_core.selection import (
     EmbedConfig,
     comparable_selections,
     corpus_embeddings,
@@ -20,13 +20,7 @@ BUDGET = 6000
 
 @pytest.fixture(scope="module")
 def setup(quick_world, quick_workspace):
-    base = Base(
-        quick_world.model,
-        quick_world.gsae,
-        quick_world.hook_name,
-        BaseSpec(quick=True),
-        quick_world,
-    )
+    base = world_base(quick_world, BaseSpec(quick=True))
     return dict(
         base=base,
         ws=quick_workspace,
@@ -37,7 +31,7 @@ def setup(quick_world, quick_workspace):
 
 
 def _run(setup, method, budget=BUDGET, **kw):
-    cfg = selection.SelectionConfig(method=method, token_budget=budget, **kw)
+    cfg = retrieval.SelectionConfig(method=method, token_budget=budget, **kw)
     return run_selection(
         cfg, setup["seeds"], setup["corpus"], setup["base"], setup["ws"], setup["truth"]
     )
@@ -54,15 +48,15 @@ def test_every_method_fills_the_budget(setup, method):
 
 @pytest.mark.parametrize("method", ["random", "bm25", "dense", "dense+tracin"])
 def test_ranking_is_deterministic(setup, method):
-    cfg = selection.SelectionConfig(method=method, token_budget=BUDGET)
+    cfg = retrieval.SelectionConfig(method=method, token_budget=BUDGET)
     corpus, base = setup["corpus"], setup["base"]
     n_ctx = base.model.cfg.n_ctx
-    pool = selection.Pool.build(corpus.docs.doc_id, corpus.texts, base.tokenizer, n_ctx)
-    seed_tokens = selection.tokenize(setup["seeds"].texts, base.tokenizer, n_ctx)
-    encoder = selection.load_encoder() if method.startswith("dense") else None
+    pool = retrieval.Pool.build(corpus.docs.doc_id, corpus.texts, base.tokenizer, n_ctx)
+    seed_tokens = retrieval.tokenize(setup["seeds"].texts, base.tokenizer, n_ctx)
+    encoder = retrieval.load_encoder() if method.startswith("dense") else None
     vectors = corpus_embeddings(setup["ws"], corpus, EmbedConfig()) if encoder else None
     runs = [
-        selection.rank(cfg, setup["seeds"].texts, pool, seed_tokens, base, encoder, vectors)
+        retrieval.rank(cfg, setup["seeds"].texts, pool, seed_tokens, base, encoder, vectors)
         for _ in range(2)
     ]
     assert np.array_equal(runs[0].order, runs[1].order)
@@ -88,25 +82,25 @@ def test_seed_method_repeats_the_seed_set(setup):
 def test_max_and_mean_combine_are_both_available(setup):
     a = load_selection(_run(setup, "bm25", combine="max"))
     b = load_selection(_run(setup, "bm25", combine="mean"))
-    assert 0 < selection.jaccard(a, b) <= 1
+    assert 0 < retrieval.jaccard(a, b) <= 1
 
 
 def test_bad_configs_are_explained():
     with pytest.raises(ConfigError, match="Unknown selection method"):
-        selection.SelectionConfig(method="magic").validate()
+        retrieval.SelectionConfig(method="magic").validate()
     with pytest.raises(ConfigError, match="token_budget"):
-        selection.SelectionConfig(token_budget=0).validate()
+        retrieval.SelectionConfig(token_budget=0).validate()
 
 
 def test_ivf_index_recall_is_measured_against_exact_search():
     rng = np.random.default_rng(0)
     vectors = rng.standard_normal((5000, 32)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    exact = selection.build_index(vectors, exact_max=10_000)
-    ivf = selection.build_index(vectors, exact_max=1000)
+    exact = retrieval.build_index(vectors, exact_max=10_000)
+    ivf = retrieval.build_index(vectors, exact_max=1000)
     queries = vectors[:8]
-    assert selection.index_recall(vectors, exact, queries, k=50) == 1.0
-    assert 0.3 < selection.index_recall(vectors, ivf, queries, k=50) <= 1.0
+    assert retrieval.index_recall(vectors, exact, queries, k=50) == 1.0
+    assert 0.3 < retrieval.index_recall(vectors, ivf, queries, k=50) <= 1.0
 
 
 def test_overlap_matrix_of_stored_selections(setup):
@@ -121,5 +115,5 @@ def test_overlap_matrix_of_stored_selections(setup):
     assert (
         matrix.loc["bm25", "dense"]
         == matrix.loc["dense", "bm25"]
-        == selection.jaccard(load_selection(bm25), load_selection(dense))
+        == retrieval.jaccard(load_selection(bm25), load_selection(dense))
     )

@@ -217,18 +217,9 @@ def test_study_quick_end_to_end(quick_build, tmp_path):
     (structure, not conclusions)."""
     root, _ = quick_build
     out = tmp_path / "study"
-    run_cli(
-        "study",
-        "--quick",
-        "--device",
-        "cpu",
-        "--workspace",
-        str(root),
-        "--out",
-        str(out),
-        "--backend",
-        "offline",
-    )
+    cmd = ["study", "--quick", "--device", "cpu", "--workspace", str(root), "--out", str(out)]
+    cmd += ["--backend", "offline"]
+    run_cli(*cmd)
     payload = json.loads((out / "study.json").read_text())
     assert [c["number"] for c in payload["claims"]] == list(range(1, 9))
     assert {(c["subdomain"], c["seed"]) for c in payload["cells"]} == {
@@ -267,19 +258,7 @@ def test_study_quick_end_to_end(quick_build, tmp_path):
         "physics_fvu_widths",
     ):
         assert f'id="{fig}"' in html
-    again = run_cli(
-        "study",
-        "--quick",
-        "--device",
-        "cpu",
-        "--workspace",
-        str(root),
-        "--out",
-        str(out),
-        "--backend",
-        "offline",
-        "--json",
-    )
+    again = run_cli(*cmd, "--json")
     assert json.loads(again.stdout)["markdown"] == str(
         out / "STUDY.md"
     )  # the rerun reuses every cell

@@ -16,17 +16,13 @@ from ssae_core.autointerp.run import (
 from ssae_core.cli import launch
 from views import common
 
-st.title("Autointerp")
-st.caption(
+ws, base = common.page(
+    "Autointerp",
     "An interpreter explains each feature from its top 10 examples; a predictor labels 10 held-out"
     " examples (5 from the quintiles of the rest, 5 silent) from the explanation alone; F1 scores"
-    " it (SSAE paper, Sec. 3.5)."
+    " it (SSAE paper, Sec. 3.5).",
 )
-ws = common.workspace()
-base = common.base(ws)
-saes = common.pick_saes(
-    common.named_saes(ws, base), "ai-saes", common.comparison_defaults(ws, base)[:3]
-)
+saes = common.choose_saes(ws, base, "ai-saes", most=3)
 c1, c2, c3 = st.columns(3)
 split = c1.selectbox(
     "Examples from", common.require_splits(base, ws), format_func=common.split_label, key="ai-split"

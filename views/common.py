@@ -103,7 +103,7 @@ def selections(ws: Workspace, base: Base) -> list:
 
 
 def named_saes(ws: Workspace, base: Base) -> list:
-    """The GSAE and every SSAE finetuned from it (``evaluate.NamedSAE``), loaded once per set."""
+    """The GSAE and every SSAE finetuned from it (``sae_set.NamedSAE``), loaded once per set."""
     return _named(
         str(ws.root), tuple(a.key for a in ssae_artifacts(ws, base)), _spec_key(base.spec)
     )
@@ -111,10 +111,27 @@ def named_saes(ws: Workspace, base: Base) -> list:
 
 @st.cache_resource(show_spinner="Loading SAEs…")
 def _named(root: str, keys: tuple, spec_key: str) -> list:
-    from ssae_core.evaluate import sae_set
+    from ssae_core.sae_set import sae_set
 
     ws = _workspace(root)
     return sae_set(ws, _base(root, spec_key), [a for a in ws.list("ssae") if a.key in keys])
+
+
+def page(title: str, caption: str = "") -> tuple[Workspace, Base]:
+    """Draw the page's title and caption; return the workspace and its base (``base`` stops the
+    page while there is none)."""
+    st.title(title)
+    if caption:
+        st.caption(caption)
+    ws = workspace()
+    return ws, base(ws)
+
+
+def choose_saes(ws: Workspace, base: Base, key: str, most: int | None = None, help=None) -> list:
+    """The SAE multiselect over the GSAE and its SSAEs, defaulting to the demo comparison's picks
+    (at most ``most``)."""
+    defaults = comparison_defaults(ws, base)[:most]
+    return pick_saes(named_saes(ws, base), key, defaults, help)
 
 
 def pick_saes(

@@ -6,9 +6,7 @@ from ssae_core.cli import launch
 from ssae_core.report import to_html
 from views import common
 
-st.title("Compare GSAE · SSAE · tilted SSAE")
-ws = common.workspace()
-base = common.base(ws)
+ws, base = common.page("Compare GSAE · SSAE · tilted SSAE")
 cfg = common.demo_comparison_config()
 defaults = common.comparison_defaults(ws, base)
 

@@ -9,14 +9,12 @@ from ssae_core import data, uploads
 from ssae_core.data import DataError
 from views import common
 
-st.title("Seeds & data")
-st.caption(
+ws, base = common.page(
+    "Seeds & data",
     "Text files (.txt: blank-line separated documents), .jsonl (a `text` field), .csv or .parquet"
     " (a `text` column). Files are checked before use: empty, binary, bad encoding, too large,"
-    " duplicates."
+    " duplicates.",
 )
-ws = common.workspace()
-base = common.base(ws)
 
 for role, what in (
     ("seeds", "Seed set"),

@@ -5,20 +5,16 @@ import numpy as np
 import streamlit as st
 
 from ssae_core import dark_matter as dm
-from ssae_core import highlight, plots, selection
+from ssae_core import highlight, plots, retrieval
 from ssae_core.features import token_top_features
 from views import common
 
-st.title("Error norms")
-st.caption(
+ws, base = common.page(
+    "Error norms",
     "Try your own text: per-token ‖x − x̂‖ and top features of each SAE, and the SAE error's"
-    " linear and nonlinear parts on a split (Engels et al.)."
+    " linear and nonlinear parts on a split (Engels et al.).",
 )
-ws = common.workspace()
-base = common.base(ws)
-saes = common.pick_saes(
-    common.named_saes(ws, base), "err-saes", common.comparison_defaults(ws, base)[:3]
-)
+saes = common.choose_saes(ws, base, "err-saes", most=3)
 split = st.selectbox(
     "Test split (documents to pick from; the tokens the dark-matter fits use)",
     common.require_splits(base, ws),
@@ -52,7 +48,7 @@ def per_token_error() -> None:
         height=100,
         key=f"err-text-{split}-{doc_index}",
     )
-    tokens = selection.tokenize([text], base.tokenizer, base.model.cfg.n_ctx)[0]
+    tokens = retrieval.tokenize([text], base.tokenizer, base.model.cfg.n_ctx)[0]
     x, ids, _ = activations((tuple(int(t) for t in tokens),), max(1, len(tokens)))
     if not len(ids):
         st.warning("The text has no tokens the model can read; type some words.")

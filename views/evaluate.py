@@ -4,16 +4,12 @@ import streamlit as st
 
 from views import common
 
-st.title("Evaluate")
-st.caption(
+ws, base = common.page(
+    "Evaluate",
     "Spliced-in perplexity vs L0 per sweep (paper Fig. 1, 4-6), the area under each curve over the"
-    " L0 range all curves share, and every metric."
+    " L0 range all curves share, and every metric.",
 )
-ws = common.workspace()
-base = common.base(ws)
-saes = common.pick_saes(
-    common.named_saes(ws, base), "eval-saes", common.comparison_defaults(ws, base)
-)
+saes = common.choose_saes(ws, base, "eval-saes")
 splits = common.require_splits(base, ws)
 split_names = st.multiselect(
     "Test splits (the first is in-domain)",

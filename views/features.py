@@ -18,9 +18,7 @@ from ssae_core.features import HIST_EDGES, count_differences, count_rank, search
 from ssae_core.highlight import example_html, histogram_html
 from views import common
 
-st.title("Features")
-ws = common.workspace()
-base = common.base(ws)
+ws, base = common.page("Features")
 saes = common.named_saes(ws, base)
 left, right = st.columns(2)
 label = left.selectbox("SAE", [s.label for s in saes], key="feat-sae")

@@ -7,13 +7,11 @@ from ssae_core import plots, train
 from ssae_core.cli import launch
 from views import common
 
-st.title("Finetune")
-st.caption(
+ws, base = common.page(
+    "Finetune",
     "Starts from the GSAE; Adam, unit-norm decoder rows, linear LR decay (paper defaults). One job"
-    " trains the whole sweep; a cancelled run resumes from its checkpoint when launched again."
+    " trains the whole sweep; a cancelled run resumes from its checkpoint when launched again.",
 )
-ws = common.workspace()
-base = common.base(ws)
 selections = common.selections(ws, base)
 if not selections:
     st.info("No selection yet: make one on the Select page.")

@@ -4,9 +4,9 @@ reranking)."""
 import pandas as pd
 import streamlit as st
 
-from ssae_core import plots, selection, uploads
+from ssae_core import plots, retrieval, uploads
 from ssae_core.cli import launch
-from ssae_core.select_artifact import (
+from ssae_core.selection import (
     comparable_selections,
     demo_text_names,
     embedding_map,
@@ -17,13 +17,11 @@ from ssae_core.select_artifact import (
 )
 from views import common
 
-st.title("Select")
-st.caption(
+ws, base = common.page(
+    "Select",
     "The seed set is the query; dense retrieval embeds the corpus once (minutes on a CPU, then"
-    " cached); TracIn reranks a first-stage pool by gradient similarity to the seeds."
+    " cached); TracIn reranks a first-stage pool by gradient similarity to the seeds.",
 )
-ws = common.workspace()
-base = common.base(ws)
 world = base.world
 demo_seeds, demo_corpus = demo_text_names(world)
 seed_options = demo_seeds + uploads.uploaded(ws, "seeds")
@@ -41,7 +39,7 @@ corpus = c2.selectbox(
     key="sel-corpus",
 )
 method = c3.selectbox(
-    "Method", selection.METHODS, index=selection.METHODS.index("bm25"), key="sel-method"
+    "Method", retrieval.METHODS, index=retrieval.METHODS.index("bm25"), key="sel-method"
 )
 budget = c4.number_input(
     "Token budget", 500, 10_000_000, 3000 if common.quick() else 20_000, step=500, key="sel-budget"

@@ -5,16 +5,12 @@ import streamlit as st
 
 from views import common
 
-st.title("Tail tokens")
-st.caption(
+ws, base = common.page(
+    "Tail tokens",
     "A token is covered when it is among the logit-lens top 10 of a feature that fires on the"
-    " split. SAEs are compared at matched L0: per sweep, the SSAE closest to the GSAE's L0."
+    " split. SAEs are compared at matched L0: per sweep, the SSAE closest to the GSAE's L0.",
 )
-ws = common.workspace()
-base = common.base(ws)
-saes = common.pick_saes(
-    common.named_saes(ws, base), "tail-saes", common.comparison_defaults(ws, base)
-)
+saes = common.choose_saes(ws, base, "tail-saes")
 split = st.selectbox(
     "Test split", common.require_splits(base, ws), format_func=common.split_label, key="tail-split"
 )

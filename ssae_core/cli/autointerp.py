@@ -9,16 +9,13 @@ from pathlib import Path
 from ssae_core.cli import common
 from ssae_core.config import add_options, from_args
 
+AUTOINTERP_HELP = (
+    "explain features with an LLM (or the offline baseline) and score the explanations by F1"
+)
+
 
 def register(sub: argparse._SubParsersAction) -> None:
-    sub.add_parser(
-        "autointerp",
-        help=(
-            "explain features with an LLM (or the offline baseline) and score the explanations"
-            " by F1"
-        ),
-        options=_options,
-    ).set_defaults(run=run)
+    common.add_commands(sub, common.Command("autointerp", AUTOINTERP_HELP, _options, run))
 
 
 def _options(p: argparse.ArgumentParser) -> None:

@@ -8,7 +8,7 @@ import contextlib
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from ssae_core import jobs
 from ssae_core.config import add_options, from_args, split_values
@@ -52,6 +52,22 @@ class CommandParser(argparse.ArgumentParser):
     def format_help(self) -> str:
         self.add_pending_options()
         return super().format_help()
+
+
+class Command(NamedTuple):
+    """One subcommand: its name, help line, options (added on first use) and run function."""
+
+    name: str
+    help: str
+    options: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int | None]
+
+
+def add_commands(sub: argparse._SubParsersAction, *commands: Command) -> None:
+    """Register ``commands`` under ``sub`` (a ``CommandParser``'s subparsers)."""
+    for command in commands:
+        parser = sub.add_parser(command.name, help=command.help, options=command.options)
+        parser.set_defaults(run=command.run)
 
 
 def common_options(p: argparse.ArgumentParser) -> None:
@@ -160,7 +176,7 @@ def launch_training_job(
 def comparison_inputs(args: argparse.Namespace, progress: Progress):
     """(workspace, base, SAEs, splits) named by the evaluate / report options."""
     from ssae_core.base import load_base
-    from ssae_core.evaluate import sae_set
+    from ssae_core.sae_set import sae_set
 
     ws = Workspace(args.workspace)
     base = load_base(base_spec(args), ws, args.device, progress)

@@ -14,12 +14,11 @@ if TYPE_CHECKING:
     from ssae_core.dark_matter import Analysis
 
 
+ERRORS_HELP = "dark matter: per-token SAE error norms, linear / nonlinear error, R² tables"
+
+
 def register(sub: argparse._SubParsersAction) -> None:
-    sub.add_parser(
-        "errors",
-        help="dark matter: per-token SAE error norms, linear / nonlinear error, R² tables",
-        options=_options,
-    ).set_defaults(run=run)
+    common.add_commands(sub, common.Command("errors", ERRORS_HELP, _options, run))
 
 
 def _options(p: argparse.ArgumentParser) -> None:
@@ -45,10 +44,10 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from ssae_core import dark_matter as dm
-    from ssae_core import plots, selection
+    from ssae_core import plots, retrieval
     from ssae_core.base import load_base
-    from ssae_core.evaluate import NamedSAE, sae_set
     from ssae_core.report import page
+    from ssae_core.sae_set import NamedSAE, sae_set
 
     ws = Workspace(args.workspace)
     with common.progress(args) as progress:
@@ -70,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
             ]
         labels = None
         if args.text:
-            docs = selection.tokenize([args.text], base.tokenizer, base.model.cfg.n_ctx)
+            docs = retrieval.tokenize([args.text], base.tokenizer, base.model.cfg.n_ctx)
         else:
             docs = common.token_split(args.split, base, args).docs
             if base.world is not None and not Path(args.split).exists():

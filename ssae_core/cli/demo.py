@@ -9,21 +9,19 @@ from ssae_core.cli import common
 from ssae_core.config import add_options, option_values
 from ssae_core.workspace import Workspace
 
+BUILD_HELP = "build (or reuse) the demo world and print its summary"
+SSAES_HELP = "the demo comparison: a selection and ERM + TERM sweeps for a subdomain"
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     demo = sub.add_parser("demo", help="the embedded demo world").add_subparsers(
         title="demo commands"
     )
-    demo.add_parser(
-        "build",
-        help="build (or reuse) the demo world and print its summary",
-        options=_build_options,
-    ).set_defaults(run=run_build)
-    demo.add_parser(
-        "ssaes",
-        help="the demo comparison: a selection and ERM + TERM sweeps for a subdomain",
-        options=_ssaes_options,
-    ).set_defaults(run=run_ssaes)
+    common.add_commands(
+        demo,
+        common.Command("build", BUILD_HELP, _build_options, run_build),
+        common.Command("ssaes", SSAES_HELP, _ssaes_options, run_ssaes),
+    )
 
 
 def _build_options(p: argparse.ArgumentParser) -> None:

@@ -15,17 +15,16 @@ SPLIT_HELP = (
 )
 
 
+EVALUATE_HELP = "metrics of the GSAE and SSAEs on test splits (perplexity spliced in, L0, ...)"
+REPORT_HELP = "an offline HTML report with every comparison figure"
+
+
 def register(sub: argparse._SubParsersAction) -> None:
-    sub.add_parser(
-        "evaluate",
-        help="metrics of the GSAE and SSAEs on test splits (perplexity spliced in, L0, ...)",
-        options=_evaluate_options,
-    ).set_defaults(run=run_evaluate)
-    sub.add_parser(
-        "report",
-        help="an offline HTML report with every comparison figure",
-        options=_report_options,
-    ).set_defaults(run=run_report)
+    common.add_commands(
+        sub,
+        common.Command("evaluate", EVALUATE_HELP, _evaluate_options, run_evaluate),
+        common.Command("report", REPORT_HELP, _report_options, run_report),
+    )
 
 
 def _evaluate_options(p: argparse.ArgumentParser) -> None:

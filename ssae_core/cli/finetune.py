@@ -22,12 +22,11 @@ FINETUNE_OPTIONS = [
 FINETUNE_FLAGS = {"sparsity": "--l1"}
 
 
+FINETUNE_HELP = "finetune the GSAE on a selection into SSAEs (ERM or TERM, a sparsity sweep)"
+
+
 def register(sub: argparse._SubParsersAction) -> None:
-    sub.add_parser(
-        "finetune",
-        help="finetune the GSAE on a selection into SSAEs (ERM or TERM, a sparsity sweep)",
-        options=_options,
-    ).set_defaults(run=run)
+    common.add_commands(sub, common.Command("finetune", FINETUNE_HELP, _options, run))
 
 
 def _options(p: argparse.ArgumentParser) -> None:
@@ -54,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     from ssae_core import train
     from ssae_core.activations import CacheConfig
     from ssae_core.base import load_base
-    from ssae_core.select_artifact import selection_activations
+    from ssae_core.selection import selection_activations
 
     ws = Workspace(args.workspace)
     cfg = from_args(train.FinetuneConfig, args).validate()

@@ -14,14 +14,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     jb = sub.add_parser("jobs", help="background jobs of the workspace").add_subparsers(
         title="jobs commands"
     )
-    jb.add_parser(
-        "list", help="every job, newest first", options=common.common_options
-    ).set_defaults(run=run_list)
-    for name, run, helptext in (
-        ("show", run_show, "one job's state, progress and log"),
-        ("cancel", run_cancel, "stop a running or queued job"),
-    ):
-        jb.add_parser(name, help=helptext, options=_named_options).set_defaults(run=run)
+    common.add_commands(
+        jb,
+        common.Command("list", "every job, newest first", common.common_options, run_list),
+        common.Command("show", "one job's state, progress and log", _named_options, run_show),
+        common.Command("cancel", "stop a running or queued job", _named_options, run_cancel),
+    )
 
 
 def _named_options(p: argparse.ArgumentParser) -> None:

@@ -11,15 +11,15 @@ from ssae_core.workspace import Workspace
 SELECTION_OPTIONS = ["method", "token_budget", "combine", "pool_fraction", "encoder"]
 SELECTION_FLAGS = {"token_budget": "--tokens"}
 
+SELECT_HELP = "expand a seed set into a training selection from a corpus"
+
 
 def register(sub: argparse._SubParsersAction) -> None:
-    sub.add_parser(
-        "select", help="expand a seed set into a training selection from a corpus", options=_options
-    ).set_defaults(run=run)
+    common.add_commands(sub, common.Command("select", SELECT_HELP, _options, run))
 
 
 def _options(p: argparse.ArgumentParser) -> None:
-    from ssae_core.selection import SelectionConfig  # loads torch
+    from ssae_core.retrieval import SelectionConfig  # loads torch
 
     common.common_options(p)
     common.base_options(p)
@@ -40,8 +40,8 @@ def _options(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from ssae_core.base import load_base
     from ssae_core.data import IngestConfig
-    from ssae_core.select_artifact import load_selection, named_texts, run_selection
-    from ssae_core.selection import SelectionConfig
+    from ssae_core.retrieval import SelectionConfig
+    from ssae_core.selection import load_selection, named_texts, run_selection
 
     ws = Workspace(args.workspace)
     cfg = from_args(SelectionConfig, args).validate()

@@ -10,16 +10,14 @@ from ssae_core.cli import common
 from ssae_core.config import add_options, from_args, split_values
 from ssae_core.workspace import Workspace
 
+STUDY_HELP = (
+    "the demo-world study: the whole recipe per subdomain and seed, and which of the"
+    " papers' claims hold"
+)
+
 
 def register(sub: argparse._SubParsersAction) -> None:
-    sub.add_parser(
-        "study",
-        help=(
-            "the demo-world study: the whole recipe per subdomain and seed, and which of the"
-            " papers' claims hold"
-        ),
-        options=_options,
-    ).set_defaults(run=run)
+    common.add_commands(sub, common.Command("study", STUDY_HELP, _options, run))
 
 
 def _options(p: argparse.ArgumentParser) -> None:

@@ -3,13 +3,13 @@ from the demo GSAE, i.e. the GSAE vs SSAE vs tilted SSAE of the dashboard's Comp
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal, NamedTuple
 
-from ssae_core import selection
+from ssae_core import retrieval
 from ssae_core.config import Config
 from ssae_core.progress import Progress, Silent
-from ssae_core.select_artifact import run_selection, selection_activations
+from ssae_core.selection import run_selection, selection_activations
 from ssae_core.train import FinetuneConfig, finetune
 from ssae_core.workspace import Artifact, Step, Workspace
 
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 class DemoComparisonConfig(Config):
     subdomain: Literal["physics", "medicine"] = "physics"
     """The demo subdomain the SSAEs specialize in."""
-    method: selection.Method = "bm25"
+    method: retrieval.Method = "bm25"
     """Selection method (dense is the paper's best but embeds the whole corpus first: minutes on
     a CPU)."""
     token_budget: int = 20_000
@@ -40,17 +40,11 @@ class DemoComparisonConfig(Config):
 
 
 def _configs(cfg: DemoComparisonConfig):
-    common = dict(
-        sparsity=cfg.sparsity,
-        steps=cfg.steps,
-        batch_tokens=cfg.batch_tokens,
-        lr=cfg.lr,
-        decay_steps=max(1, cfg.steps // 3),
-    )
+    erm = FinetuneConfig.short(cfg.sparsity, cfg.steps, cfg.batch_tokens, cfg.lr)
     return (
-        selection.SelectionConfig(method=cfg.method, token_budget=cfg.token_budget),
-        FinetuneConfig(**common),
-        FinetuneConfig(objective="term", tilt=cfg.tilt, **common),
+        retrieval.SelectionConfig(method=cfg.method, token_budget=cfg.token_budget),
+        erm,
+        replace(erm, objective="term", tilt=cfg.tilt),
     )
 
 

@@ -10,26 +10,20 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
 import plotly.io as pio
 
-from ssae_core import dark_matter, features, plots, selection
+from ssae_core import dark_matter, features, plots, retrieval
 from ssae_core.autointerp.run import AutointerpConfig, prepare, results_table, run_autointerp
-from ssae_core.evaluate import (
-    NamedSAE,
-    demo_split,
-    evaluate,
-    group_name,
-    load_features,
-    sae_set,
-    ssae_group,
-)
+from ssae_core.evaluate import demo_split, evaluate, load_features
 from ssae_core.progress import Progress
 from ssae_core.report import compare_saes
-from ssae_core.select_artifact import run_selection, selection_activations
+from ssae_core.sae_set import NamedSAE, group_name, sae_set, ssae_group
+from ssae_core.selection import run_selection, selection_activations
 from ssae_core.study.config import StudyConfig
 from ssae_core.train import FinetuneConfig, finetune
 from ssae_core.workspace import Artifact, Workspace, atomic_write_json
@@ -44,19 +38,12 @@ GSAE = "GSAE"
 def sweeps(cfg: StudyConfig, seed: int) -> dict[str, tuple[str, FinetuneConfig]]:
     """Curve name -> (selection method, finetuning config): an ERM sweep per method, TERM sweeps on
     one."""
-    common = dict(
-        sparsity=cfg.sparsity,
-        steps=cfg.steps,
-        batch_tokens=cfg.batch_tokens,
-        lr=cfg.lr,
-        decay_steps=max(1, cfg.steps // 3),
-        seed=seed,
-    )
-    runs = {group_name(m): (m, FinetuneConfig(**common)) for m in cfg.methods}
+    erm = FinetuneConfig.short(cfg.sparsity, cfg.steps, cfg.batch_tokens, cfg.lr, seed=seed)
+    runs = {group_name(m): (m, erm) for m in cfg.methods}
     for t in cfg.tilts:
         runs[group_name(cfg.tilt_method, t)] = (
             cfg.tilt_method,
-            FinetuneConfig(objective="term", tilt=t, **common),
+            replace(erm, objective="term", tilt=t),
         )
     return runs
 
@@ -182,7 +169,7 @@ def _train_sweeps(
     acts, precision = {}, {}
     for method in dict.fromkeys(m for m, _ in runs.values()):
         progress.log(f"{label}: select ({method})")
-        sel_cfg = selection.SelectionConfig(
+        sel_cfg = retrieval.SelectionConfig(
             method=method,
             token_budget=cfg.token_budget,
             max_seq_length=cfg.encoder_tokens,

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ssae_core.compare import auc_table
-from ssae_core.evaluate import group_name
+from ssae_core.sae_set import group_name
 from ssae_core.study.config import StudyConfig
 
 GSAE = "GSAE"

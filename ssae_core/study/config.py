@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from ssae_core.config import Config
 from ssae_core.errors import ConfigError
-from ssae_core.selection import METHODS, Method
+from ssae_core.retrieval import METHODS, Method
 
 
 @dataclass(frozen=True)
