@@ -31,10 +31,11 @@ def main() -> None:
     parser.add_argument(
         "--full", action="store_true", help="the full demo world instead of the quick one"
     )
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         ws = Workspace(args.workspace or tmp)
-        base = load_base(BaseSpec(quick=not args.full), ws, "cpu")
+        base = load_base(BaseSpec(quick=not args.full), ws, args.device)
         docs = base.world.split_tokens("general")[: args.docs]
         tok = base.tokenizer
         collect(base.model, base.hook_name, docs[:50], tok.bos_token_id, pad_id(tok))  # warm-up

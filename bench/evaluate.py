@@ -48,16 +48,21 @@ def main() -> None:
     parser.add_argument("--saes", default="1,4")
     parser.add_argument("--tokens", type=int, default=100_000)
     parser.add_argument("--rows", type=int, default=128, help="sequences per batch (both sides)")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        base = load_base(BaseSpec(quick=not args.full), Workspace(args.workspace or tmp), "cpu")
+        base = load_base(
+            BaseSpec(quick=not args.full), Workspace(args.workspace or tmp), args.device
+        )
         model, tok = base.model, base.tokenizer
         width = model.cfg.n_ctx - 1
         stream = np.concatenate(base.world.split_tokens("general"))
         n_docs = min(args.tokens // width, len(stream) // width)
         docs = [stream[i * width : (i + 1) * width] for i in range(n_docs)]
         batches = [
-            torch.tensor([[tok.bos_token_id, *d] for d in docs[i : i + args.rows]])
+            torch.tensor(
+                [[tok.bos_token_id, *d] for d in docs[i : i + args.rows]], device=args.device
+            )
             for i in range(0, n_docs, args.rows)
         ]
         n_tokens = n_docs * width
@@ -100,6 +105,8 @@ def main() -> None:
                 for name, fn in (("ours", ours), ("saelens", theirs)):
                     start = time.perf_counter()
                     fn()
+                    if args.device.startswith("cuda"):
+                        torch.cuda.synchronize()
                     times[name].append(time.perf_counter() - start)
             t_ours, t_theirs = min(times["ours"]), min(times["saelens"])
             print(
