@@ -19,18 +19,21 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from ssae_core import tracin  # noqa: E402
+from ssae_core.demo.gsae import new_sae  # noqa: E402
 
 
-def random_params(d_in: int, d_sae: int, device) -> tracin.SAEGrad:
+def random_sae(d_in: int, d_sae: int, device):
+    """A ReLU SAE with unit-norm decoder rows, a tied encoder and a slightly negative bias."""
     gen = torch.Generator().manual_seed(0)
     W_dec = torch.randn(d_sae, d_in, generator=gen)
     W_dec /= W_dec.norm(dim=1, keepdim=True)
-    return tracin.SAEGrad(
-        W_dec.T.clone().to(device),
-        torch.full((d_sae,), -0.05).to(device),
-        W_dec.to(device),
-        torch.zeros(d_in).to(device),
-    )
+    sae = new_sae(d_in, d_sae, "blocks.0.hook_resid_post", "bench", 64)
+    with torch.no_grad():
+        sae.W_dec.copy_(W_dec)
+        sae.W_enc.copy_(W_dec.T)
+        sae.b_enc.fill_(-0.05)
+        sae.b_dec.zero_()
+    return sae.to(device)
 
 
 def per_token_seconds(fn, n_tokens: int, repeats: int = 3) -> float:
@@ -50,17 +53,18 @@ def main() -> None:
     args = parser.parse_args()
     device = torch.device(args.device)
     for d_in, d_sae, n_slow, n_fast in [(128, 1024, 64, 4096), (2048, 16384, 8, 512)]:
-        p = random_params(d_in, d_sae, device)
+        sae = random_sae(d_in, d_sae, device)
+        p = tracin.params(sae)
         gen = torch.Generator().manual_seed(1)
         seed_x = torch.randn(256, d_in, generator=gen).to(device)
         x = torch.randn(n_fast, d_in, generator=gen).to(device)
-        G = tracin.mean_gradient(p, seed_x, l1=1.0)
+        G = tracin.mean_gradient(sae, seed_x, l1=1.0)
         fast = tracin.token_scores(p, x[:n_slow], G, 1.0)
-        slow = tracin.autograd_token_scores(p, x[:n_slow], G, 1.0).to(device)
+        slow = tracin.autograd_token_scores(sae, x[:n_slow], G, 1.0).to(device)
         rel = ((fast - slow).abs().max() / slow.abs().max()).item()
         t_fast = per_token_seconds(lambda: tracin.token_scores(p, x, G, 1.0), n_fast)
         t_slow = per_token_seconds(
-            lambda: tracin.autograd_token_scores(p, x[:n_slow], G, 1.0), n_slow, repeats=1
+            lambda: tracin.autograd_token_scores(sae, x[:n_slow], G, 1.0), n_slow, repeats=1
         )
         print(
             f"d_in {d_in:5d} d_sae {d_sae:6d} [{device}]: autograd {t_slow * 1e3:9.3f} ms/token,"

@@ -237,7 +237,7 @@ def tracin_doc_scores(
     seed_acts, _, _ = collect(
         base.model, base.hook_name, seed_tokens, tok.bos_token_id, pad_id(tok)
     )
-    G = tracin.mean_gradient(p, seed_acts.to(device, p.W_enc.dtype), l1)
+    G = tracin.mean_gradient(base.sae, seed_acts.to(device, p.W_enc.dtype), l1)
     acts, doc, _ = collect(
         base.model, base.hook_name, pool_tokens, tok.bos_token_id, pad_id(tok), progress
     )

@@ -1,14 +1,24 @@
-"""Closed-form SAE-TracIn against plain per-token autograd."""
+"""Closed-form SAE-TracIn against per-token autograd through the SAELens SAE's own forward."""
 
+import pytest
 import torch
+from sae_lens import (
+    JumpReLUSAE,
+    JumpReLUSAEConfig,
+    StandardSAE,
+    StandardSAEConfig,
+    TopKSAE,
+    TopKSAEConfig,
+)
 
 from ssae_core import tracin
-from ssae_core.demo import gsae
+from ssae_core.errors import ConfigError
 
 
-def _random_sae(d_in=16, d_sae=48, seed=0):
+def _random_sae(d_in=16, d_sae=48, seed=0, apply_b_dec_to_input=True):
     torch.manual_seed(seed)
-    sae = gsae.new_sae(d_in, d_sae, "blocks.0.hook_resid_post", "t", 32)
+    cfg = StandardSAEConfig(d_in=d_in, d_sae=d_sae, apply_b_dec_to_input=apply_b_dec_to_input)
+    sae = StandardSAE(cfg)
     with torch.no_grad():
         for p in sae.parameters():
             p.copy_(torch.randn_like(p) * 0.3)
@@ -16,26 +26,39 @@ def _random_sae(d_in=16, d_sae=48, seed=0):
     return sae.double()
 
 
-def test_closed_form_matches_autograd():
-    sae = _random_sae()
-    p = tracin.params(sae)
+@pytest.mark.parametrize("apply_b_dec_to_input", [True, False])
+def test_closed_form_matches_the_sae_s_own_gradients(apply_b_dec_to_input):
+    sae = _random_sae(apply_b_dec_to_input=apply_b_dec_to_input)
     gen = torch.Generator().manual_seed(1)
     seed_x = torch.randn(40, 16, generator=gen, dtype=torch.float64)
     x = torch.randn(25, 16, generator=gen, dtype=torch.float64)
-    G = tracin.mean_gradient(p, seed_x, l1=0.7)
-    fast = tracin.token_scores(p, x, G, l1=0.7)
-    slow = tracin.autograd_token_scores(p, x, G, l1=0.7)
+    G = tracin.mean_gradient(sae, seed_x, l1=0.7)
+    fast = tracin.token_scores(tracin.params(sae), x, G, l1=0.7)
+    slow = tracin.autograd_token_scores(sae, x, G, l1=0.7)
     rel = (fast - slow).abs().max() / slow.abs().max()
-    assert rel < 1e-4, rel
+    assert rel < 1e-6, rel
     assert (fast.abs() > 0).all()
 
 
 def test_mean_gradient_is_the_mean_of_token_gradients():
     sae = _random_sae(seed=3)
-    p = tracin.params(sae)
     x = torch.randn(10, 16, dtype=torch.float64)
-    G = tracin.mean_gradient(p, x, l1=0.5)
+    G = tracin.mean_gradient(sae, x, l1=0.5)
     # grad · G averaged over the same tokens equals ||G||^2
-    score = tracin.token_scores(p, x, G, l1=0.5).mean()
+    score = tracin.token_scores(tracin.params(sae), x, G, l1=0.5).mean()
     norm2 = sum((t * t).sum() for t in (G.W_enc, G.b_enc, G.W_dec, G.b_dec))
     assert torch.isclose(score, norm2, rtol=1e-8)
+
+
+@pytest.mark.parametrize(
+    "sae",
+    [
+        TopKSAE(TopKSAEConfig(d_in=8, d_sae=16, k=4)),
+        JumpReLUSAE(JumpReLUSAEConfig(d_in=8, d_sae=16)),
+        StandardSAE(StandardSAEConfig(d_in=8, d_sae=16, normalize_activations="layer_norm")),
+    ],
+    ids=["topk", "jumprelu", "normalized"],
+)
+def test_saes_the_closed_form_does_not_describe_are_refused(sae):
+    with pytest.raises(ConfigError, match="without \\+tracin"):
+        tracin.params(sae)
