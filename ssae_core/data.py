@@ -3,12 +3,14 @@
 Formats: ``.txt`` (documents separated by blank lines), ``.jsonl`` (a text field),
 ``.csv`` / ``.parquet`` (a text column), a folder of these (a ``.txt`` file in a folder
 is one document), and a Hugging Face dataset name (streamed, with a document limit).
+Text files are UTF-8 (a BOM is allowed) or UTF-16 / UTF-32 with a byte-order mark.
 Everything is validated at the edge; a problem raises ``DataError`` saying what is
 wrong, where, and what to do. Exact duplicate documents are dropped and counted.
 """
 
 from __future__ import annotations
 
+import codecs
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -174,15 +176,42 @@ def _read_jsonl(path: Path, cfg: IngestConfig) -> list[tuple[str, str]]:
                 f"{path}:{n}: no field {cfg.text_field!r}. Set text_field to the field that holds"
                 " the text."
             )
-        raw.append((f"{path}:{n}", str(record[cfg.text_field])))
+        value = record[cfg.text_field]
+        if not isinstance(value, str):
+            raise DataError(
+                f"{path}:{n}: field {cfg.text_field!r} holds {_json_kind(value)}, not text. Each"
+                " line's text field must be a JSON string."
+            )
+        raw.append((f"{path}:{n}", value))
     return raw
+
+
+def _json_kind(value) -> str:
+    kinds = {type(None): "null", bool: "a boolean", int: "a number", float: "a number"}
+    return kinds.get(type(value), "a list" if isinstance(value, list) else "an object")
+
+
+BOMS = (  # UTF-32 first: its little-endian BOM begins with UTF-16's
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
 
 
 def _read_text(path: Path, cfg: IngestConfig) -> str:
     data = _check_size(path, cfg).read_bytes()
     if not data.strip():
         raise DataError(f"{path} is empty.")
+    for bom, encoding in BOMS:
+        if data.startswith(bom):
+            return _decode_wide(path, data, encoding)
     if b"\x00" in data[:8192]:
+        if _looks_utf16(data[:8192]):
+            raise DataError(
+                f"{path} looks like UTF-16 text without a byte-order mark. Save it as UTF-8 (or"
+                " as UTF-16 with a BOM)."
+            )
         raise DataError(
             f"{path} looks binary (it contains NUL bytes), not text. Upload a text file."
         )
@@ -194,6 +223,28 @@ def _read_text(path: Path, cfg: IngestConfig) -> str:
             f"{path} is not valid UTF-8: byte {exc.start} (line {line}) is"
             f" {data[exc.start : exc.start + 1]!r}. Re-save the file as UTF-8."
         ) from None
+
+
+def _decode_wide(path: Path, data: bytes, encoding: str) -> str:
+    """Text of a file that starts with a UTF-16 or UTF-32 byte-order mark."""
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise DataError(
+            f"{path} starts with a {encoding.upper()} byte-order mark but is not valid"
+            f" {encoding.upper()} ({exc.reason} at byte {exc.start}). Save it as UTF-8."
+        ) from None
+    if "\x00" in text:
+        raise DataError(f"{path} contains NUL characters, not text. Upload a text file.")
+    if not text.strip():
+        raise DataError(f"{path} is empty.")
+    return text
+
+
+def _looks_utf16(head: bytes) -> bool:
+    """Most bytes at even or at odd offsets are NUL: ASCII-range text in UTF-16 without a BOM."""
+    pairs = len(head) // 2
+    return pairs >= 2 and max(head[0::2].count(0), head[1::2].count(0)) >= 0.9 * pairs
 
 
 def _check_size(path: Path, cfg: IngestConfig) -> Path:

@@ -50,22 +50,79 @@ def load_model(
     return model.eval()
 
 
+SAE_CONFIG, SAE_WEIGHTS = "cfg.json", "sae_weights.safetensors"
+
+
 def load_sae_dir(path: str | os.PathLike, device: torch.device | str = "cpu") -> SAE:
-    """An SAE saved in SAELens format; LoadError naming the missing or bad file."""
+    """An SAE saved in SAELens format; LoadError naming the missing or bad file.
+
+    Before SAELens builds the SAE, ``cfg.json`` must be a JSON object whose ``d_in`` and
+    ``d_sae`` match the shapes stored in the weights file (read from its header: a config asking
+    for an absurd width fails here instead of allocating it); after, every weight must be finite.
+    """
     path = Path(path)
-    for name in ("cfg.json", "sae_weights.safetensors"):
+    for name in (SAE_CONFIG, SAE_WEIGHTS):
         if not (path / name).is_file():
             raise LoadError(
                 f"{path} is not an SAE directory in SAELens format: {name} is missing. "
                 "Save SAEs with sae.save_model(dir), or pick another directory."
             )
+    _check_shapes(path, _sae_config(path), _stored_shapes(path))
     try:
-        return SAE.load_from_disk(path, device=str(device))
+        sae = SAE.load_from_disk(path, device=str(device))
     except Exception as exc:  # SAELens raises many types for bad files
         raise LoadError(
             f"Could not load the SAE in {path}: {type(exc).__name__}: {exc}. Check cfg.json matches"
             " the weights."
         ) from None
+    for name, tensor in sae.state_dict().items():
+        if not torch.isfinite(tensor).all():
+            raise LoadError(
+                f"The SAE in {path} is damaged: {name} holds NaN or infinite values. Use another"
+                " SAE or train it again."
+            )
+    return sae
+
+
+def _sae_config(path: Path) -> dict:
+    try:
+        cfg = json.loads((path / SAE_CONFIG).read_text())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise LoadError(
+            f"{path / SAE_CONFIG} is not valid JSON ({exc}). Save the SAE again."
+        ) from None
+    dims = [cfg.get(k) if isinstance(cfg, dict) else None for k in ("d_in", "d_sae")]
+    if not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in dims):
+        raise LoadError(
+            f"{path / SAE_CONFIG} must give d_in and d_sae as positive integers (it gives"
+            f" {dims[0]!r} and {dims[1]!r})."
+        )
+    return cfg
+
+
+def _stored_shapes(path: Path) -> dict[str, tuple[int, ...]]:
+    """Tensor name -> shape, from the safetensors header (nothing is loaded)."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path / SAE_WEIGHTS), framework="pt") as f:
+            return {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
+    except Exception as exc:
+        raise LoadError(
+            f"{path / SAE_WEIGHTS} cannot be read ({type(exc).__name__}: {str(exc)[:200]}): it is"
+            " truncated or not a safetensors file. Copy or save the SAE again."
+        ) from None
+
+
+def _check_shapes(path: Path, cfg: dict, shapes: dict[str, tuple[int, ...]]) -> None:
+    d_in, d_sae = cfg["d_in"], cfg["d_sae"]
+    for name, expected in (("W_enc", (d_in, d_sae)), ("W_dec", (d_sae, d_in))):
+        if shapes.get(name) != expected:
+            raise LoadError(
+                f"{path}: {name} in {SAE_WEIGHTS} has shape {shapes.get(name)}, but {SAE_CONFIG}"
+                f" (d_in={d_in}, d_sae={d_sae}) needs {expected}. The config does not belong to"
+                " these weights."
+            )
 
 
 def load_model_dir(

@@ -1,9 +1,11 @@
 """Loading the base model + GSAE from local directories, and clear failures."""
 
+import json
 import time
 
 import pytest
 import torch
+from safetensors.torch import load_file, save_file
 from transformers import GPT2Config, GPT2LMHeadModel
 
 from ssae_core import base, model_io
@@ -85,6 +87,63 @@ def test_not_an_sae_or_model_directory(tmp_path):
         model_io.load_sae_dir(tmp_path)
     with pytest.raises(LoadError, match="neither tl_config.json"):
         model_io.load_model_dir(tmp_path / "nothing-here")
+
+
+def _edit_cfg(d, **changes):
+    cfg = json.loads((d / "cfg.json").read_text())
+    (d / "cfg.json").write_text(json.dumps({**cfg, **changes}))
+
+
+def _poison(value):
+    def edit(d):
+        weights = load_file(d / "sae_weights.safetensors")
+        weights["W_dec"][3, 1] = value
+        save_file(weights, d / "sae_weights.safetensors")
+
+    return edit
+
+
+def _truncate(d):
+    data = (d / "sae_weights.safetensors").read_bytes()
+    (d / "sae_weights.safetensors").write_bytes(data[: len(data) // 2])
+
+
+@pytest.mark.parametrize(
+    "damage, match",
+    [
+        (lambda d: (d / "cfg.json").unlink(), "cfg.json is missing"),
+        (lambda d: (d / "cfg.json").write_text("{not json"), "cfg.json is not valid JSON"),
+        (lambda d: (d / "cfg.json").write_text("[1, 2]"), "d_in and d_sae as positive integers"),
+        (lambda d: _edit_cfg(d, d_sae=-4), "d_in and d_sae as positive integers"),
+        (
+            lambda d: _edit_cfg(d, d_sae=10**9),
+            r"W_enc .* has shape \(8, 32\).*needs \(8, 1000000000\)",
+        ),
+        (lambda d: _edit_cfg(d, d_in=16), r"The config does not belong to these weights"),
+        (_truncate, "truncated or not a safetensors file"),
+        (lambda d: (d / "sae_weights.safetensors").write_bytes(b"\x00" * 64), "truncated or not"),
+        (_poison(float("nan")), "W_dec holds NaN or infinite values"),
+        (_poison(float("inf")), "W_dec holds NaN or infinite values"),
+    ],
+    ids=[
+        "no-cfg",
+        "bad-json",
+        "not-object",
+        "negative",
+        "absurd-width",
+        "wrong-d_in",
+        "truncated",
+        "garbage",
+        "nan",
+        "inf",
+    ],
+)
+def test_a_damaged_sae_directory_is_one_clear_message(tmp_path, damage, match):
+    d = _sae_dir(tmp_path, 8)
+    model_io.load_sae_dir(d)  # intact, it loads
+    damage(d)
+    with pytest.raises(LoadError, match=match):
+        model_io.load_sae_dir(d)
 
 
 def test_unknown_release_and_sae_id_offline_fast():

@@ -1,5 +1,6 @@
 """Ingestion: every format, and each kind of bad input with its message."""
 
+import codecs
 import json
 
 import pandas as pd
@@ -48,6 +49,18 @@ def test_jsonl_csv_parquet_and_folder(tmp_path):
         ),
         ("bad.jsonl", b'{"text": "ok"}\n{not json}\n', r"bad.jsonl:2: not valid JSON"),
         ("nofield.jsonl", b'{"body": "x"}\n', r"no field 'text'"),
+        (
+            "number.jsonl",
+            b'{"text": "ok"}\n{"text": 42}\n',
+            r"number.jsonl:2: field 'text' holds a num",
+        ),
+        ("null.jsonl", b'{"text": null}\n', r"null.jsonl:1: field 'text' holds null, not text"),
+        ("list.jsonl", b'{"text": ["a"]}\n', r"holds a list, not text"),
+        ("object.jsonl", b'{"text": {"a": 1}}\n', r"holds an object, not text"),
+        ("bool.jsonl", b'{"text": true}\n', r"holds a boolean, not text"),
+        ("utf16.txt", "plain words".encode("utf-16-le"), "UTF-16 text without a byte-order mark"),
+        ("utf16be.txt", "plain words".encode("utf-16-be"), "UTF-16 text without a byte-order mark"),
+        ("badbom.txt", codecs.BOM_UTF16_LE + b"\x00\xd8", "not valid UTF-16"),
         ("nocol.csv", b"body\nx\n", r"no column 'text'.*\['body'\]"),
         ("doc.pdf", b"%PDF", "unsupported file type .pdf"),
     ],
@@ -57,6 +70,16 @@ def test_bad_files_say_what_is_wrong(tmp_path, name, content, match):
     f.write_bytes(content)
     with pytest.raises(DataError, match=match):
         load_texts(f)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-32", "utf-8-sig"])
+def test_text_with_a_byte_order_mark_is_decoded(tmp_path, encoding):
+    text = "Électron spin\n\nsecond document: 量子"
+    bom = {"utf-16-be": codecs.BOM_UTF16_BE}.get(encoding, b"")
+    (tmp_path / "a.txt").write_bytes(bom + text.encode(encoding))
+    (tmp_path / "b.jsonl").write_bytes(bom + '{"text": "量子 spin"}\n'.encode(encoding))
+    assert load_texts(tmp_path / "a.txt").texts == ["Électron spin", "second document: 量子"]
+    assert load_texts(tmp_path / "b.jsonl").texts == ["量子 spin"]
 
 
 def test_limits_and_missing_paths(tmp_path):

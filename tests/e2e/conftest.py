@@ -27,19 +27,8 @@ def dashboard(quick_workspace, quick_comparison):
     """Base URL of the dashboard serving the quick demo world."""
     port = _free_port()
     env = {**os.environ, "SSAE_WORKSPACE": str(quick_workspace.root), "SSAE_DEMO": "quick"}
-    cmd = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        "app.py",
-        "--server.headless",
-        "true",
-        "--server.port",
-        str(port),
-        "--server.address",
-        "127.0.0.1",
-    ]
+    # as the README starts it: headless and loopback-only come from .streamlit/config.toml
+    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port)]
     proc = subprocess.Popen(
         cmd,
         cwd=ROOT,
