@@ -102,7 +102,15 @@ class FinetuneConfig(Config):
                 "sparsity values must be finite and >= 0 (one SAE each); got"
                 f" {list(self.sparsity)}."
             )
-        for name in ("steps", "batch_tokens", "log_every", "checkpoint_every", "dead_window"):
+        positive = (
+            "steps",
+            "batch_tokens",
+            "decay_steps",
+            "log_every",
+            "checkpoint_every",
+            "dead_window",
+        )
+        for name in positive:
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive.")
         if not (self.lr > 0 and np.isfinite(self.tilt) and 0 <= self.val_fraction < 1):

@@ -4,6 +4,7 @@ sweep."""
 import json
 import time
 
+import pytest
 from helpers import run_cli
 from sae_lens import SAE
 
@@ -82,3 +83,31 @@ def test_finetune_explains_a_bad_selection_and_bad_values(quick_build):
         check=False,
     )
     assert proc.returncode == 1 and "comma-separated numbers" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--steps", "-5"], "steps must be positive"),
+        (["--batch-tokens", "0"], "batch_tokens must be positive"),
+        (["--decay-steps", "0"], "decay_steps must be positive"),
+        (["--l1", "1,nan"], "sparsity values must be finite and >= 0"),
+        (["--l1", "-1"], "sparsity values must be finite and >= 0"),
+        (["--objective", "term", "--tilt", "inf"], "tilt finite"),
+        (["--lr", "nan"], "lr must be > 0"),
+        (["--tilt", "5"], "A tilt only applies to --objective term"),
+    ],
+)
+def test_bad_training_values_are_one_message_and_write_nothing(quick_build, flags, message):
+    root, _ = quick_build
+    sel = _selection(root)
+    before = _artifacts(root)
+    cmd = ["finetune", "--selection", sel, *FAST, *flags, "--workspace", str(root)]
+    proc = run_cli(*cmd, check=False)
+    assert proc.returncode == 1 and message in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert _artifacts(root) == before, "a refused run leaves no artifact"
+
+
+def _artifacts(root) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.glob("*/*") if p.is_dir())
