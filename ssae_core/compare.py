@@ -148,10 +148,12 @@ def concept_recall(
     domain: str | None = None,
     progress=None,
 ) -> pd.DataFrame:
-    """Demo world: per concept-frequency bucket, the share of concepts (of ``domain``, default
-    all) some
-    feature of each SAE detects with token F1 >= ``threshold``. Wide: bucket, concepts, one
-    recall column per SAE group.
+    """Demo world: per ground-truth kind and concept-frequency bucket, the share of concepts (of
+    ``domain``, default all) some feature of each SAE detects with held-out F1 >= ``threshold``,
+    and the linear probe's share (the ceiling).
+
+    Columns: kind (``token``, ``context``, or ``either``: the better of the two per concept),
+    bucket, concepts, one recall column per SAE group, ``linear probe``.
     """
     from ssae_core.concepts import recall_by_bucket
     from ssae_core.demo.corpus import BUCKETS
@@ -161,15 +163,16 @@ def concept_recall(
     long = sae_concept_f1(world, {s.group or s.label: s.sae for s in saes}, progress or Silent())
     if domain is not None:
         long = long[long.domain == domain]
-    table = None
-    for name, part in long.groupby("sae", sort=False):
-        r = recall_by_bucket(part, "best_f1", threshold)[["bucket", "concepts", "recall"]].rename(
-            columns={"recall": name}
-        )
-        table = (
-            r
-            if table is None
-            else table.merge(r.drop(columns="concepts"), on="bucket", how="outer")
-        )
+    either = long.groupby(["sae", "concept_id", "bucket"], as_index=False).best_f1.max()
+    long = pd.concat([long, either.assign(kind="either")], ignore_index=True)
+    tables = []
+    for (kind, name), part in long.groupby(["kind", "sae"], sort=False):
+        r = recall_by_bucket(part, "best_f1", threshold)[["bucket", "concepts", "recall"]]
+        tables.append(r.rename(columns={"recall": name}).assign(kind=kind))
+    table = pd.concat(tables).groupby(["kind", "bucket", "concepts"], as_index=False).first()
     order = {b: i for i, b in enumerate(BUCKETS)}
-    return table.sort_values("bucket", key=lambda s: s.map(order)).reset_index(drop=True)
+    table = table.sort_values(
+        ["kind", "bucket"], key=lambda c: c.map(order) if c.name == "bucket" else c
+    )
+    names = list(dict.fromkeys(long.sae))
+    return table[["kind", "bucket", "concepts", *names]].reset_index(drop=True)

@@ -1,15 +1,18 @@
 """Ground-truth concept recall: does some single SAE feature detect a known concept?
 
-For concept c and feature j over a set of tokens, token-level F1 is
-``2 * TP / (n_fired_j + n_c)``, with TP the tokens labelled c on which j fires. A concept
-is *recalled* when its best feature reaches a threshold (default 0.5). The linear-probe
-variant asks the same of a ridge probe on the raw activations: whether the concept is
-there in the model at all, SAE or not.
+Two ground truths (``KINDS``): token-level (the token expresses concept c) and context-level
+(c has been mentioned earlier in the same document, this token included). For concept c,
+every feature j and every threshold t among j's activations define a detector
+``acts[:, j] >= t``; its F1 is ``2 * TP / (n_predicted + n_c)``. The best detector is chosen
+on a random half of the tokens and its F1 is reported on the other half
+(``heldout_feature_f1``), so a choice among thousands of features and thresholds is not
+scored on the tokens it was chosen on. A concept is *recalled* when that held-out F1 reaches
+a threshold (default 0.5). The linear-probe ceiling asks the same of a ridge probe on the raw
+activations, fit and thresholded on the same half: whether the concept is there in the model
+at all, SAE or not.
 """
 
 from __future__ import annotations
-
-from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
@@ -18,52 +21,15 @@ import torch
 RECALL_THRESHOLD = 0.5
 
 
-def best_feature_f1(
-    chunks: Iterable[tuple[torch.Tensor, np.ndarray]], n_concepts: int
-) -> pd.DataFrame:
-    """Best feature and its F1 per concept, from (feature acts (n, F), labels (n,)) chunks.
+def probe_f1(acts: torch.Tensor, truth: torch.Tensor, ridge: float = 1e-3, seed: int = 0):
+    """Held-out F1 of one-vs-rest ridge probes on the activations, per concept of ``truth``
+    ((n, C) bool, token- or context-level).
 
-    Labels are concept ids, -1 for none. Concepts absent from the tokens get NaN F1.
-    """
-    tp = fired = counts = None
-    for acts, labels in chunks:
-        active = (acts > 0).float()
-        lab = torch.as_tensor(labels, dtype=torch.long, device=active.device)
-        keep = lab >= 0
-        onehot = torch.zeros(int(keep.sum()), n_concepts, device=active.device)
-        onehot[torch.arange(len(onehot)), lab[keep]] = 1
-        chunk_tp = onehot.T @ active[keep]
-        tp = chunk_tp if tp is None else tp + chunk_tp
-        fired = active.sum(0) if fired is None else fired + active.sum(0)
-        c = onehot.sum(0)
-        counts = c if counts is None else counts + c
-    f1 = 2 * tp / (fired[None, :] + counts[:, None]).clamp_min(1)
-    best, feature = f1.max(dim=1)
-    present = counts > 0
-    return pd.DataFrame(
-        {
-            "concept_id": np.arange(n_concepts),
-            "n_tokens": counts.cpu().numpy().astype(int),
-            "best_feature": np.where(present.cpu().numpy(), feature.cpu().numpy(), -1),
-            "best_f1": np.where(present.cpu().numpy(), best.cpu().numpy(), np.nan),
-        }
-    )
-
-
-def probe_f1(
-    acts: torch.Tensor, labels: np.ndarray, n_concepts: int, ridge: float = 1e-3, seed: int = 0
-) -> np.ndarray:
-    """Held-out F1 of one-vs-rest ridge probes on the activations, per concept.
-
-    Probes and their decision thresholds (the F1-best one) are fit on a random half of
-    the tokens and scored on the other half. NaN for concepts absent from either half.
+    Probes and their decision thresholds (the F1-best one) are fit on the fit half of the tokens
+    (``halves``) and scored on the other half. NaN for concepts absent from either half.
     """
     x = torch.cat([acts.double(), torch.ones(len(acts), 1, dtype=torch.float64)], dim=1)
-    lab = torch.as_tensor(labels, dtype=torch.long)
-    truth = torch.zeros(len(acts), n_concepts, dtype=torch.bool)
-    truth[(lab >= 0).nonzero().squeeze(-1), lab[lab >= 0]] = True
-    perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
-    fit, score = perm[: len(x) // 2], perm[len(x) // 2 :]
+    fit, score = halves(len(x), seed)
     gram = x[fit].T @ x[fit] + ridge * len(fit) * torch.eye(x.shape[1], dtype=torch.float64)
     w = torch.linalg.solve(gram, x[fit].T @ truth[fit].double())
     threshold = _f1_best_threshold(x[fit] @ w, truth[fit])
@@ -98,3 +64,147 @@ def recall_by_bucket(
     )
     table["recall"] = table.recalled / table.concepts
     return table.reset_index()
+
+
+KINDS = ("token", "context")
+"""The two ground truths: the token expresses the concept; the concept was mentioned earlier in
+the document (this token included)."""
+
+
+def truths(labels: np.ndarray, doc: np.ndarray, pos: np.ndarray, n_concepts: int) -> dict:
+    """Kind (``KINDS``) -> (n, C) bool ground truth of the rows (``doc``, ``pos``)."""
+    return {
+        "token": token_truth(labels, n_concepts),
+        "context": context_truth(labels, doc, pos, n_concepts),
+    }
+
+
+def token_truth(labels: np.ndarray, n_concepts: int) -> torch.Tensor:
+    """(n, C) bool ground truth at the token level: row i is on for concept ``labels[i]`` (-1:
+    none)."""
+    lab = torch.as_tensor(np.asarray(labels), dtype=torch.long)
+    truth = torch.zeros(len(lab), n_concepts, dtype=torch.bool)
+    rows = (lab >= 0).nonzero().squeeze(-1)
+    truth[rows, lab[rows]] = True
+    return truth
+
+
+def context_truth(labels: np.ndarray, doc: np.ndarray, pos: np.ndarray, n_concepts: int):
+    """(n, C) bool ground truth at the context level: concept c is on at a token when c has been
+    mentioned in the token's document at or before it (rows in any order; ``doc``, ``pos`` say
+    where each row is)."""
+    order = np.lexsort((np.asarray(pos), np.asarray(doc)))
+    tokens = token_truth(np.asarray(labels)[order], n_concepts).to(torch.int32)
+    seen = tokens.cumsum(0)
+    d = np.asarray(doc)[order]
+    first = np.r_[0, np.flatnonzero(d[1:] != d[:-1]) + 1]  # each document's first row
+    start = np.repeat(first, np.diff(np.r_[first, len(d)]))
+    before = torch.where(
+        torch.as_tensor(start > 0)[:, None], seen[torch.as_tensor(start - 1).clamp_min(0)], 0
+    )
+    out = torch.empty_like(tokens, dtype=torch.bool)
+    out[torch.as_tensor(order)] = (seen - before) > 0
+    return out
+
+
+def halves(n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """A random split of ``n`` rows into a fit half and a score half (the same for every scorer)."""
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    return perm[: n // 2], perm[n // 2 :]
+
+
+def heldout_feature_f1(acts: torch.Tensor, truth: torch.Tensor, seed: int = 0) -> pd.DataFrame:
+    """Per concept: the single feature and activation threshold (fires ``>= threshold``) with the
+    best F1 on the fit half of the tokens, and that detector's F1 on the score half.
+
+    A feature that only reaches F1 0.5 by an in-sample choice among thousands of features and
+    thresholds does not count as recalled: the choice is made on one half and judged on the
+    other. NaN for concepts absent from either half.
+    """
+    fit, score = halves(len(acts), seed)
+    fit_f1, feature, threshold = fit_thresholds(acts[fit], truth[fit])
+    chosen = feature.clamp_min(0)
+    pred = (acts[score][:, chosen] >= threshold[None, :]) & (feature >= 0)[None, :]
+    target = truth[score]
+    tp = (pred & target).sum(0).double()
+    f1 = 2 * tp / (pred.sum(0) + target.sum(0)).clamp_min(1)
+    present = (truth[fit].sum(0) > 0) & (target.sum(0) > 0)
+    return pd.DataFrame(
+        {
+            "concept_id": np.arange(truth.shape[1]),
+            "best_feature": feature.numpy(),
+            "threshold": threshold.numpy(),
+            "fit_f1": np.where(present.numpy(), fit_f1.numpy(), np.nan),
+            "heldout_f1": np.where(present.numpy(), f1.numpy(), np.nan),
+        }
+    )
+
+
+def fit_thresholds(
+    acts: torch.Tensor, truth: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Per concept, over every feature j and threshold t among j's positive activations, the
+    best F1 of ``acts[:, j] >= t`` against ``truth``: (best F1, feature (-1: none), threshold).
+
+    Ties go to the lower feature index, then the higher threshold. Sparse: for a fixed feature
+    and concept, F1 over thresholds peaks right after a true positive, so only the (active
+    token, concept it is labelled with) pairs are candidates; the work is linear in their
+    number, not in tokens x features x concepts.
+    """
+    n_concepts = truth.shape[1]
+    positives = truth.sum(0).double()
+    rows, feats, vals = _ranked_activations(acts)
+    start, tie_end = _prefix_bounds(feats, vals)
+    entry, concept = _labelled_pairs(rows, truth)
+    key = feats[entry] * n_concepts + concept
+    order = torch.argsort(key, stable=True)  # (feature, concept) groups, ranked order inside
+    entry, concept, key = entry[order], concept[order], key[order]
+    new = torch.ones_like(key, dtype=torch.bool)
+    new[1:] = key[1:] != key[:-1]
+    group_start = torch.cummax(torch.where(new, torch.arange(len(key)), 0), 0).values
+    tp = (torch.arange(len(key)) - group_start + 1).double()
+    k = (tie_end[entry] - start[entry] + 1).double()
+    f1 = 2 * tp / (k + positives[concept])
+    best = torch.zeros(n_concepts, dtype=torch.float64)
+    feature = torch.full((n_concepts,), -1, dtype=torch.long)
+    threshold = torch.full((n_concepts,), float("inf"), dtype=acts.dtype)
+    if len(f1):
+        pick = np.lexsort((entry.numpy(), -f1.numpy(), concept.numpy()))
+        first = pick[np.r_[True, concept.numpy()[pick][1:] != concept.numpy()[pick][:-1]]]
+        c = concept[first]
+        best[c], feature[c], threshold[c] = f1[first], feats[entry[first]], vals[entry[first]]
+    return best, feature, threshold
+
+
+def _ranked_activations(acts: torch.Tensor):
+    """(row, feature, value) of every positive activation, by feature, then value descending."""
+    rows, feats = (acts > 0).nonzero(as_tuple=True)
+    vals = acts[rows, feats]
+    order = torch.argsort(-vals, stable=True)
+    order = order[torch.argsort(feats[order], stable=True)]
+    return rows[order], feats[order], vals[order]
+
+
+def _prefix_bounds(feats: torch.Tensor, vals: torch.Tensor):
+    """Per ranked activation: the index where its feature's run starts, and the last index of its
+    run of tied values (a threshold keeps every tied value or none)."""
+    idx = torch.arange(len(feats))
+    first = torch.ones_like(feats, dtype=torch.bool)
+    first[1:] = feats[1:] != feats[:-1]
+    start = torch.cummax(torch.where(first, idx, 0), 0).values
+    last = torch.ones_like(first)
+    last[:-1] = (feats[1:] != feats[:-1]) | (vals[1:] != vals[:-1])
+    marks = torch.where(last, idx, len(feats)).flip(0)
+    tie_end = torch.cummin(marks, 0).values.flip(0)
+    return start, tie_end
+
+
+def _labelled_pairs(rows: torch.Tensor, truth: torch.Tensor):
+    """Every (ranked activation index, concept) with ``truth[row, concept]``, in ranked order."""
+    t_rows, t_cols = truth.nonzero(as_tuple=True)  # row-major
+    degree = torch.bincount(t_rows, minlength=len(truth))
+    ptr = torch.cat([torch.zeros(1, dtype=torch.long), degree.cumsum(0)])
+    count = degree[rows]
+    entry = torch.repeat_interleave(torch.arange(len(rows)), count)
+    within = torch.arange(len(entry)) - torch.repeat_interleave(count.cumsum(0) - count, count)
+    return entry, t_cols[ptr[rows][entry] + within]

@@ -48,31 +48,54 @@ def _layout(fig: go.Figure, title: str, x: str, y: str) -> go.Figure:
     return fig
 
 
+RECALL_KINDS = {
+    "token": "token level: the token expresses the concept",
+    "context": "context level: the concept was mentioned earlier in the document",
+}
+
+
 def concept_recall_bars(
     table: pd.DataFrame, series: dict[str, str], colors: dict[str, str] | None = None
 ) -> go.Figure:
-    """Grouped bars: share of concepts recalled per frequency bucket, one bar per series.
+    """Grouped bars: share of concepts recalled per frequency bucket, one bar per series, one
+    panel per ground-truth kind (``RECALL_KINDS``) side by side.
 
-    ``table`` has a ``bucket`` column, a ``concepts`` column and one recall column (0-1)
-    per entry of ``series`` (label -> column).
+    ``table`` has ``kind``, ``bucket`` and ``concepts`` columns and one recall column (0-1)
+    per entry of ``series`` (label -> column); rows of other kinds are not drawn.
     """
-    fig = go.Figure()
-    for label, column in series.items():
-        fig.add_bar(
-            x=table.bucket,
-            y=table[column] * 100,
-            name=label,
-            marker_color=(colors or SERIES_COLORS).get(label),
-            customdata=table.concepts,
-            text=[f"{v:.0f}%" for v in table[column] * 100],
-            textposition="outside",
-            hovertemplate="%{x}<br>%{y:.0f}% of %{customdata} concepts<extra>" + label + "</extra>",
+    from plotly.subplots import make_subplots
+
+    kinds = [k for k in RECALL_KINDS if k in set(table.kind)]
+    fig = make_subplots(
+        rows=1, cols=len(kinds), shared_yaxes=True, subplot_titles=[RECALL_KINDS[k] for k in kinds]
+    )
+    for col, kind in enumerate(kinds, start=1):
+        part = table[table.kind == kind]
+        for i, (label, column) in enumerate(series.items()):
+            fig.add_bar(
+                x=part.bucket,
+                y=part[column] * 100,
+                name=label,
+                legendgroup=label,
+                showlegend=col == 1,
+                marker_color=(colors or SERIES_COLORS).get(label, PALETTE[i % len(PALETTE)]),
+                customdata=part.concepts,
+                text=[f"{v:.0f}%" for v in part[column] * 100],
+                textposition="outside",
+                hovertemplate="%{x}<br>%{y:.0f}% of %{customdata} concepts<extra>"
+                + f"{label} ({kind})</extra>",
+                row=1,
+                col=col,
+            )
+        fig.update_xaxes(
+            title_text="concept frequency (mentions per million tokens)", row=1, col=col
         )
     fig.update_layout(barmode="group", yaxis_range=[0, 110])
+    fig.update_annotations(font_size=12)
     return _layout(
         fig,
-        "Ground-truth concepts detected with token-level F1 ≥ 0.5",
-        "concept frequency in the general corpus (mentions per million tokens)",
+        "Ground-truth concepts detected by one feature (held-out F1 ≥ 0.5) vs a linear probe",
+        "concept frequency (mentions per million tokens)",
         "concepts recalled (%)",
     )
 

@@ -98,7 +98,9 @@ def compare_saes(
         )
         result.tables["concept_recall"] = recall
         result.figures["concept_recall"] = plots.concept_recall_bars(
-            recall, {c: c for c in recall.columns if c not in ("bucket", "concepts")}, colors
+            recall,
+            {c: c for c in recall.columns if c not in ("kind", "bucket", "concepts")},
+            colors,
         )
     return result
 

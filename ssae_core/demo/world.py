@@ -19,7 +19,7 @@ from sae_lens import SAE
 
 from ssae_core import model_io
 from ssae_core.activations import collect
-from ssae_core.concepts import best_feature_f1, probe_f1, recall_by_bucket
+from ssae_core.concepts import KINDS, heldout_feature_f1, probe_f1, recall_by_bucket, truths
 from ssae_core.config import Config
 from ssae_core.data import TextSet
 from ssae_core.demo import corpus, gsae, lm
@@ -42,7 +42,8 @@ class TokenizerConfig(Config):
 @dataclass(frozen=True)
 class ReportConfig(Config):
     recall_threshold: float = 0.5
-    version: int = 1
+    version: int = 2
+    """2: held-out thresholds, token- and context-level ground truth."""
 
 
 @dataclass(frozen=True)
@@ -346,19 +347,7 @@ def _build_report(world: DemoWorld, out: Path, progress: Progress) -> dict:
     )
     per_concept = concept_scores(world, progress)
     per_concept.to_parquet(out / "concept_recall.parquet", index=False)
-    gsae_buckets = recall_by_bucket(per_concept, "best_f1", world.config.report.recall_threshold)
-    probe_buckets = recall_by_bucket(per_concept, "probe_f1", world.config.report.recall_threshold)
-    table = gsae_buckets.rename(
-        columns={"recalled": "gsae_recalled", "recall": "gsae_recall"}
-    ).merge(
-        probe_buckets[["bucket", "recalled", "recall"]].rename(
-            columns={"recalled": "probe_recalled", "recall": "probe_recall"}
-        ),
-        on="bucket",
-        how="outer",
-    )
-    order = {b: i for i, b in enumerate(corpus.BUCKETS)}
-    table = table.sort_values("bucket", key=lambda s: s.map(order))
+    table = recall_table(per_concept, world.config.report.recall_threshold)
     atomic_write_json(out / "recall_by_bucket.json", table.to_dict(orient="records"))
     d_model = world.model.cfg.d_model
     return {
@@ -384,42 +373,80 @@ def unigram_ce(train: np.ndarray, test: np.ndarray, vocab: int) -> float:
     return float(-np.log(counts[test] / counts.sum()).mean())
 
 
+RECALL_SCORES = {
+    "gsae": "best_f1",
+    "probe": "probe_f1",
+    **{f"gsae_{kind}": f"{kind}_f1" for kind in KINDS},
+    **{f"probe_{kind}": f"probe_{kind}_f1" for kind in KINDS},
+}
+"""Recall-table prefix -> per-concept score column (``gsae`` / ``probe``: the better kind)."""
+
+
+def recall_table(per_concept: pd.DataFrame, threshold: float) -> pd.DataFrame:
+    """Per frequency bucket: concepts, then ``<prefix>_recalled`` and ``<prefix>_recall`` for
+    every entry of ``RECALL_SCORES``."""
+    table = None
+    for prefix, column in RECALL_SCORES.items():
+        part = recall_by_bucket(per_concept, column, threshold).rename(
+            columns={"recalled": f"{prefix}_recalled", "recall": f"{prefix}_recall"}
+        )
+        table = part if table is None else table.merge(part.drop(columns="concepts"), "outer")
+    order = {b: i for i, b in enumerate(corpus.BUCKETS)}
+    return table.sort_values("bucket", key=lambda s: s.map(order)).reset_index(drop=True)
+
+
 def concept_scores(world: DemoWorld, progress: Progress) -> pd.DataFrame:
-    """Per concept: GSAE best-feature F1 and linear-probe F1, each on its own domain's test text.
+    """Per concept and ground-truth kind: the GSAE's held-out best-feature F1
+    (``concepts.heldout_feature_f1``) and a linear probe's held-out F1, each concept on its own
+    domain's test text; ``best_f1`` / ``probe_f1`` are the better of the two kinds.
 
     General-topic concepts are scored on ``general_test``, each subdomain's concepts on
     that subdomain's in-domain test split.
     """
     n = len(world.concepts)
     parts = []
-    for split, keep, acts, labels in _concept_split_acts(world, progress):
-        sae = best_feature_f1([(encode_rows(world.gsae, acts), labels)], n)
-        sae["probe_f1"] = probe_f1(acts, labels, n)
-        sae["split"] = split
-        parts.append(sae[keep])
+    for split, keep, acts, truth in _concept_split_acts(world, progress):
+        feats = encode_rows(world.gsae, acts)
+        part = pd.DataFrame({"concept_id": np.arange(n), "split": split})
+        part["n_tokens"] = truth["token"].sum(0).numpy()
+        for kind in KINDS:
+            scored = heldout_feature_f1(feats, truth[kind])
+            part[f"{kind}_f1"] = scored.heldout_f1
+            part[f"{kind}_feature"] = scored.best_feature
+            part[f"probe_{kind}_f1"] = probe_f1(acts, truth[kind])
+        part["best_f1"] = np.fmax(part.token_f1, part.context_f1)
+        part["probe_f1"] = np.fmax(part.probe_token_f1, part.probe_context_f1)
+        parts.append(part[keep])
     scores = pd.concat(parts).sort_values("concept_id")
     return world.concepts.merge(scores, on="concept_id", suffixes=("", "_test"))
 
 
-def sae_concept_f1(world: DemoWorld, saes: dict, progress: Progress) -> pd.DataFrame:
-    """Long table (sae, concept_id, bucket, domain, best_feature, best_f1) for any SAEs at the
-    world's hook.
+PROBE = "linear probe"
 
-    Scored as ``concept_scores`` scores the GSAE (each concept on its own domain's test split).
+
+def sae_concept_f1(world: DemoWorld, saes: dict, progress: Progress) -> pd.DataFrame:
+    """Long table (sae, kind, concept_id, bucket, domain, best_feature, best_f1) for any SAEs at
+    the world's hook, and the linear probe (sae ``PROBE``) as the ceiling.
+
+    Scored as ``concept_scores`` scores the GSAE (each concept on its own domain's test split,
+    held-out thresholds, both ground-truth kinds).
     """
-    n = len(world.concepts)
     parts = []
-    for split, keep, acts, labels in _concept_split_acts(world, progress):
-        for name, sae in saes.items():
-            feats = encode_rows(sae, acts)
-            part = best_feature_f1([(feats, labels)], n)[keep]
-            parts.append(part.assign(sae=name, split=split))
+    for split, keep, acts, truth in _concept_split_acts(world, progress):
+        for kind in KINDS:
+            for name, sae in saes.items():
+                scored = heldout_feature_f1(encode_rows(sae, acts), truth[kind])
+                part = scored.rename(columns={"heldout_f1": "best_f1"})[keep]
+                parts.append(part.assign(sae=name, kind=kind, split=split))
+            probe = pd.DataFrame({"concept_id": np.arange(truth[kind].shape[1])})
+            probe["best_f1"], probe["best_feature"] = probe_f1(acts, truth[kind]), -1
+            parts.append(probe[keep].assign(sae=PROBE, kind=kind, split=split))
     scores = pd.concat(parts, ignore_index=True)
     return scores.merge(world.concepts[["concept_id", "domain", "bucket"]], on="concept_id")
 
 
 def _concept_split_acts(world: DemoWorld, progress: Progress):
-    """Per scoring split: (split, which concepts it scores, activations, concept label per row)."""
+    """Per scoring split: (split, which concepts it scores, activations, ground truths by kind)."""
     concepts = world.concepts
     tokenizer = world.tokenizer
     for split, domains in _concept_splits(concepts).items():
@@ -435,7 +462,8 @@ def _concept_split_acts(world: DemoWorld, progress: Progress):
         )
         per_doc = world.split_labels(split)
         labels = np.concatenate(per_doc)[_flat_index(per_doc, doc, pos)]
-        yield split, concepts.domain.isin(domains).to_numpy(), acts, labels
+        truth = truths(labels, doc, pos, len(concepts))
+        yield split, concepts.domain.isin(domains).to_numpy(), acts, truth
 
 
 def _concept_splits(concepts: pd.DataFrame) -> dict[str, list[str]]:
@@ -495,8 +523,8 @@ def format_demo_summary(s: dict) -> str:
             f" {g['path']}"
         ),
         (
-            "  concepts with a GSAE feature of F1 >= 0.5 (and with a linear probe), by frequency in"
-            " the general corpus:"
+            "  concepts one GSAE feature detects with held-out F1 >= 0.5, token or context level"
+            " (and a linear probe), by frequency in the general corpus:"
         ),
     ]
     for row in s["recall_by_bucket"]:

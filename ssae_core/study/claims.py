@@ -70,7 +70,8 @@ BREADTH_TABLE = (
     "Effective share of features (exp entropy of firing counts / d_sae; SAEs at the GSAE's L0)"
 )
 RECALL_TABLE = (
-    "Share of the subdomain's concepts with a feature of token F1 >= 0.5 (SAEs at the GSAE's L0)"
+    "Share of the subdomain's concepts with a feature of held-out F1 >= 0.5, token or context"
+    " level (SAEs at the GSAE's L0)"
 )
 WIDTHS_TABLE = (
     "L0, FVU and nonlinear FVU (Eq. 4) across GSAE widths (trained with the same L1 "
@@ -347,6 +348,8 @@ def pooled_recall(recall: pd.DataFrame, groups: list[str]) -> pd.DataFrame:
 def claim_recall(cfg: StudyConfig, recall: pd.DataFrame) -> Claim:
     erm, term = group_name(cfg.tilt_method), group_name(cfg.tilt_method, cfg.paper_tilt)
     groups = [GSAE, erm] + [group_name(cfg.tilt_method, t) for t in cfg.tilts]
+    if "kind" in recall:  # the better of the token- and context-level ground truths
+        recall = recall[recall.kind == "either"].drop(columns="kind")
     pooled = pooled_recall(recall, groups)
     table = wide(pooled, "recall")
     by_bucket = recall.melt(
