@@ -348,8 +348,7 @@ def pooled_recall(recall: pd.DataFrame, groups: list[str]) -> pd.DataFrame:
 def claim_recall(cfg: StudyConfig, recall: pd.DataFrame) -> Claim:
     erm, term = group_name(cfg.tilt_method), group_name(cfg.tilt_method, cfg.paper_tilt)
     groups = [GSAE, erm] + [group_name(cfg.tilt_method, t) for t in cfg.tilts]
-    if "kind" in recall:  # the better of the token- and context-level ground truths
-        recall = recall[recall.kind == "either"].drop(columns="kind")
+    recall = recall[recall.kind == "either"].drop(columns="kind")  # the better of the two kinds
     pooled = pooled_recall(recall, groups)
     table = wide(pooled, "recall")
     by_bucket = recall.melt(

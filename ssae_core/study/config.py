@@ -38,7 +38,8 @@ class StudyConfig(Config):
     """GSAE expansions (d_sae / d_in) besides the world's own, for claim 8."""
     autointerp_features: int = 30
     dark_matter_tokens: int = 15_000
-    version: int = 2
+    version: int = 3
+    """3: concept recall by ground-truth kind with held-out thresholds."""
 
     @classmethod
     def quick_config(cls) -> StudyConfig:
