@@ -42,12 +42,8 @@ def quick_comparison(quick_world, quick_workspace):
     test / OOD."""
     from ssae_core.base import BaseSpec, world_base
     from ssae_core.demo import comparison
-    from ssae_core.evaluate import demo_split, evaluate
-    from ssae_core.sae_set import sae_set
 
     base = world_base(quick_world, BaseSpec(quick=True))
     arts = comparison.build(base, quick_workspace, comparison.DemoComparisonConfig.quick())
-    saes = sae_set(quick_workspace, base, [arts.erm, arts.term])
-    for split in ("physics_test", "physics_ood"):
-        evaluate(quick_workspace, base, saes, demo_split(quick_world, split))
+    comparison.evaluate_comparison(base, quick_workspace, arts, "physics")
     return arts

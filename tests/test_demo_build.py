@@ -1,6 +1,7 @@
 """End to end: ``python -m ssae_core demo build --quick`` as a user runs it."""
 
 import json
+from pathlib import Path
 
 from helpers import run_cli
 
@@ -92,3 +93,31 @@ def test_select_command_on_the_demo_world(quick_build, tmp_path):
         check=False,
     )
     assert missing.returncode == 1 and "does not exist" in missing.stderr
+
+
+def test_the_first_build_evaluates_the_gsae_on_every_test_split(quick_world, quick_workspace):
+    """So Features, Tail tokens and Error norms work right after the first launch."""
+    from ssae_core.base import BaseSpec, world_base
+    from ssae_core.evaluate import demo_split, find_eval
+
+    base = world_base(quick_world, BaseSpec(quick=True))
+    for split in quick_world.test_splits:
+        assert find_eval(quick_workspace, base, base.ref, demo_split(quick_world, split)), split
+
+
+def test_demo_ssaes_builds_and_evaluates_the_comparison_in_one_command(quick_build, quick_world):
+    from ssae_core.base import BaseSpec, world_base
+    from ssae_core.evaluate import demo_split, find_eval
+    from ssae_core.sae_set import sae_set
+    from ssae_core.workspace import Workspace
+
+    root, _ = quick_build
+    cmd = "demo ssaes --quick --subdomain physics --method bm25 --device cpu --json".split()
+    paths = json.loads(run_cli(*cmd, "--workspace", str(root)).stdout)
+    ws = Workspace(root)
+    base = world_base(quick_world, BaseSpec(quick=True))
+    saes = sae_set(ws, base, [ws.open(Path(paths[k])) for k in ("erm", "term")])
+    assert len(saes) == 1 + 2 * 2, "the GSAE and both two-value sweeps"
+    for split in ("physics_test", "physics_ood"):
+        for sae in saes:
+            assert find_eval(ws, base, sae.ref, demo_split(quick_world, split)), (sae.label, split)

@@ -40,12 +40,20 @@ def _ssaes_options(p: argparse.ArgumentParser) -> None:
 
 
 def run_build(args: argparse.Namespace) -> int:
+    from ssae_core.base import BaseSpec, world_base
     from ssae_core.demo import world as demo_world
+    from ssae_core.evaluate import demo_split, evaluate
+    from ssae_core.sae_set import sae_set
 
     cfg = demo_world.DemoConfig.quick() if args.quick else demo_world.DemoConfig()
     start = time.time()
+    ws = Workspace(args.workspace)
     with common.progress(args) as progress:
-        world = demo_world.build(cfg, Workspace(args.workspace), args.device, progress)
+        world = demo_world.build(cfg, ws, args.device, progress)
+        base = world_base(world, BaseSpec(quick=args.quick))
+        gsae = sae_set(ws, base, [])  # evaluated everywhere, so every page works at once
+        for split in world.test_splits:
+            evaluate(ws, base, gsae, demo_split(world, split), progress=progress)
     summary = demo_world.demo_summary(world, time.time() - start)
     common.emit(summary, args.json, demo_world.format_demo_summary)
     return 0
@@ -53,7 +61,7 @@ def run_build(args: argparse.Namespace) -> int:
 
 def run_ssaes(args: argparse.Namespace) -> int:
     from ssae_core.base import BaseSpec, load_base
-    from ssae_core.demo.comparison import DemoComparisonConfig, build
+    from ssae_core.demo.comparison import DemoComparisonConfig, build, evaluate_comparison
 
     cfg = DemoComparisonConfig.quick() if args.quick else DemoComparisonConfig()
     cfg = cfg.replace(**option_values(DemoComparisonConfig, args))
@@ -61,6 +69,7 @@ def run_ssaes(args: argparse.Namespace) -> int:
     with common.progress(args) as progress:
         base = load_base(BaseSpec(quick=args.quick), ws, args.device, progress)
         arts = build(base, ws, cfg, progress)
+        evaluate_comparison(base, ws, arts, cfg.subdomain, progress)
     paths = {k: str(a.path) for k, a in arts._asdict().items()}
     common.emit(paths, args.json, common.format_paths)
     return 0

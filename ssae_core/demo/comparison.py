@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from ssae_core import retrieval
 from ssae_core.config import Config
+from ssae_core.evaluate import demo_split, evaluate
 from ssae_core.progress import Progress, Silent
+from ssae_core.sae_set import sae_set
 from ssae_core.selection import run_selection, selection_activations
 from ssae_core.train import FinetuneConfig, finetune
 from ssae_core.workspace import Artifact, Step, Workspace
@@ -63,6 +65,16 @@ def build(
 ) -> DemoSSAEs:
     """(Re)use the selection and the ERM and TERM sweeps."""
     return _chain(base, ws, cfg, ws.build, progress or Silent())
+
+
+def evaluate_comparison(
+    base: Base, ws: Workspace, arts: DemoSSAEs, subdomain: str, progress: Progress | None = None
+) -> None:
+    """Evaluate the GSAE and both sweeps on the subdomain's test and OOD splits: what the Compare
+    page shows by default (artifacts already there are reused)."""
+    saes = sae_set(ws, base, [arts.erm, arts.term])
+    for split in (f"{subdomain}_test", f"{subdomain}_ood"):
+        evaluate(ws, base, saes, demo_split(base.world, split), progress=progress or Silent())
 
 
 def find(base: Base, ws: Workspace, cfg: DemoComparisonConfig) -> DemoSSAEs | None:
