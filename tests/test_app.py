@@ -27,6 +27,8 @@ def test_home_shows_the_built_world(app_env, quick_workspace):
     labels = [m.label for m in at.metric]
     assert "LM held-out CE" in labels and "GSAE CE loss recovered" in labels
     assert len(at.get("plotly_chart")) == 1
+    timing = next(c.value for c in at.caption if c.value.startswith("Built on this machine in"))
+    assert all(f"{step} " in timing for step in ("corpus", "tokenizer", "LM", "GSAE", "report"))
     assert any("corpus" in str(v) for df in at.dataframe for v in df.value["artifact kind"])
 
 

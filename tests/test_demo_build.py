@@ -39,6 +39,9 @@ def test_quick_build_summary_has_the_numbers(quick_build):
     buckets = [row["bucket"] for row in summary["recall_by_bucket"]]
     assert buckets == [b for b in corpus.BUCKETS if b in buckets]
     assert sum(row["concepts"] for row in summary["recall_by_bucket"]) > 150
+    steps = summary["step_seconds"]
+    assert list(steps) == ["corpus", "tokenizer", "LM", "GSAE", "report"]
+    assert all(s > 0 for s in steps.values())
 
 
 def test_second_build_reuses_every_artifact(quick_build):

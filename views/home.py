@@ -113,6 +113,13 @@ def demo_overview(world: DemoWorld) -> None:
         f" {g['explained_variance']:.3f}, {g['dead_fraction']:.1%} dead, CE {g['ce_clean']:.3f} →"
         f" {g['ce_spliced']:.3f} spliced in."
     )
+    steps = summary["step_seconds"]
+    st.caption(
+        f"Built on this machine in {sum(steps.values()):,.0f} s: "
+        + ", ".join(f"{step} {sec:,.0f} s" for step, sec in steps.items())
+        + ". Building the demo comparison on Compare (selection, two sweeps, evaluation) takes"
+        " a few minutes more on a CPU; later launches reuse everything."
+    )
 
     recall = recall_by_kind(pd.DataFrame(summary["recall_by_bucket"]))
     series = {"GSAE": "GSAE", "linear probe": "linear probe"}

@@ -496,7 +496,20 @@ def demo_summary(world: DemoWorld, seconds: float) -> dict:
         "lm": {**report["lm"], "path": str(world.model_dir)},
         "gsae": {**report["gsae"], "path": str(world.gsae_dir)},
         "recall_by_bucket": report["recall_by_bucket"],
+        "step_seconds": step_seconds(world),
     }
+
+
+def step_seconds(world: DemoWorld) -> dict[str, float]:
+    """Wall time of each build step on the machine that built it (from the manifests)."""
+    arts = {
+        "corpus": world.corpus_art,
+        "tokenizer": world.tokenizer_art,
+        "LM": world.lm_art,
+        "GSAE": world.gsae_art,
+        "report": world.report_art,
+    }
+    return {step: float(art.manifest.get("wall_s", 0.0)) for step, art in arts.items()}
 
 
 def format_demo_summary(s: dict) -> str:
