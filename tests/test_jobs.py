@@ -5,6 +5,8 @@ import os
 import signal
 import sqlite3
 import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 from helpers import run_cli
 
@@ -41,6 +43,32 @@ def test_cancelled_worker_records_cancelled_and_keeps_finished_artifacts(tmp_pat
     assert _wait(lambda: jobs.status(ws, "build").state == "cancelled")
     assert len(ws.list("corpus")) == 1 and len(ws.list("tokenizer")) == 1
     assert not list((tmp_path / "lm").glob(".tmp-*")), "the unfinished LM left no temp directory"
+
+
+def _workers(workspace) -> list[int]:
+    """Pids of the processes whose command line names ``workspace`` (the job's workers)."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        try:
+            cmdline = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if proc.name.isdigit() and b"ssae_core" in cmdline and str(workspace).encode() in cmdline:
+            pids.append(int(proc.name))
+    return pids
+
+
+def test_two_identical_launches_at_once_start_one_worker(tmp_path):
+    """Two browser tabs clicking the same button: one job row, one worker."""
+    ws = Workspace(tmp_path)
+    args = ["demo", "build", "--quick", "--json"]
+    with ThreadPoolExecutor(2) as pool:
+        states = list(pool.map(lambda _: jobs.launch(ws, "build", args), range(2)))
+    assert states[0].created == states[1].created, "the second launch found the first"
+    assert _wait(lambda: getattr(jobs.status(ws, "build"), "stage", "") != "")
+    assert len(jobs.list_jobs(ws)) == 1 and len(_workers(tmp_path)) == 1
+    assert jobs.cancel(ws, "build")
+    assert _wait(lambda: jobs.status(ws, "build").state == "cancelled")
 
 
 def test_one_job_per_resource_the_next_starts_when_it_frees(tmp_path):
