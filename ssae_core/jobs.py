@@ -277,6 +277,11 @@ class JobProgress(Progress):
             return None
         return (self.total - self.done) * elapsed / self.done
 
+    def cancel_requested(self) -> bool:
+        """Whether ``cancel`` was called on this job."""
+        row = _row(self.root, self.name)
+        return bool(row and row.cancel_requested)
+
     def finish(self, state: str, error: str | None = None) -> None:
         """Record the end state (done, failed with the message, cancelled) and start what was
         waiting."""
@@ -296,3 +301,7 @@ class JobProgress(Progress):
         if "state" in extra:
             fields["eta_s"] = None
         _update(self.root, self.name, **fields, **extra)
+        if "state" not in extra and self.cancel_requested():
+            # the SIGTERM's KeyboardInterrupt can be swallowed (transformers' lazy imports turn
+            # it into ModuleNotFoundError); the next progress report stops the job instead
+            raise KeyboardInterrupt

@@ -45,6 +45,18 @@ def test_cancelled_worker_records_cancelled_and_keeps_finished_artifacts(tmp_pat
     assert not list((tmp_path / "lm").glob(".tmp-*")), "the unfinished LM left no temp directory"
 
 
+def test_a_job_cancelled_while_it_imports_ends_cancelled(tmp_path):
+    """The SIGTERM lands while the worker imports torch and transformers, whose lazy imports can
+    swallow the interrupt: the job still ends cancelled, not failed or done."""
+    ws = Workspace(tmp_path)
+    jobs.launch(ws, "build", ["demo", "build", "--quick", "--json"])
+    assert _wait(lambda: jobs.status(ws, "build").state == "running", timeout=30)
+    assert jobs.cancel(ws, "build")
+    assert _wait(lambda: jobs.status(ws, "build").state not in jobs.ACTIVE)
+    state = jobs.status(ws, "build")
+    assert state.state == "cancelled", (state.state, state.error)
+
+
 def _workers(workspace) -> list[int]:
     """Pids of the processes whose command line names ``workspace`` (the job's workers)."""
     pids = []

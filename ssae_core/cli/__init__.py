@@ -58,6 +58,9 @@ def main(argv: list[str] | None = None) -> int:
         _finish(args, "cancelled")
         return 130
     except Exception as exc:
+        if args.reporter is not None and args.reporter.cancel_requested():
+            _finish(args, "cancelled")  # the interrupt surfaced as another error (an import's)
+            return 130
         _finish(args, "failed", f"{type(exc).__name__}: {exc}")
         raise
     _finish(args, "done" if code == 0 else "failed", None if code == 0 else f"exit status {code}")

@@ -433,11 +433,13 @@ def sae_concept_f1(world: DemoWorld, saes: dict, progress: Progress) -> pd.DataF
     """
     parts = []
     for split, keep, acts, truth in _concept_split_acts(world, progress):
-        for kind in KINDS:
-            for name, sae in saes.items():
-                scored = heldout_feature_f1(encode_rows(sae, acts), truth[kind])
+        for name, sae in saes.items():
+            feats = encode_rows(sae, acts)
+            for kind in KINDS:
+                scored = heldout_feature_f1(feats, truth[kind])
                 part = scored.rename(columns={"heldout_f1": "best_f1"})[keep]
                 parts.append(part.assign(sae=name, kind=kind, split=split))
+        for kind in KINDS:
             probe = pd.DataFrame({"concept_id": np.arange(truth[kind].shape[1])})
             probe["best_f1"], probe["best_feature"] = probe_f1(acts, truth[kind]), -1
             parts.append(probe[keep].assign(sae=PROBE, kind=kind, split=split))
