@@ -195,8 +195,8 @@ def component_estimates(
     x: torch.Tensor, x_hat: torch.Tensor, train: np.ndarray, test: np.ndarray, ridge: float = 1e-6
 ) -> dict[str, float]:
     """Shares of Var(x) on held-out tokens: ``fvu``, its ``linear`` part (FVU - nonlinear FVU:
-    absent
-    features and, where none are absent, the dense part) and ``nonlinear`` part (introduced error).
+    absent features and, where none are absent, the dense part) and ``nonlinear`` part (introduced
+    error).
     """
     vec = vector_prediction(x, x_hat, train, test, ridge)
     return {"fvu": vec.fvu, "linear": vec.fvu - vec.nonlinear_fvu, "nonlinear": vec.nonlinear_fvu}

@@ -27,10 +27,9 @@ def pick_device(requested: str | None = None) -> torch.device:
 
 
 def share_cpu() -> int:
-    """Limit this process's torch CPU threads to half the cores (at least one), for a process
-    that shares
-    the machine with a browser and background jobs: small inline work then does not stall on thread
-    contention. Returns the thread count."""
+    """Limit this process's torch CPU threads to half the cores (at least one), for a process that
+    shares the machine with a browser and background jobs: small inline work then does not stall on
+    thread contention. Returns the thread count."""
     threads = max(1, (os.cpu_count() or 2) // 2)
     if torch.get_num_threads() != threads:
         torch.set_num_threads(threads)

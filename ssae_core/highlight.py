@@ -30,9 +30,8 @@ def example_html(tokens: list[str], acts: list[float], scale: float) -> str:
 
 
 def error_rows_html(norms, tokens: list[str], value: str = "error_norm") -> str:
-    """The per-token error heatmap as HTML: one row of shaded tokens per SAE, one colour scale
-    for all
-    rows (hover: the value). Light in the browser, unlike a chart with a text label per cell."""
+    """The per-token error heatmap as HTML: one row of shaded tokens per SAE, one colour scale for
+    all rows (hover: the value). Light in the browser, unlike a chart with a text label per cell."""
     wide = norms.pivot(index="sae", columns="token_index", values=value).reindex(
         list(dict.fromkeys(norms.sae))
     )
@@ -65,10 +64,8 @@ def error_rows_html(norms, tokens: list[str], value: str = "error_norm") -> str:
 
 def histogram_html(hist, edges, title: str, height_px: int = 120) -> str:
     """A feature's activation histogram on log-spaced bins as plain HTML bars (the occupied bins
-    with one empty
-    bin each side, decade ticks, axis labels; hover: a bin's range and count). No chart library
-    and no SVG,
-    which the page's HTML sanitizer drops."""
+    with one empty bin each side, decade ticks, axis labels; hover: a bin's range and count). No
+    chart library and no SVG, which the page's HTML sanitizer drops."""
     hist = [int(c) for c in hist]
     occupied = [i for i, c in enumerate(hist) if c > 0]
     if not occupied:

@@ -139,9 +139,8 @@ class SAEStack(nn.Module):
         return torch.addmm(self.b_dec[i], f, self.W_dec[i])
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Per token and SAE: ``loss``, squared error ``mse``, ``sparsity`` term, ``l0`` (each
-        (K, batch));
-        and ``fired`` (K, d_sae): which features were active on the batch.
+        """Per token and SAE: ``loss``, squared error ``mse``, ``sparsity`` term, ``l0`` (each (K,
+        batch)); and ``fired`` (K, d_sae): which features were active on the batch.
 
         The SAEs run one after another on the shared batch: on CPU this beats one batched
         matmul over (K, batch, d_sae) tensors, which thrash the cache.

@@ -206,9 +206,8 @@ def embedding_map(
     sample: int = 2000,
 ) -> pd.DataFrame | None:
     """UMAP map (``maps.selection_map``) of a selection's seeds, selected documents and a corpus
-    sample,
-    in the embedding space of its dense encoder; None while the corpus has no stored embeddings
-    (a dense selection computes them once per corpus)."""
+    sample, in the embedding space of its dense encoder; None while the corpus has no stored
+    embeddings (a dense selection computes them once per corpus)."""
     from ssae_core.maps import selection_map
 
     cfg = art.manifest["config"]

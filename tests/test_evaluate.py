@@ -1,6 +1,6 @@
-"""Evaluation against plain references: spliced CE vs a hand-written hook, logit lens vs the
-model's own
-modules, feature statistics and frequency buckets on hand-made data, and the stored artifacts."""
+"""Evaluation against plain references: spliced CE vs a hand-written hook, logit lens vs the model's
+own modules, feature statistics and frequency buckets on hand-made data, and the stored artifacts.
+"""
 
 import numpy as np
 import pandas as pd

@@ -153,10 +153,9 @@ class ClaudeBackend:
     async def batch(
         self, requests: dict[str, tuple[str, list[dict], int]], poll_s: float = 60.0
     ) -> dict[str, tuple[str, Usage]]:
-        """Send ``{custom_id: (system, messages, max_tokens)}`` as one Message Batch (half
-        price), wait for it
-        to end, and return ``{custom_id: (text, usage)}`` matched by id (errored or expired
-        requests: empty text).
+        """Send ``{custom_id: (system, messages, max_tokens)}`` as one Message Batch (half price),
+        wait for it to end, and return ``{custom_id: (text, usage)}`` matched by id (errored or
+        expired requests: empty text).
         """
         async with _ApiErrors(self.cfg):
             created = await self.client.messages.batches.create(

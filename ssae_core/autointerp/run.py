@@ -70,8 +70,7 @@ def estimate(
     examples: list[FeatureExamples], cfg: ClaudeConfig, batches: bool = False
 ) -> dict[str, float]:
     """Upper-bound tokens and USD for scoring these features with Claude (about 4 characters per
-    token; no
-    retries, no cache; the Message Batches API at half price when ``batches``)."""
+    token; no retries, no cache; the Message Batches API at half price when ``batches``)."""
     chars_in = sum(
         len(prompts.INTERPRETER_SYSTEM)
         + len(prompts.interpreter_message([marked(e) for e in fx.explain], list(fx.lens_tokens)))
@@ -178,9 +177,9 @@ async def score_features_batched(
     poll_s: float = 60.0,
     progress: Progress | None = None,
 ) -> list[dict]:
-    """``score_features`` through the Message Batches API (half price, hours not seconds): one
-    batch of
-    explanations, one of reminders for unparseable ones, the same for predictions; matched by id."""
+    """``score_features`` through the Message Batches API (half price, hours not seconds): one batch
+    of explanations, one of reminders for unparseable ones, the same for predictions; matched by id.
+    """
     progress = progress or Silent()
     done, todo = {}, []
     for fx in examples:
@@ -327,9 +326,8 @@ def run_autointerp(
     progress: Progress | None = None,
     batches: bool = False,
 ) -> list[dict]:
-    """Score every SAE's features with one event loop (the backend's concurrency bound is
-    shared), or
-    through the Message Batches API when ``batches`` (Claude only; no budget cap: the estimate is
+    """Score every SAE's features with one event loop (the backend's concurrency bound is shared),
+    or through the Message Batches API when ``batches`` (Claude only; no budget cap: the estimate is
     shown first).
     """
 

@@ -96,8 +96,8 @@ def curve_ppl(
     metrics: pd.DataFrame, kind: str, groups: list[str], middle: bool = False
 ) -> pd.DataFrame:
     """Per cell and curve: mean perplexity over the L0 range all ``groups``' curves span (area /
-    width),
-    or over the middle half of that range. Columns: subdomain, seed, group, mean_ppl, l0_lo, l0_hi.
+    width), or over the middle half of that range. Columns: subdomain, seed, group, mean_ppl, l0_lo,
+    l0_hi.
     """
     rows = []
     for (sub, seed), part in split_kind(metrics).query("kind == @kind").groupby(CELL, sort=False):
