@@ -1,15 +1,8 @@
 """Closed-form SAE-TracIn against per-token autograd through the SAELens SAE's own forward."""
 
 import pytest
+import sae_lens as sl
 import torch
-from sae_lens import (
-    JumpReLUSAE,
-    JumpReLUSAEConfig,
-    StandardSAE,
-    StandardSAEConfig,
-    TopKSAE,
-    TopKSAEConfig,
-)
 
 from ssae_core import tracin
 from ssae_core.errors import ConfigError
@@ -17,8 +10,8 @@ from ssae_core.errors import ConfigError
 
 def _random_sae(d_in=16, d_sae=48, seed=0, apply_b_dec_to_input=True):
     torch.manual_seed(seed)
-    cfg = StandardSAEConfig(d_in=d_in, d_sae=d_sae, apply_b_dec_to_input=apply_b_dec_to_input)
-    sae = StandardSAE(cfg)
+    cfg = sl.StandardSAEConfig(d_in=d_in, d_sae=d_sae, apply_b_dec_to_input=apply_b_dec_to_input)
+    sae = sl.StandardSAE(cfg)
     with torch.no_grad():
         for p in sae.parameters():
             p.copy_(torch.randn_like(p) * 0.3)
@@ -53,9 +46,9 @@ def test_mean_gradient_is_the_mean_of_token_gradients():
 @pytest.mark.parametrize(
     "sae",
     [
-        TopKSAE(TopKSAEConfig(d_in=8, d_sae=16, k=4)),
-        JumpReLUSAE(JumpReLUSAEConfig(d_in=8, d_sae=16)),
-        StandardSAE(StandardSAEConfig(d_in=8, d_sae=16, normalize_activations="layer_norm")),
+        sl.TopKSAE(sl.TopKSAEConfig(d_in=8, d_sae=16, k=4)),
+        sl.JumpReLUSAE(sl.JumpReLUSAEConfig(d_in=8, d_sae=16)),
+        sl.StandardSAE(sl.StandardSAEConfig(d_in=8, d_sae=16, normalize_activations="layer_norm")),
     ],
     ids=["topk", "jumprelu", "normalized"],
 )
