@@ -59,6 +59,18 @@ def demo_split(world: DemoWorld, split: str) -> TokenSplit:
     return TokenSplit(split, f"{world.tokenizer_art.ref}:{split}", docs)
 
 
+def evaluate_demo_splits(
+    ws: Workspace,
+    base: Base,
+    saes: list[NamedSAE],
+    splits: list[str],
+    progress: Progress | None = None,
+) -> None:
+    """``evaluate`` the SAEs on each of the demo world's ``splits`` (stored ones are reused)."""
+    for split in splits:
+        evaluate(ws, base, saes, demo_split(base.world, split), progress=progress or Silent())
+
+
 def token_split(spec: str, base: Base, text_field: str = "text") -> TokenSplit:
     """A test split from a demo split name (demo base) or a text file / folder, tokenized for
     ``base``."""

@@ -7,7 +7,7 @@ import streamlit as st
 from ssae_core import jobs, plots, uploads
 from ssae_core.base import Base, BaseSpec, releases, save_spec
 from ssae_core.cli import launch
-from ssae_core.demo.world import DemoWorld, demo_summary
+from ssae_core.demo.world import DemoWorld, demo_summary, recall_by_kind
 from ssae_core.errors import LoadError
 from views import common
 
@@ -130,23 +130,6 @@ def demo_overview(world: DemoWorld) -> None:
         " level (the token names the concept) or the context level (the concept was mentioned"
         " earlier in the document). The linear probe on the raw activations shows the concept is"
         " there in the model; the gap to the GSAE is what a specialized SAE can close."
-    )
-
-
-def recall_by_kind(table: pd.DataFrame) -> pd.DataFrame:
-    """The world report's recall table (``gsae_token_recall``, ...) as one row per kind and
-    bucket with ``GSAE`` and ``linear probe`` columns (``plots.concept_recall_bars``)."""
-    if "gsae_token_recall" not in table:  # a report from before both kinds
-        return table.assign(
-            kind="token", GSAE=table.gsae_recall, **{"linear probe": table.probe_recall}
-        )
-    return pd.concat(
-        table[["bucket", "concepts"]].assign(
-            kind=kind,
-            GSAE=table[f"gsae_{kind}_recall"],
-            **{"linear probe": table[f"probe_{kind}_recall"]},
-        )
-        for kind in ("token", "context")
     )
 
 

@@ -42,7 +42,7 @@ def _ssaes_options(p: argparse.ArgumentParser) -> None:
 def run_build(args: argparse.Namespace) -> int:
     from ssae_core.base import BaseSpec, world_base
     from ssae_core.demo import world as demo_world
-    from ssae_core.evaluate import demo_split, evaluate
+    from ssae_core.evaluate import evaluate_demo_splits
     from ssae_core.sae_set import sae_set
 
     cfg = demo_world.DemoConfig.quick() if args.quick else demo_world.DemoConfig()
@@ -51,9 +51,8 @@ def run_build(args: argparse.Namespace) -> int:
     with common.progress(args) as progress:
         world = demo_world.build(cfg, ws, args.device, progress)
         base = world_base(world, BaseSpec(quick=args.quick))
-        gsae = sae_set(ws, base, [])  # evaluated everywhere, so every page works at once
-        for split in world.test_splits:
-            evaluate(ws, base, gsae, demo_split(world, split), progress=progress)
+        # the GSAE evaluated on every split, so every page works at once
+        evaluate_demo_splits(ws, base, sae_set(ws, base, []), world.test_splits, progress)
     summary = demo_world.demo_summary(world, time.time() - start)
     common.emit(summary, args.json, demo_world.format_demo_summary)
     return 0

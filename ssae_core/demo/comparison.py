@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from ssae_core import retrieval
 from ssae_core.config import Config
-from ssae_core.evaluate import demo_split, evaluate
+from ssae_core.evaluate import evaluate_demo_splits
 from ssae_core.progress import Progress, Silent
 from ssae_core.sae_set import sae_set
 from ssae_core.selection import run_selection, selection_activations
@@ -73,8 +73,7 @@ def evaluate_comparison(
     """Evaluate the GSAE and both sweeps on the subdomain's test and OOD splits: what the Compare
     page shows by default (artifacts already there are reused)."""
     saes = sae_set(ws, base, [arts.erm, arts.term])
-    for split in (f"{subdomain}_test", f"{subdomain}_ood"):
-        evaluate(ws, base, saes, demo_split(base.world, split), progress=progress or Silent())
+    evaluate_demo_splits(ws, base, saes, [f"{subdomain}_test", f"{subdomain}_ood"], progress)
 
 
 def find(base: Base, ws: Workspace, cfg: DemoComparisonConfig) -> DemoSSAEs | None:

@@ -373,6 +373,9 @@ def unigram_ce(train: np.ndarray, test: np.ndarray, vocab: int) -> float:
     return float(-np.log(counts[test] / counts.sum()).mean())
 
 
+PROBE = "linear probe"
+"""The linear-probe ceiling's name in recall tables."""
+
 RECALL_SCORES = {
     "gsae": "best_f1",
     "probe": "probe_f1",
@@ -393,6 +396,17 @@ def recall_table(per_concept: pd.DataFrame, threshold: float) -> pd.DataFrame:
         table = part if table is None else table.merge(part.drop(columns="concepts"), "outer")
     order = {b: i for i, b in enumerate(corpus.BUCKETS)}
     return table.sort_values("bucket", key=lambda s: s.map(order)).reset_index(drop=True)
+
+
+def recall_by_kind(table: pd.DataFrame) -> pd.DataFrame:
+    """``recall_table`` as one row per kind and bucket with ``GSAE`` and ``PROBE`` recall columns
+    (what ``plots.concept_recall_bars`` draws)."""
+    return pd.concat(
+        table[["bucket", "concepts"]].assign(
+            kind=kind, GSAE=table[f"gsae_{kind}_recall"], **{PROBE: table[f"probe_{kind}_recall"]}
+        )
+        for kind in KINDS
+    )
 
 
 def concept_scores(world: DemoWorld, progress: Progress) -> pd.DataFrame:
@@ -419,9 +433,6 @@ def concept_scores(world: DemoWorld, progress: Progress) -> pd.DataFrame:
         parts.append(part[keep])
     scores = pd.concat(parts).sort_values("concept_id")
     return world.concepts.merge(scores, on="concept_id", suffixes=("", "_test"))
-
-
-PROBE = "linear probe"
 
 
 def sae_concept_f1(world: DemoWorld, saes: dict, progress: Progress) -> pd.DataFrame:
