@@ -73,8 +73,10 @@ def test_frequencies_are_zipf_like(world):
     docs, labels = world
     table = corpus.concept_table(docs, labels)
     # Inside a domain, frequency falls with lexicon rank (Spearman strongly negative).
-    for domain in ["cooking", "physics"]:
-        counts = table[table.domain == domain]["count"].to_numpy()
+    # (Physics is counted on its own test split: the general corpus has few physics documents.)
+    in_physics = corpus.concept_table(docs, labels, "physics_test")
+    for domain, counted in [("cooking", table), ("physics", in_physics)]:
+        counts = counted[counted.domain == domain]["count"].to_numpy()
         ranks = np.arange(len(counts))
         rho = np.corrcoef(ranks, np.argsort(np.argsort(-counts)))[0, 1]
         assert rho > 0.7, (domain, rho)
@@ -110,3 +112,27 @@ def test_a_concept_predicts_the_words_after_it(world):
                 hits += words[i + 1] in writer.collocates(int(lab[i]))["adj"]
     assert total > 1000
     assert hits / total > 0.6  # by chance it would be 2 of 20 adjectives
+
+
+def test_names_give_the_vocabulary_a_long_tail(world):
+    """Each concept has its own made-up names, unlike any lexicon word, written right after a
+    mention of it; so most word types are rare, as in real text."""
+    docs, labels = world
+    concepts = corpus.all_concepts()
+    writer = corpus._Writer(SMALL, concepts)
+    owner = {name: c.id for c in concepts for name in writer.names[c.id]}
+    assert len(owner) == len(concepts) * SMALL.names_per_concept  # no name shared
+    assert not owner.keys() & corpus._written_words(concepts)
+    words = [w for text in docs.text for w in text.split()]
+    types, counts = np.unique(words, return_counts=True)
+    assert len(types) > 2000 and np.median(counts) < 10
+    after, mentions = 0, 0
+    for row in docs.sample(300, random_state=0).itertuples():
+        ws, lab = row.text.split(), labels[row.start : row.start + row.n_words]
+        for i, word in enumerate(ws):
+            if word in owner:
+                assert lab[i] == corpus.NO_CONCEPT
+                assert lab[i - 1] == owner[word], (word, ws[i - 1])
+                after += 1
+        mentions += np.sum((lab[1:] < 0) & (lab[:-1] >= 0))
+    assert 0.1 < after / mentions < 0.3  # name_prob = 0.2 of mentions

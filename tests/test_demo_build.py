@@ -124,3 +124,38 @@ def test_demo_ssaes_builds_and_evaluates_the_comparison_in_one_command(quick_bui
     for split in ("physics_test", "physics_ood"):
         for sae in saes:
             assert find_eval(ws, base, sae.ref, demo_split(quick_world, split)), (sae.label, split)
+
+
+def test_rare_token_coverage_against_a_plain_count(quick_build, quick_world):
+    """The report's rare-token coverage, recounted word by word: the tokens seen least often in
+    physics_test (the rarest log-spaced bucket), and which of them some feature that fires there
+    puts in its logit-lens top 10 (final LN's centering and scale, then W_U)."""
+    import numpy as np
+    import torch
+
+    from ssae_core.demo.world import rare_token_coverage
+
+    _, summary = quick_build
+    world, split = quick_world, "physics_test"
+    got = rare_token_coverage(world, split, k=10)
+    assert summary["rare_token_coverage"][split] == got
+    docs = world.split_tokens(split)
+    counts = {}
+    for t in np.concatenate(docs).tolist():
+        counts[t] = counts.get(t, 0) + 1
+    second_edge = int(np.floor(np.geomspace(1, max(counts.values()) + 1, 9))[1])
+    rarest = {t for t, c in counts.items() if c < max(second_edge, 2)}
+    model, sae = world.model, world.gsae
+    fired = set()
+    with torch.no_grad():
+        for d in docs:
+            _, cache = model.run_with_cache(torch.tensor([[world.tokenizer.bos_token_id, *d]]))
+            acts = cache[world.hook_name][0, 1:]
+            fired |= set(torch.nonzero(sae.encode(acts).amax(0) > 0).flatten().tolist())
+        covered = set()
+        for j in fired:
+            v = sae.W_dec[j] - sae.W_dec[j].mean()
+            logits = (v * model.ln_final.w) @ model.W_U
+            covered |= set(logits.topk(10).indices.tolist())
+    assert got["tokens"] == len(rarest) > 20
+    assert got["covered"] == len(rarest & covered)

@@ -67,7 +67,10 @@ def base(ws: Workspace) -> Base:
     loaded."""
     spec = base_spec(ws)
     if spec.source == "demo" and _demo(str(ws.root), demo_config().digest()) is None:
-        st.info("The demo world is not built yet: Home builds it on first launch (a few minutes).")
+        st.info(
+            "The demo world is not built yet: Home builds it on first launch (about eight minutes"
+            " on two CPU cores)."
+        )
         st.page_link("views/home.py", label="Go to Home", icon=":material/home:")
         st.stop()
     try:

@@ -112,6 +112,11 @@ def demo_overview(world: DemoWorld) -> None:
         f" nats). GSAE: {g['d_sae']} features at `{summary['hook_name']}`, explained variance"
         f" {g['explained_variance']:.3f}, {g['dead_fraction']:.1%} dead, CE {g['ce_clean']:.3f} →"
         f" {g['ce_spliced']:.3f} spliced in."
+        + "".join(
+            f" On {split}, {c['covered']} of its {c['tokens']} rarest tokens are in the logit-lens"
+            " top 10 of a GSAE feature."
+            for split, c in summary["rare_token_coverage"].items()
+        )
     )
     steps = summary["step_seconds"]
     st.caption(
@@ -154,7 +159,7 @@ def build_demo() -> None:
     st.subheader("Building the demo world")
     st.caption(
         "First launch: a synthetic corpus, a tiny language model and a general SAE are built on"
-        " this machine (a few minutes, once)."
+        " this machine (about eight minutes on two cores, once)."
     )
     job = launch.demo_build(common.quick())
     state = job.status(ws)

@@ -27,8 +27,9 @@ class DemoComparisonConfig(Config):
     """Selection method (dense is the paper's best but embeds the whole corpus first: minutes on
     a CPU)."""
     token_budget: int = 20_000
-    sparsity: tuple[float, ...] = (1.0, 2.0, 3.5, 6.0)
-    """L1 coefficients of the ERM and TERM sweeps."""
+    sparsity: tuple[float, ...] = (2.0, 3.5, 5.0, 8.0)
+    """L1 coefficients of the ERM and TERM sweeps (around the demo GSAE's own 5.0, so that
+    some SSAE sits at the GSAE's L0)."""
     tilt: float = 500.0
     """TERM's tilt t."""
     steps: int = 300

@@ -4,7 +4,9 @@ A document has one domain (a general topic or a subdomain) and one style. It pic
 few focus concepts (Zipf by rank inside its domain) and writes sentences from the
 style's templates, filling concept slots mostly with its focus concepts. So concept
 frequencies are Zipf-like inside each domain, subdomains are rare in the general
-corpus, and a word's concept depends on the document it is in.
+corpus, and a word's concept depends on the document it is in. A mention is sometimes
+followed by one of the concept's made-up names (Zipf over a dozen per concept), which
+gives the vocabulary a long tail of rare words, as real text's names and terms do.
 """
 
 from __future__ import annotations
@@ -41,8 +43,12 @@ class WorldConfig(Config):
     focus_prob: float = 0.7  # a concept slot takes one of the document's focus concepts
     collocate_prob: float = 0.9  # a style word is one of the last concept's collocates
     postpositive_prob: float = 0.5  # a concept mention is followed by one of its adjectives
+    names_per_concept: int = 12  # made-up rare words tied to each concept (the long tail)
+    name_prob: float = 0.2  # a concept mention is followed by one of its names
+    name_zipf: float = 1.1  # Zipf exponent over a concept's names
     max_doc_words: int = 127  # so that BOS + document fits a 128-token context
-    version: int = 1  # bump when the code that builds this artifact changes its output
+    version: int = 2  # bump when the code that builds this artifact changes its output
+    """2: concept names, a vocabulary with a long tail."""
 
 
 @dataclass(frozen=True)
@@ -91,6 +97,9 @@ class _Writer:
             for d, words in lexicon.STYLE.items()
         }
         self._collocates: dict[int, dict[str, list[str]]] = {}
+        taken = _written_words(concepts)
+        self.names = [lexicon.names(c.key, cfg.names_per_concept, taken) for c in concepts]
+        self.name_cum = _zipf_cum(cfg.names_per_concept, cfg.name_zipf)
 
     def draw_concept(self, rng: random.Random, domain: str) -> int:
         cum = self.cum[domain]
@@ -123,6 +132,10 @@ class _Writer:
                 words.extend(form)
                 labels.extend([cid] * len(form))
                 state["last"] = cid
+                if rng.random() < self.cfg.name_prob:  # "the entropy karuvi ..."
+                    cum = self.name_cum
+                    words.append(self.names[cid][bisect.bisect(cum, rng.random() * cum[-1])])
+                    labels.append(NO_CONCEPT)
                 if rng.random() < self.cfg.postpositive_prob:  # "the entropy thermal ..."
                     words.append(rng.choice(self.collocates(cid)["adj"]))
                     labels.append(NO_CONCEPT)
@@ -161,6 +174,16 @@ class _Writer:
             words += w
             labels += lab
         return words, labels
+
+
+def _written_words(concepts: list[Concept]) -> set[str]:
+    """Every word the lexicon and the templates write (names must differ from all of them)."""
+    words = {w for c in concepts for form in c.forms for w in form.split()}
+    words |= {
+        w for style in lexicon.STYLE.values() for t in style.values() for w in lexicon.word_list(t)
+    }
+    words |= {w for ts in templates.STYLES.values() for t in ts for w in t.split()}
+    return words
 
 
 def _split_rng(cfg: WorldConfig, split: str) -> random.Random:

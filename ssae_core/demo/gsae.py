@@ -22,17 +22,18 @@ from ssae_core.config import Config
 @dataclass(frozen=True)
 class GSAEConfig(Config):
     expansion: int = 8
-    l1: float = 3.5
-    steps: int = 1500
-    batch_size: int = 4096
+    l1: float = 5.0
+    steps: int = 20000
+    batch_size: int = 1024
     lr: float = 1e-3
     l1_warmup: float = 0.2  # share of steps
     lr_decay: float = 0.2  # share of steps
-    resample_every: int = 250  # steps; 0 turns resampling off
-    resample_until: float = 0.6  # share of steps after which no more resampling
+    resample_every: int = 1000  # steps; 0 turns resampling off
+    resample_until: float = 0.8  # share of steps after which no more resampling
     seed: int = 0
     layer: int = -1  # block whose hook_resid_post is encoded; -1: the middle block
-    version: int = 1  # bump when the code that builds this artifact changes its output
+    version: int = 2  # bump when the code that builds this artifact changes its output
+    """2: many small steps (20,000 of 1,024 tokens): concept features need the updates."""
 
 
 def new_sae(

@@ -5,8 +5,10 @@ form may span several words (every word of it is labelled with the concept). Con
 are listed from most to least frequent inside their domain: the generator draws them
 with Zipf weights by that rank. Some words are deliberately shared between domains
 ("field", "charge", "cell", "pressure", ...): which concept they express depends on
-the document, as it does in real text.
+the document, as it does in real text. ``names`` makes up each concept's rare name words.
 """
+
+import random
 
 GENERAL = {
     "cooking": (
@@ -359,6 +361,28 @@ def parse_block(block: str) -> list[tuple[str, list[str]]]:
         name, forms = line.split(":", 1)
         concepts.append((name.strip(), [f.strip() for f in forms.split(",") if f.strip()]))
     return concepts
+
+
+SYLLABLES = (
+    "ka ko ki ru ra ro ve va vi ze zo mi mo na ne lu lo ta te sh"
+    " dr gr br pl st tor mar len wix qu ul ob ix ar en"
+).split()
+
+
+def names(key: str, n: int, taken: set[str]) -> list[str]:
+    """``n`` made-up name words for the concept ``key`` (2-3 syllables), none in ``taken``.
+
+    Deterministic from ``key``; the names found are added to ``taken`` so that no two
+    concepts share one. They play the part of real text's rare proper nouns and terms.
+    """
+    rng = random.Random(f"names-{key}")
+    out: list[str] = []
+    while len(out) < n:
+        word = "".join(rng.choice(SYLLABLES) for _ in range(rng.randint(2, 3)))
+        if word not in taken:
+            taken.add(word)
+            out.append(word)
+    return out
 
 
 def word_list(text: str) -> list[str]:

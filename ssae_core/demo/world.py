@@ -17,7 +17,7 @@ import pandas as pd
 import torch
 from sae_lens import SAE
 
-from ssae_core import model_io
+from ssae_core import lens, model_io, tail
 from ssae_core.activations import collect
 from ssae_core.concepts import KINDS, heldout_feature_f1, probe_f1, recall_by_bucket, truths
 from ssae_core.config import Config
@@ -42,8 +42,9 @@ class TokenizerConfig(Config):
 @dataclass(frozen=True)
 class ReportConfig(Config):
     recall_threshold: float = 0.5
-    version: int = 2
-    """2: held-out thresholds, token- and context-level ground truth."""
+    lens_k: int = 10  # logit-lens tokens per feature for the rare-token coverage
+    version: int = 3
+    """2: held-out thresholds, token- and context-level ground truth. 3: rare-token coverage."""
 
 
 @dataclass(frozen=True)
@@ -350,6 +351,10 @@ def _build_report(world: DemoWorld, out: Path, progress: Progress) -> dict:
     table = recall_table(per_concept, world.config.report.recall_threshold)
     atomic_write_json(out / "recall_by_bucket.json", table.to_dict(orient="records"))
     d_model = world.model.cfg.d_model
+    coverage = {
+        split: rare_token_coverage(world, split, world.config.report.lens_k)
+        for split in (f"{sub}_test" for sub in world.subdomains)
+    }
     return {
         "lm": {
             "heldout_ce": gsae_metrics["ce_clean"],
@@ -363,8 +368,23 @@ def _build_report(world: DemoWorld, out: Path, progress: Progress) -> dict:
             "l0_target_max": d_model / 4,
         },
         "recall_by_bucket": table.to_dict(orient="records"),
+        "rare_token_coverage": coverage,
         "eval_seconds": round(time.time() - start, 2),
     }
+
+
+def rare_token_coverage(world: DemoWorld, split: str, k: int) -> dict:
+    """How saturated the GSAE's logit lens is on a split's rarest tokens (``tail``): the distinct
+    tokens of the rarest frequency bucket, and how many are in the top-``k`` of a feature that
+    fires on the split."""
+    docs = world.split_tokens(split)
+    tok = world.tokenizer
+    acts, _, _ = collect(world.model, world.hook_name, docs, tok.bos_token_id, tok.pad_token_id)
+    fired = (encode_rows(world.gsae, acts) > 0).any(0).cpu().numpy()
+    top, _ = lens.logit_lens(world.model, world.gsae.W_dec.detach(), k)
+    freq = tail.frequency_buckets(np.concatenate(docs))
+    rarest = tail.coverage_by_bucket(freq, tail.covered_tokens(top, fired)).iloc[0]
+    return {"tokens": int(rarest.tokens), "covered": int(rarest.covered), "share": rarest.share}
 
 
 def unigram_ce(train: np.ndarray, test: np.ndarray, vocab: int) -> float:
@@ -509,6 +529,7 @@ def demo_summary(world: DemoWorld, seconds: float) -> dict:
         "lm": {**report["lm"], "path": str(world.model_dir)},
         "gsae": {**report["gsae"], "path": str(world.gsae_dir)},
         "recall_by_bucket": report["recall_by_bucket"],
+        "rare_token_coverage": report["rare_token_coverage"],
         "step_seconds": step_seconds(world),
     }
 
@@ -560,4 +581,7 @@ def format_demo_summary(s: dict) -> str:
             f" {int(row['probe_recalled']):>3}/{int(row['concepts']):<3} probe"
             f" ({row['probe_recall']:.0%})"
         )
+    lines.append("  rarest-bucket tokens in the GSAE's logit-lens top-10 (tail-token coverage):")
+    for split, c in s["rare_token_coverage"].items():
+        lines.append(f"    {split:<18} {c['covered']:>4}/{c['tokens']:<4} ({c['share']:.0%})")
     return "\n".join(lines)
