@@ -123,7 +123,7 @@ def demo_overview(world: DemoWorld) -> None:
         f"Built on this machine in {sum(steps.values()):,.0f} s: "
         + ", ".join(f"{step} {sec:,.0f} s" for step, sec in steps.items())
         + ". Building the demo comparison on Compare (selection, two sweeps, evaluation) takes"
-        " a few minutes more on a CPU; later launches reuse everything."
+        " about three minutes more on two CPU cores; later launches reuse everything."
     )
 
     recall = recall_by_kind(pd.DataFrame(summary["recall_by_bucket"]))
