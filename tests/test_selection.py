@@ -64,11 +64,12 @@ def test_ranking_is_deterministic(setup, method):
 
 
 def test_retrieval_beats_random_on_precision(setup):
-    # The quick corpus holds about 2K tokens of physics: a 1.5K budget can be all physics.
+    # The quick corpus holds about 2K tokens of physics: a 1.5K budget can be all physics. A
+    # random pick of its ~15 documents hits the base rate (0.8% physics) give or take a document.
     precision = {
         m: _run(setup, m, budget=1500).summary["precision"] for m in ["random", "bm25", "dense"]
     }
-    assert precision["random"] < 0.1
+    assert precision["random"] < 0.25
     assert precision["bm25"] > precision["random"] + 0.5, precision
     assert precision["dense"] > precision["random"] + 0.5, precision
 
