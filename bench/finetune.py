@@ -7,7 +7,7 @@
    (``training_forward_pass`` + backward + Adam) at the same d_in, width and batch.
 2. An 8-value sparsity sweep as one stacked run vs 8 sequential single-SAE runs, each
    step including its read of the batch from an on-disk activation cache.
-3. TERM's per-step overhead over ERM.
+3. TERM's per-step overhead over ERM: a fixed t, a relative t, and t picked for a target ESS.
 4. Peak RSS of a finetuning run (fresh process) on a cache of N and 4N tokens.
 Timings are medians over interleaved repetitions (the machines are noisy).
 """
@@ -121,13 +121,23 @@ def bench_step(d_in, d_sae, batch, device, reps):
     }
 
 
+TILTS = {
+    "t=500": dict(tilt=500.0),
+    "t=1 relative": dict(tilt=1.0, tilt_scale="relative"),
+    "ESS 0.2": dict(target_ess=0.2),
+}
+
+
 def bench_term(d_in, d_sae, batch, device, reps):
+    """Per-step overhead over ERM of each way to tilt (the ESS target bisects t every step)."""
     x = torch.randn(batch, d_in, device=device)
     sae = gsae(d_in, d_sae)
-    erm = ours_step(sae, x, device)
-    term = ours_step(sae, x, device, cfg=FinetuneConfig(objective="term", tilt=500.0, steps=10**9))
-    t = median_times({"erm": erm, "term": term}, reps, device)
-    return {"shape": f"{d_in}x{d_sae}", "overhead": t["term"] / t["erm"] - 1}
+    fns = {"erm": ours_step(sae, x, device)}
+    for name, kw in TILTS.items():
+        cfg = FinetuneConfig(objective="term", steps=10**9, **kw)
+        fns[name] = ours_step(sae, x, device, cfg=cfg)
+    t = median_times(fns, reps, device)
+    return {"shape": f"{d_in}x{d_sae}", **{k: t[k] / t["erm"] - 1 for k in TILTS}}
 
 
 def synthetic_cache(ws: Workspace, n: int, d_in: int, tag: int):
@@ -243,7 +253,8 @@ def main() -> None:
         )
     for d_in, d_sae in shapes:
         r = bench_term(d_in, d_sae, args.batch, args.device, args.reps)
-        print(f"[term]  {r['shape']}: TERM (t=500) step vs ERM step: {r['overhead']:+.1%}")
+        for name in TILTS:
+            print(f"[term]  {r['shape']}: TERM ({name}) step vs ERM step: {r[name]:+.1%}")
     with tempfile.TemporaryDirectory() as tmp:
         for d_in, d_sae in shapes:
             r = bench_sweep(

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from sae_lens import SAE
 
+from ssae_core.train import FinetuneConfig
 from ssae_core.workspace import Artifact, Workspace
 
 if TYPE_CHECKING:
@@ -51,16 +52,19 @@ def sae_set(
 
 def ssae_group(ws: Workspace, art: Artifact) -> str:
     """A sweep's curve name: its selection method and objective, e.g. ``dense TERM t=500``."""
-    cfg = art.manifest["config"]
+    cfg = FinetuneConfig.from_dict(art.manifest["config"])
     method = "?"
     for ref in art.manifest["inputs"]:
         if ref.startswith("activations/"):
             for parent in ws.get(ref).manifest["inputs"]:
                 if parent.startswith("selection/"):
                     method = ws.get(parent).summary.get("method", "?")
-    return group_name(method, cfg["tilt"] if cfg["objective"] == "term" else None)
+    return group_name(method, cfg.tilt_label if cfg.objective == "term" else None)
 
 
-def group_name(method: str, tilt: float | None = None) -> str:
-    """The curve name of a sweep: ``dense ERM``, or ``dense TERM t=500`` when tilted."""
-    return f"{method} ERM" if tilt is None else f"{method} TERM t={tilt:g}"
+def group_name(method: str, tilt: float | str | None = None) -> str:
+    """The curve name of a sweep: ``dense ERM``, or when tilted ``dense TERM t=500`` (a tilt) or
+    ``dense TERM ESS 0.2`` (a tilt label, ``FinetuneConfig.tilt_label``)."""
+    if tilt is None:
+        return f"{method} ERM"
+    return f"{method} TERM " + (tilt if isinstance(tilt, str) else f"t={tilt:g}")

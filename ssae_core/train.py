@@ -20,7 +20,7 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -31,7 +31,13 @@ from ssae_core.config import Config
 from ssae_core.device import pick_device
 from ssae_core.errors import ConfigError, SSAEError, WorkspaceError
 from ssae_core.progress import Progress, Silent
-from ssae_core.sae_math import Variance, tilt_ess, tilted_mean
+from ssae_core.sae_math import (
+    Variance,
+    relative_tilted_mean,
+    tilt_ess,
+    tilt_for_ess,
+    tilted_mean,
+)
 from ssae_core.sae_stack import SAEStack
 from ssae_core.workspace import Artifact, Step, Workspace, atomic_write_bytes
 
@@ -47,7 +53,15 @@ class FinetuneConfig(Config):
     objective: Literal["erm", "term"] = "erm"
     """ERM (the mean loss) or TERM (the tilted mean, which weighs the worst items up)."""
     tilt: float = 0.0
-    """TERM's tilt t (the paper: 500 and larger); 0 is ERM."""
+    """TERM's tilt t (the paper: 500 and larger, on its loss scale); 0 is ERM."""
+    tilt_scale: Literal["absolute", "relative"] = "absolute"
+    """What t multiplies: the losses themselves (absolute, the paper's form: reproduces its t,
+    but what a t does depends on the loss scale, which differs by model and activation
+    normalization) or the losses divided by their batch mean (relative: t = 1 weighs a token
+    e-fold more per mean loss it is above the mean, on any model)."""
+    target_ess: float = 0.0
+    """If > 0 (TERM only, instead of a tilt): each batch, pick t so that the tilt's weights have
+    this effective sample share (1 = ERM, 1/N = the single worst item), e.g. 0.2."""
     item: Literal["token", "sequence"] = "token"
     """What one loss term of the objective is."""
     sparsity: tuple[float, ...] = (3.5,)
@@ -115,11 +129,34 @@ class FinetuneConfig(Config):
                 raise ConfigError(f"{name} must be positive.")
         if not (self.lr > 0 and np.isfinite(self.tilt) and 0 <= self.val_fraction < 1):
             raise ConfigError("lr must be > 0, tilt finite and val_fraction in [0, 1).")
+        self._validate_tilt()
         return self
+
+    def _validate_tilt(self) -> None:
+        if self.tilt_scale not in ("absolute", "relative"):
+            raise ConfigError(
+                f"tilt_scale must be 'absolute' or 'relative', not {self.tilt_scale!r}."
+            )
+        if not 0 <= self.target_ess <= 1:
+            raise ConfigError(f"target_ess must be in (0, 1] (or 0: off), not {self.target_ess}.")
+        if self.target_ess and (self.objective != "term" or self.tilt):
+            raise ConfigError(
+                "target_ess picks TERM's tilt each batch: use it with --objective term and no"
+                " --tilt."
+            )
 
     @property
     def tilt_used(self) -> float:
         return self.tilt if self.objective == "term" else 0.0
+
+    @property
+    def tilt_label(self) -> str:
+        """How this run tilts, for labels: "" (ERM), "t=500", "t=2 rel" or "ESS 0.2"."""
+        if self.objective != "term":
+            return ""
+        if self.target_ess:
+            return f"ESS {self.target_ess:g}"
+        return f"t={self.tilt:g}" + (" rel" if self.tilt_scale == "relative" else "")
 
 
 def lr_at(cfg: FinetuneConfig, step: int) -> float:
@@ -127,12 +164,31 @@ def lr_at(cfg: FinetuneConfig, step: int) -> float:
     return cfg.lr * min(1.0, (cfg.steps - step) / cfg.decay_steps)
 
 
-def objective(
-    token_loss: torch.Tensor, doc: np.ndarray, cfg: FinetuneConfig
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-SAE objective (K,) and the per-item losses (K, items) it is taken over."""
+class Objective(NamedTuple):
+    value: torch.Tensor
+    """Per SAE (K,): the mean or tilted mean of the item losses."""
+    items: torch.Tensor
+    """Per-item losses (K, items) it is taken over."""
+    tilt: torch.Tensor
+    """Per SAE (K,): the tilt t applied (to the losses, or to losses / their mean if relative)."""
+    ess: torch.Tensor
+    """Per SAE (K,): effective sample share of the item weights (1 for ERM)."""
+
+
+def objective(token_loss: torch.Tensor, doc: np.ndarray, cfg: FinetuneConfig) -> Objective:
+    """ERM's mean or TERM's tilted mean (absolute or relative, fixed t or t picked per batch for
+    ``cfg.target_ess``) of the per-item losses."""
     items = token_loss if cfg.item == "token" else _doc_means(token_loss, doc)
-    return tilted_mean(items, cfg.tilt_used), items
+    tilted = items.detach()
+    if cfg.tilt_scale == "relative" or cfg.target_ess:
+        tilted = tilted / tilted.mean(-1, keepdim=True).clamp_min(torch.finfo(items.dtype).tiny)
+    if cfg.target_ess:
+        t = tilt_for_ess(tilted, cfg.target_ess)
+    else:
+        t = torch.full(items.shape[:-1], cfg.tilt_used, dtype=items.dtype, device=items.device)
+    relative = cfg.tilt_scale == "relative" or cfg.target_ess
+    value = relative_tilted_mean(items, t) if relative else tilted_mean(items, cfg.tilt_used)
+    return Objective(value, items, t, tilt_ess(tilted, t))
 
 
 def _doc_means(token_loss: torch.Tensor, doc: np.ndarray) -> torch.Tensor:
@@ -219,15 +275,14 @@ def _train(
     doc = np.asarray(store.doc)[rows]
     stream = batch_stream(doc, cfg.batch_tokens, cfg.seed, cfg.item, start)
     progress.stage(
-        f"finetune {len(stack)} SAE(s), {cfg.objective}"
-        + (f" t={cfg.tilt:g}" if cfg.objective == "term" else ""),
+        f"finetune {len(stack)} SAE(s), {cfg.objective} {cfg.tilt_label}".rstrip(),
         cfg.steps,
     )
     progress.update(start)
     for step in range(start, cfg.steps):
         batch = next(stream)
         x = store.rows(rows[batch]).to(dev)
-        per_sae, items, out = train_step(stack, opt, x, doc[batch], cfg, step)
+        per_sae, tilt, out = train_step(stack, opt, x, doc[batch], cfg, step)
         if not torch.isfinite(per_sae).all():
             raise TrainingError(
                 f"The loss became {per_sae.tolist()} at step {step}; the last good checkpoint is"
@@ -235,7 +290,7 @@ def _train(
             )
         last_fired[out["fired"]] = step
         if step % cfg.log_every == 0 or step + 1 == cfg.steps:
-            log += _log_rows(step, stack, cfg, per_sae, items, out, last_fired)
+            log += _log_rows(step, stack, cfg, per_sae, tilt, out, last_fired)
             _write_live_log(run_dir, log)
         if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps:
             _save_checkpoint(run_dir / "checkpoint.pt", step + 1, stack, opt, last_fired, log)
@@ -255,17 +310,17 @@ def train_step(
 
     The SAEs go forward and backward one at a time (their gradients are independent),
     so memory holds one SAE's graph, not K; then one Adam step updates them all.
-    Returns (objective per SAE (K,), per-item losses (K, items), per-token outputs as in
+    Returns (objective per SAE (K,), (tilt, ESS) per SAE (2, K), per-token outputs as in
     ``SAEStack.forward``), detached; the caller checks the objective is finite.
     """
     opt.zero_grad(set_to_none=True)
-    per_sae, items, outs = [], [], []
+    per_sae, tilts, outs = [], [], []
     for i in range(len(stack)):
         out = stack.one(i, x)
-        value, item_losses = objective(out["loss"][None], doc, cfg)
-        value.sum().backward()
-        per_sae.append(value.detach())
-        items.append(item_losses.detach())
+        obj = objective(out["loss"][None], doc, cfg)
+        obj.value.sum().backward()
+        per_sae.append(obj.value.detach())
+        tilts.append(torch.cat([obj.tilt, obj.ess]))
         outs.append({k: v.detach() for k, v in out.items()})
     stack.before_step()
     for group in opt.param_groups:
@@ -274,16 +329,16 @@ def train_step(
     stack.after_step()
     return (
         torch.cat(per_sae),
-        torch.cat(items),
+        torch.stack(tilts, 1),
         {k: torch.stack([o[k] for o in outs]) for k in outs[0]},
     )
 
 
 @torch.no_grad()
-def _log_rows(step, stack, cfg, per_sae, items, out, last_fired) -> list[dict]:
+def _log_rows(step, stack, cfg, per_sae, tilt, out, last_fired) -> list[dict]:
     mse, sparsity, l0 = out["mse"].mean(1), out["sparsity"].mean(1), out["l0"].mean(1)
     dead = ((step - last_fired) >= cfg.dead_window) | (last_fired < 0)
-    ess = tilt_ess(items, cfg.tilt_used)
+    t, ess = tilt
     return [
         {
             "step": step,
@@ -294,6 +349,7 @@ def _log_rows(step, stack, cfg, per_sae, items, out, last_fired) -> list[dict]:
             "sparsity_term": float(sparsity[i]),
             "l0": float(l0[i]),
             "dead_fraction": float(dead[i].float().mean()),
+            "tilt": float(t[i]),
             "ess": float(ess[i]),
             "lr": lr_at(cfg, step),
         }

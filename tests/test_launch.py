@@ -21,6 +21,9 @@ def test_training_jobs_hold_the_device_they_train_on(monkeypatch):
     assert job.argv[-2:] == ("--device", "cpu")
     args = build_parser().parse_args(list(job.argv))
     assert (args.objective, args.tilt, args.steps, args.quick) == ("term", 5.0, 40, True)
+    by_ess = launch.finetune(BaseSpec(quick=True), "selection/k", "term", "1", 40, target_ess=0.2)
+    args = build_parser().parse_args(list(by_ess.argv))
+    assert (args.tilt, args.target_ess) == (0.0, 0.2) and by_ess.name != job.name
     demo = launch.demo_ssaes(BaseSpec(), "physics", "bm25")
     assert demo.name == launch.DEMO_SSAES and demo.resource == "train:cpu"
 

@@ -20,7 +20,7 @@ from sae_lens import (
 from ssae_core.activations import ActivationStore, CacheConfig, epoch_batches
 from ssae_core.errors import ConfigError
 from ssae_core.progress import Silent
-from ssae_core.sae_math import tilt_ess, tilted_mean
+from ssae_core.sae_math import relative_tilted_mean, tilt_ess, tilt_for_ess, tilted_mean
 from ssae_core.sae_stack import SAEStack
 from ssae_core.train import (
     FinetuneConfig,
@@ -112,6 +112,66 @@ def test_ess_is_one_for_erm_and_small_for_a_large_tilt():
     L = torch.rand(2, 100)
     assert torch.allclose(tilt_ess(L, 0.0), torch.ones(2))
     assert (tilt_ess(L, 1e4) < 0.05).all()
+
+
+def test_relative_tilt_weighs_by_loss_over_its_mean_and_ignores_the_loss_scale():
+    """The scale-free tilt's gradient is the softmax(t L / mean L)-weighted mean of the item
+    gradients (plain formula), so multiplying every loss by c multiplies the gradient by c and
+    leaves the weights as they were."""
+    torch.manual_seed(0)
+    X = torch.randn(20, 5, dtype=torch.float64)
+    w0 = torch.randn(5, dtype=torch.float64)
+    t = 3.0
+    grads = []
+    for c in (1.0, 250.0):
+        w = w0.clone().requires_grad_()
+        (grad,) = torch.autograd.grad(relative_tilted_mean(c * (X @ w).pow(2)[None], t).sum(), w)
+        losses = c * (X @ w0).pow(2)
+        weights = (
+            torch.exp(t * losses / losses.mean()) / torch.exp(t * losses / losses.mean()).sum()
+        )
+        expected = (weights[:, None] * c * 2 * (X @ w0)[:, None] * X).sum(0)
+        assert torch.allclose(grad, expected, rtol=1e-10)
+        grads.append(grad / c)
+    assert torch.allclose(grads[0], grads[1], rtol=1e-10)
+    L = torch.rand(3, 40, dtype=torch.float64) + 0.5
+    assert torch.allclose(relative_tilted_mean(L, 0.0), L.mean(-1))
+    assert torch.allclose(relative_tilted_mean(L, 1e9), L.amax(-1), rtol=1e-6)
+
+
+def test_a_tilt_per_row_equals_each_row_tilted_alone():
+    L = torch.rand(3, 30, dtype=torch.float64) * 4
+    t = torch.tensor([0.0, 0.7, 25.0], dtype=torch.float64)
+    rows = torch.stack([tilted_mean(L[i], float(t[i])) for i in range(3)])
+    assert torch.allclose(tilted_mean(L, t), rows, rtol=1e-12)
+    ess = torch.stack([tilt_ess(L[i], float(t[i])) for i in range(3)])
+    assert torch.allclose(tilt_ess(L, t), ess)
+
+
+def test_tilt_for_ess_reaches_the_target_share():
+    torch.manual_seed(1)
+    L = torch.cat([torch.rand(2, 500) * 3, torch.full((1, 500), 2.0)]).double()
+    for target in (0.9, 0.3, 0.05):
+        t = tilt_for_ess(L, target)
+        w = torch.exp(t[:, None] * L) / torch.exp(t[:, None] * L).sum(-1, keepdim=True)
+        share = 1 / (w.pow(2).sum(-1) * L.shape[-1])  # Kish's effective sample size / N
+        assert torch.allclose(share[:2], torch.full((2,), target, dtype=L.dtype), atol=1e-6)
+        assert t[2] == 0, "equal losses: no tilt changes the weights"
+    assert torch.equal(tilt_for_ess(L, 1.0), torch.zeros(3, dtype=L.dtype))
+
+
+def test_tilt_settings_are_checked():
+    for bad in (
+        dict(tilt_scale="log"),
+        dict(objective="term", target_ess=1.5),
+        dict(target_ess=0.2),
+        dict(objective="term", tilt=2.0, target_ess=0.2),
+    ):
+        with pytest.raises(ConfigError):
+            FinetuneConfig(**bad).validate()
+    assert FinetuneConfig(objective="term", target_ess=0.2).tilt_label == "ESS 0.2"
+    rel = FinetuneConfig(objective="term", tilt=2.0, tilt_scale="relative")
+    assert rel.validate().tilt_label == "t=2 rel"
 
 
 # --- the batched stack -------------------------------------------------------------------
@@ -211,6 +271,15 @@ def test_term_runs_stay_finite_at_huge_tilts(tmp_path):
         )
         log = pd.read_parquet(art.file("log.parquet"))
         assert np.isfinite(log.loss).all() and (log.ess < 0.2).all()
+
+
+def test_a_target_ess_run_picks_its_tilt_every_batch(tmp_path):
+    ws = Workspace(tmp_path)
+    cfg = FinetuneConfig(objective="term", target_ess=0.25, sparsity=(0.5,), **SMALL)
+    art = finetune(ws, random_sae(), "sae/test", activation_store(ws), cfg)
+    log = pd.read_parquet(art.file("log.parquet"))
+    assert np.allclose(log.ess, 0.25, atol=1e-4)
+    assert (log.tilt > 0).all() and log.tilt.nunique() > 1
 
 
 def test_sequence_items_keep_documents_whole():

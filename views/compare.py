@@ -13,8 +13,9 @@ defaults = common.comparison_defaults(ws, base)
 if base.world is not None and len(defaults) == 1:
     st.markdown(
         f"The demo comparison finetunes the GSAE on a **{cfg.method}** selection for"
-        f" **{cfg.subdomain}** ({cfg.token_budget:,} tokens) with ERM and with TERM (t ="
-        f" {cfg.tilt:g}), {len(cfg.sparsity)} L1 values each, then evaluates every SAE on"
+        f" **{cfg.subdomain}** ({cfg.token_budget:,} tokens) with ERM and with TERM"
+        f" (tilted to an effective sample share of {cfg.target_ess:g}), {len(cfg.sparsity)} L1"
+        " values each, then evaluates every SAE on"
         f" {cfg.subdomain}'s test and OOD splits: one job, and this page shows the results."
     )
     common.launch_button(

@@ -29,13 +29,30 @@ c1, c2, c3 = st.columns(3)
 objective = c1.radio(
     "Objective", ["erm", "term"], format_func=str.upper, horizontal=True, key="ft-obj"
 )
-tilt = c2.number_input(
-    "Tilt t",
-    0.0,
-    1e9,
-    500.0 if objective == "term" else 0.0,
+TILT_MODES = {
+    "ess": "effective sample share (scale-free)",
+    "relative": "t on loss / batch mean (scale-free)",
+    "absolute": "t on the raw loss (the paper's t)",
+}
+mode = c2.selectbox(
+    "Tilt by",
+    list(TILT_MODES),
+    format_func=TILT_MODES.get,
     disabled=objective == "erm",
-    key="ft-tilt",
+    key="ft-tilt-mode",
+    help=(
+        "TERM weighs each token's loss by softmax(t · loss). The paper's t = 500 is set against"
+        " its loss scale: on losses of 100 or more it puts all weight on one token. A share of"
+        " 0.2 means the weights are as concentrated as an even spread over 20% of the batch."
+    ),
+)
+tilt = c2.number_input(
+    "Effective sample share" if mode == "ess" else "Tilt t",
+    0.0,
+    1.0 if mode == "ess" else 1e9,
+    {"ess": 0.2, "relative": 1.0, "absolute": 500.0}[mode],
+    disabled=objective == "erm",
+    key=f"ft-tilt-{mode}",
 )
 steps = c3.number_input("Steps", 10, 100_000, 1000 if not common.quick() else 40, key="ft-steps")
 arch = base.sae.cfg.architecture()
@@ -61,8 +78,10 @@ job = launch.finetune(
     objective,
     l1,
     steps,
-    tilt,
+    0.0 if mode == "ess" else tilt,
     extra=quick_run if common.quick() else (),
+    tilt_scale="absolute" if mode == "ess" else mode,
+    target_ess=tilt if mode == "ess" else 0.0,
 )
 device = job.resource.split(":", 1)[1]
 
@@ -92,7 +111,8 @@ rows = [
     {
         "key": a.key,
         "objective": a.manifest["config"]["objective"],
-        "tilt": a.manifest["config"]["tilt"],
+        "tilt": train.FinetuneConfig.from_dict(a.manifest["config"]).tilt_label,
+        "mean ESS": pd.read_parquet(a.file("log.parquet"), columns=["ess"]).ess.mean(),
         "steps": a.manifest["config"]["steps"],
         "sparsity": ", ".join(f"{v:g}" for v in a.manifest["config"]["sparsity"]),
         "train tokens": a.summary["train_tokens"],

@@ -11,6 +11,8 @@ from ssae_core.workspace import Workspace
 FINETUNE_OPTIONS = [
     "objective",
     "tilt",
+    "tilt_scale",
+    "target_ess",
     "sparsity",
     "steps",
     "item",

@@ -100,12 +100,17 @@ def finetune(
     steps: int,
     tilt: float = 0.0,
     extra: Sequence[str] = (),
+    tilt_scale: str = "absolute",
+    target_ess: float = 0.0,
 ) -> JobSpec:
-    """A sparsity sweep on a selection (``sparsity``: comma-separated values)."""
+    """A sparsity sweep on a selection (``sparsity``: comma-separated values); TERM tilts by a
+    fixed ``tilt`` (on the ``tilt_scale``) or, if ``target_ess`` > 0, to that effective share."""
     argv = ["finetune", *base_args(spec), "--selection", selection_ref, "--objective", objective]
     argv += ["--l1", sparsity, "--steps", str(int(steps))]
-    if objective == "term":
-        argv += ["--tilt", str(tilt)]
+    if objective == "term" and target_ess:
+        argv += ["--target-ess", str(target_ess)]
+    elif objective == "term":
+        argv += ["--tilt", str(tilt), "--tilt-scale", tilt_scale]
     return _training("finetune", [*argv, *extra])
 
 

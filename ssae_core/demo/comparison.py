@@ -30,12 +30,15 @@ class DemoComparisonConfig(Config):
     sparsity: tuple[float, ...] = (2.0, 3.5, 5.0, 8.0)
     """L1 coefficients of the ERM and TERM sweeps (around the demo GSAE's own 5.0, so that
     some SSAE sits at the GSAE's L0)."""
-    tilt: float = 500.0
-    """TERM's tilt t."""
+    target_ess: float = 0.2
+    """TERM's effective sample share: each batch's tilt is picked so that the weights are as
+    concentrated as an even spread over this share of the tokens (the paper's t = 500 puts
+    all weight on one token at this world's loss scale)."""
     steps: int = 300
     batch_tokens: int = 4096
     lr: float = 1e-4
-    version: int = 1
+    version: int = 2
+    """2: TERM by effective sample share, not t = 500."""
 
     @classmethod
     def quick(cls) -> DemoComparisonConfig:
@@ -47,7 +50,7 @@ def _configs(cfg: DemoComparisonConfig):
     return (
         retrieval.SelectionConfig(method=cfg.method, token_budget=cfg.token_budget),
         erm,
-        replace(erm, objective="term", tilt=cfg.tilt),
+        replace(erm, objective="term", target_ess=cfg.target_ess),
     )
 
 
