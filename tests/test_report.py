@@ -55,12 +55,12 @@ def test_report_writes_every_figure_and_the_numbers(sweeps, quick_build, tmp_pat
     numbers = json.loads(proc.stdout)
     assert len(numbers["metrics"]) == 2 * (1 + 4)
     assert {(r["split"], r["group"]) for r in numbers["auc"]} == {
-        (s, g) for s in ("physics_test", "physics_ood") for g in ("bm25 ERM", "bm25 TERM ESS 0.2")
+        (s, g) for s in ("physics_test", "physics_ood") for g in ("bm25 ERM", "bm25 TERM t=500")
     }
     assert [r["group"] for r in numbers["matched_l0"]].count("GSAE") == 1 and len(
         numbers["matched_l0"]
     ) == 3
-    assert {r["sae"] for r in numbers["tail_coverage"]} == {"GSAE", "bm25 ERM", "bm25 TERM ESS 0.2"}
+    assert {r["sae"] for r in numbers["tail_coverage"]} == {"GSAE", "bm25 ERM", "bm25 TERM t=500"}
     assert {"bucket", "concepts", "GSAE"} <= set(numbers["concept_recall"][0])
     page = out.read_text()
     for div in (
