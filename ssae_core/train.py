@@ -294,7 +294,8 @@ def _train(
             _write_live_log(run_dir, log)
         if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps:
             _save_checkpoint(run_dir / "checkpoint.pt", step + 1, stack, opt, last_fired, log)
-        progress.update(1, loss=float(per_sae.mean()), l0=float(out["l0"].mean()))
+        shown = {"ess": float(tilt[1].mean())} if cfg.objective == "term" else {}
+        progress.update(1, loss=float(per_sae.mean()), l0=float(out["l0"].mean()), **shown)
     return pd.DataFrame(log)
 
 
