@@ -8,7 +8,7 @@
 2. An 8-value sparsity sweep as one stacked run vs 8 sequential single-SAE runs, each
    step including its read of the batch from an on-disk activation cache.
 3. TERM's per-step overhead over ERM: a fixed t, a relative t, and t picked for a target ESS.
-4. Peak RSS of a finetuning run (fresh process) on a cache of N and 4N tokens.
+4. Peak RSS of a finetuning run (fresh process, the cache written by another) on N and 4N tokens.
 Timings are medians over interleaved repetitions (the machines are noisy).
 """
 
@@ -21,6 +21,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -191,9 +192,26 @@ def bench_sweep(d_in, d_sae, batch, device, reps, ws):
     }
 
 
+def _anon_mib() -> float:
+    """Anonymous resident memory of this process (heap, tensors; not file pages), MiB."""
+    for line in open("/proc/self/status"):
+        if line.startswith("RssAnon:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def child_rss(root: str, n: int, d_in: int, d_sae: int, batch: int, steps: int) -> dict:
+    """Peak memory of finetuning on a cache of ``n`` tokens; with ``steps`` 0, only writes the
+    cache (in its own process, so that writing it does not count towards the run's peak).
+
+    Two peaks: ``peak_rss_mib`` (the kernel's high-water mark, which also counts the cache's
+    file pages while a batch read has them mapped: reclaimable page cache) and
+    ``peak_anon_mib`` (anonymous memory, sampled every 5 ms: what the run itself holds).
+    """
     ws = Workspace(root)
     acts = synthetic_cache(ws, n, d_in, n)
+    if not steps:
+        return {}
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     cfg = FinetuneConfig(
         sparsity=(1.0, 4.0),
@@ -202,12 +220,22 @@ def child_rss(root: str, n: int, d_in: int, d_sae: int, batch: int, steps: int) 
         checkpoint_every=10**6,
         val_fraction=0.001,
     )
+    peak_anon, done = [_anon_mib()], threading.Event()
+
+    def sample():
+        while not done.wait(0.005):
+            peak_anon[0] = max(peak_anon[0], _anon_mib())
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
     finetune(ws, gsae(d_in, d_sae), "sae/bench", acts, cfg, "cpu")
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    done.set()
+    sampler.join()
     return {
         "tokens": n,
         "dataset_mib": n * d_in * 4 / 2**20,
-        "peak_rss_mib": peak,
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_anon_mib": peak_anon[0],
         "rss_before_mib": before,
     }
 
@@ -216,13 +244,14 @@ def bench_memory(n: int, d_in: int, d_sae: int, batch: int) -> list[dict]:
     out = []
     with tempfile.TemporaryDirectory() as tmp:
         for size in (n, 4 * n):
-            cmd = [
-                sys.executable,
-                __file__,
-                "--child-rss",
-                json.dumps([tmp, size, d_in, d_sae, batch, 30]),
-            ]
-            res = subprocess.run(cmd, capture_output=True, text=True, check=True)
+            for steps in (0, 30):
+                cmd = [
+                    sys.executable,
+                    __file__,
+                    "--child-rss",
+                    json.dumps([tmp, size, d_in, d_sae, batch, steps]),
+                ]
+                res = subprocess.run(cmd, capture_output=True, text=True, check=True)
             out.append(json.loads(res.stdout.strip().splitlines()[-1]))
     return out
 
@@ -272,6 +301,10 @@ def main() -> None:
             f" {r['peak_rss_mib']:.0f} MiB"
         )
     print(f"[rss]   dataset x4 -> peak RSS x{large['peak_rss_mib'] / small['peak_rss_mib']:.3f}")
+    print(
+        f"[anon]  {small['peak_anon_mib']:.0f} vs {large['peak_anon_mib']:.0f} MiB anonymous:"
+        f" dataset x4 -> x{large['peak_anon_mib'] / small['peak_anon_mib']:.3f}"
+    )
 
 
 if __name__ == "__main__":

@@ -186,8 +186,10 @@ class ActivationStore:
     """Read access to an activation cache that never maps the whole file at once.
 
     ``rows`` opens the memmap, copies the requested rows and unmaps it again, so the
-    pages a training run touches are not kept resident: peak memory follows the batch,
-    not the dataset.
+    pages a training run touches are not kept resident: the run's own (anonymous) memory
+    follows the batch, not the dataset. While one batch is read, the kernel's read-around
+    can map most of the file for a moment; those are reclaimable page-cache pages, and
+    the process's high-water RSS counts them (``bench/finetune.py`` reports both).
     """
 
     def __init__(self, art: Artifact):
