@@ -63,11 +63,11 @@ meaning = {
 }.get(arch, "sparsity value")
 l1 = st.text_input(
     f"Sparsity values (one SSAE each; {meaning} for this {arch} GSAE)",
-    "1,2,3.5,6" if base.world is not None else "",
+    "2,3.5,5,8" if base.world is not None else "",
     key="ft-l1",
     help=(
-        "The demo world's GSAE trains well at 1-6; for another GSAE start near the value it was"
-        " trained with."
+        "The demo world's GSAE was trained at 5 (values around it give SSAEs near its L0); for"
+        " another GSAE start near the value it was trained with."
     ),
 )
 
