@@ -167,8 +167,6 @@ def lr_at(cfg: FinetuneConfig, step: int) -> float:
 class Objective(NamedTuple):
     value: torch.Tensor
     """Per SAE (K,): the mean or tilted mean of the item losses."""
-    items: torch.Tensor
-    """Per-item losses (K, items) it is taken over."""
     tilt: torch.Tensor
     """Per SAE (K,): the tilt t applied (to the losses, or to losses / their mean if relative)."""
     ess: torch.Tensor
@@ -177,18 +175,18 @@ class Objective(NamedTuple):
 
 def objective(token_loss: torch.Tensor, doc: np.ndarray, cfg: FinetuneConfig) -> Objective:
     """ERM's mean or TERM's tilted mean (absolute or relative, fixed t or t picked per batch for
-    ``cfg.target_ess``) of the per-item losses."""
+    ``cfg.target_ess``) of the per-item losses (tokens or documents)."""
     items = token_loss if cfg.item == "token" else _doc_means(token_loss, doc)
-    tilted = items.detach()
-    if cfg.tilt_scale == "relative" or cfg.target_ess:
+    relative = cfg.tilt_scale == "relative" or cfg.target_ess > 0
+    tilted = items.detach()  # what t multiplies
+    if relative:
         tilted = tilted / tilted.mean(-1, keepdim=True).clamp_min(torch.finfo(items.dtype).tiny)
     if cfg.target_ess:
         t = tilt_for_ess(tilted, cfg.target_ess)
     else:
         t = torch.full(items.shape[:-1], cfg.tilt_used, dtype=items.dtype, device=items.device)
-    relative = cfg.tilt_scale == "relative" or cfg.target_ess
     value = relative_tilted_mean(items, t) if relative else tilted_mean(items, cfg.tilt_used)
-    return Objective(value, items, t, tilt_ess(tilted, t))
+    return Objective(value, t, tilt_ess(tilted, t))
 
 
 def _doc_means(token_loss: torch.Tensor, doc: np.ndarray) -> torch.Tensor:
@@ -225,7 +223,7 @@ def finetune(
     ``Workspace.find_chain``).
 
     The ``ssae`` artifact holds ``sae_<i>/`` (SAELens format, one per sparsity value),
-    ``log.parquet`` (per logged step and SAE: loss, mse, sparsity, L0, dead, ESS, lr) and
+    ``log.parquet`` (per logged step and SAE: loss, mse, sparsity, L0, dead, tilt t, ESS, lr) and
     ``val.parquet`` (final metrics on the held-out documents).
     """
     cfg.validate()
@@ -282,7 +280,7 @@ def _train(
     for step in range(start, cfg.steps):
         batch = next(stream)
         x = store.rows(rows[batch]).to(dev)
-        per_sae, tilt, out = train_step(stack, opt, x, doc[batch], cfg, step)
+        per_sae, tilting, out = train_step(stack, opt, x, doc[batch], cfg, step)
         if not torch.isfinite(per_sae).all():
             raise TrainingError(
                 f"The loss became {per_sae.tolist()} at step {step}; the last good checkpoint is"
@@ -290,11 +288,11 @@ def _train(
             )
         last_fired[out["fired"]] = step
         if step % cfg.log_every == 0 or step + 1 == cfg.steps:
-            log += _log_rows(step, stack, cfg, per_sae, tilt, out, last_fired)
+            log += _log_rows(step, stack, cfg, per_sae, tilting, out, last_fired)
             _write_live_log(run_dir, log)
         if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps:
             _save_checkpoint(run_dir / "checkpoint.pt", step + 1, stack, opt, last_fired, log)
-        shown = {"ess": float(tilt[1].mean())} if cfg.objective == "term" else {}
+        shown = {"ess": float(tilting[1].mean())} if cfg.objective == "term" else {}
         progress.update(1, loss=float(per_sae.mean()), l0=float(out["l0"].mean()), **shown)
     return pd.DataFrame(log)
 
@@ -336,10 +334,10 @@ def train_step(
 
 
 @torch.no_grad()
-def _log_rows(step, stack, cfg, per_sae, tilt, out, last_fired) -> list[dict]:
+def _log_rows(step, stack, cfg, per_sae, tilting, out, last_fired) -> list[dict]:
     mse, sparsity, l0 = out["mse"].mean(1), out["sparsity"].mean(1), out["l0"].mean(1)
     dead = ((step - last_fired) >= cfg.dead_window) | (last_fired < 0)
-    t, ess = tilt
+    t, ess = tilting
     return [
         {
             "step": step,
