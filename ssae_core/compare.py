@@ -176,3 +176,30 @@ def concept_recall(
     )
     names = list(dict.fromkeys(long.sae))
     return table[["kind", "bucket", "concepts", *names]].reset_index(drop=True)
+
+
+ERROR_QUANTILES = (0.5, 0.9, 0.99, 0.999)
+"""Quantiles of the per-token squared error the error-tail table shows (TERM aims at the top)."""
+
+
+def error_tail(
+    norms: pd.DataFrame, quantiles: tuple[float, ...] = ERROR_QUANTILES, points: int = 40
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(table, curve) of the per-token squared error ``||x - x_hat||²`` per SAE, from
+    ``dark_matter.error_norms`` rows (sae, error_norm).
+
+    Table: tokens, mean, the ``quantiles`` (columns ``p50``, ``p90``, ...) and the mean of the
+    worst 1% of tokens (at least one). Curve: the squared error at quantiles 1 - s for tail
+    shares s log-spaced from 0.5 to 0.001: where ERM and TERM should differ.
+    """
+    shares = np.geomspace(0.5, 1e-3, points)
+    rows, curves = [], []
+    for sae, part in norms.groupby("sae", sort=False):
+        sq = np.sort(part.error_norm.to_numpy(dtype=np.float64) ** 2)
+        worst = sq[-max(1, int(np.ceil(len(sq) / 100))) :]
+        row = {"sae": sae, "tokens": len(sq), "mean": sq.mean()}
+        row.update({f"p{100 * q:g}": np.quantile(sq, q) for q in quantiles})
+        rows.append({**row, "worst_1pct_mean": worst.mean()})
+        curve = pd.DataFrame({"tail_share": shares, "squared_error": np.quantile(sq, 1 - shares)})
+        curves.append(curve.assign(sae=sae))
+    return pd.DataFrame(rows), pd.concat(curves, ignore_index=True)

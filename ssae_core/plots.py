@@ -270,6 +270,28 @@ def count_rank(table: pd.DataFrame, colors: dict[str, str] | None = None) -> go.
     )
 
 
+def error_tail(curves: pd.DataFrame, colors: dict[str, str] | None = None) -> go.Figure:
+    """The upper tail of each SAE's per-token squared error (``compare.error_tail``)."""
+    fig = go.Figure()
+    for sae, part in curves.groupby("sae", sort=False):
+        fig.add_scatter(
+            x=part.tail_share,
+            y=part.squared_error,
+            name=sae,
+            mode="lines+markers",
+            marker=dict(size=4),
+            line=dict(color=(colors or SERIES_COLORS).get(sae)),
+        )
+    fig.update_xaxes(type="log", autorange="reversed")
+    fig.update_yaxes(type="log")
+    return _layout(
+        fig,
+        "Worst tokens' reconstruction error (upper tail of the per-token distribution)",
+        "share of tokens with a larger error (1 − quantile; log, worst to the right)",
+        "‖x − x̂‖² at that quantile (squared activation units)",
+    )
+
+
 def count_differences(
     diffs: dict[str, np.ndarray], baseline: str, colors: dict[str, str] | None = None
 ) -> go.Figure:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 import plotly.graph_objects as go
 
-from ssae_core import compare, plots
+from ssae_core import compare, dark_matter, plots
 from ssae_core.evaluate import EvalConfig, TokenSplit, evaluate
 from ssae_core.progress import Progress, Silent
 from ssae_core.sae_set import NamedSAE
@@ -91,6 +91,9 @@ def compare_saes(
     result.figures["count_rank"] = plots.count_rank(ranks, colors)
     if diffs:
         result.figures["count_differences"] = plots.count_differences(diffs, "GSAE", colors)
+    table, curve = _error_tail(base, saes, result.matched, splits[0], progress)
+    result.tables["error_tail"] = table
+    result.figures["error_tail"] = plots.error_tail(curve, colors)
     if base.world is not None:
         chosen = {r.ref for r in result.matched.itertuples()}
         recall = compare.concept_recall(
@@ -105,6 +108,19 @@ def compare_saes(
     return result
 
 
+ERROR_TOKENS = 20_000
+"""Tokens (the in-domain split's first documents) the per-token error distribution is taken on."""
+
+
+def _error_tail(base, saes, matched: pd.DataFrame, split: TokenSplit, progress: Progress):
+    """``compare.error_tail`` of the matched-L0 SAEs (one per sweep) on the in-domain split."""
+    progress.stage(f"per-token errors on {split.name}", None)
+    by_ref = {s.ref: s.sae for s in saes}
+    acts = dark_matter.first_tokens(base, split.docs, ERROR_TOKENS)
+    chosen = {row.group: by_ref[row.ref] for row in matched.itertuples()}
+    return compare.error_tail(dark_matter.error_norms(chosen, acts.x))
+
+
 def to_html(result: Comparison, title: str = "SSAE Studio: SAE comparison") -> str:
     """One self-contained HTML page: metrics, AUC and matched-L0 tables, then every figure."""
     tables = {
@@ -114,6 +130,10 @@ def to_html(result: Comparison, title: str = "SSAE Studio: SAE comparison") -> s
             ["split", "group", "label", "l0", "ppl_spliced"]
         ],
     }
+    if "error_tail" in result.tables:
+        tables["Per-token squared error, matched-L0 SAEs, in-domain split"] = result.tables[
+            "error_tail"
+        ]
     return page(title, tables, result.figures)
 
 

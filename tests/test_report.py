@@ -62,6 +62,12 @@ def test_report_writes_every_figure_and_the_numbers(sweeps, quick_build, tmp_pat
     ) == 3
     assert {r["sae"] for r in numbers["tail_coverage"]} == {"GSAE", "bm25 ERM", "bm25 TERM t=500"}
     assert {"bucket", "concepts", "GSAE"} <= set(numbers["concept_recall"][0])
+    tail = {r["sae"]: r for r in numbers["error_tail"]}
+    assert set(tail) == {"GSAE", "bm25 ERM", "bm25 TERM t=500"}
+    for r in tail.values():
+        assert (
+            0 < r["p50"] <= r["p90"] <= r["p99"] <= r["p99.9"] and r["worst_1pct_mean"] >= r["p99"]
+        )
     page = out.read_text()
     for div in (
         "pareto_physics_test",
@@ -70,6 +76,7 @@ def test_report_writes_every_figure_and_the_numbers(sweeps, quick_build, tmp_pat
         "tail_cumulative",
         "count_rank",
         "count_differences",
+        "error_tail",
         "concept_recall",
     ):
         assert f'id="{div}"' in page, div
@@ -101,3 +108,28 @@ def test_evaluate_cli_prints_the_metrics_and_reuses_artifacts(sweeps, quick_buil
         "evaluate", "--quick", "--workspace", str(root), "--split", "astrology", check=False
     )
     assert proc.returncode == 1 and "no split 'astrology'" in proc.stderr
+
+
+def test_error_tail_against_a_plain_sort():
+    """Quantiles and the worst 1% of the per-token squared error, recomputed by sorting."""
+    import numpy as np
+    import pandas as pd
+
+    from ssae_core.compare import error_tail
+
+    rng = np.random.default_rng(0)
+    norms = {"GSAE": rng.exponential(size=250), "ERM": rng.exponential(size=40)}
+    frame = pd.concat(pd.DataFrame({"sae": k, "error_norm": v}) for k, v in norms.items())
+    table, curve = error_tail(frame)
+    for row in table.itertuples():
+        sq = sorted(float(v) ** 2 for v in norms[row.sae])
+        n = len(sq)
+        worst = sq[-((n + 99) // 100) :]  # 3 of 250, 1 of 40
+        assert row.tokens == n and row.mean == pytest.approx(sum(sq) / n)
+        assert row.worst_1pct_mean == pytest.approx(sum(worst) / len(worst))
+        # numpy's default quantile: linear between the order statistics around q (n - 1)
+        position = 0.9 * (n - 1)
+        lo, frac = int(position), position - int(position)
+        assert row.p90 == pytest.approx(sq[lo] + frac * (sq[lo + 1] - sq[lo]))
+    top = curve[curve.sae == "GSAE"].sort_values("tail_share")
+    assert top.squared_error.is_monotonic_decreasing and top.tail_share.min() == pytest.approx(1e-3)

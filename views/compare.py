@@ -3,7 +3,7 @@
 import streamlit as st
 
 from ssae_core.cli import launch
-from ssae_core.report import to_html
+from ssae_core.report import ERROR_TOKENS, to_html
 from views import common
 
 ws, base = common.page("Compare GSAE · SSAE · tilted SSAE")
@@ -70,10 +70,19 @@ for name in (
     "tail_cumulative",
     "count_rank",
     "count_differences",
+    "error_tail",
     "concept_recall",
 ):
     if name in result.figures:
         st.plotly_chart(result.figures[name], key=name)
+    if name == "error_tail":
+        st.dataframe(result.tables["error_tail"], hide_index=True)
+        st.caption(
+            "Squared error ‖x − x̂‖² per token of the in-domain split's first"
+            f" {ERROR_TOKENS:,} tokens, for the SAEs at matched L0: quantiles and the mean of the"
+            " worst 1%. TERM weighs the worst tokens up, so it should lower the top of this"
+            " distribution."
+        )
 st.download_button(
     "Download the HTML report",
     lambda: to_html(result).encode(),
