@@ -48,7 +48,7 @@ mode = c2.selectbox(
 )
 tilt = c2.number_input(
     "Effective sample share" if mode == "ess" else "Tilt t",
-    0.0,
+    0.001 if mode == "ess" else 0.0,
     1.0 if mode == "ess" else 1e9,
     {"ess": 0.2, "relative": 1.0, "absolute": 500.0}[mode],
     disabled=objective == "erm",
