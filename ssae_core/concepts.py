@@ -159,10 +159,7 @@ def fit_thresholds(
     key = feats[entry] * n_concepts + concept
     order = torch.argsort(key, stable=True)  # (feature, concept) groups, ranked order inside
     entry, concept, key = entry[order], concept[order], key[order]
-    new = torch.ones_like(key, dtype=torch.bool)
-    new[1:] = key[1:] != key[:-1]
-    group_start = torch.cummax(torch.where(new, torch.arange(len(key)), 0), 0).values
-    tp = (torch.arange(len(key)) - group_start + 1).double()
+    tp = (torch.arange(len(key)) - _run_starts(key) + 1).double()
     k = (tie_end[entry] - start[entry] + 1).double()
     f1 = 2 * tp / (k + positives[concept])
     best = torch.zeros(n_concepts, dtype=torch.float64)
@@ -189,14 +186,19 @@ def _prefix_bounds(feats: torch.Tensor, vals: torch.Tensor):
     """Per ranked activation: the index where its feature's run starts, and the last index of its
     run of tied values (a threshold keeps every tied value or none)."""
     idx = torch.arange(len(feats))
-    first = torch.ones_like(feats, dtype=torch.bool)
-    first[1:] = feats[1:] != feats[:-1]
-    start = torch.cummax(torch.where(first, idx, 0), 0).values
-    last = torch.ones_like(first)
+    start = _run_starts(feats)
+    last = torch.ones_like(feats, dtype=torch.bool)
     last[:-1] = (feats[1:] != feats[:-1]) | (vals[1:] != vals[:-1])
     marks = torch.where(last, idx, len(feats)).flip(0)
     tie_end = torch.cummin(marks, 0).values.flip(0)
     return start, tie_end
+
+
+def _run_starts(values: torch.Tensor) -> torch.Tensor:
+    """Per position, the index where its run of equal consecutive ``values`` starts."""
+    new = torch.ones_like(values, dtype=torch.bool)
+    new[1:] = values[1:] != values[:-1]
+    return torch.cummax(torch.where(new, torch.arange(len(values)), 0), 0).values
 
 
 def _labelled_pairs(rows: torch.Tensor, truth: torch.Tensor):

@@ -7,7 +7,7 @@ import streamlit as st
 from ssae_core import jobs, plots, uploads
 from ssae_core.base import Base, BaseSpec, releases, save_spec
 from ssae_core.cli import launch
-from ssae_core.demo.world import DemoWorld, demo_summary, recall_by_kind
+from ssae_core.demo.world import PROBE, DemoWorld, demo_summary, recall_by_kind
 from ssae_core.errors import LoadError
 from views import common
 
@@ -127,7 +127,7 @@ def demo_overview(world: DemoWorld) -> None:
     )
 
     recall = recall_by_kind(pd.DataFrame(summary["recall_by_bucket"]))
-    series = {"GSAE": "GSAE", "linear probe": "linear probe"}
+    series = {name: name for name in ("GSAE", PROBE)}
     st.plotly_chart(plots.concept_recall_bars(recall, series), key="recall")
     st.caption(
         "A concept counts as recalled when one SAE feature, with an activation threshold chosen"
