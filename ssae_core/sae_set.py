@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import pandas as pd
 from sae_lens import SAE
 
 from ssae_core.train import FinetuneConfig
@@ -34,24 +35,21 @@ def sae_set(
 
     out = [NamedSAE(base.ref, "GSAE", base.sae, "GSAE")] if include_gsae else []
     device = str(base.model.cfg.device)
-    groups = [ssae_group(ws, art) for art in ssae_arts]
-    for art, group in zip(ssae_arts, groups):
-        if groups.count(group) > 1:  # two sweeps that differ in steps, lr, ...: tell them apart
-            group = f"{group} [{art.key[:4]}]"
+    groups = [ssae_groups(ws, art) for art in ssae_arts]
+    everywhere = [g for gs in groups for g in dict.fromkeys(gs)]
+    for art, names in zip(ssae_arts, groups):
+        sparsity = FinetuneConfig.from_dict(art.manifest["config"]).stack_sparsity
         for i, sae in enumerate(load_ssaes(art, device)):
-            out.append(
-                NamedSAE(
-                    f"{art.ref}#{i}",
-                    f"{group} λ={art.manifest['config']['sparsity'][i]:g}",
-                    sae,
-                    group,
-                )
-            )
+            group = names[i]
+            if everywhere.count(group) > 1:  # sweeps that differ in steps, lr, ...: tell apart
+                group = f"{group} [{art.key[:4]}]"
+            out.append(NamedSAE(f"{art.ref}#{i}", f"{group} λ={sparsity[i]:g}", sae, group))
     return out
 
 
-def ssae_group(ws: Workspace, art: Artifact) -> str:
-    """A sweep's curve name: its selection method and objective, e.g. ``dense TERM t=500``."""
+def ssae_groups(ws: Workspace, art: Artifact) -> list[str]:
+    """The curve name of each SSAE of a finetuning artifact (in SAE order): its selection method
+    and objective, e.g. ``dense ERM``, ``dense TERM t=500``, ``dense TERM ESS 0.2``."""
     cfg = FinetuneConfig.from_dict(art.manifest["config"])
     method = "?"
     for ref in art.manifest["inputs"]:
@@ -59,7 +57,19 @@ def ssae_group(ws: Workspace, art: Artifact) -> str:
             for parent in ws.get(ref).manifest["inputs"]:
                 if parent.startswith("selection/"):
                     method = ws.get(parent).summary.get("method", "?")
-    return group_name(method, cfg.tilt_label if cfg.objective == "term" else None)
+    names = [group_name(method, label or None) for label in cfg.curve_labels]
+    return [names[i // len(cfg.sparsity)] for i in range(len(cfg.stack_sparsity))]
+
+
+def curve_ess(ws: Workspace, ssae_arts: list[Artifact]) -> dict[str, float]:
+    """Curve name -> mean effective sample share of its tilt weights over training (1 for ERM):
+    what a tilt did, shown next to it."""
+    out = {}
+    for art in ssae_arts:
+        names = ssae_groups(ws, art)
+        log = pd.read_parquet(art.file("log.parquet"), columns=["sae", "ess"])
+        out.update(log.groupby(log.sae.map(names.__getitem__)).ess.mean().astype(float).to_dict())
+    return out
 
 
 def group_name(method: str, tilt: float | str | None = None) -> str:

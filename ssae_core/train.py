@@ -62,6 +62,12 @@ class FinetuneConfig(Config):
     target_ess: float = 0.0
     """If > 0 (TERM only, instead of a tilt): each batch, pick t so that the tilt's weights have
     this effective sample share (1 = ERM, 1/N = the single worst item), e.g. 0.2."""
+    tilt_sweep: tuple[float, ...] = ()
+    """TERM only, instead of one tilt: a tilt sweep in this one run, one SSAE per (t, sparsity
+    value) pair (t read on the ``tilt_scale``)."""
+    ess_sweep: tuple[float, ...] = ()
+    """TERM only, instead of one tilt: a sweep of target effective sample shares in this one run,
+    one SSAE per (share, sparsity value) pair, e.g. 1 0.5 0.2 0.05 (1 is ERM)."""
     item: Literal["token", "sequence"] = "token"
     """What one loss term of the objective is."""
     sparsity: tuple[float, ...] = (3.5,)
@@ -137,26 +143,67 @@ class FinetuneConfig(Config):
             raise ConfigError(
                 f"tilt_scale must be 'absolute' or 'relative', not {self.tilt_scale!r}."
             )
-        if not 0 <= self.target_ess <= 1:
-            raise ConfigError(f"target_ess must be in (0, 1] (or 0: off), not {self.target_ess}.")
-        if self.target_ess and (self.objective != "term" or self.tilt):
+        shares = (self.target_ess, *self.ess_sweep)
+        if not all(0 <= e <= 1 for e in shares) or 0 in self.ess_sweep:
             raise ConfigError(
-                "target_ess picks TERM's tilt each batch: use it with --objective term and no"
-                " --tilt."
+                f"Effective sample shares must be in (0, 1] (target_ess 0: off); got {shares}."
+            )
+        if not all(np.isfinite(t) for t in self.tilt_sweep):
+            raise ConfigError(f"tilt_sweep values must be finite; got {list(self.tilt_sweep)}.")
+        given = [bool(v) for v in (self.tilt, self.target_ess, self.tilt_sweep, self.ess_sweep)]
+        if sum(given) > 1 or (self.objective != "term" and sum(given[1:])):
+            raise ConfigError(
+                "Give TERM one of --tilt, --target-ess, --tilt-sweep or --ess-sweep, with"
+                " --objective term."
             )
 
     @property
-    def tilt_used(self) -> float:
-        return self.tilt if self.objective == "term" else 0.0
+    def tilts(self) -> tuple[Tilt, ...]:
+        """The run's tilts, one per curve; SSAE i has ``tilts[i // len(sparsity)]`` and
+        ``sparsity[i % len(sparsity)]``."""
+        relative = self.tilt_scale == "relative"
+        if self.objective != "term":
+            return (Tilt(),)
+        if self.ess_sweep:
+            return tuple(Tilt(ess=e) for e in self.ess_sweep)
+        if self.tilt_sweep:
+            return tuple(Tilt(t, relative=relative) for t in self.tilt_sweep)
+        return (Tilt(self.tilt, self.target_ess, relative),)
+
+    @property
+    def curve_labels(self) -> list[str]:
+        """Per curve (tilt) of the run: "" (ERM) or how it tilts, e.g. "t=500", "t=2 rel",
+        "ESS 0.2"."""
+        return [t.label if self.objective == "term" else "" for t in self.tilts]
 
     @property
     def tilt_label(self) -> str:
-        """How this run tilts, for labels: "" (ERM), "t=500", "t=2 rel" or "ESS 0.2"."""
-        if self.objective != "term":
-            return ""
-        if self.target_ess:
-            return f"ESS {self.target_ess:g}"
-        return f"t={self.tilt:g}" + (" rel" if self.tilt_scale == "relative" else "")
+        """How this run tilts, for labels: "" (ERM), "t=500", "ESS 0.2" or a sweep's labels."""
+        return ", ".join(self.curve_labels)
+
+    @property
+    def stack_sparsity(self) -> tuple[float, ...]:
+        """The sparsity value of every SSAE of the run, in SAE order (tilt-major)."""
+        return self.sparsity * len(self.tilts)
+
+    def tilt_of(self, sae: int) -> Tilt:
+        return self.tilts[sae // len(self.sparsity)]
+
+
+class Tilt(NamedTuple):
+    """How one SSAE weighs its items: a fixed t (on the losses, or on losses / their batch mean
+    if ``relative``) or, if ``ess`` > 0, the t each batch that gives that effective sample
+    share. ``Tilt()`` is ERM."""
+
+    t: float = 0.0
+    ess: float = 0.0
+    relative: bool = False
+
+    @property
+    def label(self) -> str:
+        if self.ess:
+            return f"ESS {self.ess:g}"
+        return f"t={self.t:g}" + (" rel" if self.relative else "")
 
 
 def lr_at(cfg: FinetuneConfig, step: int) -> float:
@@ -173,19 +220,19 @@ class Objective(NamedTuple):
     """Per SAE (K,): effective sample share of the item weights (1 for ERM)."""
 
 
-def objective(token_loss: torch.Tensor, doc: np.ndarray, cfg: FinetuneConfig) -> Objective:
+def objective(token_loss: torch.Tensor, doc: np.ndarray, item: str, tilt: Tilt) -> Objective:
     """ERM's mean or TERM's tilted mean (absolute or relative, fixed t or t picked per batch for
-    ``cfg.target_ess``) of the per-item losses (tokens or documents)."""
-    items = token_loss if cfg.item == "token" else _doc_means(token_loss, doc)
-    relative = cfg.tilt_scale == "relative" or cfg.target_ess > 0
+    a target share) of the per-item losses (``item``: tokens or documents)."""
+    items = token_loss if item == "token" else _doc_means(token_loss, doc)
+    relative = tilt.relative or tilt.ess > 0
     tilted = items.detach()  # what t multiplies
     if relative:
         tilted = tilted / tilted.mean(-1, keepdim=True).clamp_min(torch.finfo(items.dtype).tiny)
-    if cfg.target_ess:
-        t = tilt_for_ess(tilted, cfg.target_ess)
+    if tilt.ess:
+        t = tilt_for_ess(tilted, tilt.ess)
     else:
-        t = torch.full(items.shape[:-1], cfg.tilt_used, dtype=items.dtype, device=items.device)
-    value = relative_tilted_mean(items, t) if relative else tilted_mean(items, cfg.tilt_used)
+        t = torch.full(items.shape[:-1], tilt.t, dtype=items.dtype, device=items.device)
+    value = relative_tilted_mean(items, t) if relative else tilted_mean(items, tilt.t)
     return Objective(value, t, tilt_ess(tilted, t))
 
 
@@ -218,11 +265,12 @@ def finetune(
     progress: Progress | None = None,
     step: Step | None = None,
 ) -> Artifact:
-    """Train one SSAE per sparsity value from ``gsae`` on the cached activations ``acts``
-    (``step``: how the artifact is obtained, default ``ws.build``; see
+    """Train one SSAE per (tilt, sparsity value) of ``cfg`` from ``gsae`` on the cached activations
+    ``acts`` (``step``: how the artifact is obtained, default ``ws.build``; see
     ``Workspace.find_chain``).
 
-    The ``ssae`` artifact holds ``sae_<i>/`` (SAELens format, one per sparsity value),
+    The ``ssae`` artifact holds ``sae_<i>/`` (SAELens format, one per SSAE in
+    ``cfg.stack_sparsity`` order),
     ``log.parquet`` (per logged step and SAE: loss, mse, sparsity, L0, dead, tilt t, ESS, lr) and
     ``val.parquet`` (final metrics on the held-out documents).
     """
@@ -233,7 +281,9 @@ def finetune(
 
     def build(out: Path) -> dict:
         dev = pick_device(device)
-        stack = SAEStack(gsae, cfg.sparsity, cfg.jumprelu_bandwidth, cfg.normalize_decoder).to(dev)
+        stack = SAEStack(
+            gsae, cfg.stack_sparsity, cfg.jumprelu_bandwidth, cfg.normalize_decoder
+        ).to(dev)
         store = ActivationStore(acts)
         train_rows, val_rows = split_rows(np.asarray(store.doc), cfg.val_fraction, cfg.seed)
         log = _train(stack, store, train_rows, cfg, run_dir, progress)
@@ -316,7 +366,7 @@ def train_step(
     per_sae, tilts, outs = [], [], []
     for i in range(len(stack)):
         out = stack.one(i, x)
-        obj = objective(out["loss"][None], doc, cfg)
+        obj = objective(out["loss"][None], doc, cfg.item, cfg.tilt_of(i))
         obj.value.sum().backward()
         per_sae.append(obj.value.detach())
         tilts.append(torch.cat([obj.tilt, obj.ess]))
@@ -455,5 +505,5 @@ def load_ssaes(art: Artifact, device: str = "cpu") -> list:
 
     return [
         SAE.load_from_disk(art.file(f"sae_{i}"), device=device)
-        for i in range(len(art.manifest["config"]["sparsity"]))
+        for i in range(len(FinetuneConfig.from_dict(art.manifest["config"]).stack_sparsity))
     ]

@@ -15,7 +15,7 @@ from ssae_core.study import claims as cl
 from ssae_core.study.config import StudyConfig
 from ssae_core.study.write import MARKER, markdown, write_outputs
 
-CFG = StudyConfig(subdomains=("physics",), seeds=(0, 1), tilts=(1.0, 500.0))
+CFG = StudyConfig(subdomains=("physics",), seeds=(0, 1))
 
 
 def curve(group: str, split: str, l0s, ppls) -> list[dict]:
@@ -47,6 +47,33 @@ def test_curve_ppl_is_the_mean_over_the_common_l0_range():
     ).set_index("group")
     assert (middle.l0_lo.iloc[0], middle.l0_hi.iloc[0]) == (25.0, 35.0)
     assert middle.loc["dense ERM", "mean_ppl"] == pytest.approx(30.0)
+
+
+def test_tail_claim_orders_the_tilts_by_the_share_they_produced():
+    """ "Increasingly with tilt" reads each curve's measured ESS: t = 500 is the strongest here."""
+    shares = {"GSAE": 1, "dense ERM": 2, "dense TERM ESS 0.5": 3, "dense TERM ESS 0.2": 4}
+    shares |= {"dense TERM ESS 0.05": 5, "dense TERM t=500": 6}
+    ess = {"dense ERM": 1.0, "dense TERM ESS 0.5": 0.5, "dense TERM ESS 0.2": 0.2}
+    ess |= {"dense TERM ESS 0.05": 0.05, "dense TERM t=500": 0.001}
+    coverage, tilt_ess = [], []
+    for seed in (0, 1):
+        for group, covered in shares.items():
+            for bucket in (1, 2, 3, 4):  # the rarer half: buckets 1 and 2
+                coverage.append(
+                    dict(subdomain="physics", seed=seed, sae=group, bucket=bucket, tokens=10)
+                    | dict(covered=covered if bucket <= 2 else 10)
+                )
+        tilt_ess += [dict(subdomain="physics", seed=seed, group=g, ess=e) for g, e in ess.items()]
+    claim = cl.claim_tail(CFG, pd.DataFrame(coverage), pd.DataFrame(tilt_ess))
+    assert [p.verdict for p in claim.parts] == ["holds"] * 3
+    assert claim.parts[2].text.endswith("dense TERM ESS 0.05 < dense TERM t=500)")
+    # t = 500 now covers less than ESS 0.05: coverage no longer increases with the tilt
+    coverage = [
+        r | {"covered": 4.5} if r["sae"] == "dense TERM t=500" and r["bucket"] <= 2 else r
+        for r in coverage
+    ]
+    claim = cl.claim_tail(CFG, pd.DataFrame(coverage), pd.DataFrame(tilt_ess))
+    assert [p.verdict for p in claim.parts] == ["holds", "holds", "does not hold"]
 
 
 def test_part_verdicts_count_cells():
@@ -239,6 +266,8 @@ def test_study_quick_end_to_end(quick_build, tmp_path):
         "dense ERM",
         "bm25+tracin ERM",
         "dense+tracin ERM",
+        "dense TERM ESS 0.5",
+        "dense TERM ESS 0.1",
         "dense TERM t=500",
     } <= methods
     text = (out / "STUDY.md").read_text()

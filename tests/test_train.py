@@ -166,12 +166,19 @@ def test_tilt_settings_are_checked():
         dict(objective="term", target_ess=1.5),
         dict(target_ess=0.2),
         dict(objective="term", tilt=2.0, target_ess=0.2),
+        dict(ess_sweep=(0.5, 0.2)),
+        dict(objective="term", ess_sweep=(0.5, 0.0)),
+        dict(objective="term", ess_sweep=(0.5,), tilt_sweep=(1.0,)),
+        dict(objective="term", tilt_sweep=(1.0, float("inf"))),
     ):
         with pytest.raises(ConfigError):
             FinetuneConfig(**bad).validate()
     assert FinetuneConfig(objective="term", target_ess=0.2).tilt_label == "ESS 0.2"
     rel = FinetuneConfig(objective="term", tilt=2.0, tilt_scale="relative")
     assert rel.validate().tilt_label == "t=2 rel"
+    sweep = FinetuneConfig(objective="term", ess_sweep=(1.0, 0.2), sparsity=(1.0, 2.0, 3.0))
+    assert sweep.validate().curve_labels == ["ESS 1", "ESS 0.2"]
+    assert sweep.stack_sparsity == (1.0, 2.0, 3.0) * 2 and sweep.tilt_of(4).ess == 0.2
 
 
 # --- the batched stack -------------------------------------------------------------------
@@ -211,6 +218,31 @@ def test_sweep_trains_the_same_weights_as_separate_runs(tmp_path):
                 value,
                 name,
             )
+
+
+def test_a_tilt_sweep_trains_what_one_run_per_tilt_trains(tmp_path):
+    ws = Workspace(tmp_path)
+    acts, sae = activation_store(ws), random_sae()
+    term = FinetuneConfig(objective="term", sparsity=(0.1, 1.0), **SMALL)
+    sweeps = [
+        (term.replace(ess_sweep=(1.0, 0.2)), [dict(target_ess=1.0), dict(target_ess=0.2)], "ess"),
+        (term.replace(tilt_sweep=(0.0, 3.0)), [dict(tilt=0.0), dict(tilt=3.0)], "tilt"),
+    ]
+    for cfg, alone, column in sweeps:
+        art = finetune(ws, sae, "sae/test", acts, cfg)
+        together = load_ssaes(art)
+        assert len(together) == 4 and len(art.summary["val"]) == 4
+        log = pd.read_parquet(art.file("log.parquet"))
+        second = alone[1]["target_ess" if column == "ess" else "tilt"]
+        assert np.allclose(log[log.sae >= 2][column], second, atol=1e-4)
+        assert (log[log.sae < 2].tilt == 0).all(), "ESS 1 and t = 0 are ERM"
+        for j, kw in enumerate(alone):
+            separate = load_ssaes(finetune(ws, sae, "sae/test", acts, term.replace(**kw)))
+            for k in range(2):
+                for name in ("W_enc", "b_enc", "W_dec", "b_dec"):
+                    assert torch.allclose(
+                        getattr(together[2 * j + k], name), getattr(separate[k], name), atol=1e-5
+                    ), (kw, k, name)
 
 
 def test_training_lowers_the_loss_keeps_unit_decoder_rows_and_logs(tmp_path):

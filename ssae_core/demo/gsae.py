@@ -9,7 +9,7 @@ while are re-initialized towards badly reconstructed inputs, so that few stay de
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from sae_lens import StandardSAE, StandardSAEConfig
@@ -36,6 +36,20 @@ class GSAEConfig(Config):
     """2: many small steps (20,000 of 1,024 tokens): concept features need the updates."""
 
 
+@dataclass(frozen=True)
+class MatchedL0Config(Config):
+    """A GSAE trained like ``gsae`` but with its L1 coefficient steered during training so that
+    its L0 lands near ``target_l0``: GSAEs of several widths at one L0 (a width series)."""
+
+    gsae: GSAEConfig = field(default_factory=GSAEConfig)
+    target_l0: float = 10.0
+    version: int = 1
+
+
+STEER_GAIN = 0.002  # per step: L1 *= (L0 / target) ** gain; ~500 steps to halve an L0 error
+STEER_EMA = 0.02  # weight of the newest batch's L0 in the running L0 the steering reads
+
+
 def new_sae(
     d_in: int, d_sae: int, hook_name: str, model_name: str, context_size: int
 ) -> StandardSAE:
@@ -55,8 +69,13 @@ def train_gsae(
     sae: StandardSAE,
     device: torch.device,
     progress: Callable[[int, dict], None] | None = None,
+    target_l0: float = 0.0,
 ) -> dict:
-    """Train ``sae`` in place on the rows of ``acts``; returns the final step's stats."""
+    """Train ``sae`` in place on the rows of ``acts``; returns the final step's stats.
+
+    With ``target_l0`` > 0 the L1 coefficient is steered from ``cfg.l1`` after its warm-up and
+    until the learning rate decays: each step it is multiplied by (running L0 / target) **
+    ``STEER_GAIN``, an integral controller on log L0; then it stays where it is."""
     gen = torch.Generator().manual_seed(cfg.seed)
     sae.to(device)
     with torch.no_grad():
@@ -69,9 +88,11 @@ def train_gsae(
     opt = torch.optim.Adam(sae.parameters(), lr=cfg.lr, betas=(0.9, 0.999))
     last_fired = torch.zeros(sae.cfg.d_sae, dtype=torch.long)
     stats: dict = {}
+    warmup = max(1, cfg.l1_warmup * cfg.steps)
+    steer, l0_run = 1.0, None
     for step in range(cfg.steps):
         x = acts[torch.randint(len(acts), (cfg.batch_size,), generator=gen)].to(device)
-        l1 = cfg.l1 * min(1.0, (step + 1) / max(1, cfg.l1_warmup * cfg.steps))
+        l1 = cfg.l1 * steer * min(1.0, (step + 1) / warmup)
         loss, mse, sparsity, f = sae_math.per_token_loss(
             x, sae.W_enc, sae.b_enc, sae.W_dec, sae.b_dec, l1
         )
@@ -91,11 +112,15 @@ def train_gsae(
             and step < cfg.resample_until * cfg.steps
         ):
             _resample(sae, opt, x, last_fired < step - cfg.resample_every, gen)
+        l0 = (f > 0).float().sum(-1).mean().item()
+        if target_l0 and warmup <= step < (1 - cfg.lr_decay) * cfg.steps:
+            l0_run = l0 if l0_run is None else (1 - STEER_EMA) * l0_run + STEER_EMA * l0
+            steer *= (max(l0_run, 1e-3) / target_l0) ** STEER_GAIN
         stats = {
             "step": step + 1,
             "loss": loss.mean().item(),
             "mse": mse.mean().item(),
-            "l0": (f > 0).float().sum(-1).mean().item(),
+            "l0": l0,
             "l1_coefficient": l1,
         }
         if progress:

@@ -285,7 +285,14 @@ def _build_lm(cfg: lm.LMConfig, corpus_art, tok_art, out: Path, device, progress
 
 
 def _build_gsae(
-    cfg: DemoConfig, corpus_art, tok_art, lm_art, out: Path, device, progress: Progress
+    cfg: DemoConfig,
+    corpus_art,
+    tok_art,
+    lm_art,
+    out: Path,
+    device,
+    progress: Progress,
+    target_l0: float = 0.0,
 ) -> dict:
     world = CorpusView(corpus_art, tok_art)
     model_dir = lm_art.path / LM_SUBDIR
@@ -302,29 +309,48 @@ def _build_gsae(
     )
     progress.stage("train GSAE", cfg.gsae.steps)
     stats = gsae.train_gsae(
-        cfg.gsae, acts, sae, device, lambda s, st: progress.update(1, l0=st["l0"], mse=st["mse"])
+        cfg.gsae,
+        acts,
+        sae,
+        device,
+        lambda s, st: progress.update(1, l0=st["l0"], mse=st["mse"]),
+        target_l0,
     )
     sae.save_model(out)
     return {"train_tokens": int(len(acts)), "final": stats}
 
 
 def gsae_widths(
-    world: DemoWorld, expansions: list[int], workspace: Workspace, progress: Progress | None = None
+    world: DemoWorld,
+    expansions: list[int],
+    workspace: Workspace,
+    progress: Progress | None = None,
+    target_l0: float = 0.0,
 ) -> dict[int, SAE]:
-    """GSAEs of other widths (d_sae = expansion x d_in), trained like the world's own, by d_sae.
+    """GSAEs of other widths (d_sae = expansion x d_in), trained like the world's own, by d_sae;
+    with ``target_l0`` > 0, each with its L1 coefficient steered to that L0
+    (``gsae.MatchedL0Config``).
 
-    For width series (dark matter: does nonlinear FVU stay flat as SAEs grow?). The
-    world's own expansion returns its GSAE artifact; the others are built once.
+    For width series (dark matter: does nonlinear FVU stay flat as SAEs grow?). Each is
+    built once.
     """
     progress = progress or Silent()
     out = {}
     for e in expansions:
         cfg = world.config.replace(gsae=world.config.gsae.replace(expansion=e))
+        key = gsae.MatchedL0Config(cfg.gsae, target_l0) if target_l0 else cfg.gsae
         art = workspace.build(
             "sae",
-            cfg.gsae,
+            key,
             lambda d, cfg=cfg: _build_gsae(
-                cfg, world.corpus_art, world.tokenizer_art, world.lm_art, d, world.device, progress
+                cfg,
+                world.corpus_art,
+                world.tokenizer_art,
+                world.lm_art,
+                d,
+                world.device,
+                progress,
+                target_l0,
             ),
             [world.lm_art.ref],
         )

@@ -42,7 +42,13 @@ def run_study(
     start = time.time()
     base = load_base(BaseSpec(quick=cfg.quick), ws, device, progress)
     own = base.sae.cfg.d_sae // base.sae.cfg.d_in
-    widths = gsae_widths(base.world, [e for e in cfg.widths if e != own], ws, progress)
+    widths = gsae_widths(
+        base.world,
+        [e for e in cfg.widths if e != own],
+        ws,
+        progress,
+        target_l0=base.world.report["gsae"]["l0"],
+    )
     cells, figures = [], {}
     for subdomain in cfg.subdomains:
         for seed in cfg.seeds:
@@ -59,7 +65,9 @@ def run_study(
         f" {QUICK_NOTE if cfg.quick else 'the full demo world'};"
         f" subdomains {', '.join(cfg.subdomains)}; seeds {', '.join(map(str, cfg.seeds))};"
         f" {len(cfg.sparsity)} L1 values per sweep, {cfg.steps} steps of {cfg.batch_tokens} tokens;"
-        f" TERM tilts {', '.join(f'{t:g}' for t in cfg.tilts)} on {cfg.tilt_method}; autointerp"
+        f" TERM on {cfg.tilt_method} at effective sample shares"
+        f" {', '.join(f'{e:g}' for e in cfg.ess_sweep)} and the paper's"
+        f" t = {', '.join(f'{t:g}' for t in cfg.paper_tilts)}; autointerp"
         f" backend {backend.label}. The cells took {compute / 60:.1f} min to compute (their own"
         f" timings, stored with them); this run took {(time.time() - start) / 60:.1f} min, reusing"
         " every stored step."

@@ -14,7 +14,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import pandas as pd
 import plotly.io as pio
 
 from ssae_core import dark_matter, features, plots, retrieval
@@ -22,7 +21,7 @@ from ssae_core.autointerp.run import AutointerpConfig, prepare, results_table, r
 from ssae_core.evaluate import demo_split, evaluate, load_features
 from ssae_core.progress import Progress
 from ssae_core.report import compare_saes
-from ssae_core.sae_set import NamedSAE, group_name, sae_set, ssae_group
+from ssae_core.sae_set import NamedSAE, curve_ess, group_name, sae_set
 from ssae_core.selection import run_selection, selection_activations
 from ssae_core.study.config import StudyConfig
 from ssae_core.train import FinetuneConfig, finetune
@@ -36,22 +35,27 @@ GSAE = "GSAE"
 
 
 def sweeps(cfg: StudyConfig, seed: int) -> dict[str, tuple[str, FinetuneConfig]]:
-    """Curve name -> (selection method, finetuning config): an ERM sweep per method, TERM sweeps on
-    one."""
+    """Job name -> (selection method, finetuning config): an ERM sweep per method; on one method,
+    the TERM ESS sweep in one job and the paper's tilts in another."""
     erm = FinetuneConfig.short(cfg.sparsity, cfg.steps, cfg.batch_tokens, cfg.lr, seed=seed)
     runs = {group_name(m): (m, erm) for m in cfg.methods}
-    for t in cfg.tilts:
-        runs[group_name(cfg.tilt_method, t)] = (
+    term = replace(erm, objective="term")
+    runs[f"{cfg.tilt_method} TERM ESS sweep"] = (
+        cfg.tilt_method,
+        replace(term, ess_sweep=cfg.ess_sweep),
+    )
+    if cfg.paper_tilts:
+        runs[f"{cfg.tilt_method} TERM paper tilts"] = (
             cfg.tilt_method,
-            replace(erm, objective="term", tilt=t),
+            replace(term, tilt_sweep=cfg.paper_tilts),
         )
     return runs
 
 
 def focus_groups(cfg: StudyConfig) -> list[str]:
     """The curves compared one SAE each (at the GSAE's L0): GSAE, the TERM method's ERM sweep, its
-    TERM sweeps."""
-    return [GSAE, group_name(cfg.tilt_method)] + [group_name(cfg.tilt_method, t) for t in cfg.tilts]
+    TERM curves."""
+    return [GSAE, group_name(cfg.tilt_method), *cfg.term_curves]
 
 
 def run_cell(
@@ -146,14 +150,8 @@ def _compute(
 
 
 def _tilt_ess(ws, arts: list[Artifact]) -> list[dict]:
-    """Per sweep: the mean effective sample share of the tilt weights over training (1 for ERM)."""
-    return [
-        {
-            "group": ssae_group(ws, a),
-            "ess": float(pd.read_parquet(a.file("log.parquet")).ess.mean()),
-        }
-        for a in arts
-    ]
+    """Per curve: the mean effective sample share of the tilt weights over training (1 for ERM)."""
+    return [{"group": g, "ess": e} for g, e in curve_ess(ws, arts).items()]
 
 
 def _train_sweeps(

@@ -265,11 +265,18 @@ def tail_share(coverage: pd.DataFrame) -> pd.DataFrame:
     return out.assign(tail_share=out.covered / out.tokens).rename(columns={"sae": "group"})
 
 
+def by_measured_tilt(ess: pd.DataFrame, curves: list[str]) -> list[str]:
+    """``curves`` from the mildest tilt to the strongest: by mean effective sample share over the
+    cells, falling (a fixed t's strength depends on the loss scale, so it is read, not assumed)."""
+    mean = ess.groupby("group").ess.mean()
+    return sorted(curves, key=lambda c: -mean.get(c, np.nan))
+
+
 def claim_tail(cfg: StudyConfig, coverage: pd.DataFrame, ess: pd.DataFrame) -> Claim:
     share = tail_share(coverage)
     table = wide(share, "tail_share")
-    erm, term = group_name(cfg.tilt_method), group_name(cfg.tilt_method, cfg.paper_tilt)
-    by_tilt = [erm] + [group_name(cfg.tilt_method, t) for t in sorted(cfg.tilts)]
+    erm, term = group_name(cfg.tilt_method), cfg.term
+    by_tilt = [erm] + by_measured_tilt(ess, cfg.term_curves)
     parts = [
         Part(f"{erm} covers more rare tokens than the GSAE", ordered(table, [GSAE, erm])),
         Part(f"{term} covers more than {erm}", ordered(table, [erm, term])),
@@ -293,7 +300,7 @@ def claim_tail(cfg: StudyConfig, coverage: pd.DataFrame, ess: pd.DataFrame) -> C
 
 
 def claim_breadth(cfg: StudyConfig, breadth: pd.DataFrame, metrics: pd.DataFrame) -> Claim:
-    erm, term = group_name(cfg.tilt_method), group_name(cfg.tilt_method, cfg.paper_tilt)
+    erm, term = group_name(cfg.tilt_method), cfg.term
     table = wide(breadth, "effective_share")
     ppl = wide(curve_ppl(metrics, "ID", [erm, term], middle=True), "mean_ppl")
     ratio = (
@@ -346,8 +353,8 @@ def pooled_recall(recall: pd.DataFrame, groups: list[str]) -> pd.DataFrame:
 
 
 def claim_recall(cfg: StudyConfig, recall: pd.DataFrame) -> Claim:
-    erm, term = group_name(cfg.tilt_method), group_name(cfg.tilt_method, cfg.paper_tilt)
-    groups = [GSAE, erm] + [group_name(cfg.tilt_method, t) for t in cfg.tilts]
+    erm, term = group_name(cfg.tilt_method), cfg.term
+    groups = [GSAE, erm, *cfg.term_curves]
     recall = recall[recall.kind == "either"].drop(columns="kind")  # the better of the two kinds
     pooled = pooled_recall(recall, groups)
     table = wide(pooled, "recall")
@@ -377,7 +384,7 @@ def claim_recall(cfg: StudyConfig, recall: pd.DataFrame) -> Claim:
 
 
 def claim_autointerp(cfg: StudyConfig, scores: pd.DataFrame, backend: str) -> Claim:
-    erm, term = group_name(cfg.tilt_method), group_name(cfg.tilt_method, cfg.paper_tilt)
+    erm, term = group_name(cfg.tilt_method), cfg.term
     f1 = scores.dropna(subset=["f1"]).groupby(CELL + ["group"], as_index=False).f1.mean()
     return Claim(
         7,
