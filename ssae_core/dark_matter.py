@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ssae_core import tail
 from ssae_core.activations import collect, kept_counts, kept_tokens, pad_id
 
 if TYPE_CHECKING:
@@ -329,17 +330,55 @@ def analyze(
     )
 
 
+def error_by(norms: pd.DataFrame, groups: np.ndarray, column: str) -> pd.DataFrame:
+    """Per SAE and token group (``groups[token_index]``, named ``column``): tokens, mean squared
+    error ``||e||²`` and mean relative error ``||e|| / ||x||``."""
+    frame = norms.assign(
+        **{column: groups[norms.token_index.to_numpy()]}, squared_error=norms.error_norm**2
+    )
+    return frame.groupby(["sae", column], as_index=False, sort=False).agg(
+        tokens=("relative_error", "size"),
+        mean_squared_error=("squared_error", "mean"),
+        mean_relative_error=("relative_error", "mean"),
+    )
+
+
+def concept_buckets(labels: np.ndarray, concepts: pd.DataFrame) -> np.ndarray:
+    """Demo world: each token's concept-frequency bucket (head ... rare), or "no concept"."""
+    bucket = pd.Series(concepts.bucket.to_numpy(), index=concepts.concept_id.to_numpy())
+    return np.where(labels >= 0, bucket.reindex(labels).to_numpy(), "no concept")
+
+
 def error_by_concept_bucket(
     norms: pd.DataFrame, labels: np.ndarray, concepts: pd.DataFrame
 ) -> pd.DataFrame:
-    """Demo world: mean relative error norm per SAE on tokens of head vs tail concepts (and no
-    concept)."""
-    bucket = pd.Series(concepts.bucket.to_numpy(), index=concepts.concept_id.to_numpy())
-    names = np.where(labels >= 0, bucket.reindex(labels).to_numpy(), "no concept")
-    frame = norms.assign(bucket=names[norms.token_index.to_numpy()])
-    return frame.groupby(["sae", "bucket"], as_index=False).agg(
-        tokens=("relative_error", "size"), mean_relative_error=("relative_error", "mean")
-    )
+    """Demo world: error per SAE on tokens of head vs tail concepts (and no concept), buckets from
+    the most frequent concepts' to the rarest's."""
+    table = error_by(norms, concept_buckets(labels, concepts), "bucket")
+    order = concepts.sort_values("per_million", ascending=False).bucket.drop_duplicates()
+    rank = {b: i for i, b in enumerate([*order, "no concept"])}
+    return table.sort_values("bucket", key=lambda b: b.map(rank), kind="stable", ignore_index=True)
+
+
+def error_by_frequency(norms: pd.DataFrame, token_ids: np.ndarray) -> pd.DataFrame:
+    """Error per SAE by how often each token occurs in these tokens (``tail.frequency_buckets``:
+    log-spaced count buckets, 0 = rarest; ``lo``-``hi`` the count range): does a tilt help the
+    rare tokens?"""
+    freq = tail.frequency_buckets(token_ids).set_index("token")
+    table = error_by(norms, freq.bucket.reindex(token_ids).to_numpy(), "bucket")
+    edges = freq.drop_duplicates("bucket").set_index("bucket")[["lo", "hi"]]
+    return table.join(edges, on="bucket").sort_values(["sae", "bucket"], ignore_index=True)
+
+
+def first_labels(labels: Sequence[np.ndarray], acts: TokenActivations, n_ctx: int) -> np.ndarray:
+    """Per-token labels of a split's documents (e.g. the demo world's concepts, one per token)
+    aligned with the rows of its ``first_tokens``."""
+    firsts = labels[: acts.n_docs]
+    counts = kept_counts(firsts, n_ctx)
+    out = np.concatenate([np.asarray(lab[:c]) for lab, c in zip(firsts, counts)])
+    if len(out) != len(acts.x):
+        raise ValueError(f"{len(out)} labels for {len(acts.x)} tokens: not this split's labels.")
+    return out
 
 
 class TokenActivations(NamedTuple):

@@ -292,6 +292,52 @@ def error_tail(curves: pd.DataFrame, colors: dict[str, str] | None = None) -> go
     )
 
 
+def error_by_frequency(table: pd.DataFrame, colors: dict[str, str] | None = None) -> go.Figure:
+    """Mean per-token squared error by how often the token occurs in the split
+    (``dark_matter.error_by_frequency``), rarest first."""
+    fig = go.Figure()
+    for sae, part in table.groupby("sae", sort=False):
+        fig.add_scatter(
+            x=np.sqrt(part.lo * (part.hi - 1).clip(lower=part.lo)),
+            y=part.mean_squared_error,
+            name=sae,
+            mode="lines+markers",
+            customdata=np.stack([part.lo, part.hi - 1, part.tokens], axis=-1),
+            hovertemplate="tokens seen %{customdata[0]}-%{customdata[1]} times: %{y:.4g}"
+            " (%{customdata[2]} tokens)<extra>" + sae + "</extra>",
+            line=dict(color=(colors or SERIES_COLORS).get(sae)),
+        )
+    fig.update_xaxes(type="log")
+    return _layout(
+        fig,
+        "Reconstruction error by token frequency (rare tokens on the left)",
+        "times the token occurs in the split (log; bucket's geometric middle)",
+        "mean ‖x − x̂‖² per token (squared activation units)",
+    )
+
+
+def error_by_concept(table: pd.DataFrame, colors: dict[str, str] | None = None) -> go.Figure:
+    """Grouped bars: mean per-token squared error on tokens of each ground-truth concept-frequency
+    bucket (``dark_matter.error_by_concept_bucket``)."""
+    fig = go.Figure()
+    for sae, part in table.groupby("sae", sort=False):
+        fig.add_bar(
+            x=part.bucket,
+            y=part.mean_squared_error,
+            name=sae,
+            customdata=part.tokens,
+            hovertemplate="%{x}: %{y:.4g} over %{customdata} tokens<extra>" + sae + "</extra>",
+            marker_color=(colors or SERIES_COLORS).get(sae),
+        )
+    fig.update_layout(barmode="group")
+    return _layout(
+        fig,
+        "Reconstruction error on tokens of frequent vs rare ground-truth concepts",
+        "concept frequency in the general corpus (mentions per million tokens)",
+        "mean ‖x − x̂‖² per token (squared activation units)",
+    )
+
+
 def count_differences(
     diffs: dict[str, np.ndarray], baseline: str, colors: dict[str, str] | None = None
 ) -> go.Figure:
@@ -461,7 +507,8 @@ def decoder_map(points: pd.DataFrame) -> go.Figure:
 
 
 def training_curves(log: pd.DataFrame) -> go.Figure:
-    """Loss and L0 per logged step, one line per SAE of the sweep (two stacked panels)."""
+    """Loss and L0 per logged step, one line per SAE of the sweep (two stacked panels), named by
+    its tilt (a tilt sweep's ``curve`` column) and sparsity value."""
     from plotly.subplots import make_subplots
 
     fig = make_subplots(
@@ -470,15 +517,16 @@ def training_curves(log: pd.DataFrame) -> go.Figure:
         shared_xaxes=True,
         subplot_titles=("training objective", "L0 (active features per token)"),
     )
-    for i, (value, part) in enumerate(log.groupby("sparsity")):
+    for i, (_, part) in enumerate(log.groupby("sae")):
         color = PALETTE[i % len(PALETTE)]
-        fig.add_scatter(
-            x=part.step, y=part.loss, name=f"λ={value:g}", line=dict(color=color), row=1, col=1
+        name = (
+            f"{part.curve.iloc[0] if 'curve' in part else ''} λ={part.sparsity.iloc[0]:g}".lstrip()
         )
+        fig.add_scatter(x=part.step, y=part.loss, name=name, line=dict(color=color), row=1, col=1)
         fig.add_scatter(
             x=part.step,
             y=part.l0,
-            name=f"λ={value:g}",
+            name=name,
             line=dict(color=color),
             showlegend=False,
             row=2,

@@ -91,9 +91,7 @@ def compare_saes(
     result.figures["count_rank"] = plots.count_rank(ranks, colors)
     if diffs:
         result.figures["count_differences"] = plots.count_differences(diffs, "GSAE", colors)
-    table, curve = _error_tail(base, saes, result.matched, splits[0], progress)
-    result.tables["error_tail"] = table
-    result.figures["error_tail"] = plots.error_tail(curve, colors)
+    _add_errors(result, base, saes, splits[0], colors, progress)
     if base.world is not None:
         chosen = {r.ref for r in result.matched.itertuples()}
         recall = compare.concept_recall(
@@ -112,13 +110,30 @@ ERROR_TOKENS = 20_000
 """Tokens (the in-domain split's first documents) the per-token error distribution is taken on."""
 
 
-def _error_tail(base, saes, matched: pd.DataFrame, split: TokenSplit, progress: Progress):
-    """``compare.error_tail`` of the matched-L0 SAEs (one per sweep) on the in-domain split."""
+def _add_errors(
+    result: Comparison, base, saes, split: TokenSplit, colors: dict, progress: Progress
+) -> None:
+    """Where the matched-L0 SAEs (one per sweep) err on the in-domain split, where ERM and TERM
+    should differ: the upper tail of the per-token squared error (``compare.error_tail``), error
+    by token frequency and (demo world) by ground-truth concept-frequency bucket."""
     progress.stage(f"per-token errors on {split.name}", None)
     by_ref = {s.ref: s.sae for s in saes}
     acts = dark_matter.first_tokens(base, split.docs, ERROR_TOKENS)
-    chosen = {row.group: by_ref[row.ref] for row in matched.itertuples()}
-    return compare.error_tail(dark_matter.error_norms(chosen, acts.x))
+    chosen = {row.group: by_ref[row.ref] for row in result.matched.itertuples()}
+    norms = dark_matter.error_norms(chosen, acts.x)
+    table, curve = compare.error_tail(norms)
+    by_freq = dark_matter.error_by_frequency(norms, acts.token_ids)
+    result.tables.update(error_tail=table, error_by_frequency=by_freq)
+    result.figures["error_tail"] = plots.error_tail(curve, colors)
+    result.figures["error_by_frequency"] = plots.error_by_frequency(by_freq, colors)
+    world = base.world
+    if world is not None and split.ref == f"{world.tokenizer_art.ref}:{split.name}":
+        labels = dark_matter.first_labels(
+            world.split_labels(split.name), acts, base.model.cfg.n_ctx
+        )
+        by_concept = dark_matter.error_by_concept_bucket(norms, labels, world.concepts)
+        result.tables["error_by_concept"] = by_concept
+        result.figures["error_by_concept"] = plots.error_by_concept(by_concept, colors)
 
 
 def to_html(result: Comparison, title: str = "SSAE Studio: SAE comparison") -> str:
@@ -130,10 +145,12 @@ def to_html(result: Comparison, title: str = "SSAE Studio: SAE comparison") -> s
             ["split", "group", "label", "l0", "ppl_spliced"]
         ],
     }
-    if "error_tail" in result.tables:
-        tables["Per-token squared error, matched-L0 SAEs, in-domain split"] = result.tables[
-            "error_tail"
-        ]
+    titles = {
+        "error_tail": "Per-token squared error, matched-L0 SAEs, in-domain split",
+        "error_by_frequency": "The same by token frequency in the split (bucket 0 = rarest)",
+        "error_by_concept": "The same by ground-truth concept-frequency bucket",
+    }
+    tables.update({t: result.tables[k] for k, t in titles.items() if k in result.tables})
     return page(title, tables, result.figures)
 
 

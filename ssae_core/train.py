@@ -271,7 +271,8 @@ def finetune(
 
     The ``ssae`` artifact holds ``sae_<i>/`` (SAELens format, one per SSAE in
     ``cfg.stack_sparsity`` order),
-    ``log.parquet`` (per logged step and SAE: loss, mse, sparsity, L0, dead, tilt t, ESS, lr) and
+    ``log.parquet`` (per logged step and SAE: its curve (tilt label), loss, mse, sparsity, L0,
+    dead, tilt t, ESS, lr) and
     ``val.parquet`` (final metrics on the held-out documents).
     """
     cfg.validate()
@@ -393,6 +394,7 @@ def _log_rows(step, stack, cfg, per_sae, tilting, out, last_fired) -> list[dict]
             "step": step,
             "sae": i,
             "sparsity": float(stack.coef[i]),
+            "curve": cfg.curve_labels[i // len(cfg.sparsity)],
             "loss": float(per_sae[i]),
             "mse": float(mse[i]),
             "sparsity_term": float(sparsity[i]),

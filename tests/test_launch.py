@@ -3,6 +3,8 @@
 from ssae_core.base import BaseSpec
 from ssae_core.cli import build_parser, launch
 from ssae_core.cli.common import base_spec
+from ssae_core.config import option_values
+from ssae_core.train import FinetuneConfig
 
 LOCAL = BaseSpec(source="local", model_dir="/m", sae_dir="/s")
 
@@ -16,14 +18,19 @@ def test_the_same_request_is_the_same_job_and_another_is_not():
 
 def test_training_jobs_hold_the_device_they_train_on(monkeypatch):
     monkeypatch.setenv("SSAE_DEVICE", "cpu")
-    job = launch.finetune(BaseSpec(quick=True), "selection/k", "term", "1,2", 40, tilt=5.0)
+    job = launch.finetune(BaseSpec(quick=True), "selection/k", "term", "1,2", 40, "5")
     assert job.resource == "train:cpu"
     assert job.argv[-2:] == ("--device", "cpu")
     args = build_parser().parse_args(list(job.argv))
     assert (args.objective, args.tilt, args.steps, args.quick) == ("term", 5.0, 40, True)
-    by_ess = launch.finetune(BaseSpec(quick=True), "selection/k", "term", "1", 40, target_ess=0.2)
+    by_ess = launch.finetune(BaseSpec(quick=True), "selection/k", "term", "1", 40, "0.2", "ess")
     args = build_parser().parse_args(list(by_ess.argv))
     assert (args.tilt, args.target_ess) == (0.0, 0.2) and by_ess.name != job.name
+    sweep = launch.finetune(BaseSpec(quick=True), "selection/k", "term", "1", 40, "0.5,0.1", "ess")
+    cfg = FinetuneConfig(
+        **option_values(FinetuneConfig, build_parser().parse_args(list(sweep.argv)))
+    )
+    assert cfg.validate().curve_labels == ["ESS 0.5", "ESS 0.1"]
     demo = launch.demo_ssaes(BaseSpec(), "physics", "bm25")
     assert demo.name == launch.DEMO_SSAES and demo.resource == "train:cpu"
 

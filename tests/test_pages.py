@@ -116,6 +116,28 @@ def test_select_page_launches_a_small_job(open_page, quick_workspace):
     )
 
 
+def test_finetune_page_trains_a_tilt_sweep_in_one_job(open_page, quick_workspace):
+    at = open_page("finetune")
+    at.radio(key="ft-obj").set_value("term").run()
+    assert at.selectbox(key="ft-tilt-mode").value == "ess"
+    at.text_input(key="ft-l1").set_value("1,4").run()
+    at.button[0].click().run()
+    started = [j for j in jobs.list_jobs(quick_workspace) if j.name.startswith("finetune-")]
+    assert started and "--ess-sweep" in started[0].argv
+    deadline = time.time() + 180
+    while time.time() < deadline and jobs.status(quick_workspace, started[0].name).state not in (
+        jobs.FINAL
+    ):
+        time.sleep(0.5)
+    assert jobs.status(quick_workspace, started[0].name).state == "done"
+    sweep = [a for a in quick_workspace.list("ssae") if a.manifest["config"].get("ess_sweep")]
+    assert sweep and len(sweep[0].summary["val"]) == 2 * 4, "2 sparsity values x 4 shares"
+    at.run()
+    table = next(df.value for df in at.dataframe if "curve" in df.value.columns)
+    curves = set(table[table.key == sweep[0].key].curve)
+    assert curves == {f"bm25 TERM ESS {e}" for e in ("0.5", "0.2", "0.05", "0.01")}
+
+
 def test_select_page_draws_the_embedding_map(open_page, quick_workspace, quick_world):
     from ssae_core.base import BaseSpec, world_base
     from ssae_core.retrieval import SelectionConfig

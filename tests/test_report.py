@@ -68,6 +68,10 @@ def test_report_writes_every_figure_and_the_numbers(sweeps, quick_build, tmp_pat
         assert (
             0 < r["p50"] <= r["p90"] <= r["p99"] <= r["p99.9"] and r["worst_1pct_mean"] >= r["p99"]
         )
+    for name in ("error_by_frequency", "error_by_concept"):
+        for sae, row in tail.items():  # every token counted once, in some bucket
+            assert sum(r["tokens"] for r in numbers[name] if r["sae"] == sae) == row["tokens"]
+    assert numbers["error_by_concept"][-1]["bucket"] == "no concept"
     page = out.read_text()
     for div in (
         "pareto_physics_test",
@@ -77,6 +81,8 @@ def test_report_writes_every_figure_and_the_numbers(sweeps, quick_build, tmp_pat
         "count_rank",
         "count_differences",
         "error_tail",
+        "error_by_frequency",
+        "error_by_concept",
         "concept_recall",
     ):
         assert f'id="{div}"' in page, div
@@ -133,3 +139,49 @@ def test_error_tail_against_a_plain_sort():
         assert row.p90 == pytest.approx(sq[lo] + frac * (sq[lo + 1] - sq[lo]))
     top = curve[curve.sae == "GSAE"].sort_values("tail_share")
     assert top.squared_error.is_monotonic_decreasing and top.tail_share.min() == pytest.approx(1e-3)
+
+
+def test_error_by_frequency_and_concept_against_plain_loops():
+    """Mean squared and relative error per token-count bucket and per concept bucket, by hand."""
+    import numpy as np
+    import pandas as pd
+
+    from ssae_core.dark_matter import error_by_concept_bucket, error_by_frequency
+    from ssae_core.tail import frequency_buckets
+
+    rng = np.random.default_rng(0)
+    tokens = rng.zipf(1.5, 300) % 50
+    norms = pd.concat(
+        pd.DataFrame(
+            dict(sae=sae, token_index=np.arange(300), error_norm=rng.exponential(size=300))
+        ).assign(relative_error=lambda f: f.error_norm / 3)
+        for sae in ("GSAE", "ERM")
+    )
+    table = error_by_frequency(norms, tokens)
+    freq = frequency_buckets(tokens).set_index("token")
+    for row in table.itertuples():
+        part = norms[norms.sae == row.sae]
+        mine = [
+            e
+            for i, e in zip(part.token_index, part.error_norm)
+            if freq.bucket[tokens[i]] == row.bucket
+        ]
+        assert row.tokens == len(mine) and row.mean_squared_error == pytest.approx(
+            np.mean(np.square(mine))
+        )
+        assert all(
+            row.lo <= freq["count"][tokens[i]] < row.hi
+            for i in range(300)
+            if freq.bucket[tokens[i]] == row.bucket
+        )
+    concepts = pd.DataFrame(
+        dict(concept_id=[0, 1, 2], bucket=["tail", "head", "tail"], per_million=[5, 900, 7])
+    )
+    labels = np.array([-1, 0, 1, 2, 1, -1] * 50)
+    by_concept = error_by_concept_bucket(norms, labels, concepts)
+    assert by_concept.bucket.tolist() == ["head"] * 2 + ["tail"] * 2 + ["no concept"] * 2
+    gsae = norms[norms.sae == "GSAE"].error_norm.to_numpy()
+    tail = by_concept[(by_concept.sae == "GSAE") & (by_concept.bucket == "tail")].iloc[0]
+    assert tail.tokens == 100 and tail.mean_squared_error == pytest.approx(
+        np.mean(gsae[np.isin(labels, [0, 2])] ** 2)
+    )

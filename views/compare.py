@@ -4,6 +4,7 @@ import streamlit as st
 
 from ssae_core.cli import launch
 from ssae_core.report import ERROR_TOKENS, to_html
+from ssae_core.sae_set import curve_ess
 from views import common
 
 ws, base = common.page("Compare GSAE · SSAE · tilted SSAE")
@@ -46,6 +47,14 @@ if not saes or not split_names or not common.evaluation_gate(ws, base, saes, spl
     st.stop()
 
 result = common.comparison(ws, base, saes, split_names)
+sweeps = [ws.get(r) for r in dict.fromkeys(s.ref.split("#")[0] for s in saes if "#" in s.ref)]
+tilted = {g: e for g, e in curve_ess(ws, sweeps).items() if " TERM " in g}
+if tilted:
+    st.caption(
+        "What each tilt did: mean effective sample share of its token weights over training"
+        " (1 = ERM's even weights, 1/batch = one token): "
+        + "; ".join(f"{g} → {e:.3g}" for g, e in tilted.items())
+    )
 st.dataframe(
     result.metrics[
         [
@@ -71,6 +80,8 @@ for name in (
     "count_rank",
     "count_differences",
     "error_tail",
+    "error_by_frequency",
+    "error_by_concept",
     "concept_recall",
 ):
     if name in result.figures:

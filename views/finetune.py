@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from ssae_core import plots, train
+from ssae_core import plots, sae_set, train
 from ssae_core.cli import launch
 from views import common
 
@@ -46,13 +46,15 @@ mode = c2.selectbox(
         " 0.2 means the weights are as concentrated as an even spread over 20% of the batch."
     ),
 )
-tilt = c2.number_input(
-    "Effective sample share" if mode == "ess" else "Tilt t",
-    0.001 if mode == "ess" else 0.0,
-    1.0 if mode == "ess" else 1e9,
-    {"ess": 0.2, "relative": 1.0, "absolute": 500.0}[mode],
+tilts = c2.text_input(
+    "Effective sample shares" if mode == "ess" else "Tilts t",
+    {"ess": "0.5, 0.2, 0.05, 0.01", "relative": "1", "absolute": "500"}[mode],
     disabled=objective == "erm",
     key=f"ft-tilt-{mode}",
+    help=(
+        "One value, or several (comma-separated): a tilt sweep, one curve per value, trained in"
+        " the same job. Shares run from ERM-like (near 1) to near the worst token only (0.01)."
+    ),
 )
 steps = c3.number_input("Steps", 10, 100_000, 1000 if not common.quick() else 40, key="ft-steps")
 arch = base.sae.cfg.architecture()
@@ -78,10 +80,9 @@ job = launch.finetune(
     objective,
     l1,
     steps,
-    0.0 if mode == "ess" else tilt,
+    ",".join(v.strip() for v in tilts.split(",") if v.strip()) or "0",
+    mode,
     extra=quick_run if common.quick() else (),
-    tilt_scale="absolute" if mode == "ess" else mode,
-    target_ess=tilt if mode == "ess" else 0.0,
 )
 device = job.resource.split(":", 1)[1]
 
@@ -110,14 +111,14 @@ if not ssaes:
 rows = [
     {
         "key": a.key,
-        "objective": a.manifest["config"]["objective"],
-        "tilt": train.FinetuneConfig.from_dict(a.manifest["config"]).tilt_label,
-        "mean ESS": pd.read_parquet(a.file("log.parquet"), columns=["ess"]).ess.mean(),
+        "curve": curve,
+        "mean ESS": ess,
         "steps": a.manifest["config"]["steps"],
         "sparsity": ", ".join(f"{v:g}" for v in a.manifest["config"]["sparsity"]),
         "train tokens": a.summary["train_tokens"],
     }
     for a in ssaes
+    for curve, ess in sae_set.curve_ess(ws, [a]).items()
 ]
 st.dataframe(pd.DataFrame(rows), hide_index=True)
 pick = st.selectbox("Show", [a.key for a in ssaes], key="ft-show")

@@ -41,8 +41,6 @@ def _options(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import numpy as np
-
     from ssae_core import dark_matter as dm
     from ssae_core import plots, retrieval
     from ssae_core.base import load_base
@@ -81,10 +79,7 @@ def run(args: argparse.Namespace) -> int:
             " split."
         )
     words = base.tokenizer.convert_ids_to_tokens(acts.token_ids.tolist())
-    flat = None
-    if labels is not None:
-        pairs = zip(labels[: acts.n_docs], docs[: acts.n_docs])
-        flat = np.concatenate([np.asarray(lab[: len(d)]) for lab, d in pairs])
+    flat = None if labels is None else dm.first_labels(labels, acts, base.model.cfg.n_ctx)
     concepts = base.world.concepts if base.world is not None else None
     report = dm.split_errors({s.label: s.sae for s in saes}, acts, words, flat, concepts)
     result = report.analysis

@@ -13,6 +13,8 @@ FINETUNE_OPTIONS = [
     "tilt",
     "tilt_scale",
     "target_ess",
+    "tilt_sweep",
+    "ess_sweep",
     "sparsity",
     "steps",
     "item",

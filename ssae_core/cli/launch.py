@@ -98,19 +98,21 @@ def finetune(
     objective: str,
     sparsity: str,
     steps: int,
-    tilt: float = 0.0,
+    tilts: str = "0",
+    tilt_by: str = "absolute",
     extra: Sequence[str] = (),
-    tilt_scale: str = "absolute",
-    target_ess: float = 0.0,
 ) -> JobSpec:
-    """A sparsity sweep on a selection (``sparsity``: comma-separated values); TERM tilts by a
-    fixed ``tilt`` (on the ``tilt_scale``) or, if ``target_ess`` > 0, to that effective share."""
+    """A sparsity sweep on a selection (``sparsity``: comma-separated values). TERM tilts by
+    ``tilts`` (comma-separated; several make a tilt sweep in the same job): t on the raw loss
+    (``tilt_by`` "absolute"), t on loss / batch mean ("relative") or target effective sample
+    shares ("ess")."""
     argv = ["finetune", *base_args(spec), "--selection", selection_ref, "--objective", objective]
     argv += ["--l1", sparsity, "--steps", str(int(steps))]
-    if objective == "term" and target_ess:
-        argv += ["--target-ess", str(target_ess)]
+    sweep = "," in tilts
+    if objective == "term" and tilt_by == "ess":
+        argv += ["--ess-sweep" if sweep else "--target-ess", tilts]
     elif objective == "term":
-        argv += ["--tilt", str(tilt), "--tilt-scale", tilt_scale]
+        argv += ["--tilt-sweep" if sweep else "--tilt", tilts, "--tilt-scale", tilt_by]
     return _training("finetune", [*argv, *extra])
 
 
