@@ -123,7 +123,7 @@ def test_finetune_page_trains_a_tilt_sweep_in_one_job(open_page, quick_workspace
     at.text_input(key="ft-l1").set_value("1,4").run()
     at.button[0].click().run()
     started = [j for j in jobs.list_jobs(quick_workspace) if j.name.startswith("finetune-")]
-    assert started and "--ess-sweep" in started[0].argv
+    assert started and "--ess-sweep" in started[0].args
     deadline = time.time() + 180
     while time.time() < deadline and jobs.status(quick_workspace, started[0].name).state not in (
         jobs.FINAL
