@@ -6,7 +6,8 @@
    loss, backward, decoder-norm constraint, Adam) vs SAELens's own ``StandardTrainingSAE``
    (``training_forward_pass`` + backward + Adam) at the same d_in, width and batch.
 2. An 8-value sparsity sweep as one stacked run vs 8 sequential single-SAE runs, each
-   step including its read of the batch from an on-disk activation cache.
+   step including its read of the batch from an on-disk activation cache; and a tilt sweep
+   (4 target ESS x 2 sparsity values) in one run vs one run per ESS.
 3. TERM's per-step overhead over ERM: a fixed t, a relative t, and t picked for a target ESS.
 4. Peak RSS of a finetuning run (fresh process, the cache written by another) on N and 4N tokens.
 Timings are medians over interleaved repetitions (the machines are noisy).
@@ -161,29 +162,39 @@ def synthetic_cache(ws: Workspace, n: int, d_in: int, tag: int):
     return ws.build("activations", CacheConfig(version=10_000 + tag), build)
 
 
-def bench_sweep(d_in, d_sae, batch, device, reps, ws):
-    """Per step, reading the batch from the cache: one 8-SAE stack vs 8 one-SAE runs."""
+def bench_sweep(d_in, d_sae, batch, device, reps, ws, tilted: bool = False):
+    """Per step, reading the batch from the cache: 8 SAEs as one stacked run vs separate runs.
+
+    Untilted: an 8-value sparsity sweep vs 8 one-SAE runs. Tilted: 4 target ESS x 2 sparsity
+    values as one ``ess_sweep`` run vs one 2-SAE run per ESS (what a user did before)."""
     store = ActivationStore(synthetic_cache(ws, 50 * batch, d_in, d_in))
     rng = np.random.default_rng(0)
-    values = tuple(float(v) for v in np.geomspace(0.5, 8, 8))
     sae = gsae(d_in, d_sae)
-    stack8 = SAEStack(sae, values).to(device)
-    opt8 = torch.optim.Adam(stack8.parameters(), lr=5e-5)
-    runs = [SAEStack(sae, (v,)).to(device) for v in values]
-    runs = [(s, torch.optim.Adam(s.parameters(), lr=5e-5)) for s in runs]
-    cfg8, cfg1 = FinetuneConfig(sparsity=values, steps=10**9), FinetuneConfig(steps=10**9)
+    if tilted:
+        term = FinetuneConfig(objective="term", sparsity=(1.0, 4.0), steps=10**9)
+        shares = (0.5, 0.2, 0.05, 0.01)
+        together = term.replace(ess_sweep=shares)
+        alone = [term.replace(target_ess=e) for e in shares]
+    else:
+        values = tuple(float(v) for v in np.geomspace(0.5, 8, 8))
+        together = FinetuneConfig(sparsity=values, steps=10**9)
+        alone = [FinetuneConfig(sparsity=(v,), steps=10**9) for v in values]
+    runs = [(c, SAEStack(sae, c.stack_sparsity).to(device)) for c in [together, *alone]]
+    runs = [(c, s, torch.optim.Adam(s.parameters(), lr=5e-5)) for c, s in runs]
     doc = np.arange(batch)
 
-    def one_stacked():
+    def step(cfg, stack, opt):
         x = store.rows(rng.integers(0, store.n, batch)).to(device)
-        train_step(stack8, opt8, x, doc, cfg8, 0)
+        train_step(stack, opt, x, doc, cfg, 0)
 
-    def eight_sequential():
-        for s, o in runs:
-            x = store.rows(rng.integers(0, store.n, batch)).to(device)
-            train_step(s, o, x, doc, cfg1, 0)
-
-    t = median_times({"stacked": one_stacked, "sequential": eight_sequential}, reps, device)
+    t = median_times(
+        {
+            "stacked": lambda: step(*runs[0]),
+            "sequential": lambda: [step(*r) for r in runs[1:]],
+        },
+        reps,
+        device,
+    )
     return {
         "shape": f"{d_in}x{d_sae}",
         "stacked_tok_s": 8 * batch / t["stacked"],
@@ -292,6 +303,12 @@ def main() -> None:
             print(
                 f"[sweep] {r['shape']}: 8 SAEs stacked {r['stacked_tok_s']:,.0f} tok/s vs 8"
                 f" sequential {r['sequential_tok_s']:,.0f} tok/s -> {r['ratio']:.2f}x"
+            )
+            reps = max(3, args.reps // 3)
+            r = bench_sweep(d_in, d_sae, args.batch, args.device, reps, Workspace(tmp), True)
+            print(
+                f"[tilts] {r['shape']}: 4 ESS x 2 L1 in one run {r['stacked_tok_s']:,.0f} SAE-tok/s"
+                f" vs a run per ESS {r['sequential_tok_s']:,.0f} SAE-tok/s -> {r['ratio']:.2f}x"
             )
     d_in, d_sae = shapes[0]
     small, large = bench_memory(args.memory_tokens, d_in, d_sae, args.batch)
