@@ -57,8 +57,7 @@ def ssae_groups(ws: Workspace, art: Artifact) -> list[str]:
             for parent in ws.get(ref).manifest["inputs"]:
                 if parent.startswith("selection/"):
                     method = ws.get(parent).summary.get("method", "?")
-    names = [group_name(method, label or None) for label in cfg.curve_labels]
-    return [names[i // len(cfg.sparsity)] for i in range(len(cfg.stack_sparsity))]
+    return [group_name(method, cfg.curve_of(i) or None) for i in range(len(cfg.stack_sparsity))]
 
 
 def curve_ess(ws: Workspace, ssae_arts: list[Artifact]) -> dict[str, float]:

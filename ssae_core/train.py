@@ -189,6 +189,9 @@ class FinetuneConfig(Config):
     def tilt_of(self, sae: int) -> Tilt:
         return self.tilts[sae // len(self.sparsity)]
 
+    def curve_of(self, sae: int) -> str:
+        return self.curve_labels[sae // len(self.sparsity)]
+
 
 class Tilt(NamedTuple):
     """How one SSAE weighs its items: a fixed t (on the losses, or on losses / their batch mean
@@ -270,10 +273,9 @@ def finetune(
     ``Workspace.find_chain``).
 
     The ``ssae`` artifact holds ``sae_<i>/`` (SAELens format, one per SSAE in
-    ``cfg.stack_sparsity`` order),
-    ``log.parquet`` (per logged step and SAE: its curve (tilt label), loss, mse, sparsity, L0,
-    dead, tilt t, ESS, lr) and
-    ``val.parquet`` (final metrics on the held-out documents).
+    ``cfg.stack_sparsity`` order), ``log.parquet`` (per logged step and SAE: its curve (tilt
+    label), loss, mse, sparsity, L0, dead, tilt t, ESS, lr) and ``val.parquet`` (final metrics
+    per SAE on the held-out documents).
     """
     cfg.validate()
     progress = progress or Silent()
@@ -291,6 +293,7 @@ def finetune(
         val = validate_stack(
             stack, store, val_rows if len(val_rows) else train_rows, cfg.batch_tokens
         )
+        val.insert(1, "curve", [cfg.curve_of(i) for i in val.sae])
         for i in range(len(stack)):
             stack.export(i).save_model(out / f"sae_{i}")
         log.to_parquet(out / "log.parquet", index=False)
@@ -394,7 +397,7 @@ def _log_rows(step, stack, cfg, per_sae, tilting, out, last_fired) -> list[dict]
             "step": step,
             "sae": i,
             "sparsity": float(stack.coef[i]),
-            "curve": cfg.curve_labels[i // len(cfg.sparsity)],
+            "curve": cfg.curve_of(i),
             "loss": float(per_sae[i]),
             "mse": float(mse[i]),
             "sparsity_term": float(sparsity[i]),
