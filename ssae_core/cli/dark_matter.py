@@ -26,7 +26,10 @@ def _options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--widths",
         default="",
-        help="demo world: GSAE expansions to train and add, e.g. 2,4,16 (width series)",
+        help=(
+            "demo world: GSAE expansions to train and add, e.g. 2,4,16 (a width series, each"
+            " trained with its L1 coefficient steered to the world GSAE's L0)"
+        ),
     )
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--split", help="a demo split (physics_test, ...) or a text file/folder")
@@ -59,7 +62,8 @@ def run(args: argparse.Namespace) -> int:
             from ssae_core.demo.world import gsae_widths
 
             expansions = [int(v) for v in common.floats(args.widths, "--widths")]
-            widths = gsae_widths(base.world, expansions, ws, progress)
+            target = base.world.report["gsae"]["l0"]
+            widths = gsae_widths(base.world, expansions, ws, progress, target_l0=target)
             saes += [
                 NamedSAE(f"width/{d}", f"GSAE d_sae={d}", sae, "GSAE widths")
                 for d, sae in widths.items()
