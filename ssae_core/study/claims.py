@@ -74,8 +74,8 @@ RECALL_TABLE = (
     " level (SAEs at the GSAE's L0)"
 )
 WIDTHS_TABLE = (
-    "L0, FVU and nonlinear FVU (Eq. 4) across GSAE widths (trained with the same L1 "
-    "coefficient, so L0 is not held fixed)"
+    "L0, FVU and nonlinear FVU (Eq. 4) across GSAE widths (each width's L1 coefficient steered"
+    " to the world GSAE's L0 in training; L0 here is on the subdomain's test split)"
 )
 
 
