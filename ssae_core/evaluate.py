@@ -56,7 +56,12 @@ def demo_split(world: DemoWorld, split: str) -> TokenSplit:
             f"The demo world has no split {split!r}; use e.g. physics_test, physics_ood,"
             " general_test."
         )
-    return TokenSplit(split, f"{world.tokenizer_art.ref}:{split}", docs)
+    return TokenSplit(split, demo_split_ref(world, split), docs)
+
+
+def demo_split_ref(world: DemoWorld, split: str) -> str:
+    """The ref of a demo-world split: a TokenSplit with this ref is that split's documents."""
+    return f"{world.tokenizer_art.ref}:{split}"
 
 
 def evaluate_demo_splits(

@@ -15,7 +15,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from ssae_core import compare, dark_matter, plots
-from ssae_core.evaluate import EvalConfig, TokenSplit, evaluate
+from ssae_core.evaluate import EvalConfig, TokenSplit, demo_split_ref, evaluate
 from ssae_core.progress import Progress, Silent
 from ssae_core.sae_set import NamedSAE
 
@@ -127,7 +127,7 @@ def _add_errors(
     result.figures["error_tail"] = plots.error_tail(curve, colors)
     result.figures["error_by_frequency"] = plots.error_by_frequency(by_freq, colors)
     world = base.world
-    if world is not None and split.ref == f"{world.tokenizer_art.ref}:{split.name}":
+    if world is not None and split.ref == demo_split_ref(world, split.name):
         labels = dark_matter.first_labels(
             world.split_labels(split.name), acts, base.model.cfg.n_ctx
         )

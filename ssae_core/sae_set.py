@@ -73,7 +73,7 @@ def curve_ess(ws: Workspace, ssae_arts: list[Artifact]) -> dict[str, float]:
 
 def group_name(method: str, tilt: float | str | None = None) -> str:
     """The curve name of a sweep: ``dense ERM``, or when tilted ``dense TERM t=500`` (a tilt) or
-    ``dense TERM ESS 0.2`` (a tilt label, ``FinetuneConfig.tilt_label``)."""
+    ``dense TERM ESS 0.2`` (a curve label, ``FinetuneConfig.curve_of``)."""
     if tilt is None:
         return f"{method} ERM"
     return f"{method} TERM " + (tilt if isinstance(tilt, str) else f"t={tilt:g}")

@@ -607,7 +607,9 @@ def format_demo_summary(s: dict) -> str:
             f" {int(row['probe_recalled']):>3}/{int(row['concepts']):<3} probe"
             f" ({row['probe_recall']:.0%})"
         )
-    lines.append("  rarest-bucket tokens in the GSAE's logit-lens top-10 (tail-token coverage):")
+    lines.append(
+        "  rarest-bucket tokens in the GSAE's logit-lens top tokens (tail-token coverage):"
+    )
     for split, c in s["rare_token_coverage"].items():
         lines.append(f"    {split:<18} {c['covered']:>4}/{c['tokens']:<4} ({c['share']:.0%})")
     return "\n".join(lines)
