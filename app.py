@@ -25,6 +25,7 @@ pages = {
         st.Page("views/features.py", title="Features", icon=":material/biotech:"),
         st.Page("views/errors.py", title="Error norms", icon=":material/grid_on:"),
         st.Page("views/autointerp.py", title="Autointerp", icon=":material/smart_toy:"),
+        st.Page("views/shift.py", title="SHIFT", icon=":material/balance:"),
     ],
 }
 st.navigation(pages).run()

@@ -536,3 +536,38 @@ def training_curves(log: pd.DataFrame) -> go.Figure:
     fig.update_yaxes(title_text="L0", row=2, col=1)
     fig.update_xaxes(title_text="step", row=2, col=1)
     return _layout(fig, "Finetuning curves", "step", "loss")
+
+
+SHIFT_STAGES = {
+    "before": "#495057",
+    "removed": "#e8590c",
+    "retrained": "#3b5bdb",
+    "oracle": "#adb5bd",
+}
+
+
+def shift_groups(table: pd.DataFrame) -> go.Figure:
+    """SHIFT: accuracy per (label / cue) group on the balanced test split, one panel per SAE, one
+    bar per stage (before removal, latents removed, probe retrained, oracle probe)."""
+    from plotly.subplots import make_subplots
+
+    saes = list(dict.fromkeys(table.sae))
+    fig = make_subplots(rows=1, cols=len(saes), subplot_titles=saes, shared_yaxes=True)
+    for col, sae in enumerate(saes, start=1):
+        part = table[table.sae == sae]
+        for stage, color in SHIFT_STAGES.items():
+            rows = part[part.stage == stage]
+            fig.add_bar(
+                x=rows.group,
+                y=rows.accuracy,
+                name=stage,
+                marker_color=color,
+                legendgroup=stage,
+                showlegend=col == 1,
+                hovertemplate="%{x}: %{y:.3f}<extra>" + stage + "</extra>",
+            )
+    _layout(fig, "Probe accuracy by group, before and after removing latents", "", "")
+    fig.update_yaxes(title_text="accuracy on the balanced test split", range=[0, 1], col=1)
+    fig.update_xaxes(title_text="group (label / cue)")
+    fig.update_layout(barmode="group")
+    return fig

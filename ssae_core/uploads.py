@@ -1,4 +1,4 @@
-"""Files a user uploads into the workspace: seed sets, corpora, test and OOD sets.
+"""Files a user uploads into the workspace: seed sets, corpora, test and OOD sets, SHIFT tasks.
 
 Layout: ``<workspace>/uploads/<role>/<name>``, ``role`` one of ``ROLES``. The name is
 made here from the name the browser sent: its last path component, reduced to letters,
@@ -19,7 +19,7 @@ from pathlib import Path
 from ssae_core import data
 from ssae_core.workspace import Workspace
 
-ROLES = ("seeds", "corpus", "test", "ood")
+ROLES = ("seeds", "corpus", "test", "ood", "tasks")
 SUFFIXES = (".txt", ".jsonl", ".csv", ".parquet")
 MAX_NAME = 80
 

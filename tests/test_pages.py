@@ -20,6 +20,7 @@ PAGES = [
     "features",
     "errors",
     "autointerp",
+    "shift",
 ]
 
 
@@ -185,3 +186,36 @@ def test_an_uploaded_test_set_is_evaluated_and_shown(open_page, quick_workspace,
     assert not at.exception
     shown = [df.value for df in at.dataframe if "split" in df.value.columns]
     assert shown and set(shown[0].split) == {"my_lab_notes"}
+
+
+def test_shift_page_ranks_latents_in_a_job_and_scores_the_ticked_ones(open_page, quick_workspace):
+    at = open_page("shift")
+    at.checkbox(key="shift-task-ssae").set_value(False).run()
+    at.multiselect(key="shift-saes").set_value([at.multiselect(key="shift-saes").options[0]]).run()
+    before = {j.name for j in jobs.list_jobs(quick_workspace)}
+    at.button[0].click().run()
+    (name,) = {j.name for j in jobs.list_jobs(quick_workspace)} - before
+    assert name.startswith("shift-") and "--no-gsae" not in jobs.status(quick_workspace, name).args
+    deadline = time.time() + 300
+    while time.time() < deadline and jobs.status(quick_workspace, name).state not in jobs.FINAL:
+        time.sleep(0.5)
+    assert jobs.status(quick_workspace, name).state == "done", jobs.status(quick_workspace, name)
+    at.run()
+    assert not at.exception
+    (art,) = quick_workspace.list("shift")
+    # tick the two latents of highest attribution, as a user would in the table
+    at.session_state[f"shift-table-{art.key}"] = {
+        "edited_rows": {0: {"spurious": True}, 1: {"spurious": True}},
+        "added_rows": [],
+        "deleted_rows": [],
+    }
+    at.run()
+    assert not at.exception
+    summary = next(df.value for df in at.dataframe if "worst removed" in df.value.columns)
+    assert summary.removed.tolist() == [2]
+    assert len(at.get("plotly_chart")) == 1
+    from ssae_core.shift import run as shift_run
+
+    data = shift_run.load(art)
+    top2 = [int(i) for i in data.table.latent[:2]]
+    assert summary["worst removed"][0] == shift_run.score(quick_workspace, data, top2).ablated.worst

@@ -16,13 +16,23 @@ import argparse
 import signal
 import sys
 
-from ssae_core.cli import autointerp, dark_matter, demo, evaluate, finetune, jobs, select, study
+from ssae_core.cli import (
+    autointerp,
+    dark_matter,
+    demo,
+    evaluate,
+    finetune,
+    jobs,
+    select,
+    shift,
+    study,
+)
 from ssae_core.cli.common import CommandParser
 from ssae_core.errors import SSAEError
 from ssae_core.jobs import JobProgress
 from ssae_core.workspace import Workspace
 
-COMMANDS = (demo, select, finetune, evaluate, dark_matter, autointerp, study, jobs)
+COMMANDS = (demo, select, finetune, evaluate, dark_matter, autointerp, shift, study, jobs)
 """The command modules, in the order of the help."""
 
 

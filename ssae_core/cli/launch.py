@@ -136,3 +136,17 @@ def autointerp(
     if budget_usd:
         argv += ["--budget-usd", str(budget_usd)]
     return _hashed("autointerp", argv)
+
+
+def shift(
+    spec: BaseSpec, sae_refs: Iterable[str], task: str, task_ssae: bool, seed: int = 0
+) -> JobSpec:
+    """SHIFT's ranking (and the suggested removal) for each SAE on ``task``; with ``task_ssae``
+    also the task's SSAE (a training job)."""
+    refs = list(sae_refs)
+    argv = ["shift", *base_args(spec), "--task", task, "--seed", str(int(seed))]
+    argv += _repeat("--ssae", [r for r in refs if r.startswith("ssae/")])
+    argv += [] if any(not r.startswith("ssae/") for r in refs) else ["--no-gsae"]
+    if task_ssae:
+        return _training("shift", [*argv, "--task-ssae"])
+    return _hashed("shift", argv)

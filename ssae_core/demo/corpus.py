@@ -7,6 +7,8 @@ frequencies are Zipf-like inside each domain, subdomains are rare in the general
 corpus, and a word's concept depends on the document it is in. A mention is sometimes
 followed by one of the concept's made-up names (Zipf over a dozen per concept), which
 gives the vocabulary a long tail of rare words, as real text's names and terms do.
+A small share of the general corpus is biographies (any domain, "she" or "he" at even
+odds), so the LM has seen the text of SHIFT's task (``bios``).
 """
 
 from __future__ import annotations
@@ -46,9 +48,11 @@ class WorldConfig(Config):
     names_per_concept: int = 12  # made-up rare words tied to each concept (the long tail)
     name_prob: float = 0.2  # a concept mention is followed by one of its names
     name_zipf: float = 1.1  # Zipf exponent over a concept's names
+    bio_share: float = 0.03  # general documents that are a biography (of any domain)
+    bio_work_prob: float = 0.3  # a biography sentence is about the domain's concepts
     max_doc_words: int = 127  # so that BOS + document fits a 128-token context
-    version: int = 2  # bump when the code that builds this artifact changes its output
-    """2: concept names, a vocabulary with a long tail."""
+    version: int = 3  # bump when the code that builds this artifact changes its output
+    """2: concept names, a vocabulary with a long tail. 3: biographies."""
 
 
 @dataclass(frozen=True)
@@ -117,11 +121,12 @@ class _Writer:
     def vocab(self, domain: str) -> dict[str, list[str]]:
         return self.style_words["general" if domain in lexicon.GENERAL else domain]
 
-    def sentence(self, rng, style, domain, focus, state, words, labels):
+    def sentence(self, rng, template, domain, focus, state, words, labels):
         """Append one sentence. ``state["last"]`` is the last concept mentioned: style
-        words mostly come from its collocates, so predicting them needs the concept."""
+        words mostly come from its collocates, so predicting them needs the concept;
+        ``state["cue"]`` is a biography's pronoun cue."""
         vocab = self.vocab(domain)
-        for slot in rng.choice(templates.STYLES[style]).split():
+        for slot in template.split():
             if slot == "{C}":
                 cid = (
                     rng.choice(focus)
@@ -149,6 +154,10 @@ class _Writer:
                     and rng.random() < self.cfg.collocate_prob
                 )
                 slot = rng.choice(self.collocates(last)[kind] if tied else vocab[kind])
+            elif slot in ("{P}", "{PP}"):
+                slot = lexicon.PRONOUNS[state["cue"]][slot == "{PP}"]
+            elif slot == "{J}":
+                slot = lexicon.PROFESSIONS[domain]
             words.append(slot)
             labels.append(NO_CONCEPT)
 
@@ -163,17 +172,44 @@ class _Writer:
         for i in range(n_sentences):
             w: list[str] = []
             lab: list[int] = []
+            template = rng.choice(templates.STYLES[style])
             if i == cross_at:
                 self.sentence(
-                    rng, style, crossover, [self.draw_concept(rng, crossover)], state, w, lab
+                    rng, template, crossover, [self.draw_concept(rng, crossover)], state, w, lab
                 )
             else:
-                self.sentence(rng, style, domain, focus, state, w, lab)
-            if len(words) + len(w) > self.cfg.max_doc_words:
+                self.sentence(rng, template, domain, focus, state, w, lab)
+            if not self._append(words, labels, w, lab):
                 break
-            words += w
-            labels += lab
         return words, labels
+
+    def bio(self, rng: random.Random, domain: str, cue: str, title: bool = True):
+        """A biography of someone in ``domain`` with pronoun ``cue`` ("she" / "he"), as
+        (words, labels): the title sentence (unless ``title`` is False), then life sentences
+        and, with ``bio_work_prob`` each, sentences about the domain's concepts."""
+        focus = sorted({self.draw_concept(rng, domain) for _ in range(rng.randint(2, 4))})
+        words: list[str] = []
+        labels: list[int] = []
+        state: dict = {"cue": cue}
+        first = [rng.choice(templates.BIO_TITLE)] if title else []
+        for template in first + [None] * rng.randint(5, 9):
+            if template is None:
+                work = rng.random() < self.cfg.bio_work_prob
+                template = rng.choice(templates.BIO if work else templates.BIO_LIFE)
+            w: list[str] = []
+            lab: list[int] = []
+            self.sentence(rng, template, domain, focus, state, w, lab)
+            if not self._append(words, labels, w, lab):
+                break
+        return words, labels
+
+    def _append(self, words, labels, w, lab) -> bool:
+        """Add a sentence unless it would pass ``max_doc_words``; whether it was added."""
+        if len(words) + len(w) > self.cfg.max_doc_words:
+            return False
+        words += w
+        labels += lab
+        return True
 
 
 def _written_words(concepts: list[Concept]) -> set[str]:
@@ -182,7 +218,9 @@ def _written_words(concepts: list[Concept]) -> set[str]:
     words |= {
         w for style in lexicon.STYLE.values() for t in style.values() for w in lexicon.word_list(t)
     }
-    words |= {w for ts in templates.STYLES.values() for t in ts for w in t.split()}
+    bios = templates.BIO_TITLE + templates.BIO_LIFE
+    words |= {w for ts in [*templates.STYLES.values(), bios] for t in ts for w in t.split()}
+    words |= set(lexicon.PROFESSIONS.values()) | {w for p in lexicon.PRONOUNS.values() for w in p}
     return words
 
 
@@ -195,7 +233,12 @@ def _general_docs(writer: _Writer, rng: random.Random, n: int):
     topics = list(lexicon.GENERAL)
     topic_cum = _zipf_cum(len(topics), cfg.topic_zipf)
     subs = subdomains()
+    domains = [*topics, *subs]
     for _ in range(n):
+        if rng.random() < cfg.bio_share:
+            domain = rng.choice(domains)
+            yield domain, "bio", writer.bio(rng, domain, rng.choice(list(lexicon.PRONOUNS)))
+            continue
         u = rng.random()
         if u < cfg.subdomain_share * len(subs):
             domain, style, cross = subs[int(u / cfg.subdomain_share)], "paper", None
@@ -215,6 +258,14 @@ def _subdomain_docs(
         total += len(words)
         count += 1
         yield domain, style, (words, labels)
+
+
+def bios(cfg: WorldConfig, domain: str, cue: str, n: int, tag: str) -> list[str]:
+    """``n`` title-less biographies of ``domain`` with pronoun ``cue``, deterministic from the
+    world's seed and ``tag`` (SHIFT's task: the profession shows only through the work)."""
+    writer = _Writer(cfg, all_concepts())
+    rng = _split_rng(cfg, f"bios-{tag}-{domain}-{cue}")
+    return [" ".join(writer.bio(rng, domain, cue, title=False)[0]) for _ in range(n)]
 
 
 def generate(cfg: WorldConfig) -> tuple[pd.DataFrame, np.ndarray]:

@@ -316,6 +316,27 @@ SUBDOMAINS = {
     ),
 }
 
+# The profession a biography of each domain is about (``{J}``), never a concept form.
+PROFESSIONS = {
+    "cooking": "chef",
+    "sports": "athlete",
+    "weather": "meteorologist",
+    "travel": "guide",
+    "finance": "banker",
+    "music": "musician",
+    "garden": "gardener",
+    "politics": "senator",
+    "tech": "engineer",
+    "animals": "zookeeper",
+    "family": "nanny",
+    "shopping": "retailer",
+    "physics": "physicist",
+    "medicine": "surgeon",
+}
+
+# Biography pronouns, subject and possessive, by cue: the spurious attribute of SHIFT's task.
+PRONOUNS = {"she": ("she", "her"), "he": ("he", "his")}
+
 # Per-domain verbs and adjectives: style, not concepts (never labelled).
 STYLE = {
     "general": {

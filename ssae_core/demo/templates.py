@@ -1,6 +1,8 @@
 """Sentence templates of the demo world, one list per text style.
 
-Slots: ``{C}`` a concept mention, ``{A}`` a style adjective, ``{V}`` a style verb.
+Slots: ``{C}`` a concept mention, ``{A}`` a style adjective, ``{V}`` a style verb; in
+biographies ``{P}`` / ``{PP}`` the subject's pronoun / possessive (the cue of the SHIFT
+task) and ``{J}`` the domain's profession.
 A style word is usually one of the last concept's collocates, and many templates put
 it right after a concept, so (as in real text) a concept predicts the words that follow
 it. Every other word is plain text. Words and punctuation are separated by single spaces,
@@ -60,4 +62,30 @@ QA = [
     "question : what does the {C} do ? answer : the {C} {V} the {C} .",
 ]
 
-STYLES = {"article": ARTICLE, "paper": PAPER, "qa": QA}
+# Biography style: a short bio of someone working in a domain. The title sentence names the
+# profession; the rest is life sentences (no domain words) and work sentences (the
+# domain's concepts). As in Bias in Bios' "hard text", the SHIFT task's bios drop the title,
+# so the profession shows only through the work sentences while the pronoun is everywhere.
+BIO_TITLE = ["{P} is a {J} .", "{P} works as a {J} .", "{P} has been a {J} for ten years ."]
+BIO_LIFE = [
+    "{P} grew up in a small town by the sea .",
+    "{P} lives with {PP} family near the city .",
+    "{P} studied at the state university .",
+    "{P} joined the institute in 2010 .",
+    "{PP} hobbies include hiking and reading .",
+    "in {PP} spare time {P} enjoys long walks .",
+    "{P} has two children and a dog .",
+    "{P} often gives talks to young students .",
+    "{P} moved abroad after {PP} degree .",
+    "{PP} parents were both teachers .",
+]
+BIO = [
+    "{PP} work on the {C} is {A} .",
+    "{P} is known for {PP} research on the {C} .",
+    "{P} has worked to {V} the {C} for many years .",
+    "{PP} recent work shows that the {C} can {V} the {C} .",
+    "{P} wrote a {A} book about the {C} .",
+    "{P} leads a team that studies the {C} and the {C} .",
+]
+
+STYLES = {"article": ARTICLE, "paper": PAPER, "qa": QA, "bio": BIO}

@@ -16,6 +16,7 @@ PAGES = {  # url path -> (text the script renders last, plotly charts expected a
     "features": ("Feature activation count vs rank", 1),
     "errors": ("Tokens each SAE fixed or broke", 0),
     "autointerp": ("Run autointerp (background job)", 0),
+    "shift": ("Rank latents and remove the suggested ones", 0),
 }
 # the page's charts are drawn and no element is still a loading placeholder
 DRAWN = (
