@@ -135,6 +135,7 @@ def test_group_scores_on_a_hand_made_table():
     s = group_scores(pred, label, group, ["a", "b", "c", "d"])
     assert s.groups == {"a": 1.0, "b": 0.5, "c": 0.5, "d": 1.0}
     assert (s.accuracy, s.worst) == (6 / 8, 0.5)
+    assert s.cue == 5 / 8  # predictions equal to the cue (group % 2): the first five
 
 
 def test_splits_are_biased_balanced_disjoint_and_seeded():
@@ -260,3 +261,48 @@ def test_cli_and_api_give_the_same_numbers(quick_workspace, quick_world):
         check=False,
     )
     assert proc.returncode == 1 and "never fire" in proc.stderr
+
+
+def test_an_explanation_naming_the_cue_suggests_the_latent():
+    table = pd.DataFrame({"latent": [4, 9, 12], "suggested": [False, False, True]})
+    notes = {4: "Fires on 'she' and 'her' in biographies", 9: "shelter and heat"}
+    out = shift_run.with_explanations(table, notes, ("she", "he", "her", "his"))
+    assert out.suggested.tolist() == [True, False, True]
+    assert out.explanation.tolist() == [notes[4], notes[9], ""]
+
+
+def test_the_cue_latent_is_suggested_by_ground_truth():
+    data = _cue_world()
+    t = data.task
+    y, g = t.label_id.to_numpy(), t.group_id.to_numpy()
+    task = shift_task.Task(
+        "hand", [""] * len(t), y, g % 2, t.split.to_numpy(), ("a", "b"), ("0", "1")
+    )
+    train = task.split == "train"
+    table = shift_run._latent_table(data.pooled, data.probe, task, train, shift_run.ShiftConfig())
+    assert table.latent[table.suggested].tolist() == [1]
+    assert table.latent.iloc[0] == 1  # the probe leans on the cue most
+    oracle = task.split == "oracle"
+    expect = np.corrcoef(data.pooled.f[oracle][:, 1], task.cue[oracle])[0, 1] ** 2
+    assert table.set_index("latent").cue_r2[1] == pytest.approx(expect)
+    assert lat.r2(np.ones((4, 1)), np.array([0, 1, 0, 1]))[0] == 0.0  # a constant latent
+
+
+def test_the_task_ssae_is_finetuned_on_a_selection_seeded_with_the_task(quick_workspace):
+    args = ["--quick", "--n-train", "200", "--n-test", "120", "--top-k", "5", "--examples", "1"]
+    proc = run_cli(
+        "shift", *args, "--no-gsae", "--task-ssae", "--ablate", "none", "--json",
+        "--device", "cpu", "--workspace", str(quick_workspace.root),
+    )  # fmt: skip
+    (row,) = json.loads(proc.stdout)["saes"]
+    assert row["sae"] == "task SSAE λ=5" and row["score"] is None
+    ssae = quick_workspace.get(row["ref"].split("#")[0])
+    acts = quick_workspace.get(next(r for r in ssae.manifest["inputs"] if "activations" in r))
+    sel = quick_workspace.get(next(r for r in acts.manifest["inputs"] if "selection" in r))
+    from ssae_core.demo.world import DemoConfig
+    from ssae_core.selection import texts_ref
+    from ssae_core.shift.ssae import task_seeds
+
+    cfg = shift_task.TaskConfig(n_train=200, n_test=120)
+    task = shift_task.demo_task(DemoConfig.quick().world, cfg)
+    assert texts_ref(task_seeds(task, 150)) in sel.manifest["inputs"]

@@ -6,6 +6,7 @@ from pathlib import Path
 import streamlit as st
 
 from ssae_core import plots, uploads
+from ssae_core.autointerp.run import stored_results
 from ssae_core.cli import launch
 from ssae_core.data import DataError
 from ssae_core.errors import SSAEError
@@ -65,17 +66,33 @@ if not datas:
     st.info("No SHIFT results for this task yet: run the job above.")
     st.stop()
 
+
+
+def explanations(d: shift_run.ShiftData) -> dict[int, str]:
+    """Stored autointerp explanations of the SAE's latents (any backend)."""
+    rows = stored_results(ws, [d.art.summary["sae_ref"]])
+    return {r["feature"]: r["explanation"] for r in rows if r.get("status") == "ok"}
+
+
 edited = {}
 with st.form("shift-form"):
     for d in datas:
         st.markdown(f"**{d.sae_label}**: top latents by attribution (ticked: remove)")
-        table = d.table.drop(columns=["column"]).rename(columns={"suggested": "spurious"})
+        table = shift_run.with_explanations(d.table, explanations(d), task.cue_words)
+        table = table.drop(columns=["column"]).rename(columns={"suggested": "spurious"})
         edited[d.sae_label] = st.data_editor(
             table,
             hide_index=True,
             disabled=[c for c in table.columns if c != "spurious"],
             column_config={
                 "spurious": st.column_config.CheckboxColumn(help="remove this latent"),
+                "cue_r2": st.column_config.NumberColumn(
+                    help="variance of its pooled activation the cue explains (balanced split)",
+                    format="%.2f",
+                ),
+                "label_r2": st.column_config.NumberColumn(
+                    help="variance of its pooled activation the label explains", format="%.2f"
+                ),
                 "cue_share": st.column_config.NumberColumn(
                     help="share of its activation on the cue's words", format="%.2f"
                 ),

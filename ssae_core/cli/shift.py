@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 
 from ssae_core.cli import common
 from ssae_core.config import add_options, from_args
@@ -11,9 +12,9 @@ from ssae_core.workspace import Workspace
 
 SHIFT_HELP = "SHIFT: a probe's reliance on a spurious cue, removed with SAE latents"
 ABLATE_HELP = (
-    "latents to remove: 'suggested' (most of their activation on the cue's words), 'top:K' (the K"
-    " of highest attribution), 'none', or ids such as 12,40; once for every SAE or once per SAE"
-    " in order (the GSAE first)"
+    "latents to remove: 'suggested' (top latents whose pooled activation the cue explains),"
+    " 'top:K' (the K of highest attribution), 'none', or ids such as 12,40; once for every SAE"
+    " or once per SAE in order (the GSAE first)"
 )
 
 
@@ -88,7 +89,7 @@ def shift_saes(ws: Workspace, base, args: argparse.Namespace, task, progress):
         cfg = TaskSSAEConfig(seed=args.seed)
         art = task_ssae(base, ws, task, base.world.text_set("general"), cfg, progress)
         saes += [
-            s._replace(label=f"task SSAE λ={cfg.sparsity:g}")
+            replace(s, label=f"task SSAE λ={cfg.sparsity:g}")
             for s in sae_set(ws, base, [art], include_gsae=False)
         ]
     if not saes:
@@ -138,17 +139,22 @@ def _row(data, score) -> dict:
 
 def format_shift(out: dict) -> str:
     """One line per SAE: accuracy and worst-group accuracy before / after removal / retrained."""
-    lines = [f"task {out['task']}: accuracy / worst group on the balanced test split"]
+
+    def three(s: dict) -> str:
+        return f"{s['accuracy']:.3f} / {s['worst']:.3f} / {s['cue']:.3f}"
+
+    lines = [
+        f"task {out['task']}: accuracy / worst group / agreement with the cue, on the balanced"
+        " test split"
+    ]
     for r in out["saes"]:
-        b = r["before"]
         line = f"{r['sae']}: {r['n_active']} latents active, L0 {r['l0']:.1f}; probe"
-        line += f" {b['accuracy']:.3f} / {b['worst']:.3f}"
+        line += f" {three(r['before'])}"
         if r["score"]:
             s = r["score"]
-            n = len(s["latents"])
-            line += f"; {n} removed {s['ablated']['accuracy']:.3f} / {s['ablated']['worst']:.3f}"
-            line += f"; retrained {s['retrained']['accuracy']:.3f} / {s['retrained']['worst']:.3f}"
-            line += f"; oracle {s['oracle']['accuracy']:.3f}; SCR {s['scr']:.3f}"
+            line += f"; {len(s['latents'])} removed {three(s['ablated'])}"
+            line += f"; retrained {three(s['retrained'])}; oracle {three(s['oracle'])}"
+            line += f"; SCR {s['scr']:.3f}"
         lines.append(line)
         lines.append(f"  suggested spurious: {r['suggested'] or 'none'}")
     return "\n".join(lines)

@@ -144,6 +144,17 @@ def scr(f: np.ndarray, dirs: np.ndarray, w: np.ndarray, cue: np.ndarray) -> np.n
     return gap * (dirs @ w)
 
 
+def r2(f: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Per column of ``f``: the share of its variance a binary ``values`` explains (squared
+    correlation; 0 for a constant column)."""
+    fc = f - f.mean(0)
+    vc = values - values.mean()
+    cov = vc @ fc
+    denom = np.sqrt((fc**2).sum(0) * (vc**2).sum())
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(denom > 0, (cov / np.where(denom > 0, denom, 1)) ** 2, 0.0)
+
+
 def ablate(x: np.ndarray, f: np.ndarray, dirs: np.ndarray, cols: np.ndarray) -> np.ndarray:
     """Pooled activations with the latents in columns ``cols`` removed (error term kept)."""
     cols = np.asarray(cols, dtype=np.int64)

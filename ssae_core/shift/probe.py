@@ -38,18 +38,21 @@ def fit_probe(x: np.ndarray, y: np.ndarray, c: float = 1.0) -> Probe:
 
 
 class GroupScores(NamedTuple):
-    """Accuracy on a split, per group, and the worst group's."""
+    """Accuracy on a split, per group, and the worst group's; ``cue``: how often the prediction
+    is the cue's label (0.5 on balanced data when the probe ignores the cue, 1 when it reads
+    only the cue: Marks et al.'s "gender accuracy")."""
 
     accuracy: float
     worst: float
     groups: dict[str, float]
+    cue: float
 
 
 def group_scores(pred: np.ndarray, label: np.ndarray, group: np.ndarray, names) -> GroupScores:
-    """Accuracy overall and per group (``names[g]`` for group id g); the worst over groups
-    present."""
+    """Accuracy overall and per group (``names[g]`` for group id g = 2 label + cue); the worst
+    over groups present; agreement with the cue."""
     right = pred == label
-    groups = {
-        names[g]: float(right[group == g].mean()) for g in range(len(names)) if (group == g).any()
-    }
-    return GroupScores(float(right.mean()), min(groups.values()), groups)
+    present = [g for g in range(len(names)) if (group == g).any()]
+    groups = {names[g]: float(right[group == g].mean()) for g in present}
+    cue = float((pred == group % 2).mean())
+    return GroupScores(float(right.mean()), min(groups.values()), groups, cue)

@@ -2,8 +2,9 @@
 
 ``rank`` (artifact ``shift``, one per SAE × task): pool the task's activations and the SAE's
 latents, fit the probe on the biased split and the oracle probe on the balanced one, rank
-the latents by attribution to the probe, suggest the spurious ones (most of their activation
-on the cue's words), keep each top latent's logit-lens tokens and top documents.
+the latents by attribution to the probe, suggest the spurious ones (ground truth: the cue
+explains at least half of a latent's pooled activation on the balanced split, and more than
+the label does), keep each top latent's logit-lens tokens and top documents.
 
 ``score`` (artifact ``shift_score``, one per ``shift`` artifact × latent set): remove the
 latents from the pooled activations (error term kept), score the same probe, then a probe
@@ -15,6 +16,7 @@ Scoring reads only the ``shift`` artifact: no LM, no SAE.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
@@ -45,12 +47,14 @@ class ShiftConfig(Config):
     """Inverse L2 strength of the logistic probes (on z-scored pooled activations)."""
     top_k: int = 40
     """Latents in the ranked table (by |attribution|); suggestions come from these."""
-    cue_share: float = 0.5
-    """Suggest a top latent as spurious when at least this share of its activation mass is on
-    the cue's words."""
+    cue_r2: float = 0.5
+    """Suggest a top latent as spurious when the cue explains at least this share of its pooled
+    activation's variance on the balanced oracle split (ground truth: each document's cue),
+    and more of it than the label does."""
     examples: int = 3
     """Top task documents kept per top latent, with per-token activations."""
-    version: int = 1
+    version: int = 3
+    """2: suggestions by the cue's R². 3: scores say how often the probe follows the cue."""
 
 
 @dataclass(frozen=True)
@@ -59,7 +63,8 @@ class ScoreConfig(Config):
 
     latents: tuple[int, ...] = field(default_factory=tuple)
     probe_c: float = 1.0
-    version: int = 1
+    version: int = 2
+    """2: scores say how often the probe follows the cue."""
 
 
 class ShiftScore(NamedTuple):
@@ -94,7 +99,8 @@ class ShiftData:
     pooled: lat.Pooled
     probe: Probe
     table: pd.DataFrame
-    """Top latents: latent, attribution, scr, cue_share, frequency, lens, suggested."""
+    """Top latents: latent, attribution, scr, cue_r2, label_r2, cue_share, frequency, lens,
+    suggested."""
     examples: dict[int, list[dict]]
 
     @property
@@ -176,17 +182,23 @@ def _latent_table(pooled: lat.Pooled, probe: Probe, task: Task, train, cfg: Shif
     attr = lat.attribution(pooled.f[train], pooled.dirs, probe.w, task.label[train])
     scr = lat.scr(pooled.f[train], pooled.dirs, probe.w, task.cue[train])
     top = np.argsort(-np.abs(attr), kind="stable")[: cfg.top_k]
+    balanced = task.split == "oracle" if (task.split == "oracle").any() else train
+    f = pooled.f[balanced][:, top]
+    cue_r2 = lat.r2(f, task.cue[balanced])
+    label_r2 = lat.r2(f, task.label[balanced])
     table = pd.DataFrame(
         {
             "latent": pooled.active[top],
             "column": top,
             "attribution": attr[top],
             "scr": scr[top],
+            "cue_r2": cue_r2,
+            "label_r2": label_r2,
             "cue_share": pooled.cue_share[top],
             "frequency": (pooled.f[:, top] > 0).mean(0),
         }
     )
-    table["suggested"] = table.cue_share.fillna(0) >= cfg.cue_share
+    table["suggested"] = (cue_r2 >= cfg.cue_r2) & (cue_r2 > label_r2)
     return table
 
 
@@ -282,6 +294,15 @@ def compute_score(data: ShiftData, cols: np.ndarray, cfg: ScoreConfig) -> ShiftS
     return ShiftScore(before, after, retrained, best, scr, cfg.latents)
 
 
+def with_explanations(table: pd.DataFrame, explanations: dict[int, str], cue_words) -> pd.DataFrame:
+    """The latent table with each latent's stored explanation (autointerp); a latent whose
+    explanation names one of the cue's words is suggested too."""
+    words = {w.lower() for w in cue_words}
+    out = table.assign(explanation=table.latent.map(lambda i: explanations.get(int(i), "")))
+    named = out.explanation.map(lambda e: bool(words & set(re.findall(r"[a-z]+", e.lower()))))
+    return out.assign(suggested=out.suggested | named)
+
+
 STAGES = ("before", "ablated", "retrained", "oracle")
 STAGE_NAMES = {
     "before": "before",
@@ -304,8 +325,8 @@ def group_table(scores: dict[str, ShiftScore]) -> pd.DataFrame:
 
 
 def summary_table(datas: list[ShiftData], scores: dict[str, ShiftScore]) -> pd.DataFrame:
-    """One row per SAE: latents active and L0 on the task, accuracy / worst group at each stage,
-    SCR."""
+    """One row per SAE: latents active and L0 on the task; at each stage accuracy, worst-group
+    accuracy and agreement with the cue; SCR."""
     rows = []
     for d in datas:
         row = {
@@ -320,6 +341,7 @@ def summary_table(datas: list[ShiftData], scores: dict[str, ShiftScore]) -> pd.D
                 s = getattr(score, stage)
                 row[f"acc {STAGE_NAMES[stage]}"] = s.accuracy
                 row[f"worst {STAGE_NAMES[stage]}"] = s.worst
+                row[f"cue {STAGE_NAMES[stage]}"] = s.cue
             row["SCR"] = score.scr
         rows.append(row)
     return pd.DataFrame(rows)
