@@ -565,6 +565,8 @@ def shift_groups(table: pd.DataFrame) -> go.Figure:
                 legendgroup=stage,
                 showlegend=col == 1,
                 hovertemplate="%{x}: %{y:.3f}<extra>" + stage + "</extra>",
+                row=1,
+                col=col,
             )
     _layout(fig, "Probe accuracy by group, before and after removing latents", "", "")
     fig.update_yaxes(title_text="accuracy on the balanced test split", range=[0, 1], col=1)

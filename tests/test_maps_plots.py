@@ -96,3 +96,23 @@ def test_f1_distribution_has_one_box_per_sae():
     fig = plots.f1_distribution(table)
     assert [t.name for t in fig.data] == ["GSAE"], "features without an F1 (failed) are left out"
     assert fig.layout.title.text and fig.layout.xaxis.title.text and fig.layout.yaxis.title.text
+
+
+def test_shift_groups_draws_one_panel_per_sae():
+    from ssae_core.shift.probe import GroupScores
+    from ssae_core.shift.run import ShiftScore, group_table
+
+    def scores(worst):
+        return GroupScores(0.7, worst, {"a / he": worst, "a / she": 0.9}, 0.6)
+
+    one = ShiftScore(scores(0.3), scores(0.4), scores(0.5), scores(0.8), 0.2, (1, 2))
+    two = ShiftScore(scores(0.2), scores(0.6), scores(0.7), scores(0.8), 0.5, (3,))
+    table = group_table({"GSAE": one, "SSAE": two})
+    fig = plots.shift_groups(table)
+    by_axis = {}
+    for trace in fig.data:
+        by_axis.setdefault(trace.xaxis, []).append(trace)
+    assert sorted(by_axis) == ["x", "x2"] and all(len(t) == 4 for t in by_axis.values())
+    removed = next(t for t in by_axis["x2"] if t.name == "removed")
+    assert list(removed.x) == ["a / he", "a / she", "worst"] and list(removed.y) == [0.6, 0.9, 0.6]
+    assert fig.layout.title.text and fig.layout.yaxis.title.text and fig.layout.xaxis.title.text

@@ -67,7 +67,6 @@ if not datas:
     st.stop()
 
 
-
 def explanations(d: shift_run.ShiftData) -> dict[int, str]:
     """Stored autointerp explanations of the SAE's latents (any backend)."""
     rows = stored_results(ws, [d.art.summary["sae_ref"]])
