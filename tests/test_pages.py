@@ -203,7 +203,11 @@ def test_shift_page_ranks_latents_in_a_job_and_scores_the_ticked_ones(open_page,
     at.run()
     assert not at.exception
     (art,) = quick_workspace.list("shift")
-    # tick the two latents of highest attribution, as a user would in the table
+    from ssae_core.shift import run as shift_run
+
+    data = shift_run.load(art)
+    # tick the two latents of highest attribution, as a user would in the table (the suggested
+    # ones start ticked)
     at.session_state[f"shift-table-{art.key}"] = {
         "edited_rows": {0: {"spurious": True}, 1: {"spurious": True}},
         "added_rows": [],
@@ -212,10 +216,8 @@ def test_shift_page_ranks_latents_in_a_job_and_scores_the_ticked_ones(open_page,
     at.run()
     assert not at.exception
     summary = next(df.value for df in at.dataframe if "worst removed" in df.value.columns)
-    assert summary.removed.tolist() == [2]
+    ticked = sorted({*data.suggested, *(int(i) for i in data.table.latent[:2])})
+    assert summary.removed.tolist() == [len(ticked)]
     assert len(at.get("plotly_chart")) == 1
-    from ssae_core.shift import run as shift_run
-
-    data = shift_run.load(art)
-    top2 = [int(i) for i in data.table.latent[:2]]
-    assert summary["worst removed"][0] == shift_run.score(quick_workspace, data, top2).ablated.worst
+    score = shift_run.score(quick_workspace, data, ticked)
+    assert summary["worst removed"][0] == score.ablated.worst
