@@ -20,7 +20,7 @@ from transformer_lens import HookedTransformer
 from ssae_core.config import Config
 from ssae_core.errors import ConfigError
 from ssae_core.progress import Progress, Silent
-from ssae_core.workspace import Artifact, Step, Workspace
+from ssae_core.workspace import Artifact, Step, Workspace, reserved_memmap
 
 if TYPE_CHECKING:
     from ssae_core.base import Base
@@ -160,9 +160,7 @@ def cache_activations(
     def build(out: Path) -> dict:
         counts = kept_counts(docs, model.cfg.n_ctx)
         n = int(counts.sum())
-        acts = np.lib.format.open_memmap(
-            out / "acts.npy", mode="w+", dtype=cfg.dtype, shape=(n, model.cfg.d_model)
-        )
+        acts = reserved_memmap(out / "acts.npy", cfg.dtype, (n, model.cfg.d_model))
         progress.stage("cache activations", len(docs))
         _, doc, pos = collect(
             model, base.hook_name, docs, tok.bos_token_id, pad_id(tok), progress.update, acts

@@ -147,7 +147,7 @@ def embed(
     batch_size: int = 32,
     out: np.ndarray | None = None,
     progress: Callable[[int], None] | None = None,
-    chunk: int = 1024,
+    chunk: int = 256,
 ) -> np.ndarray:
     """Unit-norm float32 embeddings, written ``chunk`` documents at a time into ``out`` (e.g. a
     memmap)."""

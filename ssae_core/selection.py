@@ -24,7 +24,7 @@ from ssae_core.config import Config
 from ssae_core.data import IngestConfig, TextSet, load_texts
 from ssae_core.errors import ConfigError
 from ssae_core.progress import Progress, Silent
-from ssae_core.workspace import Artifact, Step, Workspace
+from ssae_core.workspace import Artifact, Step, Workspace, reserved_memmap
 
 if TYPE_CHECKING:
     from ssae_core.base import Base
@@ -81,9 +81,7 @@ def corpus_embeddings(
     def build(out: Path) -> dict:
         encoder = retrieval.load_encoder(cfg.encoder, device, cfg.max_seq_length)
         dim = retrieval.embedding_dim(encoder)
-        vectors = np.lib.format.open_memmap(
-            out / "vectors.npy", mode="w+", dtype=np.float32, shape=(len(corpus.docs), dim)
-        )
+        vectors = reserved_memmap(out / "vectors.npy", np.float32, (len(corpus.docs), dim))
         progress.stage("embed corpus", len(corpus.docs))
         retrieval.embed(corpus.texts, encoder, out=vectors, progress=progress.update)
         vectors.flush()

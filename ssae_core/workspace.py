@@ -11,6 +11,7 @@ deleted) and rebuilds it, ``open`` reports it.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import hashlib
 import json
@@ -192,6 +193,8 @@ class Workspace:
                 if not self._problem(final):
                     return self.open(final)
                 self._quarantine(final)
+            for stale in final.parent.glob(f".tmp-{key}-*"):  # a killed build's (we hold the lock)
+                shutil.rmtree(stale, ignore_errors=True)
             tmp = final.parent / f".tmp-{key}-{uuid.uuid4().hex[:8]}"
             tmp.mkdir()
             try:
@@ -211,6 +214,11 @@ class Workspace:
                 }
                 atomic_write_json(tmp / MANIFEST, manifest)
                 os.rename(tmp, final)
+            except OSError as exc:
+                shutil.rmtree(tmp, ignore_errors=True)
+                if exc.errno == errno.ENOSPC:
+                    raise WorkspaceError(disk_full(self.root, kind)) from None
+                raise
             except BaseException:
                 shutil.rmtree(tmp, ignore_errors=True)
                 raise
@@ -270,6 +278,29 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
         while block := fh.read(chunk):
             h.update(block)
     return h.hexdigest()
+
+
+def disk_full(root: Path, kind: str) -> str:
+    """The message for a build that ran out of disk space."""
+    free = shutil.disk_usage(root).free / 2**20
+    return (
+        f"The disk holding the workspace {root} is full ({free:.1f} MiB free) while writing a"
+        f" {kind} artifact. Nothing partial was kept and finished artifacts are intact: free some"
+        " space (or point --workspace / $SSAE_WORKSPACE at a larger disk) and run the same"
+        " command again."
+    )
+
+
+def reserved_memmap(path: Path, dtype, shape: tuple[int, ...]):
+    """``np.lib.format.open_memmap(path, "w+", ...)`` with the file's blocks reserved first, so a
+    full disk fails here with ENOSPC (which ``Workspace.build`` reports) instead of killing the
+    process with SIGBUS when a mapped page is first written."""
+    import numpy as np
+
+    arr = np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=shape)
+    with open(path, "r+b") as fh:
+        os.posix_fallocate(fh.fileno(), 0, os.fstat(fh.fileno()).st_size)
+    return arr
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
