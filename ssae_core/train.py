@@ -133,8 +133,20 @@ class FinetuneConfig(Config):
         for name in positive:
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive.")
-        if not (self.lr > 0 and np.isfinite(self.tilt) and 0 <= self.val_fraction < 1):
-            raise ConfigError("lr must be > 0, tilt finite and val_fraction in [0, 1).")
+        checks = (
+            (
+                self.lr > 0 and np.isfinite(self.lr),
+                f"--lr must be a positive number, not {self.lr}.",
+            ),
+            (np.isfinite(self.tilt), f"--tilt must be a finite number, not {self.tilt}."),
+            (
+                0 <= self.val_fraction < 1,
+                f"val_fraction must be in [0, 1), not {self.val_fraction}.",
+            ),
+        )
+        for ok, message in checks:
+            if not ok:
+                raise ConfigError(message)
         self._validate_tilt()
         return self
 

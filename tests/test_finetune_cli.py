@@ -93,8 +93,9 @@ def test_finetune_explains_a_bad_selection_and_bad_values(quick_build):
         (["--decay-steps", "0"], "decay_steps must be positive"),
         (["--l1", "1,nan"], "sparsity values must be finite and >= 0"),
         (["--l1", "-1"], "sparsity values must be finite and >= 0"),
-        (["--objective", "term", "--tilt", "inf"], "tilt finite"),
-        (["--lr", "nan"], "lr must be > 0"),
+        (["--objective", "term", "--tilt", "inf"], "--tilt must be a finite number, not inf"),
+        (["--lr", "nan"], "--lr must be a positive number, not nan"),
+        (["--lr", "-1"], "--lr must be a positive number, not -1.0"),
         (["--tilt", "5"], "A tilt only applies to --objective term"),
     ],
 )
