@@ -120,6 +120,7 @@ TITLES = {
     "features": "Features",
     "errors": "Error norms",
     "autointerp": "Autointerp",
+    "shift": "SHIFT",
 }  # sidebar labels
 REPEATS = 3
 SETTLE_MS = 1500  # between measurements: the last page finishes drawing, as when a user reads it

@@ -60,3 +60,18 @@ def screenshot(page, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def random_sae(d_in: int = 16, d_sae: int = 48, seed: int = 0, **cfg):
+    """A SAELens standard SAE with random float64 weights, some latents off and some on (``cfg``:
+    more ``StandardSAEConfig`` fields)."""
+    import sae_lens as sl
+    import torch
+
+    torch.manual_seed(seed)
+    sae = sl.StandardSAE(sl.StandardSAEConfig(d_in=d_in, d_sae=d_sae, **cfg))
+    with torch.no_grad():
+        for p in sae.parameters():
+            p.copy_(torch.randn_like(p) * 0.3)
+        sae.b_enc.sub_(0.2)
+    return sae.double()

@@ -6,9 +6,8 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-import sae_lens as sl
 import torch
-from helpers import run_cli
+from helpers import random_sae, run_cli
 
 from ssae_core.errors import ConfigError
 from ssae_core.shift import latents as lat
@@ -17,15 +16,8 @@ from ssae_core.shift import task as shift_task
 from ssae_core.shift.probe import fit_probe, group_scores
 
 
-def _random_sae(d_in=8, d_sae=24, seed=0, normalize="none"):
-    torch.manual_seed(seed)
-    cfg = sl.StandardSAEConfig(d_in=d_in, d_sae=d_sae, normalize_activations=normalize)
-    sae = sl.StandardSAE(cfg)
-    with torch.no_grad():
-        for p in sae.parameters():
-            p.copy_(torch.randn_like(p) * 0.4)
-        sae.b_enc.sub_(0.1)
-    return sae.double()
+def _random_sae(normalize="none"):
+    return random_sae(8, 24, normalize_activations=normalize)
 
 
 def _docs(n_docs=5, d_in=8, seed=1):

@@ -3,25 +3,15 @@
 import pytest
 import sae_lens as sl
 import torch
+from helpers import random_sae
 
 from ssae_core import tracin
 from ssae_core.errors import ConfigError
 
 
-def _random_sae(d_in=16, d_sae=48, seed=0, apply_b_dec_to_input=True):
-    torch.manual_seed(seed)
-    cfg = sl.StandardSAEConfig(d_in=d_in, d_sae=d_sae, apply_b_dec_to_input=apply_b_dec_to_input)
-    sae = sl.StandardSAE(cfg)
-    with torch.no_grad():
-        for p in sae.parameters():
-            p.copy_(torch.randn_like(p) * 0.3)
-        sae.b_enc.sub_(0.2)  # some features off, some on
-    return sae.double()
-
-
 @pytest.mark.parametrize("apply_b_dec_to_input", [True, False])
 def test_closed_form_matches_the_sae_s_own_gradients(apply_b_dec_to_input):
-    sae = _random_sae(apply_b_dec_to_input=apply_b_dec_to_input)
+    sae = random_sae(apply_b_dec_to_input=apply_b_dec_to_input)
     gen = torch.Generator().manual_seed(1)
     seed_x = torch.randn(40, 16, generator=gen, dtype=torch.float64)
     x = torch.randn(25, 16, generator=gen, dtype=torch.float64)
@@ -34,7 +24,7 @@ def test_closed_form_matches_the_sae_s_own_gradients(apply_b_dec_to_input):
 
 
 def test_mean_gradient_is_the_mean_of_token_gradients():
-    sae = _random_sae(seed=3)
+    sae = random_sae(seed=3)
     x = torch.randn(10, 16, dtype=torch.float64)
     G = tracin.mean_gradient(sae, x, l1=0.5)
     # grad · G averaged over the same tokens equals ||G||^2
