@@ -77,7 +77,12 @@ def shift_saes(ws: Workspace, base, args: argparse.Namespace, task, progress):
     for spec in args.ssae:
         path, _, index = spec.partition("#")
         group = sae_set(ws, base, [common.open_artifact(ws, path, "ssae")], include_gsae=False)
-        saes += [s for s in group if not index or s.ref.endswith(f"#{index}")]
+        picked = [s for s in group if not index or s.ref.endswith(f"#{index}")]
+        if not picked:
+            raise ConfigError(
+                f"{spec!r}: the artifact has SAEs #0 to #{len(group) - 1}; give one of them."
+            )
+        saes += picked
     if args.task_ssae:
         if base.world is None:
             raise ConfigError(
