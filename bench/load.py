@@ -53,7 +53,9 @@ async def session(browser, url: str, index: int, switches: int) -> tuple[list[fl
             await page.wait_for_timeout(500)  # a user glances at the feature
         errors += await page.locator('[data-testid="stException"]').count()
     except Exception as exc:  # a timeout: counted, reported, the other sessions go on
-        print(f"session {index}: {type(exc).__name__}: {str(exc)[:200]}")
+        shot = Path(tempfile.gettempdir()) / f"ssae-load-session-{index}.png"
+        await page.screenshot(path=str(shot), full_page=True)
+        print(f"session {index}: {type(exc).__name__}: {str(exc)[:200]} (screenshot: {shot})")
         errors += 1
     await context.close()
     return times, errors

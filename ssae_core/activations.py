@@ -8,6 +8,8 @@ the right, so it cannot change a real position under causal attention.
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,14 +66,29 @@ def doc_batches(
     return batches
 
 
+_HOOK_LOCKS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_HOOK_LOCKS_GUARD = threading.Lock()
+
+
+def hook_lock(model: HookedTransformer) -> threading.Lock:
+    """The lock that serializes ``model``'s hooked forward passes. TransformerLens adds its hooks
+    to the model itself, so two threads running hooked passes of one model at once (two
+    dashboard sessions share the cached model) would read each other's activations."""
+    with _HOOK_LOCKS_GUARD:
+        return _HOOK_LOCKS.setdefault(model, threading.Lock())
+
+
 @torch.no_grad()
 def hook_activations(
     model: HookedTransformer, tokens: torch.Tensor, hook_name: str
 ) -> torch.Tensor:
     """Activations at ``hook_name`` for a token batch, stopping the forward pass there."""
-    _, cache = model.run_with_cache(
-        tokens.to(model.cfg.device), names_filter=hook_name, stop_at_layer=layer_of(hook_name) + 1
-    )
+    with hook_lock(model):
+        _, cache = model.run_with_cache(
+            tokens.to(model.cfg.device),
+            names_filter=hook_name,
+            stop_at_layer=layer_of(hook_name) + 1,
+        )
     return cache[hook_name]
 
 

@@ -17,7 +17,7 @@ import pandas as pd
 import torch
 from transformer_lens import HookedTransformer
 
-from ssae_core.activations import doc_batches, hook_activations, layer_of
+from ssae_core.activations import doc_batches, hook_activations, hook_lock, layer_of
 from ssae_core.sae_math import Variance
 
 if TYPE_CHECKING:
@@ -38,9 +38,10 @@ def _loss_from(model, hook_name, tokens, acts):
     def put(_, hook):
         return acts
 
-    return model.run_with_hooks(
-        tokens, return_type="loss", loss_per_token=True, fwd_hooks=[(hook_name, put)]
-    )
+    with hook_lock(model):
+        return model.run_with_hooks(
+            tokens, return_type="loss", loss_per_token=True, fwd_hooks=[(hook_name, put)]
+        )
 
 
 @torch.no_grad()

@@ -46,3 +46,24 @@ def test_float16_cache_is_half_the_size_and_close(base, quick_world, quick_works
     assert b.dtype == torch.float32 and torch.allclose(a, b, rtol=2e-3, atol=2e-3)
     with pytest.raises(ConfigError, match="float32 or float16"):
         cache_activations(quick_workspace, base, docs, "test/physics20", CacheConfig(dtype="int8"))
+
+
+def test_threads_sharing_one_model_get_their_own_activations(quick_world):
+    """Dashboard sessions are threads that share the cached model: concurrent hooked passes must
+    not read each other's activations (TransformerLens hooks live on the model)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ssae_core.activations import collect, pad_id
+
+    model, tok = quick_world.model, quick_world.tokenizer
+    splits = ["physics_test", "medicine_test", "general_test", "physics_ood"]
+    docs = {s: quick_world.split_tokens(s)[:24] for s in splits}
+
+    def acts(split):
+        return collect(model, quick_world.hook_name, docs[split], tok.bos_token_id, pad_id(tok))[0]
+
+    expected = {s: acts(s) for s in splits}
+    with ThreadPoolExecutor(8) as pool:
+        got = list(pool.map(acts, splits * 6))
+    for split, a in zip(splits * 6, got):
+        assert torch.equal(a, expected[split]), split
