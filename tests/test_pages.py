@@ -38,6 +38,13 @@ def open_page(monkeypatch, quick_workspace, quick_comparison):
     return run
 
 
+def _wait_for_job(ws, name: str, timeout: float) -> None:
+    """Until the job ``name`` ends (or ``timeout`` seconds pass)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline and jobs.status(ws, name).state not in jobs.FINAL:
+        time.sleep(0.5)
+
+
 @pytest.mark.parametrize("page", PAGES)
 def test_every_page_renders(open_page, page):
     at = open_page(page)
@@ -105,12 +112,7 @@ def test_select_page_launches_a_small_job(open_page, quick_workspace):
     assert not at.exception
     started = [j for j in jobs.list_jobs(quick_workspace) if j.name.startswith("select-")]
     assert started, "the button launches a background job"
-    deadline = time.time() + 120
-    while (
-        time.time() < deadline
-        and jobs.status(quick_workspace, started[0].name).state not in jobs.FINAL
-    ):
-        time.sleep(0.5)
+    _wait_for_job(quick_workspace, started[0].name, 120)
     assert jobs.status(quick_workspace, started[0].name).state == "done"
     assert any(
         a.manifest["config"]["token_budget"] == 1000 for a in quick_workspace.list("selection")
@@ -125,11 +127,7 @@ def test_finetune_page_trains_a_tilt_sweep_in_one_job(open_page, quick_workspace
     at.button[0].click().run()
     started = [j for j in jobs.list_jobs(quick_workspace) if j.name.startswith("finetune-")]
     assert started and "--ess-sweep" in started[0].args
-    deadline = time.time() + 180
-    while time.time() < deadline and jobs.status(quick_workspace, started[0].name).state not in (
-        jobs.FINAL
-    ):
-        time.sleep(0.5)
+    _wait_for_job(quick_workspace, started[0].name, 180)
     assert jobs.status(quick_workspace, started[0].name).state == "done"
     sweep = [a for a in quick_workspace.list("ssae") if a.manifest["config"].get("ess_sweep")]
     assert sweep and len(sweep[0].summary["val"]) == 2 * 4, "2 sparsity values x 4 shares"
@@ -178,9 +176,7 @@ def test_an_uploaded_test_set_is_evaluated_and_shown(open_page, quick_workspace,
         key=next(b.key for b in at.button if b.key and b.key.startswith("go-evaluate-"))
     ).click().run()
     (name,) = {j.name for j in jobs.list_jobs(quick_workspace)} - before
-    deadline = time.time() + 240
-    while time.time() < deadline and jobs.status(quick_workspace, name).state not in jobs.FINAL:
-        time.sleep(0.5)
+    _wait_for_job(quick_workspace, name, 240)
     assert jobs.status(quick_workspace, name).state == "done", jobs.status(quick_workspace, name)
     at.run()
     assert not at.exception
@@ -196,9 +192,7 @@ def test_shift_page_ranks_latents_in_a_job_and_scores_the_ticked_ones(open_page,
     at.button[0].click().run()
     (name,) = {j.name for j in jobs.list_jobs(quick_workspace)} - before
     assert name.startswith("shift-") and "--no-gsae" not in jobs.status(quick_workspace, name).args
-    deadline = time.time() + 300
-    while time.time() < deadline and jobs.status(quick_workspace, name).state not in jobs.FINAL:
-        time.sleep(0.5)
+    _wait_for_job(quick_workspace, name, 300)
     assert jobs.status(quick_workspace, name).state == "done", jobs.status(quick_workspace, name)
     at.run()
     assert not at.exception
