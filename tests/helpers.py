@@ -75,3 +75,15 @@ def random_sae(d_in: int = 16, d_sae: int = 48, seed: int = 0, **cfg):
             p.copy_(torch.randn_like(p) * 0.3)
         sae.b_enc.sub_(0.2)
     return sae.double()
+
+
+def wait_until(predicate, timeout: float = 90, every: float = 0.3) -> bool:
+    """Whether ``predicate()`` came true within ``timeout`` seconds (polled every ``every``)."""
+    import time
+
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return True
+        time.sleep(every)
+    return False

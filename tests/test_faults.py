@@ -8,22 +8,16 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
-from helpers import ROOT
+from helpers import ROOT, run_cli, wait_until
 
 from ssae_core import jobs
 from ssae_core.workspace import Workspace
 
 
 def _wait(predicate, timeout=240):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return False
+    return wait_until(predicate, timeout)
 
 
 def _hashes(art) -> dict:
@@ -56,8 +50,6 @@ def _artifacts(ws: Workspace) -> dict[str, object]:
 def _rebuilt_equal(ws: Workspace, kind: str, argv: list[str], stage: str, after: int, tag: str):
     """Run ``argv`` straight, keep the hashes of the ``kind`` artifact it made, delete everything
     it made, then run it killed and resumed: that artifact must come back identical."""
-    from helpers import run_cli
-
     before = set(_artifacts(ws))
     run_cli(*argv, "--workspace", str(ws.root))
     made = {ref: a for ref, a in _artifacts(ws).items() if ref not in before}

@@ -4,23 +4,17 @@ resource queue."""
 import os
 import signal
 import sqlite3
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from helpers import run_cli
+from helpers import run_cli, wait_until
 
 from ssae_core import jobs
 from ssae_core.workspace import Workspace
 
 
 def _wait(predicate, timeout=90):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.3)
-    return False
+    return wait_until(predicate, timeout)
 
 
 def test_killed_worker_reads_as_failed(tmp_path):

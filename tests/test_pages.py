@@ -1,10 +1,8 @@
 """Every dashboard page under Streamlit's AppTest, against the quick world with its demo
 comparison."""
 
-import time
-
 import pytest
-from helpers import ROOT
+from helpers import ROOT, wait_until
 from streamlit.testing.v1 import AppTest
 
 from ssae_core import jobs
@@ -40,9 +38,7 @@ def open_page(monkeypatch, quick_workspace, quick_comparison):
 
 def _wait_for_job(ws, name: str, timeout: float) -> None:
     """Until the job ``name`` ends (or ``timeout`` seconds pass)."""
-    deadline = time.time() + timeout
-    while time.time() < deadline and jobs.status(ws, name).state not in jobs.FINAL:
-        time.sleep(0.5)
+    wait_until(lambda: jobs.status(ws, name).state in jobs.FINAL, timeout, every=0.5)
 
 
 @pytest.mark.parametrize("page", PAGES)

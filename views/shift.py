@@ -61,23 +61,29 @@ common.launch_button(
     ws, job, "SHIFT", "Rank latents and remove the suggested ones (background job)"
 )
 
-datas = shift_run.stored(ws, base.ref, task)
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def load(path: str) -> shift_run.ShiftData:
+    """A ``shift`` artifact's contents, read once per server (artifacts never change)."""
+    return shift_run.load(ws.open(path))
+
+
+datas = [load(str(a.path)) for a in shift_run.stored(ws, base.ref, task)]
 if not datas:
     st.info("No SHIFT results for this task yet: run the job above.")
     st.stop()
-
-
-def explanations(d: shift_run.ShiftData) -> dict[int, str]:
-    """Stored autointerp explanations of the SAE's latents (any backend)."""
-    rows = stored_results(ws, [d.art.summary["sae_ref"]])
-    return {r["feature"]: r["explanation"] for r in rows if r.get("status") == "ok"}
+explained: dict[str, dict[int, str]] = {}
+for r in stored_results(ws, [d.art.summary["sae_ref"] for d in datas]):
+    if r.get("status") == "ok":
+        explained.setdefault(r["sae"], {})[r["feature"]] = r["explanation"]
 
 
 edited = {}
 with st.form("shift-form"):
     for d in datas:
         st.markdown(f"**{d.sae_label}**: top latents by attribution (ticked: remove)")
-        table = shift_run.with_explanations(d.table, explanations(d), task.cue_words)
+        notes = explained.get(d.art.summary["sae_ref"], {})
+        table = shift_run.with_explanations(d.table, notes, task.cue_words)
         table = table.drop(columns=["column"]).rename(columns={"suggested": "spurious"})
         edited[d.sae_label] = st.data_editor(
             table,

@@ -103,8 +103,8 @@ def build_examples(
         {d for plan in plans.values() for part in (plan[0], plan[1]) for d, _ in part}
         | {d for plan in plans.values() for d in plan[2]}
     )
-    acts = _feature_acts(base, sae, docs, needed, list(plans))
-    token_text = _token_text(base.tokenizer)
+    acts = feature_acts(base, sae, docs, needed, list(plans))
+    token_text = token_texts(base.tokenizer)
     out = []
     for j, (explain, held, candidates) in plans.items():
         column_of = features.index(j)
@@ -146,15 +146,17 @@ def top_windows(
     """Feature ``j``'s ``n`` top activating windows, as ``build_examples`` explains them (one LM
     pass over their documents only)."""
     tops = list(zip(features_table.loc[j].top_doc, features_table.loc[j].top_pos))[:n]
-    acts = _feature_acts(base, sae, docs, sorted({int(d) for d, _ in tops}), [j])
-    token_text = _token_text(base.tokenizer)
+    acts = feature_acts(base, sae, docs, sorted({int(d) for d, _ in tops}), [j])
+    token_text = token_texts(base.tokenizer)
     return tuple(_window(docs[d], acts[d][:, 0], d, p, before, after, token_text) for d, p in tops)
 
 
 @torch.no_grad()
-def _feature_acts(
+def feature_acts(
     base: Base, sae, docs, needed: list[int], features: list[int]
 ) -> dict[int, np.ndarray]:
+    """Document id -> (tokens, features) activations of ``features`` on documents ``needed``
+    (one LM pass over those documents only)."""
     tok = base.tokenizer
     x, doc, _ = collect(
         base.model, base.hook_name, [docs[d] for d in needed], tok.bos_token_id, pad_id(tok)
@@ -173,7 +175,7 @@ def _window(doc_tokens, column, d: int, pos: int, before: int, after: int, token
     )
 
 
-def _token_text(tokenizer):
+def token_texts(tokenizer):
     """Token id -> its text as it appears in context (BPE pieces keep their leading space)."""
     cache = {}
 

@@ -63,11 +63,12 @@ def _repeat(flag: str, values: Iterable[str]) -> list[str]:
     return [a for v in values for a in (flag, v)]
 
 
-def _sae_args(refs: Iterable[str]) -> list[str]:
-    """``--ssae`` per finetuning artifact among SAE refs (``ssae/KEY#i``), ``--no-gsae`` when
-    the GSAE (any other ref) is not among them."""
+def _sae_args(refs: Iterable[str], each: bool = False) -> list[str]:
+    """``--ssae`` per finetuning artifact among SAE refs (``ssae/KEY#i``; with ``each``, per SAE
+    ref as is), ``--no-gsae`` when the GSAE (any other ref) is not among them."""
     refs = list(refs)
-    arts = sorted({r.split("#")[0] for r in refs if r.startswith("ssae/")})
+    ssaes = [r for r in refs if r.startswith("ssae/")]
+    arts = ssaes if each else sorted({r.split("#")[0] for r in ssaes})
     gsae = any(not r.startswith("ssae/") for r in refs)
     return _repeat("--ssae", arts) + ([] if gsae else ["--no-gsae"])
 
@@ -143,10 +144,8 @@ def shift(
 ) -> JobSpec:
     """SHIFT's ranking (and the suggested removal) for each SAE on ``task``; with ``task_ssae``
     also the task's SSAE (a training job)."""
-    refs = list(sae_refs)
     argv = ["shift", *base_args(spec), "--task", task, "--seed", str(int(seed))]
-    argv += _repeat("--ssae", [r for r in refs if r.startswith("ssae/")])
-    argv += [] if any(not r.startswith("ssae/") for r in refs) else ["--no-gsae"]
+    argv += _sae_args(sae_refs, each=True)
     if task_ssae:
         return _training("shift", [*argv, "--task-ssae"])
     return _hashed("shift", argv)

@@ -26,7 +26,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from ssae_core.activations import collect, pad_id
+from ssae_core.activations import collect, kept_tokens, pad_id
 from ssae_core.errors import ConfigError
 
 NONLINEAR_OUTPUT = ("layer_norm", "constant_norm_rescale")
@@ -101,8 +101,7 @@ def pool(
         counts = torch.bincount(index, minlength=len(part)).clamp(min=1)[:, None].float()
         xs.append(torch.zeros(len(part), acts.shape[1]).index_add_(0, index, acts) / counts)
         fs.append(torch.zeros(len(part), d_sae).index_add_(0, index, f) / counts)
-        tokens = torch.from_numpy(np.concatenate([np.asarray(d[: n_ctx - 1]) for d in part]))
-        on_cue = torch.isin(tokens, cue_lookup)
+        on_cue = torch.isin(torch.from_numpy(kept_tokens(part, n_ctx)), cue_lookup)
         cue_mass += f[on_cue].sum(0, dtype=torch.float64)
         mass += f.sum(0, dtype=torch.float64)
         active_count += int((f > 0).sum())

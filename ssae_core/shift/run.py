@@ -26,8 +26,10 @@ import pandas as pd
 import torch
 
 from ssae_core import retrieval
+from ssae_core.autointerp.examples import feature_acts, token_texts
 from ssae_core.config import Config
 from ssae_core.errors import ConfigError
+from ssae_core.lens import logit_lens
 from ssae_core.progress import Progress, Silent
 from ssae_core.shift import latents as lat
 from ssae_core.shift.probe import GroupScores, Probe, fit_probe, group_scores
@@ -203,37 +205,34 @@ def _latent_table(pooled: lat.Pooled, probe: Probe, task: Task, train, cfg: Shif
 
 
 def _lens(model, dirs: np.ndarray, k: int = 5) -> list[str]:
-    from ssae_core.lens import unembed_directions
-
+    """Each direction's top ``k`` logit-lens tokens, space-separated."""
     if not len(dirs):
         return []
-    with torch.no_grad():
-        logits = unembed_directions(model, torch.from_numpy(dirs).to(model.W_U.device))
-    ids = logits.topk(k, dim=-1).indices.cpu().tolist()
-    return [" ".join(model.tokenizer.convert_ids_to_tokens(row)) for row in ids]
+    top, _ = logit_lens(model, torch.from_numpy(dirs), k)
+    return [" ".join(model.tokenizer.convert_ids_to_tokens(row.tolist())) for row in top]
 
 
-@torch.no_grad()
 def _examples(base: Base, sae, docs, pooled: lat.Pooled, table: pd.DataFrame, k: int):
-    """Per top latent: its ``k`` documents of highest mean activation, tokens and activations."""
-    from ssae_core.activations import collect, pad_id
-
-    out: dict[int, list[dict]] = {}
-    for latent, col in zip(table.latent, table.column):
-        best = np.argsort(-pooled.f[:, col], kind="stable")[:k]
-        part = [docs[i] for i in best]
-        tok = base.tokenizer
-        acts, doc, _ = collect(base.model, base.hook_name, part, tok.bos_token_id, pad_id(tok))
-        f = sae.encode(acts.to(sae.W_enc.device, sae.W_enc.dtype))[:, int(latent)].float().cpu()
-        out[int(latent)] = [
+    """Per top latent: its ``k`` documents of highest mean activation, tokens and activations
+    (one LM pass over all of them)."""
+    best = {
+        int(latent): np.argsort(-pooled.f[:, col], kind="stable")[:k]
+        for latent, col in zip(table.latent, table.column)
+    }
+    needed = sorted({int(i) for rows in best.values() for i in rows})
+    acts = feature_acts(base, sae, docs, needed, list(best))
+    text = token_texts(base.tokenizer)
+    return {
+        latent: [
             {
                 "doc": int(i),
-                "tokens": tok.convert_ids_to_tokens(part[r][: len(f[doc == r])].tolist()),
-                "acts": [round(float(v), 4) for v in f[doc == r]],
+                "tokens": [text(int(t)) for t in docs[i][: len(acts[i])]],
+                "acts": [round(float(v), 4) for v in acts[i][:, j]],
             }
-            for r, i in enumerate(best)
+            for i in rows
         ]
-    return out
+        for j, (latent, rows) in enumerate(best.items())
+    }
 
 
 def _save(out: Path, task: Task, pooled: lat.Pooled, probe: Probe, table, examples) -> None:
@@ -347,11 +346,11 @@ def summary_table(datas: list[ShiftData], scores: dict[str, ShiftScore]) -> pd.D
     return pd.DataFrame(rows)
 
 
-def stored(ws: Workspace, base_ref: str, task: Task) -> list[ShiftData]:
+def stored(ws: Workspace, base_ref: str, task: Task) -> list[Artifact]:
     """The ``shift`` artifacts of this base and task in the workspace, oldest first."""
     arts = [
         a
         for a in ws.list("shift")
         if base_ref in a.manifest["inputs"] and task.ref in a.manifest["inputs"]
     ]
-    return [load(a) for a in sorted(arts, key=lambda a: a.manifest["created"])]
+    return sorted(arts, key=lambda a: a.manifest["created"])
