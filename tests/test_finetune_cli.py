@@ -9,6 +9,7 @@ from helpers import run_cli
 from sae_lens import SAE
 
 from ssae_core import jobs
+from ssae_core.cli import problem
 from ssae_core.workspace import Workspace
 
 FAST = "--steps 20 --batch-tokens 256 --decay-steps 10 --lr 1e-3 --device cpu --quick".split()
@@ -108,7 +109,21 @@ def test_bad_training_values_are_one_message_and_write_nothing(quick_build, flag
     assert proc.returncode == 1 and message in proc.stderr, proc.stderr
     assert "Traceback" not in proc.stderr
     assert _artifacts(root) == before, "a refused run leaves no artifact"
+    assert message in problem(cmd), "a page refuses the same values before launching"
 
 
 def _artifacts(root) -> list[str]:
     return sorted(str(p.relative_to(root)) for p in root.glob("*/*") if p.is_dir())
+
+
+def test_problem_reports_usage_errors_and_passes_good_values():
+    assert problem(["finetune", "--selection", "s", "--steps", "x"]) == (
+        "argument --steps: invalid int value: 'x'"
+    )
+    assert problem(["finetune", "--selection", "s", "--l1", "2,5"]) is None
+    select = ["select", "--seeds", "demo:physics"]
+    assert (
+        problem([*select, "--tokens", "-5"]) == "token_budget must be a positive number of tokens."
+    )
+    assert problem([*select, "--method", "bm26"]).startswith("argument --method: invalid choice")
+    assert problem(select) is None

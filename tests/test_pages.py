@@ -133,6 +133,21 @@ def test_finetune_page_trains_a_tilt_sweep_in_one_job(open_page, quick_workspace
     assert curves == {f"bm25 TERM ESS {e}" for e in ("0.5", "0.2", "0.05", "0.01")}
 
 
+def test_finetune_page_refuses_bad_values_before_launching(open_page, quick_workspace):
+    at = open_page("finetune")
+    before = jobs.list_jobs(quick_workspace)
+    at.text_input(key="ft-l1").set_value("1,nan").run()
+    assert "sparsity values must be finite" in at.error[0].value and not at.button
+    at.text_input(key="ft-l1").set_value("1").run()
+    at.radio(key="ft-obj").set_value("term").run()
+    at.selectbox(key="ft-tilt-mode").set_value("absolute").run()
+    at.text_input(key="ft-tilt-absolute").set_value("inf").run()
+    assert "--tilt must be a finite number, not inf" in at.error[0].value and not at.button
+    at.text_input(key="ft-tilt-absolute").set_value("500").run()
+    assert not at.error and at.button[0].label.startswith("Train on")
+    assert jobs.list_jobs(quick_workspace) == before, "nothing was launched"
+
+
 def test_select_page_draws_the_embedding_map(open_page, quick_workspace, quick_world):
     from ssae_core.base import BaseSpec, world_base
     from ssae_core.retrieval import SelectionConfig

@@ -266,9 +266,15 @@ def _progress_bar(job: jobs.JobState, what: str) -> None:
 
 
 def launch_button(ws: Workspace, job: JobSpec, what: str, label: str, live=None, **kwargs) -> None:
-    """The job's live panel, and a button that (re)launches it while it is not running."""
+    """The job's live panel, and a button that (re)launches it while it is not running (or why the
+    values given cannot be run)."""
     state = job_panel(ws, job.name, what, live)
-    if (state is None or not state.running) and st.button(label, type="primary", **kwargs):
+    if state is not None and state.running:
+        return
+    problem = None if kwargs.get("disabled") else job.problem()
+    if problem:
+        st.error(f"{problem} Fix this value above to launch.", icon=":material/error:")
+    elif st.button(label, type="primary", **kwargs):
         job.launch(ws)
         st.rerun()
 

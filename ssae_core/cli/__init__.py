@@ -13,8 +13,10 @@ text formatter; a command's options are added when it is run or its help is show
 from __future__ import annotations
 
 import argparse
+import io
 import signal
 import sys
+from contextlib import redirect_stderr
 
 from ssae_core.cli import (
     autointerp,
@@ -43,6 +45,23 @@ def build_parser() -> argparse.ArgumentParser:
     for command in COMMANDS:
         command.register(sub)
     return parser
+
+
+def problem(argv: list[str]) -> str | None:
+    """What the command line ``argv`` would fail with before doing any work (a usage error or the
+    command's ``check``), or None when it passes both."""
+    err = io.StringIO()
+    try:
+        with redirect_stderr(err):
+            args = build_parser().parse_args(argv)
+    except SystemExit:
+        return err.getvalue().strip().splitlines()[-1].split("error: ", 1)[-1]
+    try:
+        if getattr(args, "check", None) is not None:
+            args.check(args)
+    except SSAEError as exc:
+        return str(exc)
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:

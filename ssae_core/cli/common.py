@@ -61,13 +61,16 @@ class Command(NamedTuple):
     help: str
     options: Callable[[argparse.ArgumentParser], None]
     run: Callable[[argparse.Namespace], int | None]
+    check: Callable[[argparse.Namespace], object] | None = None
+    """Validates the parsed options without doing any work (raises ``SSAEError``); ``run`` calls
+    it too. Lets a page refuse a bad value before it launches a job."""
 
 
 def add_commands(sub: argparse._SubParsersAction, *commands: Command) -> None:
     """Register ``commands`` under ``sub`` (a ``CommandParser``'s subparsers)."""
     for command in commands:
         parser = sub.add_parser(command.name, help=command.help, options=command.options)
-        parser.set_defaults(run=command.run)
+        parser.set_defaults(run=command.run, check=command.check)
 
 
 def common_options(p: argparse.ArgumentParser) -> None:

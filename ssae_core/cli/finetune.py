@@ -30,7 +30,7 @@ FINETUNE_HELP = "finetune the GSAE on a selection into SSAEs (ERM or TERM, a spa
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    common.add_commands(sub, common.Command("finetune", FINETUNE_HELP, _options, run))
+    common.add_commands(sub, common.Command("finetune", FINETUNE_HELP, _options, run, check))
 
 
 def _options(p: argparse.ArgumentParser) -> None:
@@ -53,6 +53,12 @@ def _options(p: argparse.ArgumentParser) -> None:
     )
 
 
+def check(args: argparse.Namespace):
+    from ssae_core.train import FinetuneConfig
+
+    return from_args(FinetuneConfig, args).validate()
+
+
 def run(args: argparse.Namespace) -> int:
     from ssae_core import train
     from ssae_core.activations import CacheConfig
@@ -60,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     from ssae_core.selection import selection_activations
 
     ws = Workspace(args.workspace)
-    cfg = from_args(train.FinetuneConfig, args).validate()
+    cfg = check(args)
     sel_art = common.open_artifact(ws, args.selection, "selection")
     if args.background:
         return common.launch_training_job(

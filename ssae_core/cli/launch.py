@@ -34,6 +34,12 @@ class JobSpec:
     def status(self, ws: Workspace) -> jobs.JobState | None:
         return jobs.status(ws, self.name)
 
+    def problem(self) -> str | None:
+        """Why the command would be refused before it does any work (a bad value), or None."""
+        from ssae_core.cli import problem
+
+        return problem(list(self.argv))
+
 
 def base_args(spec: BaseSpec) -> list[str]:
     """The CLI options that name ``spec`` (so background jobs load the same base)."""

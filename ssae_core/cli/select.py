@@ -15,7 +15,7 @@ SELECT_HELP = "expand a seed set into a training selection from a corpus"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    common.add_commands(sub, common.Command("select", SELECT_HELP, _options, run))
+    common.add_commands(sub, common.Command("select", SELECT_HELP, _options, run, check))
 
 
 def _options(p: argparse.ArgumentParser) -> None:
@@ -37,14 +37,19 @@ def _options(p: argparse.ArgumentParser) -> None:
     common.text_field_option(p)
 
 
+def check(args: argparse.Namespace):
+    from ssae_core.retrieval import SelectionConfig
+
+    return from_args(SelectionConfig, args).validate()
+
+
 def run(args: argparse.Namespace) -> int:
     from ssae_core.base import load_base
     from ssae_core.data import IngestConfig
-    from ssae_core.retrieval import SelectionConfig
     from ssae_core.selection import load_selection, named_texts, run_selection
 
     ws = Workspace(args.workspace)
-    cfg = from_args(SelectionConfig, args).validate()
+    cfg = check(args)
     with common.progress(args) as progress:
         base = load_base(common.base_spec(args), ws, args.device, progress)
         ingest = from_args(IngestConfig, args)
