@@ -279,10 +279,12 @@ def finetune(
     device: str | None = None,
     progress: Progress | None = None,
     step: Step | None = None,
+    kind: str = "ssae",
 ) -> Artifact:
     """Train one SSAE per (tilt, sparsity value) of ``cfg`` from ``gsae`` on the cached activations
     ``acts`` (``step``: how the artifact is obtained, default ``ws.build``; see
-    ``Workspace.find_chain``).
+    ``Workspace.find_chain``; ``kind``: the artifact's kind, ``gsae`` for one trained from
+    scratch).
 
     The ``ssae`` artifact holds ``sae_<i>/`` (SAELens format, one per SSAE in
     ``cfg.stack_sparsity`` order), ``log.parquet`` (per logged step and SAE: its curve (tilt
@@ -292,7 +294,7 @@ def finetune(
     cfg.validate()
     progress = progress or Silent()
     inputs = [acts.ref, gsae_ref]
-    run_dir = ws.root / "runs" / ws.key_for("ssae", cfg, inputs)
+    run_dir = ws.root / "runs" / ws.key_for(kind, cfg, inputs)
 
     def build(out: Path) -> dict:
         dev = pick_device(device)
@@ -319,7 +321,7 @@ def finetune(
             "val": val.to_dict("records"),
         }
 
-    art = (step or ws.build)("ssae", cfg, build, inputs)
+    art = (step or ws.build)(kind, cfg, build, inputs)
     shutil.rmtree(run_dir, ignore_errors=True)
     return art
 

@@ -24,6 +24,7 @@ from ssae_core.cli import (
     demo,
     evaluate,
     finetune,
+    gsae,
     jobs,
     select,
     shift,
@@ -34,7 +35,7 @@ from ssae_core.errors import SSAEError
 from ssae_core.jobs import JobProgress
 from ssae_core.workspace import Workspace
 
-COMMANDS = (demo, select, finetune, evaluate, dark_matter, autointerp, shift, study, jobs)
+COMMANDS = (demo, gsae, select, finetune, evaluate, dark_matter, autointerp, shift, study, jobs)
 """The command modules, in the order of the help."""
 
 

