@@ -8,7 +8,8 @@ world's generator output (the quick world's general corpus, physics seeds, physi
 splits), written as jsonl. Every step is the CLI a user would run, with
 ``--base local --model-dir <the GGUF's folder> --sae-dir <the GSAE trained in step 1>``:
 
-1. ``gsae train``: a TopK GSAE (k 32, 8 x 576 latents) at the middle block's residual stream;
+1. ``gsae train``: a ReLU + L1 GSAE (L1 coefficient 10, 8 x 576 latents) at the middle block's
+   residual stream (ReLU + L1, because SAE-TracIn is derived for that architecture only);
 2. ``select``: bm25, dense and bm25+tracin from the physics seeds over the general corpus;
 3. ``finetune``: an ERM sweep and a TERM sweep (effective sample share 0.2) on the bm25 pick;
 4. ``report``: evaluation on the physics test and OOD splits (Pareto, tail tokens over the
@@ -80,7 +81,7 @@ def main() -> None:
     gsae = step(
         "gsae train",
         "gsae", "train", "--model-dir", model_dir, "--corpus", str(files["general"]),
-        "--arch", "topk", "--sparsity", "32", "--tokens", str(args.tokens),
+        "--arch", "standard", "--sparsity", "10", "--tokens", str(args.tokens),
         "--steps", str(args.steps), "--batch-tokens", "1024", "--lr", "1e-3",
     )  # fmt: skip
     numbers["gsae"] = gsae["val"]
@@ -91,7 +92,7 @@ def main() -> None:
         out = step(f"select {method}", "select", *base, *seeds, "--method", method,
                    "--tokens", "20000")  # fmt: skip
         selections[method] = out["path"]
-    sweep = ["--selection", selections["bm25"], "--l1", "16,32,64", "--steps", str(args.steps)]
+    sweep = ["--selection", selections["bm25"], "--l1", "5,10,20", "--steps", str(args.steps)]
     sweep += ["--batch-tokens", "1024", "--lr", "5e-4", "--decay-steps", str(args.steps // 3)]
     erm = step("finetune ERM", "finetune", *base, *sweep)
     term = step("finetune TERM ESS 0.2", "finetune", *base, *sweep, "--objective", "term",

