@@ -136,6 +136,17 @@ def fresh_sae(
     return sae
 
 
+def trained_for(ws: Workspace, model_dir: str) -> list[Artifact]:
+    """The GSAEs trained in this workspace for the local model at ``model_dir``, newest first."""
+    ref = f"base/{BaseSpec(source='local', model_dir=model_dir).digest()}"
+    found = []
+    for art in ws.list("gsae"):
+        acts = [r for r in art.manifest["inputs"] if r.startswith("activations/")]
+        if acts and ref in ws.get(acts[0]).manifest["inputs"]:
+            found.append(art)
+    return sorted(found, key=lambda a: a.path.stat().st_mtime, reverse=True)
+
+
 def train_gsae(
     ws: Workspace,
     base: BaseSpec,

@@ -146,6 +146,38 @@ def test_a_local_base_is_chosen_on_home_and_drives_every_step(app_env, quick_wor
     assert any("1 seeds, 1 corpus, 1 test, 1 ood" in c.value for c in at.caption)
 
 
+def test_home_trains_a_gsae_for_a_local_model_without_one(app_env, quick_world, tmp_path):
+    """A local model and no SAE: Home trains a GSAE on an uploaded corpus in a background job,
+    offers it, and the pair becomes the workspace's base."""
+    from ssae_core.base import BaseSpec, saved_spec
+    from ssae_core.workspace import Workspace
+
+    d_model = quick_world.model.cfg.d_model
+    ws = Workspace(tmp_path / "ws")
+    _write_docs(ws.root / "uploads" / "corpus" / "web.txt", quick_world.text_set("general").texts)
+    at = app_env(ws.root).run()
+    at.radio(key="base-source").set_value("local").run()
+    at.text_input(key="base-model-dir").set_value(str(quick_world.model_dir)).run()
+    assert at.selectbox(key="gsae-corpus").value.endswith("web.txt")
+    at.selectbox(key="gsae-arch").set_value("topk").run()
+    at.number_input(key="gsae-sparsity-topk").set_value(8).run()
+    at.number_input(key="gsae-tokens").set_value(3000).run()
+    at.number_input(key="gsae-steps").set_value(40).run()
+    next(b for b in at.button if b.label.startswith("Train a GSAE")).click().run()
+    (job,) = [j for j in jobs.list_jobs(ws) if j.name.startswith("gsae-")]
+    assert "--arch topk" in " ".join(job.args) and "--steps 40" in " ".join(job.args)
+    assert _wait(ws, job.name).state == "done", jobs.status(ws, job.name)
+    at.run()
+    (trained,) = at.selectbox(key="gsae-pick").options[1:]
+    assert "topk" in trained and "L0 8.0" in trained
+    at.selectbox(key="gsae-pick").set_value(at.selectbox(key="gsae-pick").options[1]).run()
+    at.button(key="base-use").click().run()
+    assert not at.exception and not at.error
+    chosen = saved_spec(ws, BaseSpec())
+    assert chosen.model_dir == str(quick_world.model_dir) and chosen.sae_dir.endswith("sae_0")
+    assert {m.label: m.value for m in at.metric}["GSAE features"] == f"{8 * d_model:,}"
+
+
 def test_a_release_that_cannot_be_downloaded_is_explained_and_not_kept(
     app_env, quick_workspace, monkeypatch
 ):

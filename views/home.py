@@ -4,7 +4,7 @@ workspace."""
 import pandas as pd
 import streamlit as st
 
-from ssae_core import jobs, plots, uploads
+from ssae_core import gsae, jobs, plots, uploads
 from ssae_core.base import Base, BaseSpec, releases, save_spec
 from ssae_core.cli import launch
 from ssae_core.demo.world import PROBE, DemoWorld, demo_summary, recall_by_kind
@@ -71,19 +71,66 @@ def spec_form(spec: BaseSpec) -> BaseSpec:
             "Model directory",
             spec.model_dir,
             help=(
-                "This project's format (tl_config.json) or a Hugging Face model directory"
-                " (config.json) of an architecture TransformerLens supports."
+                "This project's format (tl_config.json), a Hugging Face model directory"
+                " (config.json) or a .gguf file, of an architecture TransformerLens supports."
             ),
             key="base-model-dir",
         )
         sae_dir = st.text_input(
             "SAE directory",
             spec.sae_dir,
-            help="SAELens format: cfg.json + sae_weights.safetensors (what sae.save_model writes).",
+            help=(
+                "SAELens format (cfg.json + sae_weights.safetensors, what sae.save_model writes) or"
+                " an EleutherAI sparsify checkpoint (cfg.json + sae.safetensors, in a folder named"
+                " after its layer, e.g. layers.6)."
+            ),
             key="base-sae-dir",
         )
+        if model_dir.strip():
+            sae_dir = gsae_trainer(model_dir.strip()) or sae_dir
         return BaseSpec(source="local", model_dir=model_dir.strip(), sae_dir=sae_dir.strip())
     return BaseSpec(quick=common.quick())
+
+
+def gsae_trainer(model_dir: str) -> str | None:
+    """No SAE for this model? A background job trains one on an uploaded corpus; returns the
+    directory of a GSAE trained here when one is picked."""
+    trained = gsae.trained_for(ws, model_dir)
+    st.caption("No SAE for this model? Train a general SAE (GSAE) here on an uploaded corpus.")
+    corpora = uploads.uploaded(ws, "corpus")
+    if not corpora:
+        st.info("Upload a general corpus on Seeds & data first.")
+    else:
+        c1, c2, c3, c4, c5 = st.columns(5)
+        corpus = c1.selectbox("Corpus", corpora, format_func=common.split_label, key="gsae-corpus")
+        arch = c2.selectbox("Architecture", ["standard", "topk", "jumprelu"], key="gsae-arch")
+        sparsity = c3.number_input(
+            "Sparsity (L1 coef, k or L0 coef)",
+            0.0,
+            value=32.0 if arch == "topk" else 5.0,
+            key=f"gsae-sparsity-{arch}",
+        )
+        tokens = c4.number_input("Tokens", 1000, 100_000_000, 200_000, key="gsae-tokens")
+        steps = c5.number_input("Steps", 10, 1_000_000, 2000, key="gsae-steps")
+        job = launch.gsae_train(model_dir, corpus, arch, sparsity, tokens, steps)
+        common.launch_button(ws, job, "GSAE training", "Train a GSAE (background job)")
+    if not trained:
+        return None
+    pick = st.selectbox(
+        "GSAEs trained here for this model",
+        [None, *trained],
+        format_func=lambda a: "(type a directory above)" if a is None else _gsae_label(a),
+        key="gsae-pick",
+    )
+    return None if pick is None else str(pick.path / gsae.SAE_SUBDIR)
+
+
+def _gsae_label(art) -> str:
+    (val,) = art.summary["val"]
+    return (
+        f"{art.key}: {art.summary['architecture']}, {art.summary['d_sae']} latents, L0"
+        f" {val['l0']:.1f}, FVU {val['fvu']:.3f}"
+    )
 
 
 def demo_overview(world: DemoWorld) -> None:

@@ -123,6 +123,20 @@ def finetune(
     return _training("finetune", [*argv, *extra])
 
 
+def gsae_train(model_dir: str, corpus: str, arch: str, sparsity: float, tokens: int, steps: int):
+    """A GSAE trained from scratch for the local model at ``model_dir`` (``gsae train``)."""
+    argv = ["gsae", "train", "--model-dir", model_dir, "--corpus", corpus, "--arch", arch]
+    argv += [
+        "--sparsity",
+        f"{sparsity:g}",
+        "--tokens",
+        str(int(tokens)),
+        "--steps",
+        str(int(steps)),
+    ]
+    return _training("gsae", argv)
+
+
 def evaluate(spec: BaseSpec, sae_refs: Iterable[str], splits: Sequence[str]) -> JobSpec:
     """The missing ``sae_eval`` artifacts of these SAEs on these splits."""
     argv = ["evaluate", *base_args(spec), *_sae_args(sae_refs), *_repeat("--split", splits)]
