@@ -143,7 +143,11 @@ def pages(ws: Path) -> dict[str, dict]:
     proc, url = serve(str(ws))
     shots, out = ws / "shots", {}
     shots.mkdir(exist_ok=True)
-    running = "[data-testid='stStatusWidget']"
+    idle = (  # a title drawn, nothing loading, the script not running
+        "() => document.querySelector('h1') && !document.querySelector("
+        '\'[data-testid="stSkeleton"], [data-testid="stSpinner"],'
+        ' [data-testid="stStatusWidget"]\')'
+    )
     try:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
@@ -151,10 +155,10 @@ def pages(ws: Path) -> dict[str, dict]:
             for path in ["", *PAGES]:
                 start = time.perf_counter()
                 page.goto(f"{url}/{path}")
-                page.wait_for_selector("[data-testid='stMain']", timeout=120_000)
-                page.wait_for_timeout(1500)
-                page.wait_for_selector(running, state="detached", timeout=600_000)
-                seconds = time.perf_counter() - start
+                for _ in range(2):  # idle, and still idle a moment later
+                    page.wait_for_function(idle, timeout=600_000, polling=250)
+                    page.wait_for_timeout(2000)
+                seconds = time.perf_counter() - start - 2
                 page.screenshot(path=str(shots / f"{path or 'home'}.png"), full_page=True)
                 shown = {
                     kind: [e.inner_text()[:300] for e in page.query_selector_all(sel)]
