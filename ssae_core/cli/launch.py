@@ -123,7 +123,9 @@ def finetune(
     return _training("finetune", [*argv, *extra])
 
 
-def gsae_train(model_dir: str, corpus: str, arch: str, sparsity: float, tokens: int, steps: int):
+def gsae_train(
+    model_dir: str, corpus: str, arch: str, sparsity: float, tokens: int, steps: int
+) -> JobSpec:
     """A GSAE trained from scratch for the local model at ``model_dir`` (``gsae train``)."""
     argv = ["gsae", "train", "--model-dir", model_dir, "--corpus", corpus, "--arch", arch]
     argv += [
