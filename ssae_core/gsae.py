@@ -99,9 +99,9 @@ class GSAETrainConfig(Config):
 def corpus_tokens(texts: TextSet, tokenizer, n_ctx: int, budget: int) -> list[np.ndarray]:
     """Token ids of the corpus's first documents, up to ``budget`` tokens in all (the last
     document cut to fit)."""
-    docs, total = [], 0
-    for start in range(0, len(texts.texts), 256):
-        for ids in retrieval.tokenize(texts.texts[start : start + 256], tokenizer, n_ctx):
+    docs, total, all_texts = [], 0, texts.texts  # the property builds a new list per call
+    for start in range(0, len(all_texts), 256):
+        for ids in retrieval.tokenize(all_texts[start : start + 256], tokenizer, n_ctx):
             take = ids[: budget - total]
             if len(take):
                 docs.append(take)

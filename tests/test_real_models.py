@@ -84,7 +84,7 @@ def test_sparsify_hooks_follow_the_folder_names():
     assert model_io.sparsify_hook("gpt_neox.layers.3.mlp") == "blocks.3.hook_mlp_out"
 
 
-def test_an_architecture_transformer_lens_cannot_convert_names_the_families(hf_dir, tmp_path):  # noqa: F811
+def test_an_unconvertible_architecture_names_the_families(hf_dir, tmp_path):  # noqa: F811
     from transformers import FalconConfig, FalconForCausalLM
 
     cfg = FalconConfig(vocab_size=64, hidden_size=32, num_hidden_layers=1, num_attention_heads=2)
