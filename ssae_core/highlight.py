@@ -7,10 +7,16 @@ import html
 import math
 
 
+def word_level(tokens: list[str]) -> bool:
+    """True for a word-level vocabulary (tokens joined with spaces); False for sub-word pieces
+    (BPE, SentencePiece), which carry their own leading spaces and join with nothing."""
+    return not any(t[:1].isspace() for t in tokens)
+
+
 def example_html(tokens: list[str], acts: list[float], scale: float) -> str:
     """Tokens as inline spans shaded by activation / ``scale`` (hover: the value); word tokens get
     spaces."""
-    spaced = not any(t[:1].isspace() for t in tokens)
+    spaced = word_level(tokens)
     spans = []
     for tok, act in zip(tokens, acts):
         alpha = min(max(act / scale, 0.0), 1.0) if scale > 0 else 0.0
@@ -36,6 +42,7 @@ def error_rows_html(norms, tokens: list[str], value: str = "error_norm") -> str:
         list(dict.fromkeys(norms.sae))
     )
     top = float(wide.to_numpy().max()) if wide.size else 0.0
+    sep = " " if word_level(tokens) else ""
     rows = []
     for name, values in wide.iterrows():
         spans = []
@@ -48,7 +55,7 @@ def error_rows_html(norms, tokens: list[str], value: str = "error_norm") -> str:
             )
         rows.append(
             '<div style="margin: 2px 0;"><b style="display: inline-block; min-width:'
-            f' 14em;">{html.escape(str(name))}</b> {" ".join(spans)}</div>'
+            f' 14em;">{html.escape(str(name))}</b> {sep.join(spans)}</div>'
         )
     legend = (
         f'<div style="font-size: 12px; color: #495057;">shade: {value.replace("_", " ")} from 0'

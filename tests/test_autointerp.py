@@ -23,6 +23,7 @@ from ssae_core.autointerp.examples import (
     marked,
     plain,
     top_windows,
+    words,
 )
 from ssae_core.autointerp.run import estimate, f1_scores, run_sync, score_features
 from ssae_core.workspace import Workspace
@@ -246,6 +247,29 @@ def test_marking_spans_and_bpe_spacing():
     assert marked(words) == "a <<b c>> d <<e>>" and plain(words) == "a b c d e"
     bpe = Example((" The", " qu", "ark", " spins"), (0, 1, 1, 0), 0, 0)
     assert marked(bpe) == "The <<quark>> spins"
+
+
+def test_sub_word_pieces_count_as_the_words_they_make():
+    bpe = Example((" The", " bos", "ons", ".", " Bos", "ons", "!"), (0, 0, 2, 0, 1, 0, 0), 0, 0)
+    assert words(bpe.tokens, bpe.acts) == [
+        ("the", 0),
+        ("bosons", 2),
+        (".", 0),
+        ("bosons", 1),
+        ("!", 0),
+    ]
+    plain_words = Example(("bos", "ons", "."), (1, 0, 0), 0, 0)
+    assert [w for w, _ in words(plain_words.tokens, plain_words.acts)] == ["bos", "ons", "."]
+    b = OfflineBackend()
+    fx = FeatureExamples(
+        7,
+        (bpe, Example((" bos", "ons", " decay"), (0, 3, 0), 1, 0)),
+        (Example((" a", " bos", "ons"), (0, 0, 1), 2, 0), Example((" bos", "ses"), (0, 0), 3, 0)),
+        (),
+    )
+    explained = run(b.explain(fx)).value
+    assert explained == "tokens: bosons", "whole words, not the pieces 'bos' or 'ons'"
+    assert run(b.predict(explained, fx.held_out)).value == [1, 0], "'bosses' is not 'bosons'"
 
 
 def test_offline_baseline_explains_from_activating_tokens():

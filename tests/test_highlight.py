@@ -48,3 +48,23 @@ def test_histogram_html_bars_are_proportional_over_the_occupied_bins():
 
 def test_histogram_html_of_a_silent_feature_says_so():
     assert "no activations" in histogram_html(np.zeros(30, int), np.logspace(-3, 3, 31), "H")
+
+
+def _text(out: str) -> str:
+    """What a reader sees of an HTML snippet: the text without tags."""
+    return re.sub(r"<[^>]+>", "", out)
+
+
+def _row_text(tokens: list[str]) -> str:
+    norms = pd.DataFrame({"sae": "GSAE", "token_index": range(len(tokens)), "error_norm": 1.0})
+    row = error_rows_html(norms, tokens).split("</b>")[1].split("<div")[0]
+    return _text(row).strip()
+
+
+def test_sub_word_pieces_join_without_spaces_and_words_with_them():
+    """A BPE word split in pieces (" bos", "ons") reads as one word; word-level tokens get
+    spaces. Both renderers follow the same rule."""
+    pieces, words = [" the", " bos", "ons"], ["the", "bosons"]
+    assert _row_text(pieces) == _row_text(words) == "the bosons"
+    assert _text(example_html(pieces, [0, 1, 2], 2.0)) == " the bosons"
+    assert _text(example_html(words, [0, 1], 2.0)) == "the bosons "

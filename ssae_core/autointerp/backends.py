@@ -19,7 +19,7 @@ import anthropic
 import tomllib
 
 from ssae_core.autointerp import prompts
-from ssae_core.autointerp.examples import Example, FeatureExamples, marked, plain
+from ssae_core.autointerp.examples import Example, FeatureExamples, marked, plain, words
 from ssae_core.config import Config
 from ssae_core.errors import SSAEError
 
@@ -225,34 +225,31 @@ class _ApiErrors:
 
 
 class OfflineBackend:
-    """A baseline with no API: the explanation is the feature's most frequent activating tokens
+    """A baseline with no API: the explanation is the feature's most frequent activating words
     among those it fires on at least half the times they appear in its top examples (plus its
-    top logit-lens tokens); the predictor says 1 when an excerpt contains one of them."""
+    top logit-lens tokens); the predictor says 1 when an excerpt contains one of them. Sub-word
+    pieces count as the words they make up."""
 
-    label = "offline-baseline/2"  # bump when the heuristic changes: part of the results cache key
+    label = "offline-baseline/3"  # bump when the heuristic changes: part of the results cache key
     PREFIX = "tokens: "
 
     def __init__(self, n_tokens: int = 6, n_lens: int = 2):
         self.n_tokens, self.n_lens = n_tokens, n_lens
 
     async def explain(self, fx: FeatureExamples) -> Answer:
-        seen = Counter(t.strip().lower() for e in fx.explain for t in e.tokens if t.strip())
-        active = Counter(
-            t.strip().lower()
-            for e in fx.explain
-            for t, a in zip(e.tokens, e.acts)
-            if a > 0 and t.strip()
-        )
-        words = [w for w, n in active.most_common() if n >= 0.5 * seen[w]][: self.n_tokens]
-        words += [
+        found = [w for e in fx.explain for w in words(e.tokens, e.acts)]
+        seen = Counter(w for w, _ in found)
+        active = Counter(w for w, a in found if a > 0)
+        chosen = [w for w, n in active.most_common() if n >= 0.5 * seen[w]][: self.n_tokens]
+        chosen += [
             w
             for w in (t.strip().lower() for t in fx.lens_tokens[: self.n_lens])
-            if w and w not in words
+            if w and w not in chosen
         ]
-        text = self.PREFIX + " | ".join(words)
+        text = self.PREFIX + " | ".join(chosen)
         return Answer(text, text)
 
     async def predict(self, explanation: str, examples: tuple[Example, ...]) -> Answer:
-        words = set(explanation.removeprefix(self.PREFIX).split(" | ")) - {""}
-        values = [int(any(t.strip().lower() in words for t in e.tokens)) for e in examples]
+        named = set(explanation.removeprefix(self.PREFIX).split(" | ")) - {""}
+        values = [int(any(w in named for w, _ in words(e.tokens, e.acts))) for e in examples]
         return Answer(values, str(values))

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from ssae_core.activations import collect, pad_id
+from ssae_core.highlight import word_level
 from ssae_core.sae_math import encode_rows
 
 if TYPE_CHECKING:
@@ -71,7 +72,24 @@ def plain(example: Example) -> str:
 
 def _join(pieces: list[str]) -> str:
     """Word-level tokens join with spaces; BPE pieces carry their own leading spaces."""
-    return ("".join(pieces) if any(p[:1].isspace() for p in pieces) else " ".join(pieces)).strip()
+    return (" ".join(pieces) if word_level(pieces) else "".join(pieces)).strip()
+
+
+def words(tokens: tuple[str, ...], acts: tuple[float, ...]) -> list[tuple[str, float]]:
+    """The window as (lower-cased word, its largest activation over its tokens). Word-level tokens
+    are words; sub-word pieces join into one while they continue a word: no leading space, and
+    letters or digits on both sides of the join (" bos" + "ons" is "bosons"; "ons" + "." is two)."""
+    out: list[tuple[str, float]] = []
+    joins = not word_level(list(tokens))
+    for tok, act in zip(tokens, acts):
+        piece = tok.strip().lower()
+        if not piece:
+            continue
+        if joins and out and tok[:1].isalnum() and out[-1][0][-1:].isalnum():
+            out[-1] = (out[-1][0] + piece, max(out[-1][1], act))
+        else:
+            out.append((piece, act))
+    return out
 
 
 def build_examples(
