@@ -7,15 +7,18 @@ the ``NamedSAE`` list that names them. Output: plain DataFrames for ``plots`` an
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from ssae_core import features, tail
+from ssae_core import specialization as changes
 from ssae_core.evaluate import load_features, split_docs
 from ssae_core.metrics import curve_auc, l0_range
 from ssae_core.sae_set import NamedSAE
+from ssae_core.specialization import ChangeConfig
 from ssae_core.workspace import Artifact
 
 if TYPE_CHECKING:
@@ -34,6 +37,14 @@ METRIC_COLUMNS = [
     "ce_zero_ablation",
     "ce_loss_recovered",
     "ppl_spliced",
+    "kl_div_with_sae",
+    "kl_div_with_ablation",
+    "kl_div_score",
+    "cossim",
+    "l2_ratio",
+    "relative_reconstruction_bias",
+    "frac_alive",
+    "active_latents",
     "n_tokens",
 ]
 
@@ -141,28 +152,29 @@ def activation_tables(
     return ranks, diffs
 
 
-def concept_recall(
-    world: DemoWorld,
-    saes: list[NamedSAE],
-    threshold: float = 0.5,
-    domain: str | None = None,
-    progress=None,
+def concept_scores(
+    world: DemoWorld, saes: list[NamedSAE], domain: str | None = None, progress=None
 ) -> pd.DataFrame:
-    """Demo world: per ground-truth kind and concept-frequency bucket, the share of concepts (of
-    ``domain``, default all) some feature of each SAE detects with held-out F1 >= ``threshold``,
-    and the linear probe's share (the ceiling).
+    """Demo world: each SAE's (by group) best single-feature detector per ground-truth concept of
+    ``domain`` (default all), with its held-out F1 (``demo.world.sae_concept_f1``'s long table)."""
+    from ssae_core.demo.world import sae_concept_f1
+    from ssae_core.progress import Silent
+
+    long = sae_concept_f1(world, {s.group or s.label: s.sae for s in saes}, progress or Silent())
+    return long if domain is None else long[long.domain == domain]
+
+
+def concept_recall(long: pd.DataFrame, threshold: float = 0.5) -> pd.DataFrame:
+    """Per ground-truth kind and concept-frequency bucket, the share of concepts some feature of
+    each SAE detects with held-out F1 >= ``threshold`` (``concept_scores``' table), and the linear
+    probe's share (the ceiling).
 
     Columns: kind (``token``, ``context``, or ``either``: the better of the two per concept),
     bucket, concepts, one recall column per SAE group, ``linear probe``.
     """
     from ssae_core.concepts import recall_by_bucket
     from ssae_core.demo.corpus import BUCKETS
-    from ssae_core.demo.world import sae_concept_f1
-    from ssae_core.progress import Silent
 
-    long = sae_concept_f1(world, {s.group or s.label: s.sae for s in saes}, progress or Silent())
-    if domain is not None:
-        long = long[long.domain == domain]
     either = long.groupby(["sae", "concept_id", "bucket"], as_index=False).best_f1.max()
     long = pd.concat([long, either.assign(kind="either")], ignore_index=True)
     tables = []
@@ -176,6 +188,56 @@ def concept_recall(
     )
     names = list(dict.fromkeys(long.sae))
     return table[["kind", "bucket", "concepts", *names]].reset_index(drop=True)
+
+
+def specialization(
+    saes: list[NamedSAE], arts: dict[str, Artifact], chosen: pd.DataFrame, cfg: ChangeConfig
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """What specialization changed in each chosen SSAE against the GSAE (``specialization``):
+    (one summary row per SSAE group, one row per latent with its group). Counts are on the split
+    of ``arts``."""
+    by_ref = {s.ref: s.sae for s in saes}
+    gsae = chosen[chosen.group == "GSAE"]
+    if gsae.empty:
+        return pd.DataFrame(), pd.DataFrame()
+    g_ref = gsae.ref.iloc[0]
+    g_counts = load_features(arts[g_ref])["count"].to_numpy()
+    summaries, tables = [], []
+    for row in chosen[chosen.group != "GSAE"].itertuples():
+        counts = (g_counts, load_features(arts[row.ref])["count"].to_numpy())
+        table = changes.latent_changes(by_ref[g_ref].W_dec, by_ref[row.ref].W_dec, cfg, counts)
+        tables.append(table.assign(group=row.group, label=row.label))
+        summary = changes.summarize(table, cfg)
+        summaries.append({"group": row.group, "label": row.label, **asdict(summary)})
+    return pd.DataFrame(summaries), pd.concat(tables, ignore_index=True)
+
+
+def novel_concepts(
+    scores: pd.DataFrame, latents: pd.DataFrame, world: DemoWorld, threshold: float = 0.5
+) -> pd.DataFrame:
+    """Demo world: the ground-truth concepts an SSAE's *novel* latents detect (held-out F1 >=
+    ``threshold``, the better ground-truth kind), with the GSAE's best F1 on the same concept.
+
+    ``scores``: ``concept_scores``' table; ``latents``: ``specialization``'s per-latent table.
+    Columns: sae, concept, bucket, truth (token or context), feature, f1, max_cos, gsae_f1."""
+    best = scores.sort_values("best_f1", ascending=False).drop_duplicates(["sae", "concept_id"])
+    gsae_f1 = best[best.sae == "GSAE"].set_index("concept_id").best_f1
+    novel = latents[latents.kind == "novel"].set_index(["group", "feature"]).max_cos
+    hits = best[best.best_f1 >= threshold]
+    hits = hits.join(novel, on=["sae", "best_feature"], how="inner")
+    hits = hits.merge(world.concepts[["concept_id", "key"]], on="concept_id")
+    return pd.DataFrame(
+        {
+            "sae": hits.sae,
+            "concept": hits.key,
+            "bucket": hits.bucket,
+            "truth": hits.kind,
+            "feature": hits.best_feature,
+            "f1": hits.best_f1,
+            "max_cos": hits.max_cos,
+            "gsae_f1": hits.concept_id.map(gsae_f1),
+        }
+    ).reset_index(drop=True)
 
 
 ERROR_QUANTILES = (0.5, 0.9, 0.99, 0.999)

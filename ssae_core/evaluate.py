@@ -36,7 +36,7 @@ class EvalConfig(Config):
     top_k: int = 50  # top-activating documents kept per feature
     lens_k: int = 10  # logit-lens tokens kept per feature (top and bottom)
     batch_tokens: int = 8192
-    version: int = 1
+    version: int = 2  # 2: SAEBench's core metrics (``metrics``)
 
 
 @dataclass

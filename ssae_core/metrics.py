@@ -1,9 +1,24 @@
-"""SAE quality on a set of documents: sparsity, reconstruction and spliced-in CE.
+"""SAE quality on a set of documents: sparsity, reconstruction, spliced-in CE, and SAEBench's
+core metrics.
 
 Several SAEs at one hook share the LM forward pass up to the hook; for a
 ``hook_resid_post`` hook the rest of the model then runs from the next block on the
 replaced residual, otherwise the replacement goes in through a forward hook.
-BOS positions are kept clean (see ``activations``).
+BOS positions are kept clean (see ``activations``) and left out of every mean.
+
+SAEBench's core metrics, with its names (``sae_bench/evals/core/main.py``; x the activation, x̂
+the reconstruction, means over tokens):
+
+- ``kl_div_with_sae`` / ``kl_div_with_ablation``: mean over predicted tokens of
+  KL(p_clean || p_spliced), resp. with the hook zero-ablated; ``kl_div_score`` =
+  (kl_ablation - kl_sae) / kl_ablation (1 = the SAE changes no next-token distribution);
+- ``cossim``: mean cos(x, x̂); ``l2_ratio``: mean ||x̂|| / ||x|| (shrinkage; ||x|| < 1e-4 counts
+  as 1, as SAEBench does);
+- ``relative_reconstruction_bias``: E||x̂||² / E[x·x̂], the γ that best rescales x̂ towards x
+  (Rajamanoharan et al. 2024, Eq. 10; 1 = unbiased, < 1 shrinks). SAEBench averages this ratio
+  over its batches; here it is one ratio over all tokens, so it does not depend on batching;
+- ``frac_alive``: share of latents that fire (activation > 0) on at least one token of the
+  documents; ``active_latents`` the count (the summary paper's 908 vs 602 on Bias in Bios).
 """
 
 from __future__ import annotations
@@ -24,24 +39,37 @@ if TYPE_CHECKING:
     from ssae_core.features import FeatureStats
 
 
-def _loss_from(model, hook_name, tokens, acts):
-    """Per-token next-token loss (batch, seq-1) with ``acts`` placed at ``hook_name``."""
+LOGITS_BUDGET = 2**27
+"""Most next-token log-probabilities (batch x positions x vocabulary) held at once per tensor:
+batches shrink to fit it (512 MiB of float32; a 49K vocabulary gets about 2,700 tokens)."""
+
+
+def _log_probs_from(model, hook_name, tokens, acts) -> torch.Tensor:
+    """Next-token log-probabilities (batch, seq-1, vocab) with ``acts`` placed at ``hook_name``."""
     if hook_name.endswith("hook_resid_post"):
-        return model(
-            acts,
-            start_at_layer=layer_of(hook_name) + 1,
-            tokens=tokens,
-            return_type="loss",
-            loss_per_token=True,
-        )
+        logits = model(acts, start_at_layer=layer_of(hook_name) + 1, tokens=tokens)
+    else:
 
-    def put(_, hook):
-        return acts
+        def put(_, hook):
+            return acts
 
-    with hook_lock(model):
-        return model.run_with_hooks(
-            tokens, return_type="loss", loss_per_token=True, fwd_hooks=[(hook_name, put)]
-        )
+        with hook_lock(model):
+            logits = model.run_with_hooks(tokens, fwd_hooks=[(hook_name, put)])
+    return logits[:, :-1].float().log_softmax(-1)
+
+
+class _Next:
+    """What one run of the rest of the model gives: summed CE and KL from the clean run."""
+
+    def __init__(self, logp: torch.Tensor, tokens: torch.Tensor, mask: torch.Tensor, clean=None):
+        nll = -logp.gather(-1, tokens[:, 1:, None])[..., 0]
+        self.ce = _masked_sum(nll, mask)
+        self.kl = 0.0 if clean is None else _masked_sum(_kl(clean, logp), mask)
+
+
+def _kl(p_log: torch.Tensor, q_log: torch.Tensor) -> torch.Tensor:
+    """KL(p || q) per position, from log-probabilities over the last axis."""
+    return (p_log.exp() * (p_log - q_log)).sum(-1)
 
 
 @torch.no_grad()
@@ -57,16 +85,18 @@ def evaluate_saes(
     batch_tokens: int = 16384,
 ) -> dict[str, dict[str, float]]:
     """Per SAE: L0, MSE, FVU, explained variance, dead / dense fractions, CE (clean, spliced,
-    zero-ablated), CE recovered, and ``ppl_spliced`` = exp(spliced CE), the paper's y-axis.
+    zero-ablated), CE recovered, ``ppl_spliced`` = exp(spliced CE) (the paper's y-axis), and
+    SAEBench's core metrics (module docstring).
 
     ``stats`` (optional, per SAE name) receive every batch's feature activations.
     A feature is dense when it fires on more than 10% of tokens.
     """
     device = model.cfg.device
     sums = {name: _Totals(sae.cfg.d_sae) for name, sae in saes.items()}
-    clean = zero = 0.0
+    clean = zero = kl_zero = 0.0
     n_pred = 0
     variance = Variance()
+    batch_tokens = min(batch_tokens, max(1, LOGITS_BUDGET // model.cfg.d_vocab))
     for batch in doc_batches(docs, bos, pad, model.cfg.n_ctx, batch_tokens):
         tokens = batch.tokens.to(device)
         mask = batch.mask.to(device)
@@ -77,20 +107,25 @@ def evaluate_saes(
         x = acts[real].float()
         variance.add(x)
         n_pred += int(pred_mask.sum())
-        clean += _masked_sum(_loss_from(model, hook_name, tokens, acts), pred_mask)
+        clean_logp = _log_probs_from(model, hook_name, tokens, acts)
+        clean += _Next(clean_logp, tokens, pred_mask).ce
         ablated = acts.clone()
         ablated[real] = 0
-        zero += _masked_sum(_loss_from(model, hook_name, tokens, ablated), pred_mask)
+        run = _Next(
+            _log_probs_from(model, hook_name, tokens, ablated), tokens, pred_mask, clean_logp
+        )
+        zero, kl_zero = zero + run.ce, kl_zero + run.kl
         for name, sae in saes.items():
             f = sae.encode(x.to(sae.dtype))
             x_hat = sae.decode(f).to(acts.dtype)
             spliced = acts.clone()
             spliced[real] = x_hat
             t = sums[name]
-            t.l0 += (f > 0).sum().item()
-            t.sq_err += (x_hat - x).double().pow(2).sum().item()
-            t.fired += (f > 0).sum(0).cpu()
-            t.ce += _masked_sum(_loss_from(model, hook_name, tokens, spliced), pred_mask)
+            t.add_reconstruction(x, x_hat.float(), f)
+            run = _Next(
+                _log_probs_from(model, hook_name, tokens, spliced), tokens, pred_mask, clean_logp
+            )
+            t.ce, t.kl = t.ce + run.ce, t.kl + run.kl
             if stats is not None:
                 padded = torch.zeros(*real.shape, f.shape[-1], dtype=f.dtype, device=f.device)
                 padded[real] = f
@@ -98,10 +133,10 @@ def evaluate_saes(
         if progress:
             progress(len(batch.doc_index))
     n_tok = variance.n
-    clean_ce, zero_ce = clean / n_pred, zero / n_pred
+    clean_ce, zero_ce, kl_ablation = clean / n_pred, zero / n_pred, kl_zero / n_pred
     results = {}
     for name, t in sums.items():
-        ce = t.ce / n_pred
+        ce, kl = t.ce / n_pred, t.kl / n_pred
         fvu = variance.fvu(t.sq_err)
         results[name] = {
             "l0": t.l0 / n_tok,
@@ -115,6 +150,14 @@ def evaluate_saes(
             "ce_zero_ablation": zero_ce,
             "ce_loss_recovered": ce_recovered(clean_ce, ce, zero_ce),
             "ppl_spliced": math.exp(ce),
+            "kl_div_with_sae": kl,
+            "kl_div_with_ablation": kl_ablation,
+            "kl_div_score": (kl_ablation - kl) / kl_ablation if kl_ablation else float("nan"),
+            "cossim": t.cos / n_tok,
+            "l2_ratio": t.l2_ratio / n_tok,
+            "relative_reconstruction_bias": t.hat_sq / t.dot if t.dot else float("nan"),
+            "frac_alive": (t.fired > 0).float().mean().item(),
+            "active_latents": int((t.fired > 0).sum()),
             "n_tokens": n_tok,
         }
     return results
@@ -126,11 +169,23 @@ def ce_recovered(clean: float, spliced: float, zero: float) -> float:
 
 
 class _Totals:
+    """One SAE's sums over the tokens seen so far."""
+
     def __init__(self, d_sae: int):
-        self.l0 = 0.0
-        self.sq_err = 0.0
-        self.ce = 0.0
+        self.l0 = self.sq_err = self.ce = self.kl = 0.0
+        self.cos = self.l2_ratio = self.hat_sq = self.dot = 0.0
         self.fired = torch.zeros(d_sae, dtype=torch.long)  # tokens each feature fired on
+
+    def add_reconstruction(self, x: torch.Tensor, x_hat: torch.Tensor, f: torch.Tensor) -> None:
+        x, x_hat = x.double(), x_hat.double()
+        norm = x.norm(dim=-1)
+        self.l0 += (f > 0).sum().item()
+        self.sq_err += (x_hat - x).pow(2).sum().item()
+        self.fired += (f > 0).sum(0).cpu()
+        self.cos += torch.nn.functional.cosine_similarity(x, x_hat, dim=-1).sum().item()
+        self.l2_ratio += (x_hat.norm(dim=-1) / torch.where(norm < 1e-4, 1.0, norm)).sum().item()
+        self.hat_sq += x_hat.pow(2).sum().item()
+        self.dot += (x * x_hat).sum().item()
 
 
 def _masked_sum(loss: torch.Tensor, mask: torch.Tensor) -> float:

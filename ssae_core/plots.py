@@ -573,3 +573,28 @@ def shift_groups(table: pd.DataFrame) -> go.Figure:
     fig.update_xaxes(title_text="group (label / cue)")
     fig.update_layout(barmode="group")
     return fig
+
+
+def max_cos(latents: pd.DataFrame, theta: float, colors: dict[str, str] | None = None) -> go.Figure:
+    """Histogram of each SSAE latent's largest decoder cosine to any GSAE latent, one series per
+    SSAE, with the novel / reconstruction threshold θ marked."""
+    fig = go.Figure()
+    for group, part in latents.groupby("group", sort=False):
+        fig.add_histogram(
+            x=part.max_cos,
+            name=group,
+            opacity=0.6,
+            xbins=dict(start=-1, end=1.0001, size=0.02),
+            marker_color=(colors or SERIES_COLORS).get(group),
+        )
+    fig.add_vline(
+        x=theta, line_dash="dash", annotation_text=f"θ = {theta:g}: novel ← | → reconstruction"
+    )
+    fig.update_layout(barmode="overlay")
+    fig.update_yaxes(type="log")
+    return _layout(
+        fig,
+        "Each SSAE latent's closest GSAE latent (decoder cosine)",
+        "max cosine of the latent's decoder direction to any GSAE latent",
+        "latents (log scale)",
+    )

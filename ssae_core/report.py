@@ -18,6 +18,7 @@ from ssae_core import compare, dark_matter, plots
 from ssae_core.evaluate import EvalConfig, TokenSplit, demo_split_ref, evaluate
 from ssae_core.progress import Progress, Silent
 from ssae_core.sae_set import NamedSAE
+from ssae_core.specialization import ChangeConfig
 
 if TYPE_CHECKING:
     from ssae_core.base import Base
@@ -33,6 +34,11 @@ REPORT_COLUMNS = [
     "ce_loss_recovered",
     "ppl_spliced",
     "ppl_vs_gsae",
+    "kl_div_score",
+    "cossim",
+    "l2_ratio",
+    "relative_reconstruction_bias",
+    "active_latents",
     "n_tokens",
 ]
 
@@ -46,6 +52,9 @@ class Comparison:
     matched: pd.DataFrame
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     figures: dict[str, go.Figure] = field(default_factory=dict)
+    latents: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """Per latent of each matched SSAE against the GSAE (``compare.specialization``); not part of
+    ``numbers`` (one row per latent)."""
 
     def numbers(self) -> dict:
         out = {
@@ -67,11 +76,14 @@ def compare_saes(
     cfg: EvalConfig = EvalConfig(),
     progress: Progress | None = None,
     domain: str | None = None,
+    changes: ChangeConfig = ChangeConfig(),
 ) -> Comparison:
     """Evaluate ``saes`` on ``splits`` (the first is the in-domain one) and build every
     comparison figure.
 
-    Demo world: concept recall of the matched-L0 SAEs, on ``domain``'s concepts when given."""
+    Each matched SSAE against the GSAE, latent by latent (``specialization``: novel and
+    reconstruction latents at ``changes.theta``). Demo world: concept recall of the matched-L0
+    SAEs, on ``domain``'s concepts when given, and the concepts novel latents detect."""
     progress = progress or Silent()
     evals = {split.name: evaluate(ws, base, saes, split, cfg, progress) for split in splits}
     metrics = compare.metrics_table(evals, saes)
@@ -92,11 +104,20 @@ def compare_saes(
     if diffs:
         result.figures["count_differences"] = plots.count_differences(diffs, "GSAE", colors)
     _add_errors(result, base, saes, splits[0], colors, progress)
+    summary, result.latents = compare.specialization(saes, evals[home], result.matched, changes)
+    if not summary.empty:
+        result.tables["specialization"] = summary
+        result.figures["max_cos"] = plots.max_cos(result.latents, changes.theta, colors)
     if base.world is not None:
         chosen = {r.ref for r in result.matched.itertuples()}
-        recall = compare.concept_recall(
-            base.world, [s for s in saes if s.ref in chosen], domain=domain, progress=progress
+        scores = compare.concept_scores(
+            base.world, [s for s in saes if s.ref in chosen], domain, progress
         )
+        if not summary.empty:
+            result.tables["novel_concepts"] = compare.novel_concepts(
+                scores, result.latents, base.world
+            )
+        recall = compare.concept_recall(scores)
         result.tables["concept_recall"] = recall
         result.figures["concept_recall"] = plots.concept_recall_bars(
             recall,
@@ -149,6 +170,8 @@ def to_html(result: Comparison, title: str = "SSAE Studio: SAE comparison") -> s
         "error_tail": "Per-token squared error, matched-L0 SAEs, in-domain split",
         "error_by_frequency": "The same by token frequency in the split (bucket 0 = rarest)",
         "error_by_concept": "The same by ground-truth concept-frequency bucket",
+        "specialization": "What specialization changed: novel and reconstruction latents",
+        "novel_concepts": "Ground-truth concepts the SSAEs' novel latents detect",
     }
     tables.update({t: result.tables[k] for k, t in titles.items() if k in result.tables})
     return page(title, tables, result.figures)

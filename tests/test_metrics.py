@@ -113,3 +113,71 @@ def test_encode_rows_matches_one_encode_call(quick_world):
     assert torch.allclose(encode_rows(sae, x, chunk=128), plain, atol=1e-6)
     assert torch.allclose(encode_rows(sae, x, [5, 1], chunk=300), plain[:, [5, 1]], atol=1e-6)
     assert encode_rows(sae, x[:0]).shape == (0, sae.cfg.d_sae)
+
+
+def test_saebench_core_metrics_match_a_plain_computation(quick_world):
+    """KL, cosine, L2 ratio, relative reconstruction bias and live latents, one document at a time
+    with a plain hook, against the batched pass (small batches, so sums cross batches)."""
+    model, sae, hook = quick_world.model, quick_world.gsae, quick_world.hook_name
+    tok = quick_world.tokenizer
+    docs = quick_world.split_tokens("general_test")[:10]
+    got = evaluate_saes(
+        model, {"g": sae}, hook, docs, tok.bos_token_id, tok.pad_token_id, batch_tokens=300
+    )["g"]
+    kl = {"sae": [], "zero": []}
+    xs, x_hats, fired = [], [], torch.zeros(sae.cfg.d_sae, dtype=torch.bool)
+    with torch.no_grad():
+        for doc in docs:
+            tokens = torch.tensor([[tok.bos_token_id, *doc]])
+            clean, cache = model.run_with_cache(tokens, names_filter=hook)
+            x = cache[hook][0, 1:]
+            f = sae.encode(x)
+            xs.append(x), x_hats.append(sae.decode(f))
+            fired |= (f > 0).any(0)
+            p = clean[0, :-1].log_softmax(-1)
+            for mode in kl:
+
+                def replace(act, hook, mode=mode):
+                    out = act.clone()
+                    out[:, 1:] = sae.decode(sae.encode(act[:, 1:])) if mode == "sae" else 0
+                    return out
+
+                q = model.run_with_hooks(tokens, fwd_hooks=[(hook, replace)])[0, :-1]
+                q = q.log_softmax(-1)
+                kl[mode] += [(p.exp() * (p - q)).sum(-1)]
+    x, x_hat = torch.cat(xs).double(), torch.cat(x_hats).double()
+    kl_sae, kl_zero = torch.cat(kl["sae"]).mean().item(), torch.cat(kl["zero"]).mean().item()
+    want = {
+        "kl_div_with_sae": kl_sae,
+        "kl_div_with_ablation": kl_zero,
+        "kl_div_score": (kl_zero - kl_sae) / kl_zero,
+        "cossim": torch.nn.functional.cosine_similarity(x, x_hat, dim=-1).mean().item(),
+        "l2_ratio": (x_hat.norm(dim=-1) / x.norm(dim=-1)).mean().item(),
+        "relative_reconstruction_bias": (
+            x_hat.pow(2).sum(-1).mean() / (x * x_hat).sum(-1).mean()
+        ).item(),
+        "frac_alive": fired.float().mean().item(),
+        "active_latents": int(fired.sum()),
+    }
+    for key, value in want.items():
+        assert math.isclose(got[key], value, rel_tol=1e-4), (key, got[key], value)
+    assert 0 < got["kl_div_with_sae"] < got["kl_div_with_ablation"]
+    assert 0 < got["l2_ratio"] and 0 < got["cossim"] <= 1
+
+
+def test_batches_shrink_to_keep_the_log_probabilities_within_budget(quick_world, monkeypatch):
+    """With a budget of 2 vocabularies per tensor, batches hold 2 tokens of positions: many
+    batches, the same numbers."""
+    from ssae_core import metrics
+
+    model, sae, hook = quick_world.model, quick_world.gsae, quick_world.hook_name
+    tok = quick_world.tokenizer
+    docs = quick_world.split_tokens("general_test")[:4]
+    args = (model, {"g": sae}, hook, docs, tok.bos_token_id, tok.pad_token_id)
+    wide = evaluate_saes(*args)["g"]
+    seen = []
+    monkeypatch.setattr(metrics, "LOGITS_BUDGET", 2 * model.cfg.d_vocab)
+    narrow = evaluate_saes(*args, progress=seen.append)["g"]
+    assert len(seen) == len(docs), "one document per batch"
+    for key in ("ce_spliced", "kl_div_with_sae", "cossim", "relative_reconstruction_bias"):
+        assert math.isclose(wide[key], narrow[key], rel_tol=1e-5), key

@@ -54,6 +54,33 @@ def test_compare_shows_every_figure_for_the_demo_comparison(open_page):
     assert any("ppl_spliced" in df.value.columns for df in at.dataframe)
 
 
+def test_compare_shows_what_specialization_changed(open_page):
+    at = open_page("compare")
+    summary = next(df.value for df in at.dataframe if "novel" in df.value.columns)
+    assert len(summary) == 2 and (summary.novel + summary.reconstruction == summary.latents).all()
+    listed = at.dataframe(key="changed-latents").value
+    assert (listed.kind == "novel").all() and listed.count_ssae.is_monotonic_decreasing
+    at.radio(key="changed-show").set_value("changed").run()
+    listed = at.dataframe(key="changed-latents").value
+    assert len(listed) and listed.drift.is_monotonic_increasing, "most turned first"
+
+
+def test_features_lists_the_novel_latents_of_an_ssae(open_page):
+    at = open_page("features")
+    ssae = next(o for o in at.selectbox(key="feat-sae").options if o != "GSAE")
+    at.selectbox(key="feat-sae").set_value(ssae)
+    at.session_state["feat-tab"] = "Feature browser"
+    at.run()
+    at.radio(key="feat-list").set_value("most changed").run()
+    assert not at.exception
+    changed = at.selectbox(key="feat-pick").options
+    at.radio(key="feat-list").set_value("novel in this SSAE").run()
+    pick = [box for box in at.selectbox if box.key == "feat-pick"]
+    novel = pick[0].options if pick else []
+    assert changed and changed != novel
+    assert novel or any("is novel against the GSAE" in w.value for w in at.warning)
+
+
 def test_features_browser_search_and_pick(open_page):
     at = open_page("features")
     assert not at.text_input, "the browser tab is closed: it does not run"

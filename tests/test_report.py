@@ -72,6 +72,17 @@ def test_report_writes_every_figure_and_the_numbers(sweeps, quick_build, tmp_pat
         for sae, row in tail.items():  # every token counted once, in some bucket
             assert sum(r["tokens"] for r in numbers[name] if r["sae"] == sae) == row["tokens"]
     assert numbers["error_by_concept"][-1]["bucket"] == "no concept"
+    changed = {r["group"]: r for r in numbers["specialization"]}
+    assert set(changed) == {"bm25 ERM", "bm25 TERM t=500"} and all(
+        r["novel"] + r["reconstruction"] == r["latents"] and r["theta"] == 0.7
+        for r in changed.values()
+    )
+    for r in numbers["novel_concepts"]:  # each names a concept some novel latent detects
+        assert r["sae"] in changed and r["f1"] >= 0.5 and r["max_cos"] < 0.7
+    assert all(
+        0 < r["frac_alive"] <= 1 and r["active_latents"] > 0 and "kl_div_score" in r
+        for r in numbers["metrics"]
+    )
     page = out.read_text()
     for div in (
         "pareto_physics_test",
@@ -84,6 +95,7 @@ def test_report_writes_every_figure_and_the_numbers(sweeps, quick_build, tmp_pat
         "error_by_frequency",
         "error_by_concept",
         "concept_recall",
+        "max_cos",
     ):
         assert f'id="{div}"' in page, div
     assert "plotly.js v" in page and "<script src=" not in page, (

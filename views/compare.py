@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from ssae_core import specialization
 from ssae_core.cli import launch
 from ssae_core.report import ERROR_TOKENS, to_html
 from ssae_core.sae_set import curve_ess
@@ -66,6 +67,8 @@ st.dataframe(
             "ce_loss_recovered",
             "ppl_spliced",
             "ppl_vs_gsae",
+            "kl_div_score",
+            "active_latents",
         ]
     ],
     hide_index=True,
@@ -94,6 +97,63 @@ for name in (
             " worst 1%. TERM weighs the worst tokens up, so it should lower the top of this"
             " distribution."
         )
+
+
+def open_in_features(latents, split: str) -> None:
+    """A row picked in the latent table opens that latent in the Features browser."""
+    rows = st.session_state["changed-latents"]["selection"]["rows"]
+    if rows:
+        row = latents.iloc[rows[0]]
+        st.session_state.update(
+            {
+                "feat-sae": row.label,
+                "feat-split": split,
+                "feat-id": int(row.feature),
+                "feat-query": "",
+                "feat-tab": "Feature browser",
+                "open-features": True,
+            }
+        )
+
+
+if "specialization" in result.tables:
+    st.subheader("What specialization changed, latent by latent")
+    st.caption(
+        "Each SSAE at matched L0 against the GSAE it was finetuned from. A latent is *novel* when"
+        " its decoder direction's largest cosine to any GSAE latent is below θ = 0.7 (a direction"
+        " the GSAE does not have), a *reconstruction* latent otherwise (kept or refined); drift is"
+        " the cosine to the same index in the GSAE. Counts: tokens fired on in"
+        f" {common.split_label(split_names[0])}."
+    )
+    st.dataframe(result.tables["specialization"], hide_index=True)
+    st.plotly_chart(result.figures["max_cos"], key="max_cos")
+    if "novel_concepts" in result.tables:
+        st.markdown("**Ground-truth concepts the novel latents detect** (held-out F1 ≥ 0.5)")
+        novel = result.tables["novel_concepts"]
+        if novel.empty:
+            st.info("No novel latent is the best detector of a concept at F1 ≥ 0.5.")
+        else:
+            st.dataframe(novel, hide_index=True)
+    left, right = st.columns(2)
+    group = left.selectbox("SSAE", list(result.latents.group.unique()), key="changed-group")
+    show = right.radio(
+        "List",
+        ["novel", "changed"],
+        format_func={"novel": "novel latents", "changed": "most changed (lowest drift)"}.get,
+        horizontal=True,
+        key="changed-show",
+    )
+    picked = specialization.ranked(result.latents[result.latents.group == group], show).head(50)
+    st.caption("Click a row to open that latent's examples in Features.")
+    st.dataframe(
+        picked.drop(columns=["group", "label"]),
+        hide_index=True,
+        key="changed-latents",
+        on_select=lambda: open_in_features(picked, split_names[0]),
+        selection_mode="single-row",
+    )
+    if st.session_state.pop("open-features", False):
+        st.switch_page("views/features.py")
 st.download_button(
     "Download the HTML report",
     lambda: to_html(result).encode(),

@@ -16,6 +16,7 @@ from ssae_core.autointerp.run import run_sync, score_features, stored_results
 from ssae_core.evaluate import find_eval, load_features, split_docs
 from ssae_core.features import HIST_EDGES, count_differences, count_rank, search_features
 from ssae_core.highlight import example_html, histogram_html
+from ssae_core.specialization import ChangeConfig, latent_changes, ranked
 from views import common
 
 ws, base = common.page("Features")
@@ -100,6 +101,20 @@ if tab_map.open:
         )
 
 
+@st.cache_data(show_spinner="Comparing decoder directions with the GSAE…", max_entries=16)
+def changes_against_gsae(ref: str, path: str, gsae_path: str) -> pd.DataFrame:
+    """This SAE's latents against the GSAE's (``specialization.latent_changes``)."""
+    counts = (table(gsae_path)["count"].to_numpy(), table(path)["count"].to_numpy())
+    return latent_changes(sae_by_ref(gsae.ref).W_dec, sae_by_ref(ref).W_dec, ChangeConfig(), counts)
+
+
+LISTS = {
+    "most active": None,
+    "novel in this SSAE": "novel",
+    "most changed": "changed",
+}
+
+
 def examples_for(ref: str, path: str, j: int):
     """What autointerp needs for feature ``j``: explanation windows and held-out examples."""
     return build_examples(
@@ -125,10 +140,31 @@ def browser():
     )
     if query.strip().isdigit():
         st.session_state["feat-id"] = int(query)
+    listing = None
+    if sae.ref != gsae.ref:
+        listing = LISTS[
+            st.radio(
+                "List",
+                list(LISTS),
+                horizontal=True,
+                key="feat-list",
+                help="Against the GSAE: a latent is novel when its decoder direction's largest"
+                " cosine to any GSAE latent is below 0.7; most changed = lowest cosine to the same"
+                " GSAE latent (drift).",
+            )
+        ]
     explanations = {j: r.get("explanation", "") for j, r in results.items()}
-    matches = search_features(feats, query, lambda t: tok.decode([t]), explanations)
+    if listing and not query.strip():
+        changed = changes_against_gsae(sae.ref, str(art.path), str(gsae_art.path))
+        matches = ranked(changed, listing).feature.head(50).tolist()
+    else:
+        matches = search_features(feats, query, lambda t: tok.decode([t]), explanations)
     if not matches:
-        st.warning("No feature matches; try another token or an id.")
+        st.warning(
+            "No latent of this SAE that fires on the split is novel against the GSAE."
+            if listing == "novel" and not query.strip()
+            else "No feature matches; try another token or an id."
+        )
         return
     current = st.session_state.get("feat-id")
     options = (

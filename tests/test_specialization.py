@@ -1,0 +1,74 @@
+"""What specialization changed: decoder cosines held against a plain loop, and the split into
+novel and reconstruction latents."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from ssae_core.errors import ConfigError
+from ssae_core.specialization import (
+    ChangeConfig,
+    latent_changes,
+    max_cosine,
+    ranked,
+    summarize,
+)
+
+
+def _plain_max_cos(a, b):
+    """max_j cos(a_i, b_j) and its j, one pair at a time."""
+    values, index = [], []
+    for row in a.tolist():
+        cos = [
+            sum(x * y for x, y in zip(row, other))
+            / math.sqrt(sum(x * x for x in row) * sum(y * y for y in other))
+            for other in b.tolist()
+        ]
+        values.append(max(cos))
+        index.append(cos.index(max(cos)))
+    return np.array(values), np.array(index)
+
+
+def test_max_cosine_equals_a_plain_loop_across_blocks():
+    torch.manual_seed(0)
+    a, b = torch.randn(11, 5), torch.randn(7, 5) * 3
+    values, index = max_cosine(a, b, block=3)
+    want_values, want_index = _plain_max_cos(a, b)
+    assert np.allclose(values, want_values, atol=1e-12) and (index == want_index).all()
+
+
+def test_latents_split_into_novel_and_reconstruction_at_theta():
+    torch.manual_seed(1)
+    gsae = torch.randn(6, 4)
+    ssae = gsae.clone() * 2  # same directions, another scale
+    ssae[1] = -gsae[1]  # turned around: novel unless another GSAE latent lies close
+    ssae[4] = gsae[0]  # moved onto another latent's direction
+    counts = (np.array([5, 0, 3, 3, 2, 9]), np.array([5, 4, 0, 3, 8, 9]))
+    table = latent_changes(gsae, ssae, ChangeConfig(theta=0.9), counts)
+    want_values, want_index = _plain_max_cos(ssae, gsae)
+    assert np.allclose(table.max_cos, want_values) and (table["match"] == want_index).all()
+    assert np.allclose(table.drift[[0, 2, 3, 5]], 1.0) and math.isclose(table.drift[1], -1.0)
+    assert table["match"][4] == 0 and table.max_cos[4] == pytest.approx(1.0)
+    assert list(table.kind == "novel") == list(want_values < 0.9)
+    assert list(table.count_change) == [0, 4, -3, 0, 6, 0]
+    summary = summarize(table, ChangeConfig(theta=0.9))
+    assert (summary.novel + summary.reconstruction, summary.fire_more, summary.fire_less) == (
+        6,
+        2,
+        1,
+    )
+    assert ranked(table, "changed").feature.iloc[0] == 1, "the turned-around latent first"
+    assert 2 not in set(ranked(table, "novel").feature), "a latent that never fires is not listed"
+
+
+def test_saes_of_other_widths_have_no_drift_and_bad_theta_is_refused():
+    torch.manual_seed(2)
+    gsae, wider = torch.randn(4, 3), torch.randn(9, 3)
+    table = latent_changes(gsae, wider)
+    assert table.drift.isna().all() and len(table) == 9
+    with pytest.raises(ConfigError, match="theta is a cosine"):
+        latent_changes(gsae, wider, ChangeConfig(theta=1.5))
+    with pytest.raises(ConfigError, match="different widths"):
+        latent_changes(gsae, torch.randn(4, 5))
