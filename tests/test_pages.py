@@ -81,6 +81,27 @@ def test_features_lists_the_novel_latents_of_an_ssae(open_page):
     assert novel or any("is novel against the GSAE" in w.value for w in at.warning)
 
 
+def test_features_exports_the_sae_for_neuronpedia_as_a_job(open_page, quick_workspace):
+    import io
+    import zipfile
+
+    at = open_page("features")
+    button = next(b for b in at.button if b.label == "Export (background job)")
+    button.click().run()
+    name = next(j.name for j in jobs.list_jobs(quick_workspace) if j.name.startswith("export-"))
+    _wait_for_job(quick_workspace, name, 300)
+    assert jobs.status(quick_workspace, name).state == "done"
+    at.run()
+    labels = [d.proto.label for d in at.get("download_button")]
+    assert "Download ssae-demo-lm/1-res-gsae.zip" in labels
+    folder = quick_workspace.root / "exports" / "neuronpedia" / "ssae-demo-lm" / "1-res-gsae"
+    from ssae_core.neuronpedia import zipped
+
+    names = zipfile.ZipFile(io.BytesIO(zipped(folder))).namelist()
+    assert "ssae-demo-lm/1-res-gsae/features/batch-0.jsonl.gz" in names
+    assert "ssae-demo-lm/1-res-gsae/source.jsonl" in names
+
+
 def test_features_browser_search_and_pick(open_page):
     at = open_page("features")
     assert not at.text_input, "the browser tab is closed: it does not run"

@@ -13,9 +13,11 @@ from ssae_core.autointerp.backends import (
 )
 from ssae_core.autointerp.examples import build_examples, top_windows
 from ssae_core.autointerp.run import run_sync, score_features, stored_results
+from ssae_core.cli import launch
 from ssae_core.evaluate import find_eval, load_features, split_docs
 from ssae_core.features import HIST_EDGES, count_differences, count_rank, search_features
 from ssae_core.highlight import example_html, histogram_html
+from ssae_core.neuronpedia import ExportConfig, source_for, zipped
 from ssae_core.specialization import ChangeConfig, latent_changes, ranked
 from views import common
 
@@ -73,6 +75,32 @@ def open_clicked_feature() -> None:
 
 
 feats = table(str(art.path))
+
+
+def neuronpedia_export() -> None:
+    """Launch this SAE's Neuronpedia export as a job; once written, offer it as a zip."""
+    out = ws.root / "exports" / "neuronpedia"
+    is_gsae = sae.ref == gsae.ref
+    st.caption(
+        "The layout a self-hosted Neuronpedia imports: release, model, source set and source"
+        " records, then every feature (max activation, firing fraction, activation histogram,"
+        " logit lens), its top 10 examples with per-token values and any stored explanations."
+    )
+    job = launch.neuronpedia_export(base.spec, sae.ref, is_gsae, split, str(out))
+    common.launch_button(ws, job, "Neuronpedia export", "Export (background job)")
+    folder = source_for(base, is_gsae, ExportConfig(), out).out
+    state = job.status(ws)
+    if state is not None and state.state == "done" and folder.is_dir():
+        st.download_button(
+            f"Download {folder.parent.name}/{folder.name}.zip",
+            lambda: zipped(folder),
+            file_name=f"neuronpedia-{folder.parent.name}-{folder.name}.zip",
+            mime="application/zip",
+        )
+
+
+with st.expander("Export this SAE for Neuronpedia"):
+    neuronpedia_export()
 tab_counts, tab_map, tab_browse = st.tabs(
     ["Activation counts", "Decoder map", "Feature browser"], key="feat-tab", on_change="rerun"
 )  # only the open tab runs

@@ -163,10 +163,29 @@ def top_windows(
 ) -> tuple[Example, ...]:
     """Feature ``j``'s ``n`` top activating windows, as ``build_examples`` explains them (one LM
     pass over their documents only)."""
-    tops = list(zip(features_table.loc[j].top_doc, features_table.loc[j].top_pos))[:n]
-    acts = feature_acts(base, sae, docs, sorted({int(d) for d, _ in tops}), [j])
+    return top_windows_of(base, sae, docs, features_table, [j], n, before, after)[0]
+
+
+def top_windows_of(
+    base: Base,
+    sae,
+    docs: list[np.ndarray],
+    features_table,
+    features: list[int],
+    n: int = 10,
+    before: int = 24,
+    after: int = 8,
+) -> list[tuple[Example, ...]]:
+    """``top_windows`` of several features, with one LM pass over all their top documents."""
+    tops = [list(zip(features_table.loc[j].top_doc, features_table.loc[j].top_pos))[:n]
+            for j in features]  # fmt: skip
+    needed = sorted({int(d) for t in tops for d, _ in t})
+    acts = feature_acts(base, sae, docs, needed, features)
     token_text = token_texts(base.tokenizer)
-    return tuple(_window(docs[d], acts[d][:, 0], d, p, before, after, token_text) for d, p in tops)
+    return [
+        tuple(_window(docs[d], acts[d][:, i], d, p, before, after, token_text) for d, p in t)
+        for i, t in enumerate(tops)
+    ]
 
 
 @torch.no_grad()

@@ -23,6 +23,7 @@ from ssae_core.cli import (
     dark_matter,
     demo,
     evaluate,
+    export,
     finetune,
     gsae,
     jobs,
@@ -35,7 +36,19 @@ from ssae_core.errors import SSAEError
 from ssae_core.jobs import JobProgress
 from ssae_core.workspace import Workspace
 
-COMMANDS = (demo, gsae, select, finetune, evaluate, dark_matter, autointerp, shift, study, jobs)
+COMMANDS = (
+    demo,
+    gsae,
+    select,
+    finetune,
+    evaluate,
+    dark_matter,
+    autointerp,
+    shift,
+    study,
+    export,
+    jobs,
+)
 """The command modules, in the order of the help."""
 
 

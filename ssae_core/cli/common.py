@@ -195,6 +195,21 @@ def comparison_inputs(args: argparse.Namespace, progress: Progress):
     return ws, base, saes, [token_split(spec, base, args) for spec in args.split]
 
 
+def picked_ssaes(ws: Workspace, base, spec: str) -> list:
+    """The SSAEs ``spec`` names: a finetuning artifact (``ART``: all its SAEs) or one of them
+    (``ART#i``), as ``NamedSAE``s."""
+    from ssae_core.sae_set import sae_set
+
+    path, _, index = spec.partition("#")
+    group = sae_set(ws, base, [open_artifact(ws, path, "ssae")], include_gsae=False)
+    picked = [s for s in group if not index or s.ref.endswith(f"#{index}")]
+    if not picked:
+        raise ConfigError(
+            f"{spec!r}: the artifact has SAEs #0 to #{len(group) - 1}; give one of them."
+        )
+    return picked
+
+
 def token_split(spec: str, base, args: argparse.Namespace):
     """The test split ``spec`` (a demo split or a text file/folder) as the base's token ids."""
     from ssae_core import evaluate

@@ -145,6 +145,14 @@ def evaluate(spec: BaseSpec, sae_refs: Iterable[str], splits: Sequence[str]) -> 
     return _hashed("evaluate", argv)
 
 
+def neuronpedia_export(
+    spec: BaseSpec, sae_ref: str, is_gsae: bool, split: str, out: str
+) -> JobSpec:
+    """The SAE ``sae_ref``'s Neuronpedia export on ``split``, written under ``out``."""
+    argv = ["export", "neuronpedia", *base_args(spec), "--sae", "gsae" if is_gsae else sae_ref]
+    return _hashed("export", [*argv, "--split", split, "--out", out])
+
+
 def autointerp(
     spec: BaseSpec,
     sae_refs: Iterable[str],

@@ -75,14 +75,7 @@ def shift_saes(ws: Workspace, base, args: argparse.Namespace, task, progress):
 
     saes = sae_set(ws, base, [], include_gsae=not args.no_gsae)
     for spec in args.ssae:
-        path, _, index = spec.partition("#")
-        group = sae_set(ws, base, [common.open_artifact(ws, path, "ssae")], include_gsae=False)
-        picked = [s for s in group if not index or s.ref.endswith(f"#{index}")]
-        if not picked:
-            raise ConfigError(
-                f"{spec!r}: the artifact has SAEs #0 to #{len(group) - 1}; give one of them."
-            )
-        saes += picked
+        saes += common.picked_ssaes(ws, base, spec)
     if args.task_ssae:
         if base.world is None:
             raise ConfigError(

@@ -1,0 +1,87 @@
+"""``export neuronpedia``: an SAE's features, examples and explanations for a self-hosted
+Neuronpedia."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ssae_core.cli import common
+from ssae_core.config import add_options, from_args
+from ssae_core.workspace import Workspace
+
+NEURONPEDIA_HELP = "write an SAE's features as a Neuronpedia export (jsonl + jsonl.gz per source)"
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    export = sub.add_parser("export", help="SAEs for other tools").add_subparsers(
+        title="export commands"
+    )
+    common.add_commands(
+        export, common.Command("neuronpedia", NEURONPEDIA_HELP, _options, run, check)
+    )
+
+
+def _options(p: argparse.ArgumentParser) -> None:
+    from ssae_core.neuronpedia import ExportConfig
+
+    common.common_options(p)
+    common.base_options(p)
+    common.text_field_option(p)
+    p.add_argument(
+        "--sae",
+        default="gsae",
+        help="gsae (the base's GSAE), or one SSAE: ssae/KEY#i (or its directory#i)",
+    )
+    p.add_argument("--split", required=True, help="a demo split or a text file/folder")
+    p.add_argument("--out", required=True, help="the folder the export is written into")
+    p.add_argument("--description", default="", help="the release's description")
+    add_options(p, ExportConfig)
+
+
+def check(args: argparse.Namespace):
+    from ssae_core.neuronpedia import ExportConfig
+
+    cfg = from_args(ExportConfig, args)
+    cfg.validate()
+    return cfg
+
+
+def run(args: argparse.Namespace) -> int:
+    from ssae_core.autointerp.run import stored_results
+    from ssae_core.base import load_base
+    from ssae_core.errors import ConfigError
+    from ssae_core.evaluate import evaluate, load_features
+    from ssae_core.neuronpedia import export, source_for
+    from ssae_core.sae_set import NamedSAE
+
+    cfg = check(args)
+    ws = Workspace(args.workspace)
+    with common.progress(args) as progress:
+        base = load_base(common.base_spec(args), ws, args.device, progress)
+        if args.sae == "gsae":
+            sae = NamedSAE(base.ref, "GSAE", base.sae, "GSAE")
+        else:
+            picked = common.picked_ssaes(ws, base, args.sae)
+            if len(picked) != 1:
+                raise ConfigError(
+                    f"--sae {args.sae!r} holds {len(picked)} SAEs; pick one with #i (#0 to"
+                    f" #{len(picked) - 1})."
+                )
+            sae = picked[0]
+        split = common.token_split(args.split, base, args)
+        art = evaluate(ws, base, [sae], split, progress=progress)[sae.ref]
+        source = source_for(base, sae.ref == base.ref, cfg, Path(args.out))
+        out = export(
+            base,
+            sae.sae,
+            load_features(art),
+            split.docs,
+            source,
+            cfg,
+            stored_results(ws, [sae.ref]),
+            args.description,
+            progress,
+        )
+    common.emit(out, args.json, common.format_paths)
+    return 0
