@@ -3,6 +3,7 @@ example sampling."""
 
 import asyncio
 import json
+import math
 
 import httpx2
 import numpy as np
@@ -340,6 +341,9 @@ def test_autointerp_cli_offline_end_to_end(quick_build, tmp_path):
     res = json.loads(run_cli(*args, "--out", str(out), "--json").stdout)
     assert res["backend"].startswith("offline-baseline") and len(res["results"]) == 4
     assert all(r["status"] == "ok" and 0 <= r["f1"] <= 1 for r in res["results"])
+    for name in ("detection", "fuzzing", "embedding"):  # NaN: a feature with no silent window
+        values = [r[name] for r in res["results"] if not math.isnan(r[name])]
+        assert values and all(0 <= v <= 1 for v in values), name
     assert len(json.loads(out.read_text())) == 4
     est = json.loads(run_cli(*args, "--estimate", "--json").stdout)
     assert est["features"] == 4 and est["usd"] > 0

@@ -121,6 +121,18 @@ class ClaudeBackend:
             prompts.PREDICT_REMINDER.format(n=n),
         )
 
+    async def fuzz(self, explanation: str, examples: tuple[Example, ...]) -> Answer:
+        """Per example (tokens with ``acts`` > 0 shown marked): 1 if the marks are the feature's."""
+        message = prompts.fuzz_message(explanation, [marked(e) for e in examples])
+        n = len(examples)
+        return await self._ask_parsed(
+            prompts.FUZZ_SYSTEM,
+            message,
+            self.cfg.predict_max_tokens,
+            lambda r: prompts.parse_predictions(r, n),
+            prompts.PREDICT_REMINDER.format(n=n),
+        )
+
     async def _ask_parsed(
         self, system: str, message: str, max_tokens: int, parse, reminder: str
     ) -> Answer:
@@ -250,6 +262,17 @@ class OfflineBackend:
         return Answer(text, text)
 
     async def predict(self, explanation: str, examples: tuple[Example, ...]) -> Answer:
-        named = set(explanation.removeprefix(self.PREFIX).split(" | ")) - {""}
+        named = self._named(explanation)
         values = [int(any(w in named for w, _ in words(e.tokens, e.acts))) for e in examples]
         return Answer(values, str(values))
+
+    async def fuzz(self, explanation: str, examples: tuple[Example, ...]) -> Answer:
+        """1 when some marked word is named in the explanation."""
+        named = self._named(explanation)
+        values = [
+            int(any(w in named for w, a in words(e.tokens, e.acts) if a > 0)) for e in examples
+        ]
+        return Answer(values, str(values))
+
+    def _named(self, explanation: str) -> set[str]:
+        return set(explanation.removeprefix(self.PREFIX).split(" | ")) - {""}

@@ -128,7 +128,7 @@ def build_examples(
         column_of = features.index(j)
 
         def window(d, p, column_of=column_of):
-            return _window(docs[d], acts[d][:, column_of], d, p, before, after, token_text)
+            return window_at(docs[d], acts[d][:, column_of], d, p, before, after, token_text)
 
         negatives = []
         for d in candidates:
@@ -183,7 +183,7 @@ def top_windows_of(
     acts = feature_acts(base, sae, docs, needed, features)
     token_text = token_texts(base.tokenizer)
     return [
-        tuple(_window(docs[d], acts[d][:, i], d, p, before, after, token_text) for d, p in t)
+        tuple(window_at(docs[d], acts[d][:, i], d, p, before, after, token_text) for d, p in t)
         for i, t in enumerate(tops)
     ]
 
@@ -202,7 +202,7 @@ def feature_acts(
     return {d: f[doc == i] for i, d in enumerate(needed)}
 
 
-def _window(doc_tokens, column, d: int, pos: int, before: int, after: int, token_text) -> Example:
+def window_at(doc_tokens, column, d: int, pos: int, before: int, after: int, token_text) -> Example:
     lo, hi = max(0, pos - before), min(len(column), pos + after + 1)
     return Example(
         tuple(token_text(int(t)) for t in doc_tokens[lo:hi]),

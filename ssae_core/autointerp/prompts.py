@@ -36,6 +36,17 @@ Answer with a single line holding a JSON list of 0s and 1s, one per excerpt, in 
 (1: the feature fires somewhere in the excerpt, 0: it does not), for example [0, 1, 1, 0]. \
 Write nothing after the list."""
 
+FUZZ_SYSTEM = """You are a careful interpretability researcher. You are given a description of \
+what one feature of a sparse autoencoder responds to, and a numbered list of text excerpts in \
+which some tokens are wrapped in << and >>. In some excerpts the marked tokens are exactly where \
+the feature fires; in others they were marked at random.
+
+For each excerpt, decide from the description whether the marked tokens are ones the feature \
+would fire on (1) or not (0).
+
+Answer with a single line holding a JSON list of 0s and 1s, one per excerpt, in order, for \
+example [1, 0, 0, 1]. Write nothing after the list."""
+
 EXPLAIN_REMINDER = (
     "Your reply did not end with a line of the form 'EXPLANATION: ...'. Reply again, ending with"
     " that line."
@@ -60,6 +71,13 @@ def interpreter_message(excerpts: list[str], lens_tokens: list[str]) -> str:
 
 def predictor_message(explanation: str, excerpts: list[str]) -> str:
     lines = [f"Feature description: {explanation}", "", "Excerpts:"]
+    lines += [f"{i}. {text}" for i, text in enumerate(excerpts, 1)]
+    lines += ["", f"Answer with the JSON list of {len(excerpts)} values."]
+    return "\n".join(lines)
+
+
+def fuzz_message(explanation: str, excerpts: list[str]) -> str:
+    lines = [f"Feature description: {explanation}", "", "Excerpts with marked tokens:"]
     lines += [f"{i}. {text}" for i, text in enumerate(excerpts, 1)]
     lines += ["", f"Answer with the JSON list of {len(excerpts)} values."]
     return "\n".join(lines)

@@ -19,6 +19,7 @@ from ssae_core.autointerp import prompts
 from ssae_core.autointerp.backends import Answer, ClaudeConfig, Usage
 from ssae_core.autointerp.examples import FeatureExamples, marked, plain
 from ssae_core.config import Config, stable_hash
+from ssae_core.errors import ConfigError
 from ssae_core.progress import Progress, Silent
 from ssae_core.workspace import Workspace, atomic_write_json
 
@@ -268,27 +269,94 @@ async def _parsed_batches(backend, asks: dict, poll_s: float) -> dict[str, Answe
     return answers
 
 
-def results_table(results: list[dict], labels: dict[str, str]) -> pd.DataFrame:
-    """One row per scored feature: SAE label, feature, status, explanation, F1, precision, recall,
-    accuracy."""
+SCORERS = ("detection", "fuzzing", "embedding")
+"""The scores beyond the predictor's F1 (``scorers``)."""
+
+
+def results_table(
+    results: list[dict], labels: dict[str, str], scores: list[dict] = ()
+) -> pd.DataFrame:
+    """One row per scored feature: SAE label, feature, backend, status, explanation, F1,
+    precision, recall, accuracy, and a column per scorer (``scores``: ``score_explanations``
+    rows; NaN where a scorer did not run)."""
     table = pd.DataFrame(results)
-    for col in ("explanation", "f1", "precision", "recall", "accuracy"):
+    for col in ("explanation", "f1", "precision", "recall", "accuracy", "backend"):
         if col not in table:
             table[col] = np.nan
     table.insert(0, "label", table.sae.map(labels).fillna(table.sae))
-    return table[
-        [
-            "label",
-            "sae",
-            "feature",
-            "status",
-            "explanation",
-            "f1",
-            "precision",
-            "recall",
-            "accuracy",
-        ]
-    ]
+    keys = ["sae", "feature", "backend"]
+    if len(scores):
+        wide = pd.DataFrame(scores).pivot_table(index=keys, columns="scorer", values="value")
+        table = table.join(wide, on=keys)
+    for name in SCORERS:
+        if name not in table:
+            table[name] = np.nan
+    columns = ["label", "sae", "feature", "backend", "status", "explanation"]
+    return table[[*columns, "f1", "precision", "recall", "accuracy", *SCORERS]]
+
+
+def run_scorers(
+    ws: Workspace,
+    base: Base,
+    saes: list,
+    split,
+    results: list[dict],
+    backend,
+    names: tuple[str, ...] = SCORERS,
+    seed: int = 0,
+    progress: Progress | None = None,
+) -> list[dict]:
+    """Detection, fuzzing and embedding scores (those in ``names``) of every explanation in
+    ``results``, each on its feature's ``scorers.ScoringSet`` (one LM pass per SAE); stored
+    scores are reused."""
+    from ssae_core.autointerp import scorers as sc
+    from ssae_core.evaluate import evaluate, load_features, split_docs
+
+    unknown = set(names) - set(SCORERS)
+    if unknown:
+        raise ConfigError(f"Unknown scorer(s) {sorted(unknown)}; choose among {list(SCORERS)}.")
+    if not names:
+        return []
+    progress = progress or Silent()
+    made = {
+        "detection": lambda: sc.DetectionScorer(backend, seed),
+        "fuzzing": lambda: sc.FuzzingScorer(backend, seed),
+        "embedding": lambda: sc.EmbeddingScorer(_encoder()),
+    }
+    chosen = [(made[n](), backend.label) for n in names]
+    evals = evaluate(ws, base, saes, split, progress=progress)
+    rows = []
+    progress.stage(f"scores ({', '.join(names)})", len(saes))
+    for s in saes:
+        explained = {
+            int(r["feature"]): r["explanation"]
+            for r in results
+            if r.get("sae") == s.ref and r.get("status") == "ok"
+        }
+        table = load_features(evals[s.ref]).set_index("feature")
+        samples = sc.scoring_sets(
+            base, s.sae, split_docs(evals[s.ref]), table, sorted(explained), seed
+        )
+        rows += run_sync(sc.score_explanations(ws, chosen, s.ref, explained, samples))
+        progress.update(1)
+    return rows
+
+
+@functools.cache
+def _encoder():
+    from ssae_core.retrieval import load_encoder
+
+    return load_encoder()
+
+
+def stored_scores(ws: Workspace, sae_refs: list[str] | None = None) -> list[dict]:
+    """Every stored scorer result (optionally of some SAEs only)."""
+    rows = []
+    for path in sorted((ws.root / "autointerp" / "scores").glob("*/*.json")):
+        row = json.loads(path.read_text())
+        if sae_refs is None or row.get("sae") in sae_refs:
+            rows.append(row)
+    return rows
 
 
 def prepare(
@@ -363,7 +431,7 @@ def run_sync(coro):
 def stored_results(ws: Workspace, sae_refs: list[str] | None = None) -> list[dict]:
     """Every stored result (optionally of some SAEs only), any backend and prompt version."""
     rows = []
-    for path in sorted((ws.root / "autointerp").glob("*/*.json")):
+    for path in sorted((ws.root / "autointerp").glob("[0-9a-f][0-9a-f]/*.json")):
         row = json.loads(path.read_text())
         if sae_refs is None or row.get("sae") in sae_refs:
             rows.append(row)

@@ -47,6 +47,12 @@ def _options(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="claude: use the Message Batches API (half price; results within hours)",
     )
+    p.add_argument(
+        "--scorers",
+        default="detection,fuzzing,embedding",
+        help="scores besides the predictor's F1, comma-separated (detection, fuzzing, embedding),"
+        " or none",
+    )
     p.add_argument("--out", default="", help="write the results table here (.csv or .json)")
 
 
@@ -58,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
         prepare,
         results_table,
         run_autointerp,
+        run_scorers,
     )
 
     cfg = from_args(AutointerpConfig, args)
@@ -80,7 +87,9 @@ def run(args: argparse.Namespace) -> int:
             progress,
             batches=args.batches and args.backend == "claude",
         )
-    table = results_table(results, {s.ref: s.label for s in saes})
+        names = tuple(n for n in args.scorers.split(",") if n and n != "none")
+        scores = run_scorers(ws, base, saes, split, results, backend, names, cfg.seed, progress)
+    table = results_table(results, {s.ref: s.label for s in saes}, scores)
     if args.out:
         out = Path(args.out)
         (
@@ -88,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
             if out.suffix == ".json"
             else table.to_csv(out, index=False)
         )
-    summary = table.groupby("label", sort=False).f1.agg(["count", "mean", "median"]).reset_index()
+    summary = summarize(table)
     common.emit(
         {
             "backend": backend.label,
@@ -100,6 +109,15 @@ def run(args: argparse.Namespace) -> int:
         lambda s: format_results(s, summary, args.out),
     )
     return 0
+
+
+def summarize(table):
+    """Per SAE: features scored, then the mean and median F1 and the mean of each other score."""
+    from ssae_core.autointerp.run import SCORERS
+
+    by = table.groupby("label", sort=False)
+    summary = by.f1.agg(["count", "mean", "median"])
+    return summary.join(by[list(SCORERS)].mean()).reset_index()
 
 
 def format_estimate(c: dict, model: str) -> str:
