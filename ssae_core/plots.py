@@ -443,27 +443,40 @@ def cross_scatter(
     )
 
 
-def f1_distribution(table: pd.DataFrame, colors: dict[str, str] | None = None) -> go.Figure:
-    """Box plots (with points) of autointerp F1 per SAE (paper Fig. 3b); ``table``: label, f1."""
+SCORE_TITLES = {
+    "f1": ("Autointerp: F1 of predicting held-out activations from the explanation", "F1"),
+    "detection": (
+        "Detection: does the feature fire in this context? (delphi)",
+        "balanced accuracy",
+    ),
+    "fuzzing": ("Fuzzing: are the marked tokens the feature's? (delphi)", "balanced accuracy"),
+    "embedding": (
+        "Embedding: explanation vs activating and silent contexts (MiniLM cosine)",
+        "AUROC (0.5 = chance)",
+    ),
+}
+
+
+def f1_distribution(
+    table: pd.DataFrame, colors: dict[str, str] | None = None, score: str = "f1"
+) -> go.Figure:
+    """Box plots (with points) of one autointerp score per SAE (paper Fig. 3b for F1); ``table``:
+    label, feature and the ``score`` column."""
     fig = go.Figure()
-    for label, part in table.dropna(subset=["f1"]).groupby("label", sort=False):
+    title, unit = SCORE_TITLES[score]
+    for label, part in table.dropna(subset=[score]).groupby("label", sort=False):
         fig.add_box(
-            y=part.f1,
+            y=part[score],
             name=label,
             boxpoints="all",
             jitter=0.4,
             pointpos=0,
             marker_color=(colors or SERIES_COLORS).get(label),
             customdata=part.feature,
-            hovertemplate="feature %{customdata}: F1 %{y:.2f}<extra>" + label + "</extra>",
+            hovertemplate=f"feature %{{customdata}}: {unit} %{{y:.2f}}<extra>{label}</extra>",
         )
     fig.update_yaxes(range=[-0.05, 1.05])
-    return _layout(
-        fig,
-        "Autointerp: F1 of predicting held-out activations from the explanation",
-        "SAE",
-        "F1 per feature",
-    )
+    return _layout(fig, title, "SAE", f"{unit} per feature")
 
 
 def decoder_map(points: pd.DataFrame) -> go.Figure:

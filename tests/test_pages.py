@@ -113,9 +113,10 @@ def test_features_browser_search_and_pick(open_page):
     assert any(m.label == "Tokens fired on" for m in at.metric)
     at.button(key="explain-one").click().run()
     assert not at.exception
-    assert any("Explanation" in m.value for m in at.markdown), (
-        "the one-click autointerp result is shown"
-    )
+    assert any(
+        "Explanation" in m.value and "fuzzing" in m.value and "embedding" in m.value
+        for m in at.markdown
+    ), "the one-click autointerp result is shown with the delphi-style scores"
 
 
 def test_data_upload_is_validated(open_page):

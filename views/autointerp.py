@@ -7,11 +7,14 @@ import streamlit as st
 from ssae_core import plots
 from ssae_core.autointerp.backends import ClaudeConfig, find_api_key
 from ssae_core.autointerp.run import (
+    SCORERS,
     AutointerpConfig,
     estimate,
     prepare,
     results_table,
     stored_results,
+    stored_scores,
+    summary_table,
 )
 from ssae_core.cli import launch
 from views import common
@@ -20,7 +23,10 @@ ws, base = common.page(
     "Autointerp",
     "An interpreter explains each feature from its top 10 examples; a predictor labels 10 held-out"
     " examples (5 from the quintiles of the rest, 5 silent) from the explanation alone; F1 scores"
-    " it (SSAE paper, Sec. 3.5).",
+    " it (SSAE paper, Sec. 3.5). Three more scores, after EleutherAI's delphi, use 10 activating"
+    " contexts spread over the rest of the top documents and 10 silent ones: detection (does it"
+    " fire here?) and fuzzing (are the marked tokens its own?) as balanced accuracy, and, with no"
+    " LLM, the AUROC of the MiniLM cosine between explanation and context.",
 )
 saes = common.choose_saes(ws, base, "ai-saes", most=3)
 c1, c2, c3 = st.columns(3)
@@ -69,9 +75,13 @@ rows = stored_results(ws, [s.ref for s in saes])
 if not rows:
     st.info("No scored features yet for these SAEs.")
     st.stop()
-table = results_table(rows, {s.ref: s.label for s in saes})
-st.plotly_chart(plots.f1_distribution(table, plots.palette(s.label for s in saes)), key="ai-f1")
-summary = table.groupby("label", sort=False).f1.agg(["count", "mean", "median"]).reset_index()
+scores = stored_scores(ws, [s.ref for s in saes])
+table = results_table(rows, {s.ref: s.label for s in saes}, scores)
+colors = plots.palette(s.label for s in saes)
+shown = ["f1", *(name for name in SCORERS if table[name].notna().any())]
+for column, score in zip(st.columns(2) * 2, shown):
+    column.plotly_chart(plots.f1_distribution(table, colors, score), key=f"ai-{score}")
+summary = summary_table(table)
 st.dataframe(summary, hide_index=True)
 st.dataframe(table.drop(columns=["sae"]), hide_index=True)
 common.download_csv(table, "autointerp")

@@ -12,7 +12,13 @@ from ssae_core.autointerp.backends import (
     find_api_key,
 )
 from ssae_core.autointerp.examples import build_examples, top_windows
-from ssae_core.autointerp.run import run_sync, score_features, stored_results
+from ssae_core.autointerp.run import (
+    run_scorers,
+    run_sync,
+    score_features,
+    stored_results,
+    stored_scores,
+)
 from ssae_core.cli import launch
 from ssae_core.evaluate import find_eval, load_features, split_docs
 from ssae_core.features import HIST_EDGES, count_differences, count_rank, search_features
@@ -231,21 +237,29 @@ def browser():
 
     result = results.get(int(feature))
     if result:
+        more = {
+            s["scorer"]: s["value"]
+            for s in stored_scores(ws, [sae.ref])
+            if s["feature"] == int(feature) and s["backend"] == result["backend"]
+        }
         st.markdown(
             f"**Explanation** ({result['backend']}): {result['explanation']}  \nF1"
             f" {result['f1']:.2f} · precision {result['precision']:.2f} · recall"
             f" {result['recall']:.2f}"
+            + "".join(f" · {name} {value:.2f}" for name, value in more.items())
         )
     backend_name = "Claude" if find_api_key() else "offline baseline"
     if st.button(f"Explain & score ({backend_name})", key="explain-one"):
         try:
             backend = ClaudeBackend() if find_api_key() else OfflineBackend()
             with st.spinner("Explaining and scoring…"):
-                run_sync(
+                done = run_sync(
                     score_features(
                         ws, backend, sae.ref, [examples_for(sae.ref, str(art.path), int(feature))]
                     )
                 )
+                (split_tokens,) = common.split_refs(base, [split])
+                run_scorers(ws, base, [sae], split_tokens, done, backend)
             st.rerun()
         except AutointerpError as exc:
             st.error(str(exc))

@@ -295,6 +295,13 @@ def results_table(
     return table[[*columns, "f1", "precision", "recall", "accuracy", *SCORERS]]
 
 
+def summary_table(table: pd.DataFrame) -> pd.DataFrame:
+    """Per SAE (``results_table``'s label): features scored, the mean and median F1, and the mean
+    of each other score."""
+    by = table.groupby("label", sort=False)
+    return by.f1.agg(["count", "mean", "median"]).join(by[list(SCORERS)].mean()).reset_index()
+
+
 def run_scorers(
     ws: Workspace,
     base: Base,

@@ -65,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
         results_table,
         run_autointerp,
         run_scorers,
+        summary_table,
     )
 
     cfg = from_args(AutointerpConfig, args)
@@ -97,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
             if out.suffix == ".json"
             else table.to_csv(out, index=False)
         )
-    summary = summarize(table)
+    summary = summary_table(table)
     common.emit(
         {
             "backend": backend.label,
@@ -109,15 +110,6 @@ def run(args: argparse.Namespace) -> int:
         lambda s: format_results(s, summary, args.out),
     )
     return 0
-
-
-def summarize(table):
-    """Per SAE: features scored, then the mean and median F1 and the mean of each other score."""
-    from ssae_core.autointerp.run import SCORERS
-
-    by = table.groupby("label", sort=False)
-    summary = by.f1.agg(["count", "mean", "median"])
-    return summary.join(by[list(SCORERS)].mean()).reset_index()
 
 
 def format_estimate(c: dict, model: str) -> str:
