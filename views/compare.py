@@ -120,7 +120,8 @@ if "specialization" in result.tables:
     st.subheader("What specialization changed, latent by latent")
     st.caption(
         "Each SSAE at matched L0 against the GSAE it was finetuned from. A latent is *novel* when"
-        " its decoder direction's largest cosine to any GSAE latent is below θ = 0.7 (a direction"
+        " its decoder direction's largest cosine to any GSAE latent is below"
+        f" θ = {specialization.ChangeConfig().theta:g} (a direction"
         " the GSAE does not have), a *reconstruction* latent otherwise (kept or refined); drift is"
         " the cosine to the same index in the GSAE. Counts: tokens fired on in"
         f" {common.split_label(split_names[0])}."

@@ -183,8 +183,8 @@ def browser():
                 horizontal=True,
                 key="feat-list",
                 help="Against the GSAE: a latent is novel when its decoder direction's largest"
-                " cosine to any GSAE latent is below 0.7; most changed = lowest cosine to the same"
-                " GSAE latent (drift).",
+                f" cosine to any GSAE latent is below {ChangeConfig().theta:g}; most changed ="
+                " lowest cosine to the same GSAE latent (drift).",
             )
         ]
     explanations = {j: r.get("explanation", "") for j, r in results.items()}

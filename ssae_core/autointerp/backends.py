@@ -112,21 +112,17 @@ class ClaudeBackend:
 
     async def predict(self, explanation: str, examples: tuple[Example, ...]) -> Answer:
         message = prompts.predictor_message(explanation, [plain(e) for e in examples])
-        n = len(examples)
-        return await self._ask_parsed(
-            prompts.PREDICTOR_SYSTEM,
-            message,
-            self.cfg.predict_max_tokens,
-            lambda r: prompts.parse_predictions(r, n),
-            prompts.PREDICT_REMINDER.format(n=n),
-        )
+        return await self._ask_labels(prompts.PREDICTOR_SYSTEM, message, len(examples))
 
     async def fuzz(self, explanation: str, examples: tuple[Example, ...]) -> Answer:
         """Per example (tokens with ``acts`` > 0 shown marked): 1 if the marks are the feature's."""
         message = prompts.fuzz_message(explanation, [marked(e) for e in examples])
-        n = len(examples)
+        return await self._ask_labels(prompts.FUZZ_SYSTEM, message, len(examples))
+
+    async def _ask_labels(self, system: str, message: str, n: int) -> Answer:
+        """A list of ``n`` 0/1 labels, with one reminder when the reply has none."""
         return await self._ask_parsed(
-            prompts.FUZZ_SYSTEM,
+            system,
             message,
             self.cfg.predict_max_tokens,
             lambda r: prompts.parse_predictions(r, n),
