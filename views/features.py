@@ -240,7 +240,8 @@ def browser():
         more = {
             s["scorer"]: s["value"]
             for s in stored_scores(ws, [sae.ref])
-            if s["feature"] == int(feature) and s["backend"] == result["backend"]
+            if s["feature"] == int(feature)
+            and (s["backend"], s.get("explanation")) == (result["backend"], result["explanation"])
         }
         st.markdown(
             f"**Explanation** ({result['backend']}): {result['explanation']}  \nF1"

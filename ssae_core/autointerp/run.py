@@ -284,7 +284,7 @@ def results_table(
         if col not in table:
             table[col] = np.nan
     table.insert(0, "label", table.sae.map(labels).fillna(table.sae))
-    keys = ["sae", "feature", "backend"]
+    keys = ["sae", "feature", "backend", "explanation"]
     if len(scores):
         wide = pd.DataFrame(scores).pivot_table(index=keys, columns="scorer", values="value")
         table = table.join(wide, on=keys)

@@ -197,7 +197,8 @@ async def score_explanations(
     samples: dict[int, ScoringSet],
 ) -> list[dict]:
     """Every (scorer, backend label) on every explained feature with a sample; stored scores are
-    reused. One row per (feature, scorer): sae, feature, scorer, backend, value, n."""
+    reused. One row per (feature, scorer): sae, feature, backend, explanation, scorer, value,
+    truth, answers, n."""
     import asyncio
 
     async def one(scorer: Scorer, label: str, j: int) -> dict:
@@ -205,7 +206,8 @@ async def score_explanations(
         if path.exists():
             return json.loads(path.read_text())
         score = await scorer.score(explanations[j], samples[j])
-        row = {"sae": sae_ref, "feature": j, "backend": label, **asdict(score)}
+        row = {"sae": sae_ref, "feature": j, "backend": label, "explanation": explanations[j]}
+        row.update(asdict(score))
         row["n"] = len(score.truth)
         atomic_write_json(path, row)
         return row
