@@ -444,16 +444,10 @@ def cross_scatter(
 
 
 SCORE_TITLES = {
-    "f1": ("Autointerp: F1 of predicting held-out activations from the explanation", "F1"),
-    "detection": (
-        "Detection: does the feature fire in this context? (delphi)",
-        "balanced accuracy",
-    ),
-    "fuzzing": ("Fuzzing: are the marked tokens the feature's? (delphi)", "balanced accuracy"),
-    "embedding": (
-        "Embedding: explanation vs activating and silent contexts (MiniLM cosine)",
-        "AUROC (0.5 = chance)",
-    ),
+    "f1": ("F1: predicting held-out activations (paper)", "F1"),
+    "detection": ("Detection: does it fire in this context?", "balanced accuracy"),
+    "fuzzing": ("Fuzzing: are the marked tokens its own?", "balanced accuracy"),
+    "embedding": ("Embedding: MiniLM cosine, active vs silent", "AUROC (0.5 = chance)"),
 }
 
 
