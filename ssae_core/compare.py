@@ -197,13 +197,13 @@ def specialization(
     (one summary row per SSAE group, one row per latent with its group). Counts are on the split
     of ``arts``."""
     by_ref = {s.ref: s.sae for s in saes}
-    gsae = chosen[chosen.group == "GSAE"]
-    if gsae.empty:
+    gsae, ssaes = chosen[chosen.group == "GSAE"], chosen[chosen.group != "GSAE"]
+    if gsae.empty or ssaes.empty:
         return pd.DataFrame(), pd.DataFrame()
     g_ref = gsae.ref.iloc[0]
     g_counts = load_features(arts[g_ref])["count"].to_numpy()
     summaries, tables = [], []
-    for row in chosen[chosen.group != "GSAE"].itertuples():
+    for row in ssaes.itertuples():
         counts = (g_counts, load_features(arts[row.ref])["count"].to_numpy())
         table = changes.latent_changes(by_ref[g_ref].W_dec, by_ref[row.ref].W_dec, cfg, counts)
         tables.append(table.assign(group=row.group, label=row.label))

@@ -72,3 +72,13 @@ def test_saes_of_other_widths_have_no_drift_and_bad_theta_is_refused():
         latent_changes(gsae, wider, ChangeConfig(theta=1.5))
     with pytest.raises(ConfigError, match="different widths"):
         latent_changes(gsae, torch.randn(4, 5))
+
+
+def test_a_comparison_without_an_ssae_has_no_specialization_tables():
+    import pandas as pd
+
+    from ssae_core.compare import specialization
+
+    chosen = pd.DataFrame({"group": ["GSAE"], "label": ["GSAE"], "ref": ["base/x"]})
+    summary, latents = specialization([], {}, chosen, ChangeConfig())
+    assert summary.empty and latents.empty
