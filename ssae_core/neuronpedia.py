@@ -213,7 +213,8 @@ def export(
         n_act += len(acts)
         if progress:
             progress.update(len(ids))
-    rows = [_explanation(r, source, cfg) for r in explanations if r.get("status") == "ok"]
+    made = (_explanation(r, source, cfg) for r in explanations if r.get("status") == "ok")
+    rows = list({row.id: row for row in made}.values())  # one per (feature, backend, text)
     if rows:
         _write_gz(source.out / "explanations" / "batch-0.jsonl.gz", rows)
     return {
@@ -347,7 +348,7 @@ def _activation(example, j: int, rank: int, source: Source, cfg: ExportConfig) -
 def _explanation(result: dict, source: Source, cfg: ExportConfig) -> ExplanationRecord:
     j = int(result["feature"])
     return ExplanationRecord(
-        id=_row_id(source, "exp", j, 0),
+        id=_row_id(source, "exp", j, f"{result.get('backend')}/{result['explanation']}"),
         modelId=source.model_id,
         layer=source.source_id,
         index=str(j),
@@ -363,10 +364,10 @@ def _explanation(result: dict, source: Source, cfg: ExportConfig) -> Explanation
     )
 
 
-def _row_id(source: Source, kind: str, j: int, rank: int) -> str:
+def _row_id(source: Source, kind: str, j: int, which: int | str) -> str:
     """A stable 25-character id (Neuronpedia's cuid length): the same row gets the same id on a
     rerun, so a re-import skips it (``ON CONFLICT DO NOTHING``)."""
-    key = f"{source.model_id}/{source.source_id}/{kind}/{j}/{rank}"
+    key = f"{source.model_id}/{source.source_id}/{kind}/{j}/{which}"
     return "c" + hashlib.sha256(key.encode()).hexdigest()[:24]
 
 

@@ -176,8 +176,16 @@ def test_the_gsae_export_matches_the_schema_and_the_evaluation(
         if examples:  # the top example holds the split's peak activation
             assert examples[0]["maxValue"] == pytest.approx(row.max_act, rel=1e-4)
     explained = records["explanations"]
-    assert len(explained) == out["explanations"] == 3
-    assert all("F1" in e["notes"] and e["description"].startswith("tokens: ") for e in explained)
+    from ssae_core.autointerp.run import stored_results
+
+    stored = {
+        (r["feature"], r["backend"], r["explanation"])
+        for r in stored_results(quick_workspace, [base.ref])
+        if r["status"] == "ok"
+    }
+    assert len(explained) == out["explanations"] == len(stored) >= 3, "each stored explanation"
+    assert len({e["id"] for e in explained}) == len(explained)
+    assert all("F1" in e["notes"] for e in explained)
     again = json.loads(run_cli(*cmd, "--batch-features", "200", "--json").stdout)
     assert _records(Path(again["path"]))["activations"][0]["id"] == records["activations"][0]["id"]
 
