@@ -1,4 +1,4 @@
-"""Faster CPU embedding: the packaged MiniLM in float32 vs int8 (dynamic quantization), side by side.
+"""Faster CPU embedding: the packaged MiniLM in float32 vs int8 (dynamic quantization).
 
     python bench/embed_quant.py [--docs 3000] [--max-seq-length 128] [--k 100]
 
