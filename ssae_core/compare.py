@@ -18,7 +18,6 @@ from ssae_core import specialization as changes
 from ssae_core.evaluate import load_features, split_docs
 from ssae_core.metrics import curve_auc, l0_range
 from ssae_core.sae_set import NamedSAE
-from ssae_core.specialization import ChangeConfig
 from ssae_core.workspace import Artifact
 
 if TYPE_CHECKING:
@@ -191,7 +190,10 @@ def concept_recall(long: pd.DataFrame, threshold: float = 0.5) -> pd.DataFrame:
 
 
 def specialization(
-    saes: list[NamedSAE], arts: dict[str, Artifact], chosen: pd.DataFrame, cfg: ChangeConfig
+    saes: list[NamedSAE],
+    arts: dict[str, Artifact],
+    chosen: pd.DataFrame,
+    cfg: changes.ChangeConfig,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """What specialization changed in each chosen SSAE against the GSAE (``specialization``):
     (one summary row per SSAE group, one row per latent with its group). Counts are on the split

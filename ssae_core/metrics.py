@@ -58,13 +58,11 @@ def _log_probs_from(model, hook_name, tokens, acts) -> torch.Tensor:
     return logits[:, :-1].float().log_softmax(-1)
 
 
-class _Next:
-    """What one run of the rest of the model gives: summed CE and KL from the clean run."""
-
-    def __init__(self, logp: torch.Tensor, tokens: torch.Tensor, mask: torch.Tensor, clean=None):
-        nll = -logp.gather(-1, tokens[:, 1:, None])[..., 0]
-        self.ce = _masked_sum(nll, mask)
-        self.kl = 0.0 if clean is None else _masked_sum(_kl(clean, logp), mask)
+def _ce_kl(logp: torch.Tensor, tokens: torch.Tensor, mask: torch.Tensor, clean=None):
+    """(summed next-token CE, summed KL from the clean run's ``clean`` log-probabilities; 0 without
+    them) over the masked positions."""
+    nll = -logp.gather(-1, tokens[:, 1:, None])[..., 0]
+    return _masked_sum(nll, mask), 0.0 if clean is None else _masked_sum(_kl(clean, logp), mask)
 
 
 def _kl(p_log: torch.Tensor, q_log: torch.Tensor) -> torch.Tensor:
@@ -108,13 +106,13 @@ def evaluate_saes(
         variance.add(x)
         n_pred += int(pred_mask.sum())
         clean_logp = _log_probs_from(model, hook_name, tokens, acts)
-        clean += _Next(clean_logp, tokens, pred_mask).ce
+        clean += _ce_kl(clean_logp, tokens, pred_mask)[0]
         ablated = acts.clone()
         ablated[real] = 0
-        run = _Next(
+        ce, kl = _ce_kl(
             _log_probs_from(model, hook_name, tokens, ablated), tokens, pred_mask, clean_logp
         )
-        zero, kl_zero = zero + run.ce, kl_zero + run.kl
+        zero, kl_zero = zero + ce, kl_zero + kl
         for name, sae in saes.items():
             f = sae.encode(x.to(sae.dtype))
             x_hat = sae.decode(f).to(acts.dtype)
@@ -122,10 +120,10 @@ def evaluate_saes(
             spliced[real] = x_hat
             t = sums[name]
             t.add_reconstruction(x, x_hat.float(), f)
-            run = _Next(
+            ce, kl = _ce_kl(
                 _log_probs_from(model, hook_name, tokens, spliced), tokens, pred_mask, clean_logp
             )
-            t.ce, t.kl = t.ce + run.ce, t.kl + run.kl
+            t.ce, t.kl = t.ce + ce, t.kl + kl
             if stats is not None:
                 padded = torch.zeros(*real.shape, f.shape[-1], dtype=f.dtype, device=f.device)
                 padded[real] = f

@@ -92,6 +92,13 @@ def words(tokens: tuple[str, ...], acts: tuple[float, ...]) -> list[tuple[str, f
     return out
 
 
+def one_per_slice(items: list, n: int, rng: np.random.Generator) -> list:
+    """One item drawn from each of ``n`` equal consecutive slices of ``items`` (fewer when there
+    are fewer items): a sample spread over a ranking."""
+    slices = [s for s in np.array_split(np.arange(len(items)), n) if len(s)]
+    return [items[int(rng.choice(s))] for s in slices]
+
+
 def build_examples(
     base: Base,
     sae,
@@ -112,9 +119,7 @@ def build_examples(
     for j in features:
         row = features_table.loc[j]
         tops = list(zip(row.top_doc, row.top_pos))
-        rest = tops[n_explain:]
-        quintiles = [q for q in np.array_split(np.arange(len(rest)), n_quintile) if len(q)]
-        held = [rest[int(rng.choice(q))] for q in quintiles]
+        held = one_per_slice(tops[n_explain:], n_quintile, rng)
         candidates = rng.choice(len(docs), size=min(len(docs), 8 * n_negative), replace=False)
         plans[j] = (tops[:n_explain], held, [int(d) for d in candidates])
     needed = sorted(

@@ -358,12 +358,7 @@ def _encoder():
 
 def stored_scores(ws: Workspace, sae_refs: list[str] | None = None) -> list[dict]:
     """Every stored scorer result (optionally of some SAEs only)."""
-    rows = []
-    for path in sorted((ws.root / "autointerp" / "scores").glob("*/*.json")):
-        row = json.loads(path.read_text())
-        if sae_refs is None or row.get("sae") in sae_refs:
-            rows.append(row)
-    return rows
+    return _stored(ws.root / "autointerp" / "scores", sae_refs)
 
 
 def prepare(
@@ -437,8 +432,13 @@ def run_sync(coro):
 
 def stored_results(ws: Workspace, sae_refs: list[str] | None = None) -> list[dict]:
     """Every stored result (optionally of some SAEs only), any backend and prompt version."""
+    return _stored(ws.root / "autointerp", sae_refs)
+
+
+def _stored(folder: Path, sae_refs: list[str] | None) -> list[dict]:
+    """The JSON rows in ``folder``'s two-hex-digit subfolders (of the SAEs ``sae_refs``)."""
     rows = []
-    for path in sorted((ws.root / "autointerp").glob("[0-9a-f][0-9a-f]/*.json")):
+    for path in sorted(folder.glob("[0-9a-f][0-9a-f]/*.json")):
         row = json.loads(path.read_text())
         if sae_refs is None or row.get("sae") in sae_refs:
             rows.append(row)

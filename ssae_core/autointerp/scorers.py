@@ -32,7 +32,15 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ssae_core.autointerp import prompts
-from ssae_core.autointerp.examples import Example, feature_acts, plain, token_texts, window_at
+from ssae_core.autointerp.backends import OfflineBackend
+from ssae_core.autointerp.examples import (
+    Example,
+    feature_acts,
+    one_per_slice,
+    plain,
+    token_texts,
+    window_at,
+)
 from ssae_core.config import stable_hash
 from ssae_core.workspace import Workspace, atomic_write_json
 
@@ -168,7 +176,8 @@ class EmbeddingScorer(Scorer):
         from ssae_core.retrieval import embed
 
         texts = [plain(e) for e in sample.active + sample.silent]
-        vectors = embed([explanation.removeprefix("tokens: "), *texts], self.encoder)
+        query = explanation.removeprefix(OfflineBackend.PREFIX)
+        vectors = embed([query, *texts], self.encoder)
         cosines = (vectors[1:] @ vectors[0]).astype(float).tolist()
         truth = [1] * len(sample.active) + [0] * len(sample.silent)
         return Score(self.name, auroc(truth, cosines), truth, cosines)
@@ -243,9 +252,7 @@ def scoring_sets(
     plans = {}
     for j in features:
         row = features_table.loc[j]
-        rest = list(zip(row.top_doc, row.top_pos))[skip_top:]
-        slices = [s for s in np.array_split(np.arange(len(rest)), n) if len(s)]
-        picked = [rest[int(rng.choice(s))] for s in slices]
+        picked = one_per_slice(list(zip(row.top_doc, row.top_pos))[skip_top:], n, rng)
         candidates = rng.choice(len(docs), size=min(len(docs), 8 * n), replace=False)
         plans[j] = (picked, [int(d) for d in candidates])
     needed = sorted({int(d) for p, c in plans.values() for d in [*(d for d, _ in p), *c]})
