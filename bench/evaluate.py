@@ -1,9 +1,10 @@
 """Spliced-CE evaluation throughput: ``metrics.evaluate_saes`` vs SAELens's ``get_recons_loss``
-(the CE part of ``run_evals``) on the same model, SAEs and token batches, side by side.
+(the CE and KL part of ``run_evals``) on the same model, SAEs and token batches, side by side.
 
     python bench/evaluate.py [--workspace DIR] [--full] [--saes 1,4] [--tokens 100000]
 
-Both compute clean, spliced and zero-ablated CE on identical (rows, n_ctx) batches
+Both compute clean, spliced and zero-ablated CE, and the KL divergence of the spliced and
+zero-ablated next-token distributions from the clean one, on identical (rows, n_ctx) batches
 (BOS + n_ctx - 1 tokens of the demo corpus). With several SAEs at one hook, this project
 runs the LM once up to the hook and only the rest per SAE; SAELens runs each SAE's
 evaluation separately. Prints tokens/s and the ratio (target >= 1.0x).
@@ -94,7 +95,7 @@ def main() -> None:
                                 model,
                                 scaler,
                                 b,
-                                compute_kl=False,
+                                compute_kl=True,
                                 compute_ce_loss=True,
                                 hook_name=base.hook_name,
                             )

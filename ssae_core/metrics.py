@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -45,7 +45,9 @@ batches shrink to fit it (512 MiB of float32; a 49K vocabulary gets about 2,700 
 
 
 def _log_probs_from(model, hook_name, tokens, acts) -> torch.Tensor:
-    """Next-token log-probabilities (batch, seq-1, vocab) with ``acts`` placed at ``hook_name``."""
+    """Next-token log-probabilities (batch, seq, vocab) with ``acts`` placed at ``hook_name`` (the
+    last position predicts past the input; the functions below drop it after reducing, so no
+    vocabulary-sized tensor is sliced and copied)."""
     if hook_name.endswith("hook_resid_post"):
         logits = model(acts, start_at_layer=layer_of(hook_name) + 1, tokens=tokens)
     else:
@@ -55,19 +57,35 @@ def _log_probs_from(model, hook_name, tokens, acts) -> torch.Tensor:
 
         with hook_lock(model):
             logits = model.run_with_hooks(tokens, fwd_hooks=[(hook_name, put)])
-    return logits[:, :-1].float().log_softmax(-1)
+    return logits.float().log_softmax(-1)
 
 
-def _ce_kl(logp: torch.Tensor, tokens: torch.Tensor, mask: torch.Tensor, clean=None):
-    """(summed next-token CE, summed KL from the clean run's ``clean`` log-probabilities; 0 without
-    them) over the masked positions."""
-    nll = -logp.gather(-1, tokens[:, 1:, None])[..., 0]
-    return _masked_sum(nll, mask), 0.0 if clean is None else _masked_sum(_kl(clean, logp), mask)
+class _Clean(NamedTuple):
+    """The clean run's next-token distribution p, kept to score the other runs against."""
+
+    p: torch.Tensor  # (batch, seq, vocab)
+    neg_entropy: torch.Tensor  # (batch, seq): sum_v p log p
 
 
-def _kl(p_log: torch.Tensor, q_log: torch.Tensor) -> torch.Tensor:
-    """KL(p || q) per position, from log-probabilities over the last axis."""
-    return (p_log.exp() * (p_log - q_log)).sum(-1)
+def _ce(logp: torch.Tensor, tokens: torch.Tensor, mask: torch.Tensor) -> float:
+    """Summed next-token CE over the masked predicting positions."""
+    following = torch.cat([tokens[:, 1:], tokens[:, :1]], dim=1)  # the last one is never read
+    return _masked_sum(-logp.gather(-1, following[..., None])[:, :-1, 0], mask)
+
+
+def _clean(logp: torch.Tensor) -> _Clean:
+    p = logp.exp()
+    return _Clean(p, _dot(p, logp))
+
+
+def _kl(clean: _Clean, logq: torch.Tensor, mask: torch.Tensor) -> float:
+    """Summed KL(p_clean || q) over the masked positions: sum_v p log p - sum_v p log q."""
+    return _masked_sum((clean.neg_entropy - _dot(clean.p, logq))[:, :-1], mask)
+
+
+def _dot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """sum over the last axis of a * b, as batched dot products (no temporary of their size)."""
+    return (a.unsqueeze(-2) @ b.unsqueeze(-1))[..., 0, 0]
 
 
 @torch.no_grad()
@@ -106,13 +124,14 @@ def evaluate_saes(
         variance.add(x)
         n_pred += int(pred_mask.sum())
         clean_logp = _log_probs_from(model, hook_name, tokens, acts)
-        clean += _ce_kl(clean_logp, tokens, pred_mask)[0]
+        clean += _ce(clean_logp, tokens, pred_mask)
+        reference = _clean(clean_logp)
+        del clean_logp
         ablated = acts.clone()
         ablated[real] = 0
-        ce, kl = _ce_kl(
-            _log_probs_from(model, hook_name, tokens, ablated), tokens, pred_mask, clean_logp
-        )
-        zero, kl_zero = zero + ce, kl_zero + kl
+        logq = _log_probs_from(model, hook_name, tokens, ablated)
+        zero += _ce(logq, tokens, pred_mask)
+        kl_zero += _kl(reference, logq, pred_mask)
         for name, sae in saes.items():
             f = sae.encode(x.to(sae.dtype))
             x_hat = sae.decode(f).to(acts.dtype)
@@ -120,10 +139,9 @@ def evaluate_saes(
             spliced[real] = x_hat
             t = sums[name]
             t.add_reconstruction(x, x_hat.float(), f)
-            ce, kl = _ce_kl(
-                _log_probs_from(model, hook_name, tokens, spliced), tokens, pred_mask, clean_logp
-            )
-            t.ce, t.kl = t.ce + ce, t.kl + kl
+            logq = _log_probs_from(model, hook_name, tokens, spliced)
+            t.ce += _ce(logq, tokens, pred_mask)
+            t.kl += _kl(reference, logq, pred_mask)
             if stats is not None:
                 padded = torch.zeros(*real.shape, f.shape[-1], dtype=f.dtype, device=f.device)
                 padded[real] = f
@@ -175,15 +193,15 @@ class _Totals:
         self.fired = torch.zeros(d_sae, dtype=torch.long)  # tokens each feature fired on
 
     def add_reconstruction(self, x: torch.Tensor, x_hat: torch.Tensor, f: torch.Tensor) -> None:
-        x, x_hat = x.double(), x_hat.double()
-        norm = x.norm(dim=-1)
+        """Add one batch's tokens: per-token norms and dot products once, sums in float64."""
+        norm, hat_norm, dot = x.norm(dim=-1), x_hat.norm(dim=-1), (x * x_hat).sum(-1)
         self.l0 += (f > 0).sum().item()
-        self.sq_err += (x_hat - x).pow(2).sum().item()
+        self.sq_err += (x_hat - x).double().pow(2).sum().item()
         self.fired += (f > 0).sum(0).cpu()
-        self.cos += torch.nn.functional.cosine_similarity(x, x_hat, dim=-1).sum().item()
-        self.l2_ratio += (x_hat.norm(dim=-1) / torch.where(norm < 1e-4, 1.0, norm)).sum().item()
-        self.hat_sq += x_hat.pow(2).sum().item()
-        self.dot += (x * x_hat).sum().item()
+        self.cos += (dot / (norm * hat_norm).clamp_min(1e-8)).double().sum().item()
+        self.l2_ratio += (hat_norm / torch.where(norm < 1e-4, 1.0, norm)).double().sum().item()
+        self.hat_sq += hat_norm.double().pow(2).sum().item()
+        self.dot += dot.double().sum().item()
 
 
 def _masked_sum(loss: torch.Tensor, mask: torch.Tensor) -> float:
