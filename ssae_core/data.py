@@ -63,7 +63,7 @@ def load_texts(source: str | Path, cfg: IngestConfig | None = None) -> TextSet:
                 f"{path} does not exist. Give a .txt, .jsonl, .csv or .parquet file, or a folder of"
                 " them."
             )
-        raw = _from_folder(path, cfg) if path.is_dir() else _from_file(path, cfg)
+        raw = _from_folder(path, cfg) if path.is_dir() else read_file(path, cfg)
     return finish(raw, source_str, cfg)
 
 
@@ -126,11 +126,11 @@ def _from_folder(path: Path, cfg: IngestConfig) -> list[tuple[str, str]]:
         if f.suffix.lower() == ".txt":  # in a folder, one .txt file is one document
             raw.append((str(f), _read_text(f, cfg)))
         else:
-            raw.extend(_from_file(f, cfg))
+            raw.extend(read_file(f, cfg))
     return raw
 
 
-def _from_file(path: Path, cfg: IngestConfig) -> list[tuple[str, str]]:
+def read_file(path: Path, cfg: IngestConfig) -> list[tuple[str, str]]:
     suffix = path.suffix.lower()
     if suffix not in TEXT_SUFFIXES:
         raise DataError(
@@ -179,14 +179,14 @@ def _read_jsonl(path: Path, cfg: IngestConfig) -> list[tuple[str, str]]:
         value = record[cfg.text_field]
         if not isinstance(value, str):
             raise DataError(
-                f"{path}:{n}: field {cfg.text_field!r} holds {_json_kind(value)}, not text. Each"
+                f"{path}:{n}: field {cfg.text_field!r} holds {json_kind(value)}, not text. Each"
                 " line's text field must be a JSON string."
             )
         raw.append((f"{path}:{n}", value))
     return raw
 
 
-def _json_kind(value) -> str:
+def json_kind(value) -> str:
     kinds = {type(None): "null", bool: "a boolean", int: "a number", float: "a number"}
     return kinds.get(type(value), "a list" if isinstance(value, list) else "an object")
 

@@ -291,9 +291,9 @@ def rank(
         return Ranking(order, np.zeros(len(order)), {"random": time.perf_counter() - start}, {})
     first, _, second = cfg.method.partition("+")
     n_tokens = pool.n_tokens
-    k = _docs_for(cfg.token_budget, n_tokens)
+    k = docs_for(cfg.token_budget, n_tokens)
     if second == "tracin":
-        k = max(_docs_for(2 * cfg.token_budget, n_tokens), int(cfg.pool_fraction * len(pool)))
+        k = max(docs_for(2 * cfg.token_budget, n_tokens), int(cfg.pool_fraction * len(pool)))
     extra: dict = {}
     if first == "bm25":
         all_scores = bm25_scores(seeds, pool.texts, cfg.combine)
@@ -324,7 +324,7 @@ def rank(
     return Ranking(order, scores, timings, extra)
 
 
-def _docs_for(tokens: int, n_tokens: np.ndarray) -> int:
+def docs_for(tokens: int, n_tokens: np.ndarray) -> int:
     """How many average documents hold ``tokens`` tokens, with a 50% margin."""
     return int(math.ceil(1.5 * tokens / max(float(np.mean(n_tokens)), 1.0)))
 

@@ -11,6 +11,7 @@ ground truth is given, the selection's precision).
 from __future__ import annotations
 
 import hashlib
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from ssae_core import retrieval
+from ssae_core import retrieval, shards
 from ssae_core.activations import CacheConfig, cache_activations
 from ssae_core.config import Config
 from ssae_core.data import IngestConfig, TextSet, load_texts
@@ -152,6 +153,84 @@ def run_selection(
         return summary
 
     return (step or ws.build)("selection", cfg, build, inputs)
+
+
+SHARD_METHODS = ("random", "bm25", "bm25+tracin")
+"""What a sharded (streamed) corpus can be selected by."""
+
+
+def run_shard_selection(
+    cfg: retrieval.SelectionConfig,
+    seeds: TextSet,
+    corpus: Artifact,
+    base: Base,
+    ws: Workspace,
+    progress: Progress | None = None,
+) -> Artifact:
+    """``run_selection`` on a ``corpus_shards`` artifact (``shards.build_shards``): memory holds one
+    shard and the candidates, whatever the corpus size. BM25 is exact over the whole corpus; a
+    random selection draws rows uniformly; TracIn reranks the BM25 pool as in ``retrieval.rank``.
+    """
+    cfg.validate()
+    if cfg.method not in SHARD_METHODS:
+        raise ConfigError(
+            f"A streamed corpus can be selected by {', '.join(SHARD_METHODS)}, not"
+            f" {cfg.method!r} (dense retrieval embeds the whole corpus: give a corpus that fits in"
+            " memory, without --stream)."
+        )
+    progress = progress or Silent()
+    n_ctx = base.model.cfg.n_ctx
+    n_docs, per_shard = corpus.summary["documents"], corpus.manifest["config"]["shard_docs"]
+
+    def candidates(want: int) -> tuple[shards.Hits, retrieval.Pool]:
+        if cfg.method == "random":
+            rows = np.random.default_rng(cfg.seed).choice(n_docs, size=want, replace=False)
+            hits = shards.Hits(rows // per_shard, rows % per_shard, np.zeros(want))
+        else:
+            hits = shards.bm25_top(corpus, seeds.texts, want, cfg.combine, progress)
+        docs = shards.texts_of(corpus, hits)
+        return hits, retrieval.Pool.build(docs.doc_id, docs.text.tolist(), base.tokenizer, n_ctx)
+
+    def build(out: Path) -> dict:
+        start = time.perf_counter()
+        first = min(500, per_shard, n_docs)  # the mean document length, from the first shard
+        sample = shards.texts_of(corpus, shards.Hits(np.zeros(first, int), np.arange(first), None))
+        lengths = [len(t) for t in retrieval.tokenize(sample.text.tolist(), base.tokenizer, n_ctx)]
+        tracin = cfg.method.endswith("+tracin")
+        need = 2 * cfg.token_budget if tracin else cfg.token_budget
+        want = min(n_docs, retrieval.docs_for(need, np.array(lengths)))
+        if tracin:
+            want = max(want, min(n_docs, int(cfg.pool_fraction * n_docs)))
+        hits, pool = candidates(want)
+        while pool.n_tokens.sum() < need and want < n_docs:  # documents shorter than the sample's
+            want = min(n_docs, 2 * want)
+            hits, pool = candidates(want)
+        timings = {cfg.method.split("+")[0]: time.perf_counter() - start}
+        order, scores = np.arange(len(pool)), hits.score
+        if tracin:
+            start = time.perf_counter()
+            seed_tokens = retrieval.tokenize(seeds.texts, base.tokenizer, n_ctx)
+            t_scores = retrieval.tracin_doc_scores(
+                base, seed_tokens, pool.tokens, cfg.tracin_l1, progress.update
+            )
+            order = np.argsort(-t_scores, kind="stable")
+            scores = t_scores[order]
+            timings["tracin"] = time.perf_counter() - start
+        ranking = retrieval.Ranking(order, scores, timings, {})
+        table = retrieval.selection_table(ranking, pool, cfg.token_budget)
+        table["text"] = table.doc_id.map(dict(zip(pool.doc_ids, pool.texts)))
+        table.to_parquet(out / "selected.parquet", index=False)
+        return {
+            "timings": timings,
+            "method": cfg.method,
+            "documents": int(len(table)),
+            "tokens": int(table.n_tokens.sum()),
+            "unique_documents": int(table.doc_id.nunique()),
+            "corpus_documents": int(n_docs),
+            "candidates": int(len(pool)),
+        }
+
+    return ws.build("selection", cfg, build, [texts_ref(seeds), corpus.ref, base.ref])
 
 
 def _seed_table(seeds: TextSet, seed_tokens: list[np.ndarray], budget: int) -> pd.DataFrame:

@@ -20,7 +20,7 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, NamedTuple
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -40,6 +40,9 @@ from ssae_core.sae_math import (
 )
 from ssae_core.sae_stack import SAEStack
 from ssae_core.workspace import Artifact, Step, Workspace, atomic_write_bytes
+
+if TYPE_CHECKING:
+    from ssae_core.executor import Context
 
 LIVE_LOG = "log.parquet"  # in the run directory while training, removed with it at the end
 
@@ -268,6 +271,14 @@ def split_rows(doc: np.ndarray, val_fraction: float, seed: int) -> tuple[np.ndar
     val_docs = np.random.default_rng(seed).permutation(docs)[:n_val]
     is_val = np.isin(doc, val_docs)
     return np.flatnonzero(~is_val), np.flatnonzero(is_val)
+
+
+def finetune_task(context: Context, acts_ref: str, cfg: FinetuneConfig) -> str:
+    """``finetune`` as an executor's unit: the context's GSAE on the activations ``acts_ref``;
+    returns the ``ssae`` ref."""
+    base, ws = context.base(), context.ws
+    acts = ws.get(acts_ref)
+    return finetune(ws, base.sae, base.ref, acts, cfg, context.device, context.progress).ref
 
 
 def finetune(

@@ -195,3 +195,33 @@ def test_a_release_that_cannot_be_downloaded_is_explained_and_not_kept(
     )
     assert not (quick_workspace.root / "base.json").exists()
     assert "LM held-out CE" in [m.label for m in at.metric], "the demo world stays the base"
+
+
+def test_home_saves_where_training_runs(app_env, quick_workspace):
+    """The executor setting the dashboard's jobs follow (``--executor`` defaults to it)."""
+    import argparse
+
+    from ssae_core import executor
+    from ssae_core.cli import common
+
+    setting = quick_workspace.root / executor.SETTING_FILE
+    try:
+        at = app_env(quick_workspace.root).run()
+        assert not at.exception
+        assert next(e for e in at.expander if e.label.startswith("Where training runs: local"))
+        at.radio(key="executor-kind").set_value("ray").run()
+        at.text_input(key="executor-address").input("head:6379").run()
+        at.button(key="executor-use").click().run()
+        assert not at.exception
+        assert executor.setting(quick_workspace) == executor.ExecutorConfig("ray", "head:6379")
+        assert any(e.label.startswith("Where training runs: ray at head:6379") for e in at.expander)
+        parser = argparse.ArgumentParser()
+        common.executor_options(parser)
+        chosen = common.executor(parser.parse_args([]), quick_workspace)
+        assert isinstance(chosen, executor.RayExecutor) and chosen.cfg.ray_address == "head:6379"
+        assert isinstance(
+            common.executor(parser.parse_args(["--executor", "local"]), quick_workspace),
+            executor.LocalExecutor,
+        )
+    finally:
+        setting.unlink(missing_ok=True)  # the session's other tests train locally

@@ -4,7 +4,7 @@ workspace."""
 import pandas as pd
 import streamlit as st
 
-from ssae_core import gsae, jobs, plots, uploads
+from ssae_core import executor, gsae, jobs, plots, uploads
 from ssae_core.base import Base, BaseSpec, releases, save_spec
 from ssae_core.cli import launch
 from ssae_core.demo.world import PROBE, DemoWorld, demo_summary, recall_by_kind
@@ -230,6 +230,38 @@ with st.expander(f"Base model and GSAE: {SOURCES[spec.source].split(' (')[0]} (c
             st.rerun()
         except LoadError as exc:
             st.error(str(exc))
+
+executor_cfg = executor.setting(ws)
+where = executor_cfg.executor + (
+    f" at {executor_cfg.ray_address}"
+    if executor_cfg.executor == "ray" and executor_cfg.ray_address
+    else ""
+)
+with st.expander(f"Where training runs: {where} (change)"):
+    st.caption(
+        "Finetuning sweeps (the Finetune page, the Compare page's SSAEs) run in the job's own"
+        " process (local) or as Ray tasks with a GPU each (ray). With a Ray cluster, the"
+        f" workspace (`{ws.root}`) must be on a filesystem every node mounts at this same path."
+    )
+    kinds = ["local", "ray"]
+    kind = st.radio(
+        "Executor",
+        kinds,
+        index=kinds.index(executor_cfg.executor),
+        horizontal=True,
+        key="executor-kind",
+    )
+    address = st.text_input(
+        "Ray address",
+        executor_cfg.ray_address,
+        placeholder="empty: a Ray instance on this machine; else HOST:6379 or ray://HOST:10001",
+        disabled=kind == "local",
+        key="executor-address",
+    )
+    chosen_executor = executor.ExecutorConfig(kind, address.strip() if kind == "ray" else "")
+    if chosen_executor != executor_cfg and st.button("Use this", key="executor-use"):
+        executor.save_setting(ws, chosen_executor)
+        st.rerun()
 
 if spec.source != "demo":
     base_overview(common.base(ws))

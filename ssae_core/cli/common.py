@@ -89,6 +89,29 @@ def base_options(p: argparse.ArgumentParser) -> None:
     add_options(p, BaseSpec, flags=BASE_FLAGS)
 
 
+def executor_options(p: argparse.ArgumentParser) -> None:
+    """``--executor``, ``--ray-address``, ``--ray-cpus``: where the command's units of work run."""
+    from ssae_core.executor import ExecutorConfig
+
+    p.add_argument(
+        "--executor",
+        choices=["local", "ray"],
+        help="local: this process; ray: one Ray task per unit (default: the workspace's setting,"
+        " else local)",
+    )
+    add_options(p, ExecutorConfig, only=["ray_address", "ray_cpus"])
+
+
+def executor(args: argparse.Namespace, ws: Workspace):
+    """The executor the options name; the workspace's setting when ``--executor`` is not given."""
+    from ssae_core import executor as ex
+
+    if args.executor is None and not args.ray_address:
+        return ex.make(ex.setting(ws))
+    kind = args.executor or "ray"
+    return ex.make(from_args(ex.ExecutorConfig, args, executor=kind))
+
+
 def base_spec(args: argparse.Namespace):
     """The BaseSpec the base options name."""
     from ssae_core.base import BaseSpec

@@ -37,6 +37,7 @@ def _ssaes_options(p: argparse.ArgumentParser) -> None:
     common.common_options(p)
     p.add_argument("--quick", action="store_true", help="the miniature world and short sweeps")
     add_options(p, DemoComparisonConfig, only=["subdomain", "method"])
+    common.executor_options(p)
 
 
 def run_build(args: argparse.Namespace) -> int:
@@ -67,7 +68,7 @@ def run_ssaes(args: argparse.Namespace) -> int:
     ws = Workspace(args.workspace)
     with common.progress(args) as progress:
         base = load_base(BaseSpec(quick=args.quick), ws, args.device, progress)
-        arts = build(base, ws, cfg, progress)
+        arts = build(base, ws, cfg, progress, common.executor(args, ws))
         evaluate_comparison(base, ws, arts, cfg.subdomain, progress)
     paths = {k: str(a.path) for k, a in arts._asdict().items()}
     common.emit(paths, args.json, common.format_paths)

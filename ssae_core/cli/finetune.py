@@ -46,6 +46,7 @@ def _options(p: argparse.ArgumentParser) -> None:
     )
     add_options(p, FinetuneConfig, flags=FINETUNE_FLAGS, only=FINETUNE_OPTIONS)
     add_options(p, CacheConfig, flags={"dtype": "--cache-dtype"}, only=["dtype"])
+    common.executor_options(p)
     p.add_argument(
         "--background",
         action="store_true",
@@ -63,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
     from ssae_core import train
     from ssae_core.activations import CacheConfig
     from ssae_core.base import load_base
+    from ssae_core.executor import Context, Task
     from ssae_core.selection import selection_activations
 
     ws = Workspace(args.workspace)
@@ -79,7 +81,10 @@ def run(args: argparse.Namespace) -> int:
         base = load_base(common.base_spec(args), ws, args.device, progress)
         cache = from_args(CacheConfig, args)
         acts = selection_activations(ws, base, sel_art, cache, progress)
-        art = train.finetune(ws, base.sae, base.ref, acts, cfg, args.device, progress)
+        context = Context(ws, base.spec, args.device, progress, base)
+        task = Task("finetune", train.finetune_task, (acts.ref, cfg), gpu=True)
+        (ref,) = common.executor(args, ws).run([task], context)
+        art = ws.get(ref)
     common.emit(
         {**art.summary, "path": str(art.path), "activations": str(acts.path)},
         args.json,

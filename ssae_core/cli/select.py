@@ -20,6 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _options(p: argparse.ArgumentParser) -> None:
     from ssae_core.retrieval import SelectionConfig  # loads torch
+    from ssae_core.shards import ShardConfig
 
     common.common_options(p)
     common.base_options(p)
@@ -35,6 +36,13 @@ def _options(p: argparse.ArgumentParser) -> None:
     )
     add_options(p, SelectionConfig, flags=SELECTION_FLAGS, only=SELECTION_OPTIONS)
     common.text_field_option(p)
+    p.add_argument(
+        "--stream",
+        action="store_true",
+        help="read the corpus (a .jsonl / .parquet file or folder of them, or hf:NAME[:SPLIT]) as a"
+        " stream into shards: corpora larger than memory (methods random, bm25, bm25+tracin)",
+    )
+    add_options(p, ShardConfig, only=["shard_docs"])
 
 
 def check(args: argparse.Namespace):
@@ -46,7 +54,13 @@ def check(args: argparse.Namespace):
 def run(args: argparse.Namespace) -> int:
     from ssae_core.base import load_base
     from ssae_core.data import IngestConfig
-    from ssae_core.selection import load_selection, named_texts, run_selection
+    from ssae_core.selection import (
+        load_selection,
+        named_texts,
+        run_selection,
+        run_shard_selection,
+    )
+    from ssae_core.shards import ShardConfig, build_shards
 
     ws = Workspace(args.workspace)
     cfg = check(args)
@@ -55,10 +69,17 @@ def run(args: argparse.Namespace) -> int:
         ingest = from_args(IngestConfig, args)
         world = base.world
         seeds = named_texts(args.seeds, world, ingest, "seeds")
-        corpus = named_texts(args.corpus, world, ingest, "corpus")
-        sub = args.seeds.split(":", 1)[1] if args.seeds.startswith("demo:") else None
-        truth = world.in_domain(sub) if sub and args.corpus == "demo" else None
-        art = run_selection(cfg, seeds, corpus, base, ws, truth, progress)
+        if args.stream:
+            shard_cfg = from_args(ShardConfig, args, text_field=ingest.text_field)
+            corpus_art = build_shards(ws, args.corpus, shard_cfg, progress)
+            art = run_shard_selection(cfg, seeds, corpus_art, base, ws, progress)
+            corpus_report = {"source": args.corpus, **corpus_art.summary}
+        else:
+            corpus = named_texts(args.corpus, world, ingest, "corpus")
+            sub = args.seeds.split(":", 1)[1] if args.seeds.startswith("demo:") else None
+            truth = world.in_domain(sub) if sub and args.corpus == "demo" else None
+            art = run_selection(cfg, seeds, corpus, base, ws, truth, progress)
+            corpus_report = corpus.report
     table = load_selection(art)
     top = [
         {
@@ -74,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
             **art.summary,
             "path": str(art.path),
             "seeds": seeds.report,
-            "corpus": corpus.report,
+            "corpus": corpus_report,
             "top": top,
         },
         args.json,

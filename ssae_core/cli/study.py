@@ -51,6 +51,7 @@ def _options(p: argparse.ArgumentParser) -> None:
         help="autointerp: auto = claude when an API key is set, else the offline baseline",
     )
     add_options(p, ClaudeConfig, only=["model"])
+    common.executor_options(p)
     p.add_argument("--background", action="store_true", help="run as a background job")
 
 
@@ -78,6 +79,6 @@ def run(args: argparse.Namespace) -> int:
     use_claude = args.backend == "claude" or (args.backend == "auto" and find_api_key() is not None)
     backend = ClaudeBackend(from_args(ClaudeConfig, args)) if use_claude else OfflineBackend()
     with common.progress(args) as progress:
-        paths = run_study(ws, cfg, backend, out, args.device, progress)
+        paths = run_study(ws, cfg, backend, out, args.device, progress, common.executor(args, ws))
     common.emit({k: str(v) for k, v in paths.items()}, args.json, common.format_paths)
     return 0

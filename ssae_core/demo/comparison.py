@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING, Literal, NamedTuple
 from ssae_core import retrieval
 from ssae_core.config import Config
 from ssae_core.evaluate import evaluate_demo_splits
+from ssae_core.executor import Context, Executor, Task
 from ssae_core.progress import Progress, Silent
 from ssae_core.sae_set import sae_set
 from ssae_core.selection import run_selection, selection_activations
-from ssae_core.train import FinetuneConfig, finetune
+from ssae_core.train import FinetuneConfig, finetune, finetune_task
 from ssae_core.workspace import Artifact, Step, Workspace
 
 if TYPE_CHECKING:
@@ -65,10 +66,15 @@ class DemoSSAEs(NamedTuple):
 
 
 def build(
-    base: Base, ws: Workspace, cfg: DemoComparisonConfig, progress: Progress | None = None
+    base: Base,
+    ws: Workspace,
+    cfg: DemoComparisonConfig,
+    progress: Progress | None = None,
+    executor: Executor | None = None,
 ) -> DemoSSAEs:
-    """(Re)use the selection and the ERM and TERM sweeps."""
-    return _chain(base, ws, cfg, ws.build, progress or Silent())
+    """(Re)use the selection and the ERM and TERM sweeps (two units of ``executor``, default this
+    process)."""
+    return _chain(base, ws, cfg, ws.build, progress or Silent(), executor)
 
 
 def evaluate_comparison(
@@ -86,7 +92,12 @@ def find(base: Base, ws: Workspace, cfg: DemoComparisonConfig) -> DemoSSAEs | No
 
 
 def _chain(
-    base: Base, ws: Workspace, cfg: DemoComparisonConfig, step: Step, progress: Progress
+    base: Base,
+    ws: Workspace,
+    cfg: DemoComparisonConfig,
+    step: Step,
+    progress: Progress,
+    executor: Executor | None = None,
 ) -> DemoSSAEs:
     world = base.world
     sel_cfg, erm_cfg, term_cfg = _configs(cfg)
@@ -94,6 +105,13 @@ def _chain(
     truth = world.in_domain(cfg.subdomain)
     sel = run_selection(sel_cfg, seeds, corpus, base, ws, truth, progress, step)
     acts = selection_activations(ws, base, sel, progress=progress, step=step)
+    if executor is not None:  # builds both sweeps; the lookups below find them
+        context = Context(ws, base.spec, None, progress, base)
+        tasks = [
+            Task(f"finetune {c.objective}", finetune_task, (acts.ref, c), gpu=True)
+            for c in (erm_cfg, term_cfg)
+        ]
+        executor.run(tasks, context)
     erm, term = (
         finetune(ws, base.sae, base.ref, acts, c, progress=progress, step=step)
         for c in (erm_cfg, term_cfg)

@@ -12,8 +12,9 @@ import time
 from pathlib import Path
 
 from ssae_core.base import BaseSpec, load_base
+from ssae_core.executor import Context, Executor, LocalExecutor
 from ssae_core.progress import Progress, Silent
-from ssae_core.study.cell import load_cell, run_cell
+from ssae_core.study.cell import cell_inputs, load_cell, run_cell, train_cells
 from ssae_core.study.claims import check_claims
 from ssae_core.study.config import StudyConfig
 from ssae_core.study.write import write_outputs
@@ -32,9 +33,11 @@ def run_study(
     out: Path,
     device: str | None = None,
     progress: Progress | None = None,
+    executor: Executor | None = None,
 ) -> dict[str, Path]:
     """Run (or reuse) every cell, check the claims and write STUDY.md, study.json and report.html
-    into ``out``."""
+    into ``out``. The selections and sweeps of the cells not stored yet run on ``executor``
+    (default: this process) first, as independent tasks; the rest of each cell runs here."""
     from ssae_core.demo.world import gsae_widths
 
     cfg.validate()
@@ -49,12 +52,32 @@ def run_study(
         progress,
         target_l0=base.world.report["gsae"]["l0"],
     )
+    todo = [
+        (sub, seed)
+        for sub in cfg.subdomains
+        for seed in cfg.seeds
+        if ws.find("study_cell", cfg.cell(sub, seed), cell_inputs(base, backend)) is None
+    ]
+    train_start = time.time()
+    trained = train_cells(
+        executor or LocalExecutor(), Context(ws, base.spec, device, progress, base), cfg, todo
+    )
+    train_s = time.time() - train_start
     cells, figures = [], {}
     for subdomain in cfg.subdomains:
         for seed in cfg.seeds:
-            numbers, figs = load_cell(
-                run_cell(ws, base, cfg, subdomain, seed, widths, backend, progress)
+            art = run_cell(
+                ws,
+                base,
+                cfg,
+                subdomain,
+                seed,
+                widths,
+                backend,
+                progress,
+                trained.get((subdomain, seed)),
             )
+            numbers, figs = load_cell(art)
             cells.append(numbers)
             if seed == cfg.seeds[0]:
                 figures.update({f"{subdomain}_{name}": fig for name, fig in figs.items()})
@@ -68,9 +91,10 @@ def run_study(
         f" TERM on {cfg.tilt_method} at effective sample shares"
         f" {', '.join(f'{e:g}' for e in cfg.ess_sweep)} and the paper's"
         f" t = {', '.join(f'{t:g}' for t in cfg.paper_tilts)}; autointerp"
-        f" backend {backend.label}. The cells took {compute / 60:.1f} min to compute (their own"
-        f" timings, stored with them); this run took {(time.time() - start) / 60:.1f} min, reusing"
-        " every stored step."
+        f" backend {backend.label}. The cells took {compute / 60:.1f} min to compute after training"
+        f" (their own timings, stored with them); this run took"
+        f" {(time.time() - start) / 60:.1f} min, of which {train_s / 60:.1f} min training the"
+        f" {len(todo)} cells not stored yet, reusing every stored step."
     )
     numbers = {
         "config": cfg.to_dict(),

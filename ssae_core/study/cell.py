@@ -10,21 +10,23 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import plotly.io as pio
 
 from ssae_core import dark_matter, features, plots, retrieval
 from ssae_core.autointerp.run import AutointerpConfig, prepare, results_table, run_autointerp
 from ssae_core.evaluate import demo_split, evaluate, load_features
+from ssae_core.executor import Context, Executor, LocalExecutor, Task
 from ssae_core.progress import Progress
 from ssae_core.report import compare_saes
 from ssae_core.sae_set import NamedSAE, curve_ess, group_name, sae_set
 from ssae_core.selection import run_selection, selection_activations
 from ssae_core.study.config import StudyConfig
-from ssae_core.train import FinetuneConfig, finetune
+from ssae_core.train import FinetuneConfig, finetune_task
 from ssae_core.workspace import Artifact, Workspace, atomic_write_json
 
 if TYPE_CHECKING:
@@ -67,17 +69,37 @@ def run_cell(
     widths: dict[int, object],
     backend,
     progress: Progress,
+    trained: Trained | None = None,
 ) -> Artifact:
     """The cell's artifact, computed unless already stored. ``widths``: GSAEs of other widths (d_sae
-    -> SAE)."""
+    -> SAE); ``trained``: the cell's sweeps (``train_cells``; trained here in order if not given).
+    """
     cell_cfg = cfg.cell(subdomain, seed)
-    inputs = [base.ref, f"autointerp:{backend.label}"]
-    return ws.build(
-        "study_cell",
-        cell_cfg,
-        lambda out: _compute(ws, base, cell_cfg, subdomain, seed, widths, backend, progress, out),
-        inputs,
-    )
+
+    def compute(out: Path) -> dict:
+        done = (
+            trained
+            or train_cells(
+                LocalExecutor(),
+                Context(ws, base.spec, None, progress, base),
+                cfg,
+                [(subdomain, seed)],
+            )[(subdomain, seed)]
+        )
+        return _compute(ws, base, cell_cfg, subdomain, seed, widths, backend, progress, out, done)
+
+    return ws.build("study_cell", cell_cfg, compute, cell_inputs(base, backend))
+
+
+def cell_inputs(base: Base, backend) -> list[str]:
+    return [base.ref, f"autointerp:{backend.label}"]
+
+
+class Trained(NamedTuple):
+    """A cell's trained sweeps (in ``sweeps`` order) and its selections' precision by method."""
+
+    arts: list[Artifact]
+    precision: dict[str, float | None]
 
 
 def load_cell(art: Artifact) -> tuple[dict, dict]:
@@ -99,10 +121,11 @@ def _compute(
     backend,
     progress: Progress,
     out: Path,
+    trained: Trained,
 ) -> dict:
     start = time.time()
     label = f"{subdomain} seed {seed}"
-    ssae_arts, precision = _train_sweeps(ws, base, cfg, subdomain, seed, label, progress)
+    ssae_arts, precision = trained
     saes = sae_set(ws, base, ssae_arts)
     world = base.world
     splits = [demo_split(world, f"{subdomain}_test"), demo_split(world, f"{subdomain}_ood")]
@@ -154,33 +177,72 @@ def _tilt_ess(ws, arts: list[Artifact]) -> list[dict]:
     return [{"group": g, "ess": e} for g, e in curve_ess(ws, arts).items()]
 
 
-def _train_sweeps(
-    ws, base: Base, cfg: StudyConfig, subdomain: str, seed: int, label: str, progress: Progress
-):
+def training_tasks(cfg: StudyConfig, cells: list[tuple[str, int]]) -> tuple[list, Callable]:
+    """The cells' selections (one task per cell and method), and a function that makes their
+    finetuning tasks (one per cell and SAE group: a whole sweep) from the selections' results."""
+    keys = _methods(cfg, cells)
+    selects = [
+        Task(f"{sub} seed {seed}: select ({m})", select_unit, (cfg, sub, seed, m), gpu=True)
+        for sub, seed, m in keys
+    ]
+
+    def finetunes(selected: list[tuple[str, float | None]]) -> list[Task]:
+        acts = {k: ref for k, (ref, _) in zip(keys, selected)}
+        return [
+            Task(
+                f"{sub} seed {seed}: finetune {group}",
+                finetune_task,
+                (acts[(sub, seed, method)], ft_cfg),
+                gpu=True,
+            )
+            for sub, seed in cells
+            for group, (method, ft_cfg) in sweeps(cfg, seed).items()
+        ]
+
+    return selects, finetunes
+
+
+def _methods(cfg: StudyConfig, cells: list[tuple[str, int]]) -> list[tuple[str, int, str]]:
+    return [
+        (sub, seed, m)
+        for sub, seed in cells
+        for m in dict.fromkeys(m for m, _ in sweeps(cfg, seed).values())
+    ]
+
+
+def train_cells(
+    executor: Executor, context: Context, cfg: StudyConfig, cells: list[tuple[str, int]]
+) -> dict[tuple[str, int], Trained]:
+    """Every cell's selections, activation caches and SSAE sweeps (stored artifacts are
+    lookups): the selections as one batch of tasks, then the sweeps as another."""
+    selects, finetunes = training_tasks(cfg, cells)
+    selected = executor.run(selects, context)
+    refs = iter(executor.run(finetunes(selected), context))
+    keys = _methods(cfg, cells)
+    out = {}
+    for sub, seed in cells:
+        precision = {m: p for (s, d, m), (_, p) in zip(keys, selected) if (s, d) == (sub, seed)}
+        arts = [context.ws.get(next(refs)) for _ in sweeps(cfg, seed)]
+        out[(sub, seed)] = Trained(arts, precision)
+    return out
+
+
+def select_unit(
+    context: Context, cfg: StudyConfig, subdomain: str, seed: int, method: str
+) -> tuple[str, float | None]:
+    """One cell's selection by ``method`` and its activation cache: (activations ref, precision)."""
+    base, ws, progress = context.base(), context.ws, context.progress
     world = base.world
-    seeds, corpus, truth = (
-        world.text_set(f"{subdomain}_seed"),
-        world.text_set("general"),
-        world.in_domain(subdomain),
+    sel_cfg = retrieval.SelectionConfig(
+        method=method,
+        token_budget=cfg.token_budget,
+        max_seq_length=cfg.encoder_tokens,
+        seed=seed if method == "random" else 0,
     )
-    runs = sweeps(cfg, seed)
-    acts, precision = {}, {}
-    for method in dict.fromkeys(m for m, _ in runs.values()):
-        progress.log(f"{label}: select ({method})")
-        sel_cfg = retrieval.SelectionConfig(
-            method=method,
-            token_budget=cfg.token_budget,
-            max_seq_length=cfg.encoder_tokens,
-            seed=seed if method == "random" else 0,
-        )
-        sel = run_selection(sel_cfg, seeds, corpus, base, ws, truth, progress)
-        precision[method] = sel.summary.get("precision")
-        acts[method] = selection_activations(ws, base, sel, progress=progress)
-    arts = []
-    for group, (method, ft_cfg) in runs.items():
-        progress.log(f"{label}: finetune {group}")
-        arts.append(finetune(ws, base.sae, base.ref, acts[method], ft_cfg, progress=progress))
-    return arts, precision
+    seeds, corpus = world.text_set(f"{subdomain}_seed"), world.text_set("general")
+    sel = run_selection(sel_cfg, seeds, corpus, base, ws, world.in_domain(subdomain), progress)
+    acts = selection_activations(ws, base, sel, progress=progress)
+    return acts.ref, sel.summary.get("precision")
 
 
 def _autointerp(
