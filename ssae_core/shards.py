@@ -35,13 +35,12 @@ import numpy as np
 import pandas as pd
 
 from ssae_core.config import Config
-from ssae_core.data import DataError, IngestConfig, json_kind, read_file
+from ssae_core.data import TEXT_SUFFIXES, DataError, IngestConfig, json_kind, read_file
 from ssae_core.progress import Progress, Silent
 from ssae_core.workspace import Artifact, Workspace, atomic_write_bytes
 
 K1, B = 1.5, 0.75
 """bm25s' defaults (Lucene's BM25)."""
-STREAMED = {".jsonl", ".parquet"}
 
 
 @dataclass(frozen=True)
@@ -71,11 +70,8 @@ def source_ref(source: str) -> str:
     if source.startswith("hf:"):
         return f"hf/{hashlib.sha256(source.encode()).hexdigest()[:16]}"
     path = Path(source).expanduser().resolve()
-    if not path.exists():
-        raise DataError(f"{path} does not exist. Give a .jsonl or .parquet file, or a folder.")
-    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
     h = hashlib.sha256(str(path).encode())
-    for f in files:
+    for f in _files(path):
         st = f.stat()
         h.update(f"{f}\x00{st.st_size}\x00{st.st_mtime_ns}\x01".encode())
     return f"files/{h.hexdigest()[:16]}"
@@ -86,15 +82,23 @@ def stream(source: str, cfg: ShardConfig) -> Iterator[tuple[str, str]]:
     if source.startswith("hf:"):
         yield from _hub_stream(source[3:], cfg)
         return
-    path = Path(source).expanduser()
-    if not path.exists():
-        raise DataError(f"{path} does not exist. Give a .jsonl or .parquet file, or a folder.")
-    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-    for f in files:
+    for f in _files(Path(source).expanduser()):
         for doc_id, text in _file_stream(f, cfg):
             text = text.strip()
             if text:
                 yield doc_id, text
+
+
+def _files(path: Path) -> list[Path]:
+    """The file, or the folder's text files (sorted by path)."""
+    if not path.exists():
+        raise DataError(f"{path} does not exist. Give a .jsonl or .parquet file, or a folder.")
+    if not path.is_dir():
+        return [path]
+    files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in TEXT_SUFFIXES)
+    if not files:
+        raise DataError(f"The folder {path} has no .txt, .jsonl, .csv or .parquet files.")
+    return files
 
 
 def _file_stream(path: Path, cfg: ShardConfig) -> Iterator[tuple[str, str]]:

@@ -1,0 +1,136 @@
+"""Sharded corpora: streamed sources, exact BM25 across shards (against bm25s on the whole
+corpus), resuming an interrupted build, and a selection equal to the in-memory one."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from helpers import run_cli
+
+from ssae_core import retrieval, shards
+from ssae_core.base import BaseSpec, world_base
+from ssae_core.data import DataError
+from ssae_core.errors import ConfigError
+from ssae_core.selection import load_selection, run_selection, run_shard_selection
+from ssae_core.workspace import Workspace
+
+
+@pytest.fixture(scope="module")
+def general(quick_world, tmp_path_factory):
+    """The quick world's general corpus as a .jsonl file: (path, texts)."""
+    texts = quick_world.text_set("general").texts
+    path = tmp_path_factory.mktemp("corpus") / "general.jsonl"
+    path.write_text("".join(json.dumps({"text": t}) + "\n" for t in texts))
+    return path, texts
+
+
+def _all_scores(art, seeds, combine, n_docs, per_shard):
+    hits = shards.bm25_top(art, seeds, n_docs, combine)
+    scores = np.full(n_docs, np.nan)
+    scores[hits.shard * per_shard + hits.row] = hits.score
+    return hits, scores
+
+
+@pytest.mark.parametrize("combine", ["mean", "max"])
+def test_sharded_bm25_equals_bm25s_on_the_whole_corpus(general, quick_world, tmp_path, combine):
+    path, texts = general
+    texts, path = texts[:700], tmp_path / "c.jsonl"
+    path.write_text("".join(json.dumps({"text": t}) + "\n" for t in texts))
+    art = shards.build_shards(Workspace(tmp_path / "ws"), str(path), shards.ShardConfig(300))
+    assert art.summary["shards"] == 3 and art.summary["documents"] == 700  # the last one partial
+    seeds = quick_world.text_set("physics_seed").texts
+    hits, scores = _all_scores(art, seeds, combine, 700, 300)
+    reference = retrieval.bm25_scores(seeds, texts, combine)
+    np.testing.assert_allclose(scores, reference, rtol=1e-6, atol=1e-6)  # bm25s: float32
+    assert (np.diff(hits.score) <= 0).all()
+    top = shards.bm25_top(art, seeds, 25, combine)  # each shard cut to 25 before merging
+    np.testing.assert_array_equal(top.shard * 300 + top.row, (hits.shard * 300 + hits.row)[:25])
+
+
+def test_sources_stream_the_same_documents(tmp_path):
+    texts = [f"document {i} about quantum fields" for i in range(30)] + ["  ", "last one"]
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    for part in range(2):  # a folder of jsonl shards
+        chunk = texts[part * 16 : (part + 1) * 16]
+        lines = "".join(json.dumps({"body": t}) + "\n" for t in chunk)
+        (folder / f"part-{part}.jsonl").write_text(lines)
+    pd.DataFrame({"body": texts}).to_parquet(tmp_path / "c.parquet")
+    cfg = shards.ShardConfig(shard_docs=8, text_field="body")
+    expected = [t.strip() for t in texts if t.strip()]
+    for source in (str(folder), str(tmp_path / "c.parquet"), f"hf:{folder}"):
+        assert [t for _, t in shards.stream(source, cfg)] == expected, source
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"body": "fine"}\n{"body": 3}\n')
+    with pytest.raises(DataError, match=r"bad.jsonl:2: the field 'body' is a number"):
+        list(shards.stream(str(bad), cfg))
+    with pytest.raises(DataError, match="no column 'text'"):
+        list(shards.stream(str(tmp_path / "c.parquet"), shards.ShardConfig()))
+
+
+def test_an_interrupted_build_resumes_at_the_first_missing_shard(general, tmp_path, monkeypatch):
+    path, _ = general
+    cfg = shards.ShardConfig(shard_docs=600)
+    whole = shards.build_shards(Workspace(tmp_path / "whole"), str(path), cfg)
+    ws = Workspace(tmp_path / "ws")
+    real, written = shards._write_shard, []
+
+    def write(dest, n, records):
+        if n == 2 and not written.count("stop"):
+            written.append("stop")
+            raise KeyboardInterrupt  # Ctrl-C after two shards
+        written.append(n)
+        real(dest, n, records)
+
+    monkeypatch.setattr(shards, "_write_shard", write)
+    with pytest.raises(KeyboardInterrupt):
+        shards.build_shards(ws, str(path), cfg)
+    assert written == [0, 1, "stop"]
+    art = shards.build_shards(ws, str(path), cfg)
+    assert written[3:] == list(range(2, whole.summary["shards"]))  # 0 and 1 kept, not redone
+    assert art.summary == whole.summary
+    for f in sorted(whole.path.glob("*-*.*")):
+        assert (art.path / f.name).read_bytes() == f.read_bytes(), f.name
+    assert not (ws.root / "partial").exists() or not any((ws.root / "partial").iterdir())
+
+
+def test_shard_selection_equals_the_in_memory_selection(general, quick_world, quick_workspace):
+    path, _ = general
+    base = world_base(quick_world, BaseSpec(quick=True))
+    seeds = quick_world.text_set("physics_seed")
+    corpus = shards.build_shards(quick_workspace, str(path), shards.ShardConfig(shard_docs=700))
+    for method in ("bm25", "random"):
+        cfg = retrieval.SelectionConfig(method=method, token_budget=3000)
+        sharded = load_selection(run_shard_selection(cfg, seeds, corpus, base, quick_workspace))
+        assert sharded.n_tokens.sum() >= 3000 > sharded.n_tokens.iloc[:-1].sum()
+        if method == "bm25":
+            whole = quick_world.text_set("general")
+            memory = run_selection(cfg, seeds, whole, base, quick_workspace)
+            assert sharded.text.tolist() == load_selection(memory).text.tolist()
+    with pytest.raises(ConfigError, match="streamed corpus can be selected by"):
+        cfg = retrieval.SelectionConfig(method="dense")
+        run_shard_selection(cfg, seeds, corpus, base, quick_workspace)
+
+
+def test_select_stream_cli(general, quick_build):
+    path, _ = general
+    root, _ = quick_build
+    args = ["select", "--seeds", "demo:physics", "--corpus", str(path), "--stream", "--quick"]
+    args += [
+        "--shard-docs",
+        "1000",
+        "--method",
+        "bm25",
+        "--tokens",
+        "2000",
+        "--workspace",
+        str(root),
+    ]
+    out = json.loads(run_cli(*args, "--json", "--device", "cpu").stdout)
+    assert out["tokens"] >= 2000 and out["corpus"]["shards"] == 3
+    assert out["corpus"]["documents"] == out["corpus_documents"] == 2500
+    bad = run_cli(*args[:-6], "--method", "dense", "--workspace", str(root), check=False)
+    assert bad.returncode != 0 and "streamed corpus can be selected by" in bad.stderr
