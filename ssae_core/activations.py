@@ -8,6 +8,7 @@ the right, so it cannot change a real position under causal attention.
 
 from __future__ import annotations
 
+import mmap
 import threading
 import weakref
 from collections.abc import Callable, Iterator, Sequence
@@ -201,29 +202,38 @@ def cache_activations(
 
 
 class ActivationStore:
-    """Read access to an activation cache that never maps the whole file at once.
+    """Read access to an activation cache whose resident memory follows the batch, not the file.
 
-    ``rows`` opens the memmap, copies the requested rows and unmaps it again, so the
-    pages a training run touches are not kept resident: the run's own (anonymous) memory
-    follows the batch, not the dataset. While one batch is read, the kernel's read-around
-    can map most of the file for a moment; those are reclaimable page-cache pages, and
-    the process's high-water RSS counts them (``bench/finetune.py`` reports both).
+    ``rows`` maps the file, tells the kernel the reads are random (``MADV_RANDOM``: no
+    read-around, which would otherwise bring most of the file into the process's resident set for
+    a moment), copies the requested rows in file order and unmaps it again. What a read adds to
+    RSS is the pages of those rows; nothing stays mapped between batches.
     """
 
     def __init__(self, art: Artifact):
         self.art = art
         self.doc = np.load(art.file("doc.npy"), mmap_mode="r")
-        header = np.load(art.file("acts.npy"), mmap_mode="r")
-        self.n, self.d_in = header.shape
-        del header
+        with open(art.file("acts.npy"), "rb") as fh:
+            read = {(1, 0): np.lib.format.read_array_header_1_0}.get(
+                np.lib.format.read_magic(fh), np.lib.format.read_array_header_2_0
+            )
+            self.shape, _, self.dtype = read(fh)
+            self.offset = fh.tell()
+        self.n, self.d_in = self.shape
 
     def rows(self, idx: np.ndarray) -> torch.Tensor:
         """The activations of rows ``idx`` as a float32 tensor, in the order given."""
-        acts = np.load(self.art.file("acts.npy"), mmap_mode="r")
+        idx = np.asarray(idx)
         order = np.argsort(idx, kind="stable")
         block = np.empty((len(idx), self.d_in), dtype=np.float32)
-        block[order] = acts[np.asarray(idx)[order]]  # sorted reads are sequential on disk
-        del acts
+        with (
+            open(self.art.file("acts.npy"), "rb") as fh,
+            mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm,
+        ):
+            mm.madvise(mmap.MADV_RANDOM)
+            acts = np.frombuffer(mm, self.dtype, self.n * self.d_in, self.offset)
+            block[order] = acts.reshape(self.shape)[idx[order]]  # in file order
+            del acts  # the buffer's export must end before the map closes
         return torch.from_numpy(block)
 
 

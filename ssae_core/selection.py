@@ -19,11 +19,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from ssae_core import retrieval, shards
+from ssae_core import retrieval, shard_dense, shards
 from ssae_core.activations import CacheConfig, cache_activations
 from ssae_core.config import Config
 from ssae_core.data import IngestConfig, TextSet, load_texts
 from ssae_core.errors import ConfigError
+from ssae_core.executor import Context, Executor
 from ssae_core.progress import Progress, Silent
 from ssae_core.workspace import Artifact, Step, Workspace, reserved_memmap
 
@@ -155,7 +156,7 @@ def run_selection(
     return (step or ws.build)("selection", cfg, build, inputs)
 
 
-SHARD_METHODS = ("random", "bm25", "bm25+tracin")
+SHARD_METHODS = ("random", "bm25", "dense", "bm25+tracin", "dense+tracin")
 """What a sharded (streamed) corpus can be selected by."""
 
 
@@ -166,19 +167,20 @@ def run_shard_selection(
     base: Base,
     ws: Workspace,
     progress: Progress | None = None,
+    executor: Executor | None = None,
 ) -> Artifact:
     """``run_selection`` on a ``corpus_shards`` artifact (``shards.build_shards``): memory holds one
-    shard and the candidates, whatever the corpus size. BM25 is exact over the whole corpus; a
-    random selection draws rows uniformly; TracIn reranks the BM25 pool as in ``retrieval.rank``.
+    shard and the candidates, whatever the corpus size. BM25 is exact over the whole corpus; dense
+    retrieval embeds the shards as units of ``executor`` (``shard_dense``); a random selection
+    draws rows uniformly; TracIn reranks the first stage's pool as in ``retrieval.rank``.
     """
     cfg.validate()
     if cfg.method not in SHARD_METHODS:
         raise ConfigError(
-            f"A streamed corpus can be selected by {', '.join(SHARD_METHODS)}, not"
-            f" {cfg.method!r} (dense retrieval embeds the whole corpus: give a corpus that fits in"
-            " memory, without --stream)."
+            f"A streamed corpus can be selected by {', '.join(SHARD_METHODS)}, not {cfg.method!r}."
         )
     progress = progress or Silent()
+    extra: dict = {}
     n_ctx = base.model.cfg.n_ctx
     n_docs, per_shard = corpus.summary["documents"], corpus.manifest["config"]["shard_docs"]
 
@@ -186,10 +188,26 @@ def run_shard_selection(
         if cfg.method == "random":
             rows = np.random.default_rng(cfg.seed).choice(n_docs, size=want, replace=False)
             hits = shards.Hits(rows // per_shard, rows % per_shard, np.zeros(want))
-        else:
+        elif cfg.method.startswith("bm25"):
             hits = shards.bm25_top(corpus, seeds.texts, want, cfg.combine, progress)
+        else:
+            hits = _dense_hits(want)
         docs = shards.texts_of(corpus, hits)
         return hits, retrieval.Pool.build(docs.doc_id, docs.text.tolist(), base.tokenizer, n_ctx)
+
+    def _dense_hits(want: int) -> shards.Hits:
+        device = str(base.model.cfg.device)
+        embed_cfg = EmbedConfig(cfg.encoder, cfg.max_seq_length)
+        context = Context(ws, base.spec, device, progress, base)
+        vectors = shard_dense.embed_shards(ws, corpus, embed_cfg, context, executor)
+        encoder = retrieval.load_encoder(cfg.encoder, device, cfg.max_seq_length)
+        seed_vecs = retrieval.embed(seeds.texts, encoder)
+        found = shard_dense.dense_top(
+            vectors, seed_vecs, want, cfg.combine, cfg.exact_search_max, cfg.seed
+        )
+        if found.recall_at_100 is not None:
+            extra["ivf_recall_at_100"] = found.recall_at_100
+        return found.hits
 
     def build(out: Path) -> dict:
         start = time.perf_counter()
@@ -228,6 +246,7 @@ def run_shard_selection(
             "unique_documents": int(table.doc_id.nunique()),
             "corpus_documents": int(n_docs),
             "candidates": int(len(pool)),
+            **extra,
         }
 
     return ws.build("selection", cfg, build, [texts_ref(seeds), corpus.ref, base.ref])

@@ -252,7 +252,8 @@ def index_shard(texts: list[str]) -> Shard:
     return Shard(terms, indptr, docs.astype(np.int32), tf.astype(np.int32), lengths)
 
 
-def shards(art: Artifact) -> int:
+def count(art: Artifact) -> int:
+    """How many shards the artifact holds."""
     return int(art.summary["shards"])
 
 
@@ -291,8 +292,8 @@ def bm25_top(
     queries = bm25s.tokenize(seeds, show_progress=False, return_ids=False)
     vocab = sorted({w for q in queries for w in q})
     n_docs, total_len, df = 0, 0, dict.fromkeys(vocab, 0)
-    progress.stage("BM25: corpus statistics", shards(art))
-    for n in range(shards(art)):
+    progress.stage("BM25: corpus statistics", count(art))
+    for n in range(count(art)):
         shard = load_shard(art, n)
         n_docs, total_len = n_docs + len(shard.lengths), total_len + int(shard.lengths.sum())
         for w in vocab:
@@ -301,20 +302,26 @@ def bm25_top(
     idf = {w: np.log(1 + (n_docs - d + 0.5) / (d + 0.5)) for w, d in df.items()}
     avgdl = total_len / n_docs
     best = Hits(np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0))
-    progress.stage("BM25: score", shards(art))
-    for n in range(shards(art)):
-        shard = load_shard(art, n)
-        scores = _shard_scores(shard, queries, idf, avgdl, combine)
-        top = np.argsort(-scores, kind="stable")[:k]
-        merged = Hits(
-            np.concatenate([best.shard, np.full(len(top), n)]),
-            np.concatenate([best.row, top]),
-            np.concatenate([best.score, scores[top]]),
+    progress.stage("BM25: score", count(art))
+    for n in range(count(art)):
+        best = merge_top(
+            best, n, _shard_scores(load_shard(art, n), queries, idf, avgdl, combine), k
         )
-        keep = np.argsort(-merged.score, kind="stable")[:k]
-        best = Hits(*(a[keep] for a in merged))
         progress.update(1)
     return best
+
+
+def merge_top(best: Hits, shard: int, scores: np.ndarray, k: int) -> Hits:
+    """The ``k`` best of ``best`` and shard ``shard``'s ``scores`` (ties: the earlier shard and
+    row first, as one stable sort of the whole corpus would)."""
+    top = np.argsort(-scores, kind="stable")[:k]
+    merged = Hits(
+        np.concatenate([best.shard, np.full(len(top), shard)]),
+        np.concatenate([best.row, top]),
+        np.concatenate([best.score, scores[top]]),
+    )
+    keep = np.argsort(-merged.score, kind="stable")[:k]
+    return Hits(*(a[keep] for a in merged))
 
 
 def _shard_scores(shard: Shard, queries, idf: dict, avgdl: float, combine: str) -> np.ndarray:

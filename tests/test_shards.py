@@ -10,11 +10,13 @@ import pandas as pd
 import pytest
 from helpers import run_cli
 
-from ssae_core import retrieval, shards
+from ssae_core import retrieval, shard_dense, shards
 from ssae_core.base import BaseSpec, world_base
 from ssae_core.data import DataError
 from ssae_core.errors import ConfigError
-from ssae_core.selection import load_selection, run_selection, run_shard_selection
+from ssae_core.executor import Context
+from ssae_core.progress import Progress
+from ssae_core.selection import EmbedConfig, load_selection, run_selection, run_shard_selection
 from ssae_core.workspace import Workspace
 
 
@@ -102,17 +104,66 @@ def test_shard_selection_equals_the_in_memory_selection(general, quick_world, qu
     base = world_base(quick_world, BaseSpec(quick=True))
     seeds = quick_world.text_set("physics_seed")
     corpus = shards.build_shards(quick_workspace, str(path), shards.ShardConfig(shard_docs=700))
-    for method in ("bm25", "random"):
-        cfg = retrieval.SelectionConfig(method=method, token_budget=3000)
-        sharded = load_selection(run_shard_selection(cfg, seeds, corpus, base, quick_workspace))
+    whole = quick_world.text_set("general")
+    for method in ("bm25", "dense", "random"):
+        cfg = retrieval.SelectionConfig(method=method, token_budget=3000, max_seq_length=64)
+        art = run_shard_selection(cfg, seeds, corpus, base, quick_workspace)
+        sharded = load_selection(art)
         assert sharded.n_tokens.sum() >= 3000 > sharded.n_tokens.iloc[:-1].sum()
-        if method == "bm25":
-            whole = quick_world.text_set("general")
-            memory = run_selection(cfg, seeds, whole, base, quick_workspace)
-            assert sharded.text.tolist() == load_selection(memory).text.tolist()
+        if method != "random":
+            memory = load_selection(run_selection(cfg, seeds, whole, base, quick_workspace))
+            assert sharded.text.tolist() == memory.text.tolist(), method
+        if method == "dense":  # above the exact-search size: IVF-PQ, its recall measured
+            ivf = cfg.replace(exact_search_max=1000)
+            approx = run_shard_selection(ivf, seeds, corpus, base, quick_workspace)
+            assert 0.5 < approx.summary["ivf_recall_at_100"] <= 1
+            # each hit's PQ score is its exact score, up to the codes' error: the rows map back
+            exact = dict(
+                zip(whole.docs.text, whole_vectors(quick_workspace, whole) @ centroid(seeds))
+            )
+            found = load_selection(approx)
+            np.testing.assert_allclose(found.score, found.text.map(exact), atol=0.05)
     with pytest.raises(ConfigError, match="streamed corpus can be selected by"):
-        cfg = retrieval.SelectionConfig(method="dense")
+        cfg = retrieval.SelectionConfig(method="seed")
         run_shard_selection(cfg, seeds, corpus, base, quick_workspace)
+
+
+def whole_vectors(ws, texts) -> np.ndarray:
+    from ssae_core.selection import corpus_embeddings
+
+    return np.asarray(corpus_embeddings(ws, texts, EmbedConfig(max_seq_length=64)))
+
+
+def centroid(seeds) -> np.ndarray:
+    return retrieval.embed(seeds.texts, retrieval.load_encoder(max_seq_length=64)).mean(0)
+
+
+def test_shard_embeddings_resume_and_match_the_whole_corpus(tmp_path, monkeypatch):
+    texts = [
+        f"note {i}: {'quantum field' if i % 3 else 'cell biology'} number {i}" for i in range(50)
+    ]
+    path = tmp_path / "c.jsonl"
+    path.write_text("".join(json.dumps({"text": t}) + "\n" for t in texts))
+    ws = Workspace(tmp_path / "ws")
+    corpus = shards.build_shards(ws, str(path), shards.ShardConfig(shard_docs=20))
+    real, calls = shard_dense.embed_shard, []
+
+    def embed(context, corpus_ref, cfg, n, dest):
+        calls.append(n)
+        if calls == [0, 1]:
+            raise KeyboardInterrupt
+        return real(context, corpus_ref, cfg, n, dest)
+
+    monkeypatch.setattr(shard_dense, "embed_shard", embed)
+    context = Context(ws, None, "cpu", Progress())
+    cfg = EmbedConfig(max_seq_length=32)
+    with pytest.raises(KeyboardInterrupt):
+        shard_dense.embed_shards(ws, corpus, cfg, context)
+    art = shard_dense.embed_shards(ws, corpus, cfg, context)
+    assert calls == [0, 1, 1, 2]  # shard 0 kept
+    vectors = np.concatenate([np.load(art.file(f"vectors-{n:05d}.npy")) for n in range(3)])
+    encoder = retrieval.load_encoder(max_seq_length=32)
+    np.testing.assert_allclose(vectors, retrieval.embed(texts, encoder), atol=1e-5)
 
 
 def test_select_stream_cli(general, quick_build):
@@ -132,5 +183,5 @@ def test_select_stream_cli(general, quick_build):
     out = json.loads(run_cli(*args, "--json", "--device", "cpu").stdout)
     assert out["tokens"] >= 2000 and out["corpus"]["shards"] == 3
     assert out["corpus"]["documents"] == out["corpus_documents"] == 2500
-    bad = run_cli(*args[:-6], "--method", "dense", "--workspace", str(root), check=False)
+    bad = run_cli(*args[:-6], "--method", "seed", "--workspace", str(root), check=False)
     assert bad.returncode != 0 and "streamed corpus can be selected by" in bad.stderr

@@ -40,9 +40,11 @@ def _options(p: argparse.ArgumentParser) -> None:
         "--stream",
         action="store_true",
         help="read the corpus (a .jsonl / .parquet file or folder of them, or hf:NAME[:SPLIT]) as a"
-        " stream into shards: corpora larger than memory (methods random, bm25, bm25+tracin)",
+        " stream into shards: corpora larger than memory (dense retrieval embeds shard by shard,"
+        " as units of --executor)",
     )
     add_options(p, ShardConfig, only=["shard_docs"])
+    common.executor_options(p)
 
 
 def check(args: argparse.Namespace):
@@ -72,7 +74,8 @@ def run(args: argparse.Namespace) -> int:
         if args.stream:
             shard_cfg = from_args(ShardConfig, args, text_field=ingest.text_field)
             corpus_art = build_shards(ws, args.corpus, shard_cfg, progress)
-            art = run_shard_selection(cfg, seeds, corpus_art, base, ws, progress)
+            executor = common.executor(args, ws)
+            art = run_shard_selection(cfg, seeds, corpus_art, base, ws, progress, executor)
             corpus_report = {"source": args.corpus, **corpus_art.summary}
         else:
             corpus = named_texts(args.corpus, world, ingest, "corpus")
