@@ -39,6 +39,7 @@ from sae_lens import (
 )  # noqa: E402
 from sae_lens.saes.sae import TrainStepInput  # noqa: E402
 
+from ssae_core import train as train_module  # noqa: E402
 from ssae_core.activations import ActivationStore, CacheConfig  # noqa: E402
 from ssae_core.sae_stack import SAEStack  # noqa: E402
 from ssae_core.train import FinetuneConfig, finetune, train_step  # noqa: E402
@@ -211,9 +212,37 @@ def _anon_mib() -> float:
     return float("nan")
 
 
-def child_rss(root: str, n: int, d_in: int, d_sae: int, batch: int, steps: int) -> dict:
-    """Peak memory of finetuning on a cache of ``n`` tokens; with ``steps`` 0, only writes the
-    cache (in its own process, so that writing it does not count towards the run's peak).
+class MemmapStore(ActivationStore):
+    """The baseline reader (the previous one): rows read through a memmap of the file, which
+    maps page-cache folios around every touched row into the process's RSS for a moment."""
+
+    def rows(self, idx: np.ndarray) -> torch.Tensor:
+        acts = np.load(self.art.file("acts.npy"), mmap_mode="r")
+        order = np.argsort(idx, kind="stable")
+        block = np.empty((len(idx), self.d_in), dtype=np.float32)
+        block[order] = acts[np.asarray(idx)[order]]
+        del acts
+        return torch.from_numpy(block)
+
+
+def read_ms(store: ActivationStore, batch: int, reps: int = 30) -> float:
+    """Median milliseconds to read one random batch of rows."""
+    rng = np.random.default_rng(0)
+    times = []
+    for _ in range(reps):
+        idx = rng.choice(store.n, size=batch, replace=False)
+        start = time.perf_counter()
+        store.rows(idx)
+        times.append(time.perf_counter() - start)
+    return 1000 * statistics.median(times)
+
+
+def child_rss(
+    root: str, n: int, d_in: int, d_sae: int, batch: int, steps: int, reader: str = "pread"
+) -> dict:
+    """Peak memory of finetuning on a cache of ``n`` tokens with ``reader`` (``pread``: today's
+    ``ActivationStore``; ``memmap``: the baseline); with ``steps`` 0, only writes the cache (in
+    its own process, so that writing it does not count towards the run's peak).
 
     Two peaks: ``peak_rss_mib`` (the kernel's high-water mark, which also counts the cache's
     file pages while a batch read has them mapped: reclaimable page cache) and
@@ -237,12 +266,16 @@ def child_rss(root: str, n: int, d_in: int, d_sae: int, batch: int, steps: int) 
         while not done.wait(0.005):
             peak_anon[0] = max(peak_anon[0], _anon_mib())
 
+    store = MemmapStore if reader == "memmap" else ActivationStore
+    train_module.ActivationStore = store
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     finetune(ws, gsae(d_in, d_sae), "sae/bench", acts, cfg, "cpu")
     done.set()
     sampler.join()
     return {
+        "reader": reader,
+        "read_ms": read_ms(store(acts), batch),
         "tokens": n,
         "dataset_mib": n * d_in * 4 / 2**20,
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
@@ -251,20 +284,33 @@ def child_rss(root: str, n: int, d_in: int, d_sae: int, batch: int, steps: int) 
     }
 
 
-def bench_memory(n: int, d_in: int, d_sae: int, batch: int) -> list[dict]:
-    out = []
+def bench_memory(n: int, d_in: int, d_sae: int, batch: int) -> dict[str, list[dict]]:
+    """Per reader: the runs at ``n`` and ``4 n`` tokens, each in a fresh process."""
+    out: dict[str, list[dict]] = {"pread": [], "memmap": []}
     with tempfile.TemporaryDirectory() as tmp:
         for size in (n, 4 * n):
-            for steps in (0, 30):
-                cmd = [
-                    sys.executable,
-                    __file__,
-                    "--child-rss",
-                    json.dumps([tmp, size, d_in, d_sae, batch, steps]),
-                ]
+            for steps, reader in ((0, ""), (30, "pread"), (30, "memmap")):
+                args = json.dumps([tmp, size, d_in, d_sae, batch, steps, reader])
+                cmd = [sys.executable, __file__, "--child-rss", args]
                 res = subprocess.run(cmd, capture_output=True, text=True, check=True)
-            out.append(json.loads(res.stdout.strip().splitlines()[-1]))
+                if steps:
+                    out[reader].append(json.loads(res.stdout.strip().splitlines()[-1]))
     return out
+
+
+def print_memory(runs: dict[str, list[dict]]) -> None:
+    for reader, (small, large) in runs.items():
+        for r in (small, large):
+            print(
+                f"[rss]   {reader}: {r['tokens']:,} tokens ({r['dataset_mib']:.0f} MiB of"
+                f" activations): peak RSS {r['peak_rss_mib']:.0f} MiB, anonymous"
+                f" {r['peak_anon_mib']:.0f} MiB, {r['read_ms']:.1f} ms per batch read"
+            )
+        print(
+            f"[rss]   {reader}: dataset x4 -> peak RSS"
+            f" x{large['peak_rss_mib'] / small['peak_rss_mib']:.3f}, anonymous"
+            f" x{large['peak_anon_mib'] / small['peak_anon_mib']:.3f}"
+        )
 
 
 def main() -> None:
@@ -274,6 +320,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=4096)
     parser.add_argument("--reps", type=int, default=10)
     parser.add_argument("--memory-tokens", type=int, default=500_000)
+    parser.add_argument("--memory-only", action="store_true", help="only section 4")
     parser.add_argument("--child-rss", help=argparse.SUPPRESS)
     args = parser.parse_args()
     torch.set_grad_enabled(True)
@@ -281,6 +328,9 @@ def main() -> None:
         print(json.dumps(child_rss(*json.loads(args.child_rss))))
         return
     shapes = [tuple(int(v) for v in s.split("x")) for s in args.shapes.split(",")]
+    if args.memory_only:
+        print_memory(bench_memory(args.memory_tokens, *shapes[0], args.batch))
+        return
     print(
         f"device {args.device}, batch {args.batch} tokens, torch {torch.__version__},"
         f" {torch.get_num_threads()} threads"
@@ -310,18 +360,7 @@ def main() -> None:
                 f"[tilts] {r['shape']}: 4 ESS x 2 L1 in one run {r['stacked_tok_s']:,.0f} SAE-tok/s"
                 f" vs a run per ESS {r['sequential_tok_s']:,.0f} SAE-tok/s -> {r['ratio']:.2f}x"
             )
-    d_in, d_sae = shapes[0]
-    small, large = bench_memory(args.memory_tokens, d_in, d_sae, args.batch)
-    for r in (small, large):
-        print(
-            f"[rss]   {r['tokens']:,} tokens ({r['dataset_mib']:.0f} MiB of activations): peak RSS"
-            f" {r['peak_rss_mib']:.0f} MiB"
-        )
-    print(f"[rss]   dataset x4 -> peak RSS x{large['peak_rss_mib'] / small['peak_rss_mib']:.3f}")
-    print(
-        f"[anon]  {small['peak_anon_mib']:.0f} vs {large['peak_anon_mib']:.0f} MiB anonymous:"
-        f" dataset x4 -> x{large['peak_anon_mib'] / small['peak_anon_mib']:.3f}"
-    )
+    print_memory(bench_memory(args.memory_tokens, *shapes[0], args.batch))
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ the right, so it cannot change a real position under causal attention.
 
 from __future__ import annotations
 
-import mmap
+import os
 import threading
 import weakref
 from collections.abc import Callable, Iterator, Sequence
@@ -21,7 +21,7 @@ import torch
 from transformer_lens import HookedTransformer
 
 from ssae_core.config import Config
-from ssae_core.errors import ConfigError
+from ssae_core.errors import ConfigError, WorkspaceError
 from ssae_core.progress import Progress, Silent
 from ssae_core.workspace import Artifact, RowFile, Step, Workspace
 
@@ -204,10 +204,11 @@ def cache_activations(
 class ActivationStore:
     """Read access to an activation cache whose resident memory follows the batch, not the file.
 
-    ``rows`` maps the file, tells the kernel the reads are random (``MADV_RANDOM``: no
-    read-around, which would otherwise bring most of the file into the process's resident set for
-    a moment), copies the requested rows in file order and unmaps it again. What a read adds to
-    RSS is the pages of those rows; nothing stays mapped between batches.
+    ``rows`` reads the requested rows with ``preadv``, one call per run of consecutive rows in
+    file order, into a buffer of the batch's size: nothing of the file is ever mapped. (Reading
+    through a memmap, the kernel maps whole page-cache folios around each touched row: one
+    random 4,096-row batch of a 977 MiB cache put about 715 MiB of it in the process's RSS, with
+    ``MADV_RANDOM`` too.)
     """
 
     def __init__(self, art: Artifact):
@@ -217,23 +218,35 @@ class ActivationStore:
             read = {(1, 0): np.lib.format.read_array_header_1_0}.get(
                 np.lib.format.read_magic(fh), np.lib.format.read_array_header_2_0
             )
-            self.shape, _, self.dtype = read(fh)
+            (self.n, self.d_in), _, self.dtype = read(fh)
             self.offset = fh.tell()
-        self.n, self.d_in = self.shape
 
     def rows(self, idx: np.ndarray) -> torch.Tensor:
         """The activations of rows ``idx`` as a float32 tensor, in the order given."""
-        idx = np.asarray(idx)
+        idx = np.asarray(idx, dtype=np.int64)
         order = np.argsort(idx, kind="stable")
+        wanted = idx[order]
+        raw = np.empty((len(idx), self.d_in), dtype=self.dtype)
+        row_bytes = raw.itemsize * self.d_in
+        starts = np.flatnonzero(np.r_[True, np.diff(wanted) != 1])
+        ends = np.r_[starts[1:], len(idx)]
+        buffer = memoryview(raw).cast("B")
+        fd = os.open(self.art.file("acts.npy"), os.O_RDONLY)
+        try:
+            for a, b in zip(starts.tolist(), ends.tolist()):
+                at = self.offset + int(wanted[a]) * row_bytes
+                if (
+                    os.preadv(fd, [buffer[a * row_bytes : b * row_bytes]], at)
+                    != (b - a) * row_bytes
+                ):
+                    raise WorkspaceError(
+                        f"{self.art.path} is shorter than its header says; delete the artifact"
+                        " and cache the activations again."
+                    )
+        finally:
+            os.close(fd)
         block = np.empty((len(idx), self.d_in), dtype=np.float32)
-        with (
-            open(self.art.file("acts.npy"), "rb") as fh,
-            mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm,
-        ):
-            mm.madvise(mmap.MADV_RANDOM)
-            acts = np.frombuffer(mm, self.dtype, self.n * self.d_in, self.offset)
-            block[order] = acts.reshape(self.shape)[idx[order]]  # in file order
-            del acts  # the buffer's export must end before the map closes
+        block[order] = raw
         return torch.from_numpy(block)
 
 
