@@ -131,6 +131,9 @@ class RayExecutor(Executor):
 
     cfg: ExecutorConfig = field(default_factory=ExecutorConfig)
     poll_s: float = 0.5
+    queue: Any = None
+    """The progress queue (a Ray actor), made by the first run and kept for the next."""
+    runs: int = 0
 
     def run(self, tasks: list[Task], context: Context) -> list[Any]:
         import ray
@@ -140,12 +143,13 @@ class RayExecutor(Executor):
             return []
         connect(self.cfg)
         gpus = ray.cluster_resources().get("GPU", 0) > 0
-        queue = Queue()
-        remote = ray.remote(_run_remote)
+        self.queue = self.queue or Queue()
+        self.runs += 1
+        queue, remote = self.queue, ray.remote(_run_remote)
         refs = [
             remote.options(
                 num_cpus=t.cpus, num_gpus=1 if t.gpu and gpus else 0, name=t.label
-            ).remote(t.fn, t.args, str(context.ws.root), context.spec, None, queue, i)
+            ).remote(t.fn, t.args, str(context.ws.root), context.spec, None, queue, (self.runs, i))
             for i, t in enumerate(tasks)
         ]
         progress = context.progress
@@ -156,7 +160,7 @@ class RayExecutor(Executor):
         try:
             while pending:
                 ready, pending = ray.wait(pending, num_returns=1, timeout=self.poll_s)
-                _relay(queue, tasks, progress)
+                self._relay(tasks, progress)
                 for ref in ready:
                     results[index[ref]] = _result(ray, ref, tasks[index[ref]].label)
                     progress.log(f"{tasks[index[ref]].label}: done")
@@ -166,9 +170,14 @@ class RayExecutor(Executor):
                 ray.cancel(ref, force=True)
             raise
         finally:
-            _relay(queue, tasks, progress)
-            ray.kill(queue.actor)
+            self._relay(tasks, progress)
         return results
+
+    def _relay(self, tasks: list[Task], progress: Progress) -> None:
+        """This run's tasks' messages to ``progress`` (a cancelled run's late ones dropped)."""
+        for (run, index), message in self.queue.get_nowait_batch(self.queue.qsize()):
+            if run == self.runs:
+                progress.log(f"{tasks[index].label}: {message}")
 
 
 def make(cfg: ExecutorConfig) -> Executor:
@@ -208,7 +217,7 @@ def connect(cfg: ExecutorConfig) -> None:
 class _Relay(Progress):
     """A Ray task's progress: stages and log lines into the queue (updates are counted there)."""
 
-    def __init__(self, queue, index: int) -> None:
+    def __init__(self, queue, index: tuple[int, int]) -> None:
         self.queue, self.index = queue, index
 
     def stage(self, name: str, total: int | None = None) -> None:
@@ -223,18 +232,13 @@ _WORKER_BASES: dict[tuple, Base] = {}
 tasks."""
 
 
-def _run_remote(fn, args, root: str, spec, device, queue, index: int):
+def _run_remote(fn, args, root: str, spec, device, queue, index: tuple[int, int]):
     key = (root, spec, device)
     context = Context(Workspace(root), spec, device, _Relay(queue, index), _WORKER_BASES.get(key))
     result = fn(context, *args)
     if context.loaded is not None:
         _WORKER_BASES[key] = context.loaded
     return result
-
-
-def _relay(queue, tasks: list[Task], progress: Progress) -> None:
-    for index, message in queue.get_nowait_batch(queue.qsize()):
-        progress.log(f"{tasks[index].label}: {message}")
 
 
 def _result(ray, ref, label: str):
