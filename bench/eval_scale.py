@@ -2,7 +2,10 @@
 
     python bench/eval_scale.py [--workspace /tmp/fullws] [--docs 3000]
 
-Each size runs in a fresh process that loads the full demo world's base, then evaluates the
+Each size runs in a fresh process, twice: as evaluation runs (``heap.trim`` after every batch:
+freed heap blocks go back to the system) and, as the baseline, without the trim. The process
+loads the full demo world's base, then
+evaluates the
 GSAE and the world's first stored SSAE (``evaluate.evaluate``: CE / KL / FVU, feature stats,
 logit lens) on the general corpus's first N documents (4N for the second). The measure is the
 growth of VmRSS during the evaluation (sampled every 20 ms, its maximum minus its value before),
@@ -25,8 +28,12 @@ sys.path.insert(0, str(ROOT))
 from act_scale import Sampler, vm_rss_mib  # noqa: E402
 
 
-def child(workspace: str, n_docs: int, scratch: str) -> dict:
+def child(workspace: str, n_docs: int, scratch: str, heap: str) -> dict:
+    from ssae_core import metrics
     from ssae_core.base import BaseSpec, load_base
+
+    if heap == "none":
+        metrics.trim = lambda: False
     from ssae_core.evaluate import TokenSplit, evaluate
     from ssae_core.sae_set import NamedSAE
     from ssae_core.train import load_ssaes
@@ -49,6 +56,7 @@ def child(workspace: str, n_docs: int, scratch: str) -> dict:
         seconds = time.perf_counter() - start
     tokens = sum(len(d) for d in docs)
     return {
+        "heap": heap,
         "docs": n_docs,
         "tokens": tokens,
         "saes": len(saes),
@@ -63,20 +71,23 @@ def main() -> None:
     p.add_argument("--workspace", default="/tmp/fullws")
     p.add_argument("--docs", type=int, default=3000)
     p.add_argument("--child", type=int)
+    p.add_argument("--heap", default="trim")
     args = p.parse_args()
     if args.child:
         with tempfile.TemporaryDirectory() as tmp:
-            print(json.dumps(child(args.workspace, args.child, tmp)))
+            print(json.dumps(child(args.workspace, args.child, tmp, args.heap)))
         return
-    rows = []
-    for n in (args.docs, 4 * args.docs):
-        cmd = [sys.executable, __file__, "--workspace", args.workspace, "--child", str(n)]
-        out = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        if out.returncode:
-            raise SystemExit(out.stderr[-3000:])
-        rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
-        print(rows[-1], flush=True)
-    print(f"[eval]  data x4 -> RSS growth x{rows[1]['growth_mib'] / rows[0]['growth_mib']:.2f}")
+    for heap in ("trim", "none"):
+        rows = []
+        for n in (args.docs, 4 * args.docs):
+            cmd = [sys.executable, __file__, "--workspace", args.workspace, "--child", str(n)]
+            out = subprocess.run([*cmd, "--heap", heap], capture_output=True, text=True)
+            if out.returncode:
+                raise SystemExit(out.stderr[-3000:])
+            rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+            print(rows[-1], flush=True)
+        growth = rows[1]["growth_mib"] / rows[0]["growth_mib"]
+        print(f"[eval]  {heap} heap: data x4 -> RSS growth x{growth:.2f}", flush=True)
 
 
 if __name__ == "__main__":

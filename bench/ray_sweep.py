@@ -8,7 +8,10 @@
 2. A 4-SAE-group sweep (the study's physics selections: bm25 ERM, random ERM, bm25 TERM at ESS
    0.2 and bm25 TERM t = 500, each a group of 4 L1 values) finetuned on the full demo world as 4
    tasks: wall time with each executor, each into its own fresh workspace holding the world and
-   the two selections' activation caches (copied), and whether the weights are byte-identical.
+   the two selections' activation caches (copied), and how far apart the weights are (a Ray task
+   with one CPU runs torch on one thread, the local executor on all cores: float sums in another
+   order, so equal up to rounding that 100 Adam steps carry; byte-identical where both use one
+   thread, and in the CI test on the quick world).
 
 On a 2-core machine Ray runs 2 one-thread tasks at a time where the local executor runs the 4
 groups one after another with 2 threads each: the comparison shows the overhead, not a speed-up.
@@ -17,7 +20,6 @@ groups one after another with 2 threads each: the comparison shows the overhead,
 from __future__ import annotations
 
 import argparse
-import hashlib
 import shutil
 import sys
 import tempfile
@@ -27,6 +29,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from safetensors.torch import load_file  # noqa: E402
 
 from ssae_core.base import BaseSpec, load_base  # noqa: E402
 from ssae_core.executor import (  # noqa: E402
@@ -74,11 +78,25 @@ def groups(acts: dict[str, str], steps: int) -> list[Task]:
     return [Task(label, finetune_task, (ref, cfg), gpu=True) for label, ref, cfg in configs]
 
 
-def weights(ws: Workspace) -> dict[str, str]:
+def weights(ws: Workspace) -> dict[str, dict]:
+    """Every SSAE's tensors, by weight file path inside the workspace."""
     return {
-        str(f.relative_to(ws.root)): hashlib.sha256(f.read_bytes()).hexdigest()
+        str(f.relative_to(ws.root)): load_file(f)
         for f in sorted((ws.root / "ssae").glob("*/sae_*/*.safetensors"))
     }
+
+
+def compare(a: dict[str, dict], b: dict[str, dict]) -> str:
+    """Same files? Byte-identical tensors, or the largest difference relative to the weights."""
+    if a.keys() != b.keys():
+        return f"different artifacts: {sorted(set(a) ^ set(b))}"
+    worst = max(
+        ((x[k] - y[k]).abs().max() / x[k].abs().max()).item()
+        for f in a
+        for x, y in [(a[f], b[f])]
+        for k in x
+    )
+    return "byte-identical" if worst == 0 else f"largest |difference| / max |weight| = {worst:.1e}"
 
 
 def main() -> None:
@@ -113,10 +131,7 @@ def main() -> None:
             wall = time.perf_counter() - start
             found[name] = weights(ws)
             print(f"[sweep] {name}: 4 groups x 4 L1 values, {args.steps} steps: {wall:.1f} s")
-    same = found["local"] == found["ray"] and len(found["local"]) == 4 * 4
-    print(
-        f"[same]  {len(found['ray'])} SAEs, weights byte-identical to the local executor's: {same}"
-    )
+    print(f"[same]  {len(found['ray'])} SAEs vs the local executor's: {compare(*found.values())}")
 
 
 if __name__ == "__main__":

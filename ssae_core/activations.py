@@ -22,6 +22,7 @@ from transformer_lens import HookedTransformer
 
 from ssae_core.config import Config
 from ssae_core.errors import ConfigError, WorkspaceError
+from ssae_core.heap import trim
 from ssae_core.progress import Progress, Silent
 from ssae_core.workspace import Artifact, RowFile, Step, Workspace
 
@@ -123,6 +124,7 @@ def collect(
             out[offsets[i] : offsets[i + 1]] = acts[r, 1 : 1 + counts[i]]
         if progress:
             progress(len(batch.doc_index))
+        trim()  # batch shapes vary: give the freed blocks back (heap.py)
     doc = np.repeat(np.arange(len(docs)), counts)
     pos = np.arange(len(doc)) - offsets[doc]
     return out, doc, pos

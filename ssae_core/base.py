@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 import torch
@@ -123,6 +124,15 @@ def load_base(
     if spec.source == "release":
         model, sae = _load_release(spec, dev)
     elif spec.source == "local":
+        # absolute paths: the spec names the base's artifacts, whatever the working directory
+        # (a Ray worker's differs)
+        spec = spec.replace(
+            **{
+                k: str(Path(v).expanduser().resolve())
+                for k in ("model_dir", "sae_dir")
+                if (v := getattr(spec, k))
+            }
+        )
         model, sae = load_model_dir(spec.model_dir, dev), load_sae_dir(spec.sae_dir, dev)
     else:
         raise LoadError(f"Unknown base source {spec.source!r}; use 'demo', 'release' or 'local'.")

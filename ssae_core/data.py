@@ -161,29 +161,33 @@ def read_file(path: Path, cfg: IngestConfig) -> list[tuple[str, str]]:
 
 
 def _read_jsonl(path: Path, cfg: IngestConfig) -> list[tuple[str, str]]:
-    raw = []
-    for n, line in enumerate(_read_text(path, cfg).splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(
-                f"{path}:{n}: not valid JSON ({exc.msg}). Each line must be one JSON object."
-            ) from None
-        if not isinstance(record, dict) or cfg.text_field not in record:
-            raise DataError(
-                f"{path}:{n}: no field {cfg.text_field!r}. Set text_field to the field that holds"
-                " the text."
-            )
-        value = record[cfg.text_field]
-        if not isinstance(value, str):
-            raise DataError(
-                f"{path}:{n}: field {cfg.text_field!r} holds {json_kind(value)}, not text. Each"
-                " line's text field must be a JSON string."
-            )
-        raw.append((f"{path}:{n}", value))
-    return raw
+    lines = enumerate(_read_text(path, cfg).splitlines(), start=1)
+    return [
+        (f"{path}:{n}", jsonl_text(path, n, line, cfg.text_field))
+        for n, line in lines
+        if line.strip()
+    ]
+
+
+def jsonl_text(path: Path, n: int, line: str, text_field: str) -> str:
+    """The text field of line ``n`` of a .jsonl file; DataError naming the line otherwise."""
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise DataError(
+            f"{path}:{n}: not valid JSON ({exc.msg}). Each line must be one JSON object."
+        ) from None
+    if not isinstance(record, dict) or text_field not in record:
+        raise DataError(
+            f"{path}:{n}: no field {text_field!r}. Set text_field to the field that holds the text."
+        )
+    value = record[text_field]
+    if not isinstance(value, str):
+        raise DataError(
+            f"{path}:{n}: field {text_field!r} holds {json_kind(value)}, not text. Each line's"
+            " text field must be a JSON string."
+        )
+    return value
 
 
 def json_kind(value) -> str:

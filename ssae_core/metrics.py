@@ -33,6 +33,7 @@ import torch
 from transformer_lens import HookedTransformer
 
 from ssae_core.activations import doc_batches, hook_activations, hook_lock, layer_of
+from ssae_core.heap import trim
 from ssae_core.sae_math import Variance
 
 if TYPE_CHECKING:
@@ -148,6 +149,7 @@ def evaluate_saes(
                 stats[name].update(padded, real, torch.from_numpy(batch.doc_index))
         if progress:
             progress(len(batch.doc_index))
+        trim()  # batch shapes vary: give the freed blocks back (heap.py)
     n_tok = variance.n
     clean_ce, zero_ce, kl_ablation = clean / n_pred, zero / n_pred, kl_zero / n_pred
     results = {}

@@ -17,9 +17,9 @@ the result.
 
 from __future__ import annotations
 
+import functools
 import io
 import math
-import shutil
 from pathlib import Path
 from typing import NamedTuple
 
@@ -27,7 +27,7 @@ import numpy as np
 
 from ssae_core import retrieval, shards
 from ssae_core.executor import Context, Executor, LocalExecutor, Task
-from ssae_core.workspace import Artifact, Workspace, atomic_write_bytes
+from ssae_core.workspace import Artifact, Workspace, adopt_parts, atomic_write_bytes
 
 PQ_BYTES = 64
 """IVF-PQ code size per document (sub-quantizers of 8 bits)."""
@@ -42,30 +42,21 @@ def embed_shards(
 ) -> Artifact:
     """The corpus's embeddings by ``cfg`` (a ``selection.EmbedConfig``), one task per shard."""
     executor = executor or LocalExecutor()
-    partial = (
-        ws.root
-        / "partial"
-        / f"shard_embeddings-{ws.key_for('shard_embeddings', cfg, [corpus.ref])}"
-    )
 
     def build(out: Path) -> dict:
-        partial.mkdir(parents=True, exist_ok=True)
+        partial = ws.partial("shard_embeddings", cfg, [corpus.ref])
         todo = [n for n in range(shards.count(corpus)) if not (partial / _name(n)).exists()]
         tasks = [
             Task(f"embed shard {n}", embed_shard, (corpus.ref, cfg, n, str(partial)), gpu=True)
             for n in todo
         ]
         executor.run(tasks, context)
-        dims = {
-            np.load(partial / _name(n), mmap_mode="r").shape[1] for n in range(shards.count(corpus))
-        }
-        for f in partial.iterdir():
-            shutil.move(str(f), out / f.name)
-        partial.rmdir()
+        dim = np.load(partial / _name(0), mmap_mode="r").shape[1]
+        adopt_parts(partial, out)
         return {
             "shards": shards.count(corpus),
             "documents": corpus.summary["documents"],
-            "dim": dims.pop(),
+            "dim": dim,
         }
 
     return ws.build("shard_embeddings", cfg, build, [corpus.ref])
@@ -83,14 +74,19 @@ def embed_shard(context: Context, corpus_ref: str, cfg, n: int, dest: str) -> st
 
     corpus = context.ws.get(corpus_ref)
     texts = pd.read_parquet(corpus.file(f"docs-{n:05d}.parquet")).text.tolist()
-    device = str(pick_device(context.device))
-    encoder = retrieval.load_encoder(cfg.encoder, device, cfg.max_seq_length)
+    encoder = _encoder(cfg.encoder, str(pick_device(context.device)), cfg.max_seq_length)
     context.progress.stage(f"embed shard {n}", len(texts))
     vectors = retrieval.embed(texts, encoder, progress=context.progress.update)
     buf = io.BytesIO()
     np.save(buf, vectors)
     atomic_write_bytes(Path(dest) / _name(n), buf.getvalue())
     return _name(n)
+
+
+@functools.lru_cache(maxsize=1)
+def _encoder(name: str, device: str, max_seq_length: int):
+    """The encoder, loaded once per process (a worker embeds shard after shard)."""
+    return retrieval.load_encoder(name, device, max_seq_length)
 
 
 def _vectors(art: Artifact, n: int) -> np.ndarray:

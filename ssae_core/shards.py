@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,9 +33,9 @@ import numpy as np
 import pandas as pd
 
 from ssae_core.config import Config
-from ssae_core.data import TEXT_SUFFIXES, DataError, IngestConfig, json_kind, read_file
+from ssae_core.data import TEXT_SUFFIXES, DataError, IngestConfig, json_kind, jsonl_text, read_file
 from ssae_core.progress import Progress, Silent
-from ssae_core.workspace import Artifact, Workspace, atomic_write_bytes
+from ssae_core.workspace import Artifact, Workspace, adopt_parts, atomic_write_bytes
 
 K1, B = 1.5, 0.75
 """bm25s' defaults (Lucene's BM25)."""
@@ -121,25 +119,9 @@ def _file_stream(path: Path, cfg: ShardConfig) -> Iterator[tuple[str, str]]:
         with open(path, encoding="utf-8-sig") as fh:
             for line_no, line in enumerate(fh, 1):
                 if line.strip():
-                    yield f"{path.name}:{line_no}", _jsonl_text(path, line_no, line, cfg)
+                    yield f"{path.name}:{line_no}", jsonl_text(path, line_no, line, cfg.text_field)
     else:
         yield from read_file(path, IngestConfig(text_field=cfg.text_field))
-
-
-def _jsonl_text(path: Path, line_no: int, line: str, cfg: ShardConfig) -> str:
-    try:
-        record = json.loads(line)
-    except json.JSONDecodeError as err:
-        raise DataError(
-            f"{path}:{line_no}: not valid JSON ({err.msg}). Fix or remove the line."
-        ) from err
-    value = record.get(cfg.text_field) if isinstance(record, dict) else None
-    if not isinstance(value, str):
-        raise DataError(
-            f"{path}:{line_no}: the field {cfg.text_field!r} is {json_kind(value)}, not a string."
-            " Give --text-field with the field that holds the text."
-        )
-    return value
 
 
 def _hub_stream(spec: str, cfg: ShardConfig) -> Iterator[tuple[str, str]]:
@@ -181,10 +163,9 @@ def build_shards(
     """The ``corpus_shards`` artifact of ``source`` (built shard by shard, resumable)."""
     progress = progress or Silent()
     inputs = [source_ref(source)]
-    partial = ws.root / "partial" / f"corpus_shards-{ws.key_for('corpus_shards', cfg, inputs)}"
 
     def build(out: Path) -> dict:
-        partial.mkdir(parents=True, exist_ok=True)
+        partial = ws.partial("corpus_shards", cfg, inputs)
         done = _finished(partial)
         progress.stage("shard the corpus", None)
         if done:
@@ -204,9 +185,7 @@ def build_shards(
             n_shards, n_docs = n_shards + 1, n_docs + len(batch)
         if n_docs == 0:
             raise DataError(f"{source} holds no text. Check the file and its text field.")
-        for f in partial.iterdir():
-            shutil.move(str(f), out / f.name)
-        partial.rmdir()
+        adopt_parts(partial, out)
         return {"source": source, "shards": n_shards, "documents": n_docs}
 
     return ws.build("corpus_shards", cfg, build, inputs)

@@ -224,6 +224,13 @@ class Workspace:
                 raise
             return self.open(final)
 
+    def partial(self, kind: str, config: Config, inputs: list[str] | None = None) -> Path:
+        """The directory that keeps a resumable build's finished parts across attempts (under
+        ``partial/``); ``adopt_parts`` moves them into the artifact once all are done."""
+        path = self.root / "partial" / f"{kind}-{self.key_for(kind, config, inputs)}"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
     @contextlib.contextmanager
     def _lock(self, final: Path) -> Iterator[None]:
         lock_path = final.parent / f".{final.name}.lock"
@@ -270,6 +277,13 @@ def _file_table(root: Path) -> dict[str, dict[str, Any]]:
         for f in sorted(root.rglob("*"))
         if f.is_file() and f.name != MANIFEST
     }
+
+
+def adopt_parts(partial: Path, out: Path) -> None:
+    """Move a resumable build's parts (``Workspace.partial``) into its output directory."""
+    for f in partial.iterdir():
+        shutil.move(str(f), out / f.name)
+    partial.rmdir()
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:

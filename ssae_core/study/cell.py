@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
@@ -177,54 +176,39 @@ def _tilt_ess(ws, arts: list[Artifact]) -> list[dict]:
     return [{"group": g, "ess": e} for g, e in curve_ess(ws, arts).items()]
 
 
-def training_tasks(cfg: StudyConfig, cells: list[tuple[str, int]]) -> tuple[list, Callable]:
-    """The cells' selections (one task per cell and method), and a function that makes their
-    finetuning tasks (one per cell and SAE group: a whole sweep) from the selections' results."""
-    keys = _methods(cfg, cells)
-    selects = [
-        Task(f"{sub} seed {seed}: select ({m})", select_unit, (cfg, sub, seed, m), gpu=True)
-        for sub, seed, m in keys
-    ]
-
-    def finetunes(selected: list[tuple[str, float | None]]) -> list[Task]:
-        acts = {k: ref for k, (ref, _) in zip(keys, selected)}
-        return [
-            Task(
-                f"{sub} seed {seed}: finetune {group}",
-                finetune_task,
-                (acts[(sub, seed, method)], ft_cfg),
-                gpu=True,
-            )
-            for sub, seed in cells
-            for group, (method, ft_cfg) in sweeps(cfg, seed).items()
-        ]
-
-    return selects, finetunes
-
-
-def _methods(cfg: StudyConfig, cells: list[tuple[str, int]]) -> list[tuple[str, int, str]]:
-    return [
+def train_cells(
+    executor: Executor, context: Context, cfg: StudyConfig, cells: list[tuple[str, int]]
+) -> dict[tuple[str, int], Trained]:
+    """Every cell's selections and activation caches (one task per cell and method), then its SSAE
+    sweeps (one task per cell and SAE group); stored artifacts are lookups."""
+    keys = [
         (sub, seed, m)
         for sub, seed in cells
         for m in dict.fromkeys(m for m, _ in sweeps(cfg, seed).values())
     ]
-
-
-def train_cells(
-    executor: Executor, context: Context, cfg: StudyConfig, cells: list[tuple[str, int]]
-) -> dict[tuple[str, int], Trained]:
-    """Every cell's selections, activation caches and SSAE sweeps (stored artifacts are
-    lookups): the selections as one batch of tasks, then the sweeps as another."""
-    selects, finetunes = training_tasks(cfg, cells)
-    selected = executor.run(selects, context)
-    refs = iter(executor.run(finetunes(selected), context))
-    keys = _methods(cfg, cells)
-    out = {}
-    for sub, seed in cells:
-        precision = {m: p for (s, d, m), (_, p) in zip(keys, selected) if (s, d) == (sub, seed)}
-        arts = [context.ws.get(next(refs)) for _ in sweeps(cfg, seed)]
-        out[(sub, seed)] = Trained(arts, precision)
-    return out
+    selects = [
+        Task(f"{sub} seed {seed}: select ({m})", select_unit, (cfg, sub, seed, m), gpu=True)
+        for sub, seed, m in keys
+    ]
+    selected = dict(zip(keys, executor.run(selects, context)))
+    finetunes = [
+        Task(
+            f"{sub} seed {seed}: finetune {group}",
+            finetune_task,
+            (selected[(sub, seed, method)][0], ft_cfg),
+            gpu=True,
+        )
+        for sub, seed in cells
+        for group, (method, ft_cfg) in sweeps(cfg, seed).items()
+    ]
+    refs = iter(executor.run(finetunes, context))
+    return {
+        (sub, seed): Trained(
+            [context.ws.get(next(refs)) for _ in sweeps(cfg, seed)],
+            {m: p for (s, d, m), (_, p) in selected.items() if (s, d) == (sub, seed)},
+        )
+        for sub, seed in cells
+    }
 
 
 def select_unit(
