@@ -191,11 +191,11 @@ def run_shard_selection(
         elif cfg.method.startswith("bm25"):
             hits = shards.bm25_top(corpus, seeds.texts, want, cfg.combine, progress)
         else:
-            hits = _dense_hits(want)
+            hits = dense_hits(want)
         docs = shards.texts_of(corpus, hits)
         return hits, retrieval.Pool.build(docs.doc_id, docs.text.tolist(), base.tokenizer, n_ctx)
 
-    def _dense_hits(want: int) -> shards.Hits:
+    def dense_hits(want: int) -> shards.Hits:
         device = str(base.model.cfg.device)
         embed_cfg = EmbedConfig(cfg.encoder, cfg.max_seq_length)
         context = Context(ws, base.spec, device, progress, base)
