@@ -142,7 +142,8 @@ class RayExecutor(Executor):
         if not tasks:
             return []
         connect(self.cfg)
-        gpus = ray.cluster_resources().get("GPU", 0) > 0
+        cluster = ray.cluster_resources()
+        gpus = cluster.get("GPU", 0) > 0
         self.queue = self.queue or Queue()
         self.runs += 1
         queue, remote = self.queue, ray.remote(_run_remote)
@@ -154,6 +155,10 @@ class RayExecutor(Executor):
         ]
         progress = context.progress
         progress.stage(f"{len(tasks)} Ray tasks", len(tasks))
+        progress.log(
+            f"Ray cluster {self.cfg.ray_address or '(local)'}: {cluster.get('CPU', 0):g} CPUs,"
+            f" {cluster.get('GPU', 0):g} GPUs"
+        )
         index = {ref: i for i, ref in enumerate(refs)}
         results: list[Any] = [None] * len(tasks)
         pending = list(refs)
