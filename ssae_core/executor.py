@@ -47,8 +47,8 @@ class ExecutorConfig(Config):
     """local: this process, one unit after another; ray: one Ray task per unit (a sweep's SAE
     groups across the cluster's GPUs)."""
     ray_address: str = ""
-    """The Ray cluster to join (``auto``, ``HOST:6379`` or ``ray://HOST:10001``); empty: start a
-    Ray instance on this machine for the job."""
+    """The Ray cluster to join (auto, HOST:6379 or ray://HOST:10001); empty: start a Ray instance
+    on this machine for the job."""
     ray_cpus: int = 0
     """CPUs of a Ray instance started here (0: all of them)."""
 
