@@ -253,6 +253,19 @@ def tracin_doc_scores(
     return np.where(counts > 0, sums / np.maximum(counts, 1), -np.inf)
 
 
+def tracin_rerank(
+    base: Base,
+    seed_tokens: list[np.ndarray],
+    pool_tokens: list[np.ndarray],
+    l1: float,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The pool's order by TracIn score, best first, and the scores in that order."""
+    scores = tracin_doc_scores(base, seed_tokens, pool_tokens, l1, progress)
+    order = np.argsort(-scores, kind="stable")
+    return order, scores[order]
+
+
 def tokenize(texts: list[str], tokenizer, n_ctx: int) -> list[np.ndarray]:
     """Token ids per document (no special tokens), truncated to fit a BOS-first context."""
     ids = tokenizer(texts, add_special_tokens=False)["input_ids"]
@@ -314,11 +327,9 @@ def rank(
                 "TracIn reranking needs the base model and SAE (and the seed tokens)."
             )
         start = time.perf_counter()
-        t_scores = tracin_doc_scores(
-            base, seed_tokens, [pool.tokens[i] for i in order], cfg.tracin_l1, progress
-        )
-        rerank = np.argsort(-t_scores, kind="stable")
-        order, scores = order[rerank], t_scores[rerank]
+        pool_tokens = [pool.tokens[i] for i in order]
+        rerank, scores = tracin_rerank(base, seed_tokens, pool_tokens, cfg.tracin_l1, progress)
+        order = order[rerank]
         extra["tracin_pool_docs"] = int(len(order))
         timings["tracin"] = time.perf_counter() - start
     return Ranking(order, scores, timings, extra)

@@ -228,11 +228,9 @@ def run_shard_selection(
         if tracin:
             start = time.perf_counter()
             seed_tokens = retrieval.tokenize(seeds.texts, base.tokenizer, n_ctx)
-            t_scores = retrieval.tracin_doc_scores(
+            order, scores = retrieval.tracin_rerank(
                 base, seed_tokens, pool.tokens, cfg.tracin_l1, progress.update
             )
-            order = np.argsort(-t_scores, kind="stable")
-            scores = t_scores[order]
             timings["tracin"] = time.perf_counter() - start
         ranking = retrieval.Ranking(order, scores, timings, {})
         table = retrieval.selection_table(ranking, pool, cfg.token_budget)

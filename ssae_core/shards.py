@@ -236,12 +236,13 @@ def count(art: Artifact) -> int:
     return int(art.summary["shards"])
 
 
-def load_shard(art: Artifact, n: int) -> Shard:
+def load_shard(art: Artifact, n: int, postings: bool = True) -> Shard:
+    """Shard ``n``'s index; without ``postings`` only the terms, offsets and lengths are read."""
     with np.load(art.file(f"bm25-{n:05d}.npz")) as z:
         words = z["terms"].tobytes().decode().split("\n") if len(z["terms"]) else []
-        return Shard(
-            {w: i for i, w in enumerate(words)}, z["indptr"], z["docs"], z["tf"], z["lengths"]
-        )
+        empty = np.empty(0, np.int32)
+        docs, tf = (z["docs"], z["tf"]) if postings else (empty, empty)
+        return Shard({w: i for i, w in enumerate(words)}, z["indptr"], docs, tf, z["lengths"])
 
 
 def _postings(shard: Shard, term: str) -> tuple[np.ndarray, np.ndarray]:
@@ -273,10 +274,11 @@ def bm25_top(
     n_docs, total_len, df = 0, 0, dict.fromkeys(vocab, 0)
     progress.stage("BM25: corpus statistics", count(art))
     for n in range(count(art)):
-        shard = load_shard(art, n)
+        shard = load_shard(art, n, postings=False)
         n_docs, total_len = n_docs + len(shard.lengths), total_len + int(shard.lengths.sum())
         for w in vocab:
-            df[w] += len(_postings(shard, w)[0])
+            if (i := shard.terms.get(w)) is not None:
+                df[w] += int(shard.indptr[i + 1] - shard.indptr[i])
         progress.update(1)
     idf = {w: np.log(1 + (n_docs - d + 0.5) / (d + 0.5)) for w, d in df.items()}
     avgdl = total_len / n_docs
