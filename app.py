@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from ssae_core.device import share_cpu
+from ssae_core.infra.device import share_cpu
 
 # long work runs in background jobs; the server's own torch work is small and shares the cores with
 # them

@@ -17,9 +17,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ssae_core.activations import CacheConfig, cache_activations, collect, pad_id  # noqa: E402
-from ssae_core.base import BaseSpec, load_base  # noqa: E402
-from ssae_core.workspace import Workspace  # noqa: E402
+import ssae_core.demo  # noqa: E402, F401 (registers the demo base source)
+from ssae_core.infra.workspace import Workspace  # noqa: E402
+from ssae_core.models.activations import CacheConfig, cache_activations, collect, pad_id  # noqa: E402
+from ssae_core.models.base import BaseSpec, load_base  # noqa: E402
 
 
 def main() -> None:
@@ -36,7 +37,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         ws = Workspace(args.workspace or tmp)
         base = load_base(BaseSpec(quick=not args.full), ws, args.device)
-        docs = base.world.split_tokens("general")[: args.docs]
+        docs = base.data.split_tokens("general")[: args.docs]
         tok = base.tokenizer
         collect(base.model, base.hook_name, docs[:50], tok.bos_token_id, pad_id(tok))  # warm-up
         start = time.perf_counter()

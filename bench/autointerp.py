@@ -22,11 +22,11 @@ import httpx2
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ssae_core.autointerp import prompts  # noqa: E402
-from ssae_core.autointerp.backends import ClaudeBackend, ClaudeConfig  # noqa: E402
-from ssae_core.autointerp.examples import Example, FeatureExamples  # noqa: E402
-from ssae_core.autointerp.run import score_features  # noqa: E402
-from ssae_core.workspace import Workspace  # noqa: E402
+from ssae_core.analysis.autointerp import prompts  # noqa: E402
+from ssae_core.analysis.autointerp.backends import ClaudeBackend, ClaudeConfig  # noqa: E402
+from ssae_core.analysis.autointerp.examples import Example, FeatureExamples  # noqa: E402
+from ssae_core.analysis.autointerp.run import score_features  # noqa: E402
+from ssae_core.infra.workspace import Workspace  # noqa: E402
 
 
 def slow_api(seed: int):

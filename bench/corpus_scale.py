@@ -72,13 +72,13 @@ def timed(fn):
 def child(mode: str, folder: Path, workspace: str, scratch: Path) -> dict:
     import shutil
 
-    from ssae_core import retrieval, shards
-    from ssae_core.base import BaseSpec, load_base
-    from ssae_core.selection import load_selection, run_shard_selection
-    from ssae_core.workspace import Workspace
+    from ssae_core.infra.workspace import Workspace
+    from ssae_core.models.base import BaseSpec, load_base
+    from ssae_core.select import retrieval, shards
+    from ssae_core.select.selection import load_selection, run_shard_selection
 
     base = load_base(BaseSpec(), Workspace(workspace), "cpu")
-    seeds = base.world.text_set("physics_seed")
+    seeds = base.data.text_set("physics_seed")
     row = {"mode": mode, "docs": int((folder / "done").read_text()), "rss_base": vm_rss_mib()}
     if mode == "memory":
         import pandas as pd

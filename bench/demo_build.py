@@ -17,7 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from ssae_core.demo.world import DemoConfig, build  # noqa: E402
-from ssae_core.workspace import Workspace  # noqa: E402
+from ssae_core.infra.workspace import Workspace  # noqa: E402
 
 
 def main() -> None:

@@ -26,8 +26,8 @@ def measure(n: int) -> dict:
     """Embed n generated documents into a memmap; peak RSS (MiB) before and after."""
     import numpy as np
 
-    from ssae_core import retrieval
     from ssae_core.demo import corpus
+    from ssae_core.select import retrieval
 
     docs = corpus.generate(corpus.WorldConfig(n_general_docs=n, seed=1))[0].text.tolist()[:n]
     encoder = retrieval.load_encoder(max_seq_length=64)

@@ -105,9 +105,9 @@ def main() -> None:
     import faiss
     import torch
 
-    from ssae_core import retrieval
     from ssae_core.demo import corpus
     from ssae_core.demo.world import DemoConfig
+    from ssae_core.select import retrieval
 
     torch.set_num_threads(2)
     docs, _ = corpus.generate(DemoConfig().world)

@@ -21,10 +21,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sae_lens import StandardSAE  # noqa: E402
 
-from ssae_core import dark_matter as dm  # noqa: E402
-from ssae_core.activations import collect, pad_id  # noqa: E402
-from ssae_core.base import BaseSpec, load_base  # noqa: E402
-from ssae_core.workspace import Workspace  # noqa: E402
+import ssae_core.demo  # noqa: E402, F401 (registers the demo base source)
+from ssae_core.analysis import dark_matter as dm  # noqa: E402
+from ssae_core.infra.workspace import Workspace  # noqa: E402
+from ssae_core.models.activations import collect, pad_id  # noqa: E402
+from ssae_core.models.base import BaseSpec, load_base  # noqa: E402
 
 
 def main() -> None:
@@ -35,7 +36,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         base = load_base(BaseSpec(quick=True), Workspace(tmp), "cpu")
         tok = base.tokenizer
-        docs = base.world.split_tokens("general_test")
+        docs = base.data.split_tokens("general_test")
         start = time.perf_counter()
         x, _, _ = collect(
             base.model,

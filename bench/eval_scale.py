@@ -29,20 +29,21 @@ from act_scale import Sampler, vm_rss_mib  # noqa: E402
 
 
 def child(workspace: str, n_docs: int, scratch: str, heap: str) -> dict:
-    from ssae_core import metrics
-    from ssae_core.base import BaseSpec, load_base
+    import ssae_core.demo  # noqa: F401 (registers the demo base source)
+    from ssae_core.evaluate import metrics
+    from ssae_core.models.base import BaseSpec, load_base
 
     if heap == "none":
         metrics.trim = lambda: False
-    from ssae_core.evaluate import TokenSplit, evaluate
-    from ssae_core.sae_set import NamedSAE
-    from ssae_core.train import load_ssaes
-    from ssae_core.workspace import Workspace
+    from ssae_core.evaluate.evaluation import TokenSplit, evaluate
+    from ssae_core.evaluate.sae_set import NamedSAE
+    from ssae_core.infra.workspace import Workspace
+    from ssae_core.train.finetune import load_ssaes
 
     source = Workspace(workspace)
     base = load_base(BaseSpec(), source, "cpu")
     ssae = source.list("ssae")[0]
-    docs = base.world.split_tokens("general")[:n_docs]
+    docs = base.data.split_tokens("general")[:n_docs]
     split = TokenSplit(f"general[:{n_docs}]", f"bench/general-{n_docs}", docs)
     ws = Workspace(scratch)  # the evaluations are written here, not into the world's workspace
     saes = [

@@ -27,10 +27,11 @@ from sae_lens import StandardSAE  # noqa: E402
 from sae_lens.evals import get_recons_loss  # noqa: E402
 from sae_lens.training.activation_scaler import ActivationScaler  # noqa: E402
 
-from ssae_core.activations import pad_id  # noqa: E402
-from ssae_core.base import BaseSpec, load_base  # noqa: E402
-from ssae_core.metrics import evaluate_saes  # noqa: E402
-from ssae_core.workspace import Workspace  # noqa: E402
+import ssae_core.demo  # noqa: E402, F401 (registers the demo base source)
+from ssae_core.evaluate.metrics import evaluate_saes  # noqa: E402
+from ssae_core.infra.workspace import Workspace  # noqa: E402
+from ssae_core.models.activations import pad_id  # noqa: E402
+from ssae_core.models.base import BaseSpec, load_base  # noqa: E402
 
 
 def perturbed(sae, seed):
@@ -57,7 +58,7 @@ def main() -> None:
         )
         model, tok = base.model, base.tokenizer
         width = model.cfg.n_ctx - 1
-        stream = np.concatenate(base.world.split_tokens("general"))
+        stream = np.concatenate(base.data.split_tokens("general"))
         n_docs = min(args.tokens // width, len(stream) // width)
         docs = [stream[i * width : (i + 1) * width] for i in range(n_docs)]
         batches = [

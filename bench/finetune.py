@@ -39,11 +39,11 @@ from sae_lens import (
 )  # noqa: E402
 from sae_lens.saes.sae import TrainStepInput  # noqa: E402
 
-from ssae_core import train as train_module  # noqa: E402
-from ssae_core.activations import ActivationStore, CacheConfig  # noqa: E402
-from ssae_core.sae_stack import SAEStack  # noqa: E402
-from ssae_core.train import FinetuneConfig, finetune, train_step  # noqa: E402
-from ssae_core.workspace import Workspace  # noqa: E402
+from ssae_core.infra.workspace import Workspace  # noqa: E402
+from ssae_core.models.activations import ActivationStore, CacheConfig  # noqa: E402
+from ssae_core.models.sae_stack import SAEStack  # noqa: E402
+from ssae_core.train import finetune as train_module  # noqa: E402
+from ssae_core.train.finetune import FinetuneConfig, finetune, train_step  # noqa: E402
 
 
 def sync(device: str) -> None:

@@ -32,8 +32,8 @@ sys.path.insert(0, str(ROOT))
 
 from safetensors.torch import load_file  # noqa: E402
 
-from ssae_core.base import BaseSpec, load_base  # noqa: E402
-from ssae_core.executor import (  # noqa: E402
+import ssae_core.demo  # noqa: E402, F401 (registers the demo base source)
+from ssae_core.infra.executor import (  # noqa: E402
     Context,
     ExecutorConfig,
     LocalExecutor,
@@ -41,11 +41,12 @@ from ssae_core.executor import (  # noqa: E402
     Task,
     connect,
 )
-from ssae_core.progress import Progress  # noqa: E402
+from ssae_core.infra.progress import Progress  # noqa: E402
+from ssae_core.infra.workspace import Workspace  # noqa: E402
+from ssae_core.models.base import BaseSpec, load_base  # noqa: E402
 from ssae_core.study.cell import select_unit  # noqa: E402
 from ssae_core.study.config import StudyConfig  # noqa: E402
-from ssae_core.train import FinetuneConfig, finetune_task  # noqa: E402
-from ssae_core.workspace import Workspace  # noqa: E402
+from ssae_core.train.finetune import FinetuneConfig, finetune_task  # noqa: E402
 
 WORLD_KINDS = ("corpus", "tokenizer", "lm", "sae", "world_report")
 

@@ -19,8 +19,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ssae_core import retrieval  # noqa: E402
 from ssae_core.demo import corpus  # noqa: E402
+from ssae_core.select import retrieval  # noqa: E402
 
 
 def timed(fn):

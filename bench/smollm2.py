@@ -120,8 +120,8 @@ def main() -> None:
                   "--split", str(files["physics_test"]), "--features", "20")  # fmt: skip
     numbers["autointerp"] = interp["summary"]
     if args.pages:
-        from ssae_core.base import BaseSpec, save_spec
-        from ssae_core.workspace import Workspace
+        from ssae_core.infra.workspace import Workspace
+        from ssae_core.models.base import BaseSpec, save_spec
 
         spec = BaseSpec(source="local", model_dir=model_dir, sae_dir=gsae["sae_dir"])
         save_spec(Workspace(ws), spec)

@@ -18,8 +18,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ssae_core import tracin  # noqa: E402
 from ssae_core.demo.gsae import new_sae  # noqa: E402
+from ssae_core.select import tracin  # noqa: E402
 
 
 def random_sae(d_in: int, d_sae: int, device):

@@ -24,7 +24,7 @@ def quick_build(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def quick_workspace(quick_build):
-    from ssae_core.workspace import Workspace
+    from ssae_core.infra.workspace import Workspace
 
     return Workspace(quick_build[0])
 
@@ -40,8 +40,9 @@ def quick_world(quick_workspace):
 def quick_comparison(quick_world, quick_workspace):
     """The quick world's demo comparison (selection + ERM and TERM sweeps), evaluated on physics
     test / OOD."""
-    from ssae_core.base import BaseSpec, world_base
     from ssae_core.demo import comparison
+    from ssae_core.demo.world import world_base
+    from ssae_core.models.base import BaseSpec
 
     base = world_base(quick_world, BaseSpec(quick=True))
     arts = comparison.build(base, quick_workspace, comparison.DemoComparisonConfig.quick())

@@ -5,9 +5,10 @@ import numpy as np
 import pytest
 import torch
 
-from ssae_core.activations import ActivationStore, CacheConfig, cache_activations, collect
-from ssae_core.base import BaseSpec, world_base
-from ssae_core.errors import ConfigError
+from ssae_core.demo.world import world_base
+from ssae_core.infra.errors import ConfigError
+from ssae_core.models.activations import ActivationStore, CacheConfig, cache_activations, collect
+from ssae_core.models.base import BaseSpec
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +54,7 @@ def test_threads_sharing_one_model_get_their_own_activations(quick_world):
     not read each other's activations (TransformerLens hooks live on the model)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from ssae_core.activations import collect, pad_id
+    from ssae_core.models.activations import collect, pad_id
 
     model, tok = quick_world.model, quick_world.tokenizer
     splits = ["physics_test", "medicine_test", "general_test", "physics_ood"]

@@ -6,7 +6,7 @@ import pytest
 from helpers import ROOT
 from streamlit.testing.v1 import AppTest
 
-from ssae_core import jobs
+from ssae_core.infra import jobs
 
 
 @pytest.fixture
@@ -33,7 +33,7 @@ def test_home_shows_the_built_world(app_env, quick_workspace):
 
 
 def test_first_launch_starts_the_build_job_and_shows_progress(app_env, tmp_path):
-    from ssae_core.workspace import Workspace
+    from ssae_core.infra.workspace import Workspace
 
     at = app_env(tmp_path).run()
     assert not at.exception
@@ -67,9 +67,9 @@ def _wait(ws, name, seconds=240):
 def test_a_local_base_is_chosen_on_home_and_drives_every_step(app_env, quick_world, tmp_path):
     """A broken saved base is explained; the Home form switches to local directories; Select and
     Evaluate then run their jobs on uploaded sets with that base (the jobs get its CLI options)."""
-    from ssae_core.base import BaseSpec, save_spec, saved_spec
     from ssae_core.demo.world import copy_base
-    from ssae_core.workspace import Workspace
+    from ssae_core.infra.workspace import Workspace
+    from ssae_core.models.base import BaseSpec, save_spec, saved_spec
 
     copy_base(quick_world, tmp_path / "base")
     ws = Workspace(tmp_path / "ws")
@@ -147,8 +147,8 @@ def test_a_local_base_is_chosen_on_home_and_drives_every_step(app_env, quick_wor
 def test_home_trains_a_gsae_for_a_local_model_without_one(app_env, quick_world, tmp_path):
     """A local model and no SAE: Home trains a GSAE on an uploaded corpus in a background job,
     offers it, and the pair becomes the workspace's base."""
-    from ssae_core.base import BaseSpec, saved_spec
-    from ssae_core.workspace import Workspace
+    from ssae_core.infra.workspace import Workspace
+    from ssae_core.models.base import BaseSpec, saved_spec
 
     d_model = quick_world.model.cfg.d_model
     ws = Workspace(tmp_path / "ws")
@@ -201,8 +201,8 @@ def test_home_saves_where_training_runs(app_env, quick_workspace):
     """The executor setting the dashboard's jobs follow (``--executor`` defaults to it)."""
     import argparse
 
-    from ssae_core import executor
     from ssae_core.cli import common
+    from ssae_core.infra import executor
 
     setting = quick_workspace.root / executor.SETTING_FILE
     try:

@@ -9,15 +9,15 @@ import httpx2
 import numpy as np
 import pytest
 
-from ssae_core.autointerp import prompts
-from ssae_core.autointerp.backends import (
+from ssae_core.analysis.autointerp import prompts
+from ssae_core.analysis.autointerp.backends import (
     AutointerpError,
     ClaudeBackend,
     ClaudeConfig,
     OfflineBackend,
     find_api_key,
 )
-from ssae_core.autointerp.examples import (
+from ssae_core.analysis.autointerp.examples import (
     Example,
     FeatureExamples,
     build_examples,
@@ -26,8 +26,8 @@ from ssae_core.autointerp.examples import (
     top_windows,
     words,
 )
-from ssae_core.autointerp.run import estimate, f1_scores, run_sync, score_features
-from ssae_core.workspace import Workspace
+from ssae_core.analysis.autointerp.run import estimate, f1_scores, run_sync, score_features
+from ssae_core.infra.workspace import Workspace
 
 KEY = "sk-ant-test-DO-NOT-LEAK-1234"
 
@@ -282,16 +282,17 @@ def test_offline_baseline_explains_from_activating_tokens():
 
 
 def test_example_sampling_quintiles_no_overlap_and_determinism(quick_world, quick_workspace):
-    from ssae_core.base import BaseSpec, world_base
-    from ssae_core.evaluate import demo_split, evaluate, load_features, split_docs
-    from ssae_core.sae_set import NamedSAE
+    from ssae_core.demo.world import world_base
+    from ssae_core.evaluate.evaluation import evaluate, load_features, named_split, split_docs
+    from ssae_core.evaluate.sae_set import NamedSAE
+    from ssae_core.models.base import BaseSpec
 
     base = world_base(quick_world, BaseSpec(quick=True))
     art = evaluate(
         quick_workspace,
         base,
         [NamedSAE(base.ref, "GSAE", base.sae)],
-        demo_split(quick_world, "physics_test"),
+        named_split(quick_world, "physics_test"),
     )[base.ref]
     table = load_features(art).set_index("feature")
     rare = [int(j) for j in table.index[(table["count"] > 0)][:3]]
@@ -433,7 +434,7 @@ class FakeBatches:
 
 
 def test_message_batches_match_results_by_id_and_remind_once(tmp_path):
-    from ssae_core.autointerp.run import score_features_batched
+    from ssae_core.analysis.autointerp.run import score_features_batched
 
     fake = FakeBatches(
         ["no explanation line here", "EXPLANATION: quark words", "EXPLANATION: gluon words"]

@@ -8,11 +8,11 @@ import torch
 from safetensors.torch import load_file, save_file
 from transformers import GPT2Config, GPT2LMHeadModel
 
-from ssae_core import base, model_io
 from ssae_core.demo import gsae
 from ssae_core.demo import tokenizer as tk
 from ssae_core.demo.world import copy_base
-from ssae_core.errors import LoadError
+from ssae_core.infra.errors import LoadError
+from ssae_core.models import base, model_io
 
 
 @pytest.fixture(scope="module")
@@ -213,7 +213,7 @@ def test_cli_args_name_the_same_base(spec):
 
 
 def test_saved_spec_round_trips_and_defaults(tmp_path):
-    from ssae_core.workspace import Workspace
+    from ssae_core.infra.workspace import Workspace
 
     ws = Workspace(tmp_path)
     default = base.BaseSpec(quick=True)

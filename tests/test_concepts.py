@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 import torch
 
-from ssae_core.concepts import (
+from ssae_core.evaluate.concepts import (
     context_truth,
     fit_thresholds,
     halves,

@@ -4,9 +4,9 @@ from typing import Literal
 
 import pytest
 
-from ssae_core.config import Config, add_options, field_docs, from_args
 from ssae_core.demo.world import DemoConfig
-from ssae_core.errors import ConfigError
+from ssae_core.infra.config import Config, add_options, field_docs, from_args
+from ssae_core.infra.errors import ConfigError
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 import torch
 
-from ssae_core import dark_matter as dm
+from ssae_core.analysis import dark_matter as dm
 
 
 def _lstsq_r2(X, Y, train, test):
@@ -83,7 +83,7 @@ def test_nonlinear_error_is_the_part_of_x_hat_not_linear_in_x(data):
 
 def test_synthetic_noise_lands_in_the_right_component(quick_world, quick_workspace):
     docs = quick_world.split_tokens("general_test")[:120]
-    from ssae_core.activations import collect
+    from ssae_core.models.activations import collect
 
     tok = quick_world.tokenizer
     x, _, _ = collect(
@@ -166,7 +166,7 @@ def test_errors_cli_writes_r2_tables_with_sizes_and_figures(quick_build, tmp_pat
 
 
 def test_error_heatmap_rows_are_saes_over_the_same_tokens():
-    from ssae_core import plots
+    from ssae_core.report import plots
 
     norms = pd.DataFrame(
         {

@@ -6,7 +6,7 @@ import json
 import pandas as pd
 import pytest
 
-from ssae_core.data import DataError, IngestConfig, count_tokens, from_strings, load_texts
+from ssae_core.select.data import DataError, IngestConfig, count_tokens, from_strings, load_texts
 
 
 def test_txt_blocks_and_duplicates(tmp_path):

@@ -12,7 +12,7 @@ def _manifests(root):
     """The demo world's own five artifacts (other tests add selections, caches, GSAE widths, ... to
     the shared workspace)."""
     from ssae_core.demo.world import DemoConfig, find
-    from ssae_core.workspace import Workspace
+    from ssae_core.infra.workspace import Workspace
 
     world = find(DemoConfig.quick(), Workspace(root))
     arts = [world.corpus_art, world.tokenizer_art, world.lm_art, world.gsae_art, world.report_art]
@@ -100,19 +100,21 @@ def test_select_command_on_the_demo_world(quick_build, tmp_path):
 
 def test_the_first_build_evaluates_the_gsae_on_every_test_split(quick_world, quick_workspace):
     """So Features, Tail tokens and Error norms work right after the first launch."""
-    from ssae_core.base import BaseSpec, world_base
-    from ssae_core.evaluate import demo_split, find_eval
+    from ssae_core.demo.world import world_base
+    from ssae_core.evaluate.evaluation import find_eval, named_split
+    from ssae_core.models.base import BaseSpec
 
     base = world_base(quick_world, BaseSpec(quick=True))
     for split in quick_world.test_splits:
-        assert find_eval(quick_workspace, base, base.ref, demo_split(quick_world, split)), split
+        assert find_eval(quick_workspace, base, base.ref, named_split(quick_world, split)), split
 
 
 def test_demo_ssaes_builds_and_evaluates_the_comparison_in_one_command(quick_build, quick_world):
-    from ssae_core.base import BaseSpec, world_base
-    from ssae_core.evaluate import demo_split, find_eval
-    from ssae_core.sae_set import sae_set
-    from ssae_core.workspace import Workspace
+    from ssae_core.demo.world import world_base
+    from ssae_core.evaluate.evaluation import find_eval, named_split
+    from ssae_core.evaluate.sae_set import sae_set
+    from ssae_core.infra.workspace import Workspace
+    from ssae_core.models.base import BaseSpec
 
     root, _ = quick_build
     cmd = "demo ssaes --quick --subdomain physics --method bm25 --device cpu --json".split()
@@ -123,7 +125,7 @@ def test_demo_ssaes_builds_and_evaluates_the_comparison_in_one_command(quick_bui
     assert len(saes) == 1 + 2 * 2, "the GSAE and both two-value sweeps"
     for split in ("physics_test", "physics_ood"):
         for sae in saes:
-            assert find_eval(ws, base, sae.ref, demo_split(quick_world, split)), (sae.label, split)
+            assert find_eval(ws, base, sae.ref, named_split(quick_world, split)), (sae.label, split)
 
 
 def test_rare_token_coverage_against_a_plain_count(quick_build, quick_world):

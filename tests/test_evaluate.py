@@ -9,20 +9,22 @@ import torch
 from sae_lens import StandardSAE, StandardSAEConfig
 from sae_lens.saes.sae import SAEMetadata
 
-from ssae_core import lens, tail
-from ssae_core.base import BaseSpec, world_base
-from ssae_core.errors import ConfigError
-from ssae_core.evaluate import (
+from ssae_core.demo.world import world_base
+from ssae_core.evaluate import tail
+from ssae_core.evaluate.evaluation import (
     EvalConfig,
     TokenSplit,
-    demo_split,
     evaluate,
     load_features,
+    named_split,
     split_docs,
 )
-from ssae_core.features import FeatureStats, count_differences, count_rank
-from ssae_core.metrics import curve_auc, evaluate_saes, l0_range
-from ssae_core.sae_set import NamedSAE
+from ssae_core.evaluate.features import FeatureStats, count_differences, count_rank
+from ssae_core.evaluate.metrics import curve_auc, evaluate_saes, l0_range
+from ssae_core.evaluate.sae_set import NamedSAE
+from ssae_core.infra.errors import ConfigError
+from ssae_core.models import lens
+from ssae_core.models.base import BaseSpec
 
 
 @pytest.fixture(scope="module")
@@ -127,7 +129,7 @@ def test_pareto_auc_on_a_hand_made_curve():
 
 
 def test_evaluate_stores_one_artifact_per_sae_and_split(base, quick_world, quick_workspace):
-    split = demo_split(quick_world, "physics_test")
+    split = named_split(quick_world, "physics_test")
     noisy = StandardSAE(base.sae.cfg)
     noisy.load_state_dict(
         {k: v + 0.01 * torch.randn_like(v) for k, v in base.sae.state_dict().items()}
@@ -161,7 +163,7 @@ def test_evaluate_stores_one_artifact_per_sae_and_split(base, quick_world, quick
 
 
 def test_bad_comparisons_are_explained(base, quick_world):
-    split = demo_split(quick_world, "physics_test")
+    split = named_split(quick_world, "physics_test")
     other = StandardSAE(
         StandardSAEConfig(
             d_in=7, d_sae=14, metadata=SAEMetadata(hook_name="blocks.0.hook_resid_post")
@@ -174,12 +176,12 @@ def test_bad_comparisons_are_explained(base, quick_world):
     with pytest.raises(ConfigError, match="another tokenizer"):
         evaluate(None, base, [], TokenSplit("oov", "t/oov", [np.array([10**6])]))
     with pytest.raises(ConfigError, match="no split"):
-        demo_split(quick_world, "astrology_test")
+        named_split(quick_world, "astrology_test")
 
 
 def test_token_top_features_match_a_per_token_sort():
     from ssae_core.demo.gsae import new_sae
-    from ssae_core.features import token_top_features
+    from ssae_core.evaluate.features import token_top_features
 
     torch.manual_seed(0)
     saes = {
@@ -201,7 +203,7 @@ def test_token_top_features_match_a_per_token_sort():
 def test_feature_search_by_id_token_explanation_and_default():
     import pandas as pd
 
-    from ssae_core.features import search_features
+    from ssae_core.evaluate.features import search_features
 
     table = pd.DataFrame(
         {

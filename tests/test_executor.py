@@ -12,8 +12,8 @@ import time
 import pytest
 from helpers import run_cli
 
-from ssae_core.errors import ConfigError
-from ssae_core.executor import (
+from ssae_core.infra.errors import ConfigError
+from ssae_core.infra.executor import (
     Context,
     ExecutorConfig,
     LocalExecutor,
@@ -23,8 +23,8 @@ from ssae_core.executor import (
     save_setting,
     setting,
 )
-from ssae_core.progress import Progress
-from ssae_core.workspace import Workspace
+from ssae_core.infra.progress import Progress
+from ssae_core.infra.workspace import Workspace
 
 TRAINED_KINDS = ("activations", "selection", "ssae", "runs", "study_cell", "sae_eval", "jobs")
 

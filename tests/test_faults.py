@@ -20,9 +20,9 @@ import numpy as np
 import pytest
 from helpers import ROOT, run_cli, wait_until
 
-from ssae_core import jobs
-from ssae_core.autointerp import prompts
-from ssae_core.workspace import Workspace
+from ssae_core.analysis.autointerp import prompts
+from ssae_core.infra import jobs
+from ssae_core.infra.workspace import Workspace
 
 
 def _wait(predicate, timeout=240):

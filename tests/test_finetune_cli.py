@@ -8,9 +8,9 @@ import pytest
 from helpers import run_cli
 from sae_lens import SAE
 
-from ssae_core import jobs
 from ssae_core.cli import problem
-from ssae_core.workspace import Workspace
+from ssae_core.infra import jobs
+from ssae_core.infra.workspace import Workspace
 
 FAST = "--steps 20 --batch-tokens 256 --decay-steps 10 --lr 1e-3 --device cpu --quick".split()
 

@@ -5,7 +5,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from ssae_core.highlight import error_rows_html, example_html, histogram_html
+from ssae_core.report.highlight import error_rows_html, example_html, histogram_html
 
 
 def test_error_rows_share_one_scale_and_escape_tokens():

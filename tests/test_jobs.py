@@ -9,8 +9,8 @@ from pathlib import Path
 
 from helpers import run_cli, wait_until
 
-from ssae_core import jobs
-from ssae_core.workspace import Workspace
+from ssae_core.infra import jobs
+from ssae_core.infra.workspace import Workspace
 
 
 def _wait(predicate, timeout=90):

@@ -1,10 +1,10 @@
 """Job specs: one place names each background job, its command line, resource and device."""
 
-from ssae_core.base import BaseSpec
 from ssae_core.cli import build_parser, launch
 from ssae_core.cli.common import base_spec
-from ssae_core.config import option_values
-from ssae_core.train import FinetuneConfig
+from ssae_core.infra.config import option_values
+from ssae_core.models.base import BaseSpec
+from ssae_core.train.finetune import FinetuneConfig
 
 LOCAL = BaseSpec(source="local", model_dir="/m", sae_dir="/s")
 

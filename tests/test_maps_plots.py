@@ -3,7 +3,8 @@
 import numpy as np
 import pandas as pd
 
-from ssae_core import maps, plots
+from ssae_core.report import plots
+from ssae_core.select import maps
 
 
 def test_selection_map_groups_and_determinism():
@@ -99,8 +100,8 @@ def test_f1_distribution_has_one_box_per_sae():
 
 
 def test_shift_groups_draws_one_panel_per_sae():
-    from ssae_core.shift.probe import GroupScores
-    from ssae_core.shift.run import ShiftScore, group_table
+    from ssae_core.analysis.shift.probe import GroupScores
+    from ssae_core.analysis.shift.run import ShiftScore, group_table
 
     def scores(worst):
         return GroupScores(0.7, worst, {"a / he": worst, "a / she": 0.9}, 0.6)

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import torch
 
-from ssae_core.metrics import ce_recovered, evaluate_saes
+from ssae_core.evaluate.metrics import ce_recovered, evaluate_saes
 
 
 def _reference(model, sae, hook, docs, bos, mode):
@@ -92,7 +92,7 @@ def test_ce_recovered_formula():
 
 
 def test_variance_accumulator_matches_numpy_over_batches():
-    from ssae_core.sae_math import Variance
+    from ssae_core.models.sae_math import Variance
 
     x = torch.randn(300, 7, dtype=torch.float64) * 3 + 1
     acc = Variance()
@@ -104,7 +104,7 @@ def test_variance_accumulator_matches_numpy_over_batches():
 
 
 def test_encode_rows_matches_one_encode_call(quick_world):
-    from ssae_core.sae_math import encode_rows
+    from ssae_core.models.sae_math import encode_rows
 
     sae = quick_world.gsae
     x = torch.randn(1000, sae.cfg.d_in)
@@ -168,7 +168,7 @@ def test_saebench_core_metrics_match_a_plain_computation(quick_world):
 def test_batches_shrink_to_keep_the_log_probabilities_within_budget(quick_world, monkeypatch):
     """With a budget of 2 vocabularies per tensor, batches hold 2 tokens of positions: many
     batches, the same numbers."""
-    from ssae_core import metrics
+    from ssae_core.evaluate import metrics
 
     model, sae, hook = quick_world.model, quick_world.gsae, quick_world.hook_name
     tok = quick_world.tokenizer

@@ -9,7 +9,7 @@ import jsonschema
 import pytest
 from helpers import run_cli
 
-from ssae_core.evaluate import find_eval, load_features
+from ssae_core.evaluate.evaluation import find_eval, load_features
 
 # Column names and types from Neuronpedia's apps/webapp/prisma/schema.prisma (models SourceRelease,
 # Model, SourceSet, Source, Neuron, Activation, Explanation); "required" are the NOT NULL columns
@@ -149,12 +149,13 @@ def test_the_gsae_export_matches_the_schema_and_the_evaluation(
     assert [int(r["index"]) for r in features] == list(range(d_sae))
     assert {r["layer"] for rows in records.values() for r in rows if "layer" in r} == {"1-res-gsae"}
     assert records["source"][0]["setName"] == records["sourceset"][0]["name"] == "res-gsae"
-    from ssae_core.base import BaseSpec, world_base
-    from ssae_core.evaluate import demo_split
+    from ssae_core.demo.world import world_base
+    from ssae_core.evaluate.evaluation import named_split
+    from ssae_core.models.base import BaseSpec
 
     base = world_base(quick_world, BaseSpec(quick=True))
     table = load_features(
-        find_eval(quick_workspace, base, base.ref, demo_split(quick_world, "physics_test"))
+        find_eval(quick_workspace, base, base.ref, named_split(quick_world, "physics_test"))
     ).set_index("feature")
     by_feature: dict[str, list[dict]] = {}
     for a in records["activations"]:
@@ -176,7 +177,7 @@ def test_the_gsae_export_matches_the_schema_and_the_evaluation(
         if examples:  # the top example holds the split's peak activation
             assert examples[0]["maxValue"] == pytest.approx(row.max_act, rel=1e-4)
     explained = records["explanations"]
-    from ssae_core.autointerp.run import stored_results
+    from ssae_core.analysis.autointerp.run import stored_results
 
     stored = {
         (r["feature"], r["backend"], r["explanation"])

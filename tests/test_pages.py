@@ -5,7 +5,7 @@ import pytest
 from helpers import ROOT, wait_until
 from streamlit.testing.v1 import AppTest
 
-from ssae_core import jobs
+from ssae_core.infra import jobs
 
 PAGES = [
     "home",
@@ -99,7 +99,7 @@ def test_features_exports_the_sae_for_neuronpedia_as_a_job(open_page, quick_work
     labels = [d.proto.label for d in at.get("download_button")]
     assert "Download ssae-demo-lm/1-res-gsae.zip" in labels
     folder = quick_workspace.root / "exports" / "neuronpedia" / "ssae-demo-lm" / "1-res-gsae"
-    from ssae_core.neuronpedia import zipped
+    from ssae_core.report.neuronpedia import zipped
 
     names = zipfile.ZipFile(io.BytesIO(zipped(folder))).namelist()
     assert "ssae-demo-lm/1-res-gsae/features/batch-0.jsonl.gz" in names
@@ -202,9 +202,10 @@ def test_finetune_page_refuses_bad_values_before_launching(open_page, quick_work
 
 
 def test_select_page_draws_the_embedding_map(open_page, quick_workspace, quick_world):
-    from ssae_core.base import BaseSpec, world_base
-    from ssae_core.retrieval import SelectionConfig
-    from ssae_core.selection import run_selection
+    from ssae_core.demo.world import world_base
+    from ssae_core.models.base import BaseSpec
+    from ssae_core.select.retrieval import SelectionConfig
+    from ssae_core.select.selection import run_selection
 
     base = world_base(quick_world, BaseSpec(quick=True))
     dense = run_selection(
@@ -261,7 +262,7 @@ def test_shift_page_ranks_latents_in_a_job_and_scores_the_ticked_ones(open_page,
     at.run()
     assert not at.exception
     (art,) = quick_workspace.list("shift")
-    from ssae_core.shift import run as shift_run
+    from ssae_core.analysis.shift import run as shift_run
 
     data = shift_run.load(art)
     # tick the two latents of highest attribution, as a user would in the table (the suggested

@@ -12,8 +12,8 @@ from helpers import run_cli
 from safetensors.torch import save_file
 from test_base import hf_dir  # noqa: F401  (a tiny GPT-2 in Hugging Face format)
 
-from ssae_core import base, model_io
-from ssae_core.errors import LoadError
+from ssae_core.infra.errors import LoadError
+from ssae_core.models import base, model_io
 
 
 def _sparsify_dir(root: Path, d_in=32, d_sae=96, k=6, folder="layers.1", **cfg) -> Path:
@@ -241,7 +241,7 @@ def test_smollm2_truncated_runs_the_recipe_end_to_end(quick_world, smollm2_2_lay
                  "--out", str(tmp_path / "report.html"))  # fmt: skip
     assert {m["split"] for m in report["metrics"]} == {"physics_test", "physics_ood"}
     assert len(report["metrics"]) == 6 and (tmp_path / "report.html").stat().st_size > 0
-    from ssae_core.model_io import load_model_dir
+    from ssae_core.models.model_io import load_model_dir
 
     tokenizer = load_model_dir(smollm2_2_layers).tokenizer
     test_texts = [

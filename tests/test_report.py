@@ -5,11 +5,12 @@ import json
 import pytest
 from helpers import run_cli
 
-from ssae_core import retrieval
-from ssae_core.activations import cache_activations
-from ssae_core.base import BaseSpec, world_base
-from ssae_core.selection import load_selection, run_selection
-from ssae_core.train import FinetuneConfig, finetune
+from ssae_core.demo.world import world_base
+from ssae_core.models.activations import cache_activations
+from ssae_core.models.base import BaseSpec
+from ssae_core.select import retrieval
+from ssae_core.select.selection import load_selection, run_selection
+from ssae_core.train.finetune import FinetuneConfig, finetune
 
 SWEEP = dict(sparsity=(0.5, 4.0), steps=20, batch_tokens=256, lr=1e-3, decay_steps=10)
 
@@ -133,7 +134,7 @@ def test_error_tail_against_a_plain_sort():
     import numpy as np
     import pandas as pd
 
-    from ssae_core.compare import error_tail
+    from ssae_core.report.compare import error_tail
 
     rng = np.random.default_rng(0)
     norms = {"GSAE": rng.exponential(size=250), "ERM": rng.exponential(size=40)}
@@ -158,8 +159,8 @@ def test_error_by_frequency_and_concept_against_plain_loops():
     import numpy as np
     import pandas as pd
 
-    from ssae_core.dark_matter import error_by_concept_bucket, error_by_frequency
-    from ssae_core.tail import frequency_buckets
+    from ssae_core.analysis.dark_matter import error_by_concept_bucket, error_by_frequency
+    from ssae_core.evaluate.tail import frequency_buckets
 
     rng = np.random.default_rng(0)
     tokens = rng.zipf(1.5, 300) % 50

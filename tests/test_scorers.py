@@ -10,11 +10,11 @@ import pytest
 from sklearn.metrics import balanced_accuracy_score, roc_auc_score
 from test_autointerp import KEY, message
 
-from ssae_core.autointerp import prompts
-from ssae_core.autointerp.backends import ClaudeBackend, ClaudeConfig, OfflineBackend
-from ssae_core.autointerp.examples import Example
-from ssae_core.autointerp.run import run_sync
-from ssae_core.autointerp.scorers import (
+from ssae_core.analysis.autointerp import prompts
+from ssae_core.analysis.autointerp.backends import ClaudeBackend, ClaudeConfig, OfflineBackend
+from ssae_core.analysis.autointerp.examples import Example
+from ssae_core.analysis.autointerp.run import run_sync
+from ssae_core.analysis.autointerp.scorers import (
     DetectionScorer,
     FuzzingScorer,
     ScoringSet,
@@ -23,7 +23,7 @@ from ssae_core.autointerp.scorers import (
     fuzzed,
     score_explanations,
 )
-from ssae_core.workspace import Workspace
+from ssae_core.infra.workspace import Workspace
 
 
 def test_balanced_accuracy_and_auroc_equal_scikit_learn():
@@ -118,13 +118,14 @@ def test_offline_fuzzing_reads_the_marked_words():
 
 
 def test_scoring_sets_spread_over_the_top_documents_and_stay_apart(quick_world, quick_workspace):
-    from ssae_core.autointerp.scorers import scoring_sets
-    from ssae_core.base import BaseSpec, world_base
-    from ssae_core.evaluate import demo_split, evaluate, load_features, split_docs
-    from ssae_core.sae_set import NamedSAE
+    from ssae_core.analysis.autointerp.scorers import scoring_sets
+    from ssae_core.demo.world import world_base
+    from ssae_core.evaluate.evaluation import evaluate, load_features, named_split, split_docs
+    from ssae_core.evaluate.sae_set import NamedSAE
+    from ssae_core.models.base import BaseSpec
 
     base = world_base(quick_world, BaseSpec(quick=True))
-    split = demo_split(quick_world, "physics_test")
+    split = named_split(quick_world, "physics_test")
     art = evaluate(quick_workspace, base, [NamedSAE(base.ref, "GSAE", base.sae)], split)[base.ref]
     table = load_features(art).set_index("feature")
     features = [int(j) for j in table[table["count"] > 0].frequency.nsmallest(4).index]

@@ -3,10 +3,11 @@
 import numpy as np
 import pytest
 
-from ssae_core import retrieval
-from ssae_core.base import BaseSpec, world_base
-from ssae_core.errors import ConfigError
-from ssae_core.selection import (
+from ssae_core.demo.world import world_base
+from ssae_core.infra.errors import ConfigError
+from ssae_core.models.base import BaseSpec
+from ssae_core.select import retrieval
+from ssae_core.select.selection import (
     EmbedConfig,
     comparable_selections,
     corpus_embeddings,

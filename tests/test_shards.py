@@ -10,14 +10,20 @@ import pandas as pd
 import pytest
 from helpers import run_cli
 
-from ssae_core import retrieval, shard_dense, shards
-from ssae_core.base import BaseSpec, world_base
-from ssae_core.data import DataError
-from ssae_core.errors import ConfigError
-from ssae_core.executor import Context
-from ssae_core.progress import Progress
-from ssae_core.selection import EmbedConfig, load_selection, run_selection, run_shard_selection
-from ssae_core.workspace import Workspace
+from ssae_core.demo.world import world_base
+from ssae_core.infra.errors import ConfigError
+from ssae_core.infra.executor import Context
+from ssae_core.infra.progress import Progress
+from ssae_core.infra.workspace import Workspace
+from ssae_core.models.base import BaseSpec
+from ssae_core.select import retrieval, shard_dense, shards
+from ssae_core.select.data import DataError
+from ssae_core.select.selection import (
+    EmbedConfig,
+    load_selection,
+    run_selection,
+    run_shard_selection,
+)
 
 
 @pytest.fixture(scope="module")
@@ -129,7 +135,7 @@ def test_shard_selection_equals_the_in_memory_selection(general, quick_world, qu
 
 
 def whole_vectors(ws, texts) -> np.ndarray:
-    from ssae_core.selection import corpus_embeddings
+    from ssae_core.select.selection import corpus_embeddings
 
     return np.asarray(corpus_embeddings(ws, texts, EmbedConfig(max_seq_length=64)))
 

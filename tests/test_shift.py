@@ -9,11 +9,11 @@ import pytest
 import torch
 from helpers import random_sae, run_cli
 
-from ssae_core.errors import ConfigError
-from ssae_core.shift import latents as lat
-from ssae_core.shift import run as shift_run
-from ssae_core.shift import task as shift_task
-from ssae_core.shift.probe import fit_probe, group_scores
+from ssae_core.analysis.shift import latents as lat
+from ssae_core.analysis.shift import run as shift_run
+from ssae_core.analysis.shift import task as shift_task
+from ssae_core.analysis.shift.probe import fit_probe, group_scores
+from ssae_core.infra.errors import ConfigError
 
 
 def _random_sae(normalize="none"):
@@ -206,8 +206,9 @@ def test_demo_bios_are_in_the_world_s_vocabulary(quick_world):
 
 
 def test_cli_and_api_give_the_same_numbers(quick_workspace, quick_world):
-    from ssae_core.base import BaseSpec, world_base
-    from ssae_core.sae_set import NamedSAE
+    from ssae_core.demo.world import world_base
+    from ssae_core.evaluate.sae_set import NamedSAE
+    from ssae_core.models.base import BaseSpec
 
     args = ["--quick", "--n-train", "200", "--n-test", "120", "--top-k", "8", "--examples", "2"]
     proc = run_cli(
@@ -291,9 +292,9 @@ def test_the_task_ssae_is_finetuned_on_a_selection_seeded_with_the_task(quick_wo
     ssae = quick_workspace.get(row["ref"].split("#")[0])
     acts = quick_workspace.get(next(r for r in ssae.manifest["inputs"] if "activations" in r))
     sel = quick_workspace.get(next(r for r in acts.manifest["inputs"] if "selection" in r))
+    from ssae_core.analysis.shift.ssae import task_seeds
     from ssae_core.demo.world import DemoConfig
-    from ssae_core.selection import texts_ref
-    from ssae_core.shift.ssae import task_seeds
+    from ssae_core.select.selection import texts_ref
 
     cfg = shift_task.TaskConfig(n_train=200, n_test=120)
     task = shift_task.demo_task(DemoConfig.quick().world, cfg)

@@ -7,14 +7,14 @@ import numpy as np
 import pytest
 import torch
 
-from ssae_core.errors import ConfigError
-from ssae_core.specialization import (
+from ssae_core.analysis.specialization import (
     ChangeConfig,
     latent_changes,
     max_cosine,
     ranked,
     summarize,
 )
+from ssae_core.infra.errors import ConfigError
 
 
 def _plain_max_cos(a, b):
@@ -77,7 +77,7 @@ def test_saes_of_other_widths_have_no_drift_and_bad_theta_is_refused():
 def test_a_comparison_without_an_ssae_has_no_specialization_tables():
     import pandas as pd
 
-    from ssae_core.compare import specialization
+    from ssae_core.report.compare import specialization
 
     chosen = pd.DataFrame({"group": ["GSAE"], "label": ["GSAE"], "ref": ["base/x"]})
     summary, latents = specialization([], {}, chosen, ChangeConfig())

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from helpers import run_cli
 
-from ssae_core.features import breadth
+from ssae_core.evaluate.features import breadth
 from ssae_core.study import claims as cl
 from ssae_core.study.config import StudyConfig
 from ssae_core.study.write import MARKER, markdown, write_outputs

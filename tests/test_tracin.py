@@ -5,8 +5,8 @@ import sae_lens as sl
 import torch
 from helpers import random_sae
 
-from ssae_core import tracin
-from ssae_core.errors import ConfigError
+from ssae_core.infra.errors import ConfigError
+from ssae_core.select import tracin
 
 
 @pytest.mark.parametrize("apply_b_dec_to_input", [True, False])

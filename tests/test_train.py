@@ -17,12 +17,13 @@ from sae_lens import (
     TopKSAEConfig,
 )
 
-from ssae_core.activations import ActivationStore, CacheConfig, epoch_batches
-from ssae_core.errors import ConfigError
-from ssae_core.progress import Silent
-from ssae_core.sae_math import relative_tilted_mean, tilt_ess, tilt_for_ess, tilted_mean
-from ssae_core.sae_stack import SAEStack
-from ssae_core.train import (
+from ssae_core.infra.errors import ConfigError
+from ssae_core.infra.progress import Silent
+from ssae_core.infra.workspace import Workspace
+from ssae_core.models.activations import ActivationStore, CacheConfig, epoch_batches
+from ssae_core.models.sae_math import relative_tilted_mean, tilt_ess, tilt_for_ess, tilted_mean
+from ssae_core.models.sae_stack import SAEStack
+from ssae_core.train.finetune import (
     FinetuneConfig,
     TrainingError,
     finetune,
@@ -30,7 +31,6 @@ from ssae_core.train import (
     lr_at,
     validate_stack,
 )
-from ssae_core.workspace import Workspace
 
 D_IN, D_SAE = 16, 48
 

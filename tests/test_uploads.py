@@ -2,9 +2,9 @@
 
 import pytest
 
-from ssae_core import uploads
-from ssae_core.data import DataError
-from ssae_core.workspace import Workspace
+from ssae_core.infra.workspace import Workspace
+from ssae_core.select import uploads
+from ssae_core.select.data import DataError
 
 TEXT = b"First document about quarks.\n\nSecond document about protons.\n"
 

@@ -4,9 +4,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from ssae_core.config import Config
-from ssae_core.errors import WorkspaceError
-from ssae_core.workspace import MANIFEST, Workspace, atomic_write_json
+from ssae_core.infra.config import Config
+from ssae_core.infra.errors import WorkspaceError
+from ssae_core.infra.workspace import MANIFEST, Workspace, atomic_write_json
 
 
 @dataclass(frozen=True)

@@ -4,9 +4,8 @@ F1."""
 import pandas as pd
 import streamlit as st
 
-from ssae_core import plots
-from ssae_core.autointerp.backends import ClaudeConfig, find_api_key
-from ssae_core.autointerp.run import (
+from ssae_core.analysis.autointerp.backends import ClaudeConfig, find_api_key
+from ssae_core.analysis.autointerp.run import (
     SCORERS,
     AutointerpConfig,
     estimate,
@@ -17,6 +16,7 @@ from ssae_core.autointerp.run import (
     summary_table,
 )
 from ssae_core.cli import launch
+from ssae_core.report import plots
 from views import common
 
 ws, base = common.page(

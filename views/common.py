@@ -5,15 +5,17 @@ import os
 
 import streamlit as st
 
-from ssae_core import base as base_module
-from ssae_core import jobs, uploads
-from ssae_core.base import Base, BaseSpec, saved_spec
 from ssae_core.cli import launch
 from ssae_core.cli.launch import JobSpec
 from ssae_core.demo import world as demo_world
 from ssae_core.demo.world import DemoWorld
-from ssae_core.errors import LoadError
-from ssae_core.workspace import Workspace, resolve_root
+from ssae_core.infra import jobs
+from ssae_core.infra.errors import LoadError
+from ssae_core.infra.workspace import Workspace, resolve_root
+from ssae_core.models import base as base_module
+from ssae_core.models.base import Base, BaseSpec, saved_spec
+from ssae_core.models.source import BaseData
+from ssae_core.select import uploads
 
 
 def workspace() -> Workspace:
@@ -86,7 +88,7 @@ def _base(root: str, spec_key: str) -> Base:
     spec = BaseSpec.from_dict(json.loads(spec_key))
     if spec.source != "demo":
         return base_module.load_base(spec)
-    return base_module.world_base(_demo(root, demo_config().digest()), spec)
+    return demo_world.world_base(_demo(root, demo_config().digest()), spec)
 
 
 def load_base(ws: Workspace, spec: BaseSpec) -> Base:
@@ -114,7 +116,7 @@ def named_saes(ws: Workspace, base: Base) -> list:
 
 @st.cache_resource(show_spinner="Loading SAEs…")
 def _named(root: str, keys: tuple, spec_key: str) -> list:
-    from ssae_core.sae_set import sae_set
+    from ssae_core.evaluate.sae_set import sae_set
 
     ws = _workspace(root)
     return sae_set(ws, _base(root, spec_key), [a for a in ws.list("ssae") if a.key in keys])
@@ -161,7 +163,7 @@ def demo_comparison_config():
 def comparison_defaults(ws: Workspace, base: Base) -> list[str]:
     """Labels of the GSAE and of every member of the demo comparison's ERM and TERM sweeps, if it is
     built."""
-    if base.world is None:
+    if base.data is None:
         return ["GSAE"]
     return _comparison_defaults(
         str(ws.root), tuple(a.key for a in ssae_artifacts(ws, base)), _spec_key(base.spec)
@@ -183,10 +185,10 @@ def _comparison_defaults(root: str, keys: tuple, spec_key: str) -> list[str]:
     return picks
 
 
-def test_splits(world: DemoWorld | None, ws: Workspace | None = None) -> list[str]:
-    """Test split choices: the demo world's, then test / OOD sets uploaded on the Seeds & data
-    page (as paths)."""
-    demo = world.test_splits if world is not None else []
+def test_splits(data: BaseData | None, ws: Workspace | None = None) -> list[str]:
+    """Test split choices: the base's own (the demo world's), then test / OOD sets uploaded on
+    the Seeds & data page (as paths)."""
+    demo = data.test_splits if data is not None else []
     if ws is None:
         return demo
     return demo + [p for role in ("test", "ood") for p in uploads.uploaded(ws, role)]
@@ -194,7 +196,7 @@ def test_splits(world: DemoWorld | None, ws: Workspace | None = None) -> list[st
 
 def require_splits(base: Base, ws: Workspace) -> list[str]:
     """``test_splits``; stops the page with a pointer to Seeds & data when there is none."""
-    names = test_splits(base.world, ws)
+    names = test_splits(base.data, ws)
     if not names:
         st.info(
             "No test set yet: upload an in-domain test set (and an out-of-distribution one) on"
@@ -291,7 +293,7 @@ def download_csv(df, name: str, label: str = "Download data (CSV)") -> None:
 
 @st.cache_resource(max_entries=32)
 def _token_split(name: str, stamp: float, base_ref: str, _base):
-    from ssae_core.evaluate import token_split
+    from ssae_core.evaluate.evaluation import token_split
 
     return token_split(name, _base)
 
@@ -307,7 +309,7 @@ def split_refs(base: Base, names: list[str]) -> list:
 
 def missing_evaluations(ws: Workspace, base: Base, saes: list, splits: list) -> int:
     """How many (SAE, split) evaluations are not stored yet."""
-    from ssae_core.evaluate import find_eval
+    from ssae_core.evaluate.evaluation import find_eval
 
     return sum(find_eval(ws, base, s.ref, sp) is None for s in saes for sp in splits)
 
@@ -333,7 +335,7 @@ def evaluation_gate(ws: Workspace, base: Base, saes: list, split_names: list[str
 
 @st.cache_resource(show_spinner="Building the comparison…", max_entries=8)
 def _comparison(root: str, spec_key: str, refs: tuple, split_names: tuple, l0_range: tuple | None):
-    from ssae_core.report import compare_saes
+    from ssae_core.report.html import compare_saes
 
     ws = _workspace(root)
     base = _base(root, spec_key)

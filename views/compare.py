@@ -2,17 +2,17 @@
 
 import streamlit as st
 
-from ssae_core import specialization
+from ssae_core.analysis import specialization
 from ssae_core.cli import launch
-from ssae_core.report import ERROR_TOKENS, to_html
-from ssae_core.sae_set import curve_ess
+from ssae_core.evaluate.sae_set import curve_ess
+from ssae_core.report.html import ERROR_TOKENS, to_html
 from views import common
 
 ws, base = common.page("Compare GSAE · SSAE · tilted SSAE")
 cfg = common.demo_comparison_config()
 defaults = common.comparison_defaults(ws, base)
 
-if base.world is not None and len(defaults) == 1:
+if base.data is not None and len(defaults) == 1:
     st.markdown(
         f"The demo comparison finetunes the GSAE on a **{cfg.method}** selection for"
         f" **{cfg.subdomain}** ({cfg.token_budget:,} tokens) with ERM and with TERM"

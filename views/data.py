@@ -5,8 +5,9 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from ssae_core import data, uploads
-from ssae_core.data import DataError
+from ssae_core.demo.data import world_of
+from ssae_core.select import data, uploads
+from ssae_core.select.data import DataError
 from views import common
 
 ws, base = common.page(
@@ -44,7 +45,7 @@ for role, what in (
         )
     )
 
-world = base.world
+world = world_of(base)
 if world is not None:
     st.subheader("The demo world's sets")
     rows = []

@@ -4,9 +4,10 @@ fits."""
 import numpy as np
 import streamlit as st
 
-from ssae_core import dark_matter as dm
-from ssae_core import highlight, plots, retrieval
-from ssae_core.features import token_top_features
+from ssae_core.analysis import dark_matter as dm
+from ssae_core.evaluate.features import token_top_features
+from ssae_core.report import highlight, plots
+from ssae_core.select import retrieval
 from views import common
 
 ws, base = common.page(

@@ -4,27 +4,28 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from ssae_core import maps, plots
-from ssae_core.autointerp.backends import (
+from ssae_core.analysis.autointerp.backends import (
     AutointerpError,
     ClaudeBackend,
     OfflineBackend,
     find_api_key,
 )
-from ssae_core.autointerp.examples import build_examples, top_windows
-from ssae_core.autointerp.run import (
+from ssae_core.analysis.autointerp.examples import build_examples, top_windows
+from ssae_core.analysis.autointerp.run import (
     run_scorers,
     run_sync,
     score_features,
     stored_results,
     stored_scores,
 )
+from ssae_core.analysis.specialization import ChangeConfig, latent_changes, ranked
 from ssae_core.cli import launch
-from ssae_core.evaluate import find_eval, load_features, split_docs
-from ssae_core.features import HIST_EDGES, count_differences, count_rank, search_features
-from ssae_core.highlight import example_html, histogram_html
-from ssae_core.neuronpedia import ExportConfig, source_for, zipped
-from ssae_core.specialization import ChangeConfig, latent_changes, ranked
+from ssae_core.evaluate.evaluation import find_eval, load_features, split_docs
+from ssae_core.evaluate.features import HIST_EDGES, count_differences, count_rank, search_features
+from ssae_core.report import plots
+from ssae_core.report.highlight import example_html, histogram_html
+from ssae_core.report.neuronpedia import ExportConfig, source_for, zipped
+from ssae_core.select import maps
 from views import common
 
 ws, base = common.page("Features")

@@ -3,8 +3,10 @@
 import pandas as pd
 import streamlit as st
 
-from ssae_core import plots, sae_set, train
 from ssae_core.cli import launch
+from ssae_core.evaluate import sae_set
+from ssae_core.report import plots
+from ssae_core.train import finetune as train
 from views import common
 
 ws, base = common.page(
@@ -65,7 +67,7 @@ meaning = {
 }.get(arch, "sparsity value")
 l1 = st.text_input(
     f"Sparsity values (one SSAE each; {meaning} for this {arch} GSAE)",
-    "2,3.5,5,8" if base.world is not None else "",
+    "2,3.5,5,8" if base.data is not None else "",
     key="ft-l1",
     help=(
         "The demo world's GSAE was trained at 5 (values around it give SSAEs near its L0); for"

@@ -4,11 +4,16 @@ workspace."""
 import pandas as pd
 import streamlit as st
 
-from ssae_core import executor, gsae, jobs, plots, uploads
-from ssae_core.base import Base, BaseSpec, releases, save_spec
 from ssae_core.cli import launch
-from ssae_core.demo.world import PROBE, DemoWorld, demo_summary, recall_by_kind
-from ssae_core.errors import LoadError
+from ssae_core.demo.data import DemoWorld
+from ssae_core.demo.report import demo_summary
+from ssae_core.evaluate.concepts import PROBE, recall_by_kind
+from ssae_core.infra import executor, jobs
+from ssae_core.infra.errors import LoadError
+from ssae_core.models.base import Base, BaseSpec, releases, save_spec
+from ssae_core.report import plots
+from ssae_core.select import uploads
+from ssae_core.train import gsae
 from views import common
 
 st.title("SSAE Studio")

@@ -4,11 +4,12 @@ reranking)."""
 import pandas as pd
 import streamlit as st
 
-from ssae_core import plots, retrieval, uploads
 from ssae_core.cli import launch
-from ssae_core.selection import (
+from ssae_core.report import plots
+from ssae_core.select import retrieval, uploads
+from ssae_core.select.selection import (
     comparable_selections,
-    demo_text_names,
+    data_text_names,
     embedding_map,
     load_selection,
     named_texts,
@@ -22,8 +23,8 @@ ws, base = common.page(
     "The seed set is the query; dense retrieval embeds the corpus once (minutes on a CPU, then"
     " cached); TracIn reranks a first-stage pool by gradient similarity to the seeds.",
 )
-world = base.world
-demo_seeds, demo_corpus = demo_text_names(world)
+data = base.data
+demo_seeds, demo_corpus = data_text_names(data)
 seed_options = demo_seeds + uploads.uploaded(ws, "seeds")
 corpus_options = demo_corpus + uploads.uploaded(ws, "corpus")
 if not seed_options or not corpus_options:
@@ -53,7 +54,7 @@ def map_points(key: str, seed_specs: tuple[str, ...], corpus_specs: tuple[str, .
     artifact's inputs."""
     inputs = ws.get(f"selection/{key}").manifest["inputs"]
     found = [
-        next((t for t in (named_texts(x, world) for x in specs) if texts_ref(t) in inputs), None)
+        next((t for t in (named_texts(x, data) for x in specs) if texts_ref(t) in inputs), None)
         for specs in (seed_specs, corpus_specs)
     ]
     return None if None in found else embedding_map(ws, ws.get(f"selection/{key}"), *found)

@@ -5,14 +5,16 @@ from pathlib import Path
 
 import streamlit as st
 
-from ssae_core import plots, uploads
-from ssae_core.autointerp.run import stored_results
+from ssae_core.analysis.autointerp.run import stored_results
+from ssae_core.analysis.shift import run as shift_run
+from ssae_core.analysis.shift.task import DEMO_TASK, TaskConfig, load_task
 from ssae_core.cli import launch
-from ssae_core.data import DataError
-from ssae_core.errors import SSAEError
-from ssae_core.highlight import example_html
-from ssae_core.shift import run as shift_run
-from ssae_core.shift.task import DEMO_TASK, TaskConfig, load_task
+from ssae_core.demo.bios import bios_of
+from ssae_core.infra.errors import SSAEError
+from ssae_core.report import plots
+from ssae_core.report.highlight import example_html
+from ssae_core.select import uploads
+from ssae_core.select.data import DataError
 from views import common
 
 ws, base = common.page(
@@ -33,7 +35,7 @@ if upload is not None:
         uploads.save(ws, "tasks", upload.name, upload.getvalue())
     except DataError as exc:
         st.error(f"{upload.name[:100]}: {exc}")
-tasks = ([DEMO_TASK] if base.world is not None else []) + uploads.uploaded(ws, "tasks")
+tasks = ([DEMO_TASK] if base.data is not None else []) + uploads.uploaded(ws, "tasks")
 if not tasks:
     st.info("Upload a task table: text, label (two values) and group (the spurious cue) columns.")
     st.stop()
@@ -42,16 +44,15 @@ task_name = c1.selectbox("Task", tasks, format_func=lambda t: Path(t).name, key=
 seed = c2.number_input("Seed (which documents)", 0, 1000, 0, key="shift-seed")
 task_ssae = c3.checkbox(
     "Also finetune a task SSAE",
-    value=base.world is not None,
-    disabled=base.world is None,
+    value=base.data is not None,
+    disabled=base.data is None,
     key="shift-task-ssae",
     help="Select from the demo corpus with the task's training texts as seeds, finetune the GSAE"
     " on it (a training job, once), and compare it.",
 )
 saes = common.choose_saes(ws, base, "shift-saes", most=1)
 try:
-    world_cfg = base.world.config.world if base.world is not None else None
-    task = load_task(task_name, world_cfg, TaskConfig(seed=int(seed)))
+    task = load_task(task_name, bios_of(base), TaskConfig(seed=int(seed)))
 except SSAEError as exc:
     st.error(str(exc))
     st.stop()

@@ -32,9 +32,9 @@ from ssae_core.cli import (
     study,
 )
 from ssae_core.cli.common import CommandParser
-from ssae_core.errors import SSAEError
-from ssae_core.jobs import JobProgress
-from ssae_core.workspace import Workspace
+from ssae_core.infra.errors import SSAEError
+from ssae_core.infra.jobs import JobProgress
+from ssae_core.infra.workspace import Workspace
 
 COMMANDS = (
     demo,

@@ -7,7 +7,7 @@ import argparse
 from pathlib import Path
 
 from ssae_core.cli import common
-from ssae_core.config import add_options, from_args
+from ssae_core.infra.config import add_options, from_args
 
 AUTOINTERP_HELP = (
     "explain features with an LLM (or the offline baseline) and score the explanations by F1"
@@ -19,8 +19,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _options(p: argparse.ArgumentParser) -> None:
-    from ssae_core.autointerp.backends import ClaudeConfig  # loads anthropic
-    from ssae_core.autointerp.run import AutointerpConfig
+    from ssae_core.analysis.autointerp.backends import ClaudeConfig  # loads anthropic
+    from ssae_core.analysis.autointerp.run import AutointerpConfig
 
     common.sae_options(p)
     p.add_argument(
@@ -57,8 +57,8 @@ def _options(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ssae_core.autointerp.backends import ClaudeBackend, ClaudeConfig, OfflineBackend
-    from ssae_core.autointerp.run import (
+    from ssae_core.analysis.autointerp.backends import ClaudeBackend, ClaudeConfig, OfflineBackend
+    from ssae_core.analysis.autointerp.run import (
         AutointerpConfig,
         estimate,
         prepare,

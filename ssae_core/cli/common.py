@@ -10,11 +10,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from ssae_core import jobs
-from ssae_core.config import add_options, from_args, split_values
-from ssae_core.errors import ConfigError
-from ssae_core.progress import Progress, Silent, Tqdm
-from ssae_core.workspace import Artifact, Workspace
+from ssae_core.infra import jobs
+from ssae_core.infra.config import add_options, from_args, split_values
+from ssae_core.infra.errors import ConfigError
+from ssae_core.infra.progress import Progress, Silent, Tqdm
+from ssae_core.infra.workspace import Artifact, Workspace
 
 BASE_FLAGS = {"source": "--base"}
 """BaseSpec fields whose flag is not ``--field-name``."""
@@ -84,14 +84,14 @@ def common_options(p: argparse.ArgumentParser) -> None:
 
 def base_options(p: argparse.ArgumentParser) -> None:
     """``--base``, ``--quick``, ``--model-name``, ... : where the LM and GSAE come from."""
-    from ssae_core.base import BaseSpec  # loads torch and sae_lens
+    from ssae_core.models.base import BaseSpec  # loads torch and sae_lens
 
     add_options(p, BaseSpec, flags=BASE_FLAGS)
 
 
 def executor_options(p: argparse.ArgumentParser) -> None:
     """``--executor``, ``--ray-address``, ``--ray-cpus``: where the command's units of work run."""
-    from ssae_core.executor import ExecutorConfig
+    from ssae_core.infra.executor import ExecutorConfig
 
     p.add_argument(
         "--executor",
@@ -104,7 +104,7 @@ def executor_options(p: argparse.ArgumentParser) -> None:
 
 def executor(args: argparse.Namespace, ws: Workspace):
     """The executor the options name; the workspace's setting when ``--executor`` is not given."""
-    from ssae_core import executor as ex
+    from ssae_core.infra import executor as ex
 
     if args.executor is None and not args.ray_address:
         return ex.make(ex.setting(ws))
@@ -114,13 +114,22 @@ def executor(args: argparse.Namespace, ws: Workspace):
 
 def base_spec(args: argparse.Namespace):
     """The BaseSpec the base options name."""
-    from ssae_core.base import BaseSpec
+    from ssae_core.models.base import BaseSpec
 
     return from_args(BaseSpec, args)
 
 
+def load_base(args: argparse.Namespace, ws: Workspace, progress: Progress):
+    """The base the options name, on ``--device``; every source registered first (importing
+    ``ssae_core.demo`` registers the demo world)."""
+    import ssae_core.demo  # noqa: F401
+    from ssae_core.models.base import load_base as load
+
+    return load(base_spec(args), ws, args.device, progress)
+
+
 def text_field_option(p: argparse.ArgumentParser) -> None:
-    from ssae_core.data import IngestConfig  # loads pandas
+    from ssae_core.select.data import IngestConfig  # loads pandas
 
     add_options(p, IngestConfig, only=["text_field"])
 
@@ -186,7 +195,7 @@ def launch_training_job(
 ) -> int:
     """Queue this command (without --background, with ``extra``) as job ``name`` in the device's
     training slot."""
-    from ssae_core.device import pick_device  # loads torch
+    from ssae_core.infra.device import pick_device  # loads torch
 
     device = str(pick_device(args.device))
     argv = [a for a in args.argv if a != "--background"] + ["--device", device, *extra]
@@ -201,11 +210,11 @@ def launch_training_job(
 
 def comparison_inputs(args: argparse.Namespace, progress: Progress):
     """(workspace, base, SAEs, splits) named by the evaluate / report options."""
-    from ssae_core.base import load_base
-    from ssae_core.sae_set import sae_set
+    from ssae_core.evaluate.sae_set import sae_set
+    from ssae_core.models.base import load_base
 
     ws = Workspace(args.workspace)
-    base = load_base(base_spec(args), ws, args.device, progress)
+    base = load_base(args, ws, progress)
     if not args.split:
         raise ConfigError(
             "Give at least one --split: a demo split such as physics_test, or a file of test texts."
@@ -221,7 +230,7 @@ def comparison_inputs(args: argparse.Namespace, progress: Progress):
 def picked_ssaes(ws: Workspace, base, spec: str) -> list:
     """The SSAEs ``spec`` names: a finetuning artifact (``ART``: all its SAEs) or one of them
     (``ART#i``), as ``NamedSAE``s."""
-    from ssae_core.sae_set import sae_set
+    from ssae_core.evaluate.sae_set import sae_set
 
     path, _, index = spec.partition("#")
     group = sae_set(ws, base, [open_artifact(ws, path, "ssae")], include_gsae=False)
@@ -235,6 +244,6 @@ def picked_ssaes(ws: Workspace, base, spec: str) -> list:
 
 def token_split(spec: str, base, args: argparse.Namespace):
     """The test split ``spec`` (a demo split or a text file/folder) as the base's token ids."""
-    from ssae_core import evaluate
+    from ssae_core.evaluate import evaluation as evaluate
 
     return evaluate.token_split(spec, base, args.text_field)

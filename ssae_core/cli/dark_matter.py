@@ -7,11 +7,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ssae_core.cli import common
-from ssae_core.errors import ConfigError
-from ssae_core.workspace import Workspace, atomic_write_bytes
+from ssae_core.demo.data import world_of
+from ssae_core.demo.world import gsae_widths
+from ssae_core.infra.errors import ConfigError
+from ssae_core.infra.workspace import Workspace, atomic_write_bytes
 
 if TYPE_CHECKING:
-    from ssae_core.dark_matter import Analysis
+    from ssae_core.analysis.dark_matter import Analysis
 
 
 ERRORS_HELP = "dark matter: per-token SAE error norms, linear / nonlinear error, R² tables"
@@ -44,26 +46,25 @@ def _options(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ssae_core import dark_matter as dm
-    from ssae_core import plots, retrieval
-    from ssae_core.base import load_base
-    from ssae_core.report import page
-    from ssae_core.sae_set import NamedSAE, sae_set
+    from ssae_core.analysis import dark_matter as dm
+    from ssae_core.evaluate.sae_set import NamedSAE, sae_set
+    from ssae_core.report import plots
+    from ssae_core.report.html import page
+    from ssae_core.select import retrieval
 
     ws = Workspace(args.workspace)
     with common.progress(args) as progress:
-        base = load_base(common.base_spec(args), ws, args.device, progress)
+        base = common.load_base(args, ws, progress)
         saes = sae_set(ws, base, [common.open_artifact(ws, spec, "ssae") for spec in args.ssae])
         if args.widths:
-            if base.world is None:
+            world = world_of(base)
+            if world is None:
                 raise ConfigError(
                     "--widths trains GSAEs of other widths in the demo world; use --base demo."
                 )
-            from ssae_core.demo.world import gsae_widths
-
             expansions = [int(v) for v in common.floats(args.widths, "--widths")]
-            target = base.world.report["gsae"]["l0"]
-            widths = gsae_widths(base.world, expansions, ws, progress, target_l0=target)
+            target = world.report["gsae"]["l0"]
+            widths = gsae_widths(world, expansions, ws, progress, target_l0=target)
             saes += [
                 NamedSAE(f"width/{d}", f"GSAE d_sae={d}", sae, "GSAE widths")
                 for d, sae in widths.items()
@@ -74,8 +75,8 @@ def run(args: argparse.Namespace) -> int:
             docs = retrieval.tokenize([args.text], base.tokenizer, base.model.cfg.n_ctx)
         else:
             docs = common.token_split(args.split, base, args).docs
-            if base.world is not None and not Path(args.split).exists():
-                labels = base.world.split_labels(args.split)
+            if base.data is not None and not Path(args.split).exists():
+                labels = base.data.split_labels(args.split)
         acts = dm.first_tokens(base, docs, args.max_tokens)
     if len(acts.x) < 10:
         raise ConfigError(
@@ -84,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
         )
     words = base.tokenizer.convert_ids_to_tokens(acts.token_ids.tolist())
     flat = None if labels is None else dm.first_labels(labels, acts, base.model.cfg.n_ctx)
-    concepts = base.world.concepts if base.world is not None else None
+    concepts = base.data.concepts if base.data is not None else None
     report = dm.split_errors({s.label: s.sae for s in saes}, acts, words, flat, concepts)
     result = report.analysis
     first = report.norms[report.norms.token_index < min(len(acts.x), 120)]

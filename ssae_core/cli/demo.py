@@ -6,8 +6,8 @@ import argparse
 import time
 
 from ssae_core.cli import common
-from ssae_core.config import add_options, option_values
-from ssae_core.workspace import Workspace
+from ssae_core.infra.config import add_options, option_values
+from ssae_core.infra.workspace import Workspace
 
 BUILD_HELP = "build (or reuse) the demo world and print its summary"
 SSAES_HELP = "the demo comparison: a selection and ERM + TERM sweeps for a subdomain"
@@ -41,10 +41,12 @@ def _ssaes_options(p: argparse.ArgumentParser) -> None:
 
 
 def run_build(args: argparse.Namespace) -> int:
-    from ssae_core.base import BaseSpec, world_base
+    from ssae_core.demo import report as demo_report
     from ssae_core.demo import world as demo_world
-    from ssae_core.evaluate import evaluate_demo_splits
-    from ssae_core.sae_set import sae_set
+    from ssae_core.demo.world import world_base
+    from ssae_core.evaluate.evaluation import evaluate_splits
+    from ssae_core.evaluate.sae_set import sae_set
+    from ssae_core.models.base import BaseSpec
 
     cfg = demo_world.DemoConfig.quick() if args.quick else demo_world.DemoConfig()
     start = time.time()
@@ -53,15 +55,15 @@ def run_build(args: argparse.Namespace) -> int:
         world = demo_world.build(cfg, ws, args.device, progress)
         base = world_base(world, BaseSpec(quick=args.quick))
         # the GSAE evaluated on every split, so every page works at once
-        evaluate_demo_splits(ws, base, sae_set(ws, base, []), world.test_splits, progress)
-    summary = demo_world.demo_summary(world, time.time() - start)
-    common.emit(summary, args.json, demo_world.format_demo_summary)
+        evaluate_splits(ws, base, sae_set(ws, base, []), world.test_splits, progress)
+    summary = demo_report.demo_summary(world, time.time() - start)
+    common.emit(summary, args.json, demo_report.format_demo_summary)
     return 0
 
 
 def run_ssaes(args: argparse.Namespace) -> int:
-    from ssae_core.base import BaseSpec, load_base
     from ssae_core.demo.comparison import DemoComparisonConfig, build, evaluate_comparison
+    from ssae_core.models.base import BaseSpec, load_base
 
     cfg = DemoComparisonConfig.quick() if args.quick else DemoComparisonConfig()
     cfg = cfg.replace(**option_values(DemoComparisonConfig, args))

@@ -7,7 +7,7 @@ import argparse
 from pathlib import Path
 
 from ssae_core.cli import common
-from ssae_core.workspace import atomic_write_bytes
+from ssae_core.infra.workspace import atomic_write_bytes
 
 SPLIT_HELP = (
     "a demo split (physics_test, physics_ood, ...) or a text file/folder; repeat; the first is"
@@ -43,8 +43,8 @@ def _report_options(p: argparse.ArgumentParser) -> None:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    from ssae_core.compare import metrics_table
-    from ssae_core.evaluate import evaluate
+    from ssae_core.evaluate.evaluation import evaluate
+    from ssae_core.report.compare import metrics_table
 
     with common.progress(args) as progress:
         ws, base, saes, splits = common.comparison_inputs(args, progress)
@@ -55,7 +55,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 
 def run_report(args: argparse.Namespace) -> int:
-    from ssae_core.report import compare_saes, to_html
+    from ssae_core.report.html import compare_saes, to_html
 
     lo, hi = common.floats(args.l0_range, "--l0-range") if args.l0_range else (None, None)
     with common.progress(args) as progress:
@@ -77,6 +77,6 @@ def run_report(args: argparse.Namespace) -> int:
 
 def format_metrics(table) -> str:
     """The report's columns of a metrics table, as text."""
-    from ssae_core.report import REPORT_COLUMNS
+    from ssae_core.report.html import REPORT_COLUMNS
 
     return table[REPORT_COLUMNS].to_string(index=False, float_format=lambda v: f"{v:.4g}")

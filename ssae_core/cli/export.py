@@ -7,8 +7,8 @@ import argparse
 from pathlib import Path
 
 from ssae_core.cli import common
-from ssae_core.config import add_options, from_args
-from ssae_core.workspace import Workspace
+from ssae_core.infra.config import add_options, from_args
+from ssae_core.infra.workspace import Workspace
 
 NEURONPEDIA_HELP = "write an SAE's features as a Neuronpedia export (jsonl + jsonl.gz per source)"
 
@@ -23,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _options(p: argparse.ArgumentParser) -> None:
-    from ssae_core.neuronpedia import ExportConfig
+    from ssae_core.report.neuronpedia import ExportConfig
 
     common.common_options(p)
     common.base_options(p)
@@ -40,7 +40,7 @@ def _options(p: argparse.ArgumentParser) -> None:
 
 
 def check(args: argparse.Namespace):
-    from ssae_core.neuronpedia import ExportConfig
+    from ssae_core.report.neuronpedia import ExportConfig
 
     cfg = from_args(ExportConfig, args)
     cfg.validate()
@@ -48,17 +48,16 @@ def check(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from ssae_core.autointerp.run import stored_results
-    from ssae_core.base import load_base
-    from ssae_core.errors import ConfigError
-    from ssae_core.evaluate import evaluate, load_features
-    from ssae_core.neuronpedia import export, source_for
-    from ssae_core.sae_set import NamedSAE
+    from ssae_core.analysis.autointerp.run import stored_results
+    from ssae_core.evaluate.evaluation import evaluate, load_features
+    from ssae_core.evaluate.sae_set import NamedSAE
+    from ssae_core.infra.errors import ConfigError
+    from ssae_core.report.neuronpedia import export, source_for
 
     cfg = check(args)
     ws = Workspace(args.workspace)
     with common.progress(args) as progress:
-        base = load_base(common.base_spec(args), ws, args.device, progress)
+        base = common.load_base(args, ws, progress)
         if args.sae == "gsae":
             sae = NamedSAE(base.ref, "GSAE", base.sae, "GSAE")
         else:

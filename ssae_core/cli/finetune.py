@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 
 from ssae_core.cli import common
-from ssae_core.config import add_options, from_args
-from ssae_core.workspace import Workspace
+from ssae_core.infra.config import add_options, from_args
+from ssae_core.infra.workspace import Workspace
 
 FINETUNE_OPTIONS = [
     "objective",
@@ -34,8 +34,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _options(p: argparse.ArgumentParser) -> None:
-    from ssae_core.activations import CacheConfig  # loads torch and transformer_lens
-    from ssae_core.train import FinetuneConfig
+    from ssae_core.models.activations import CacheConfig  # loads torch and transformer_lens
+    from ssae_core.train.finetune import FinetuneConfig
 
     common.common_options(p)
     common.base_options(p)
@@ -55,17 +55,16 @@ def _options(p: argparse.ArgumentParser) -> None:
 
 
 def check(args: argparse.Namespace):
-    from ssae_core.train import FinetuneConfig
+    from ssae_core.train.finetune import FinetuneConfig
 
     return from_args(FinetuneConfig, args).validate()
 
 
 def run(args: argparse.Namespace) -> int:
-    from ssae_core import train
-    from ssae_core.activations import CacheConfig
-    from ssae_core.base import load_base
-    from ssae_core.executor import Context, Task
-    from ssae_core.selection import selection_activations
+    from ssae_core.infra.executor import Task
+    from ssae_core.models.activations import CacheConfig
+    from ssae_core.select.selection import selection_activations
+    from ssae_core.train import finetune as train
 
     ws = Workspace(args.workspace)
     cfg = check(args)
@@ -78,10 +77,10 @@ def run(args: argparse.Namespace) -> int:
             ["--selection", str(sel_art.path)],
         )
     with common.progress(args) as progress:
-        base = load_base(common.base_spec(args), ws, args.device, progress)
+        base = common.load_base(args, ws, progress)
         cache = from_args(CacheConfig, args)
         acts = selection_activations(ws, base, sel_art, cache, progress)
-        context = Context(ws, base.spec, args.device, progress, base)
+        context = base.context(ws, args.device, progress)
         task = Task("finetune", train.finetune_task, (acts.ref, cfg), gpu=True)
         (ref,) = common.executor(args, ws).run([task], context)
         art = ws.get(ref)

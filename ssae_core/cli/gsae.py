@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 
 from ssae_core.cli import common
-from ssae_core.config import add_options, from_args
-from ssae_core.workspace import Workspace
+from ssae_core.infra.config import add_options, from_args
+from ssae_core.infra.workspace import Workspace
 
 TRAIN_HELP = "train a general SAE (GSAE) from scratch on a corpus, for a local model without one"
 
@@ -19,7 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _options(p: argparse.ArgumentParser) -> None:
-    from ssae_core.gsae import GSAETrainConfig  # loads torch and sae_lens
+    from ssae_core.train.gsae import GSAETrainConfig  # loads torch and sae_lens
 
     common.common_options(p)
     p.add_argument(
@@ -38,17 +38,17 @@ def _options(p: argparse.ArgumentParser) -> None:
 
 
 def check(args: argparse.Namespace):
-    from ssae_core.gsae import GSAETrainConfig
+    from ssae_core.train.gsae import GSAETrainConfig
 
     return from_args(GSAETrainConfig, args).validate()
 
 
 def run(args: argparse.Namespace) -> int:
-    from ssae_core.base import BaseSpec
-    from ssae_core.data import IngestConfig, load_texts
-    from ssae_core.device import pick_device
-    from ssae_core.gsae import SAE_SUBDIR, train_gsae
-    from ssae_core.model_io import load_model_dir
+    from ssae_core.infra.device import pick_device
+    from ssae_core.models.base import BaseSpec
+    from ssae_core.models.model_io import load_model_dir
+    from ssae_core.select.data import IngestConfig, load_texts
+    from ssae_core.train.gsae import SAE_SUBDIR, train_gsae
 
     ws = Workspace(args.workspace)
     cfg = check(args)

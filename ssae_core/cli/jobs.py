@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from ssae_core import jobs
 from ssae_core.cli import common
-from ssae_core.errors import ConfigError
-from ssae_core.workspace import Workspace
+from ssae_core.infra import jobs
+from ssae_core.infra.errors import ConfigError
+from ssae_core.infra.workspace import Workspace
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -14,10 +14,10 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from ssae_core import jobs
-from ssae_core.base import BaseSpec
-from ssae_core.device import pick_device
-from ssae_core.workspace import Workspace
+from ssae_core.infra import jobs
+from ssae_core.infra.device import pick_device
+from ssae_core.infra.workspace import Workspace
+from ssae_core.models.base import BaseSpec
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 
 from ssae_core.cli import common
-from ssae_core.config import add_options, from_args
-from ssae_core.workspace import Workspace
+from ssae_core.infra.config import add_options, from_args
+from ssae_core.infra.workspace import Workspace
 
 SELECTION_OPTIONS = ["method", "token_budget", "combine", "pool_fraction", "encoder"]
 SELECTION_FLAGS = {"token_budget": "--tokens"}
@@ -19,8 +19,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _options(p: argparse.ArgumentParser) -> None:
-    from ssae_core.retrieval import SelectionConfig  # loads torch
-    from ssae_core.shards import ShardConfig
+    from ssae_core.select.retrieval import SelectionConfig  # loads torch
+    from ssae_core.select.shards import ShardConfig
 
     common.common_options(p)
     common.base_options(p)
@@ -48,28 +48,27 @@ def _options(p: argparse.ArgumentParser) -> None:
 
 
 def check(args: argparse.Namespace):
-    from ssae_core.retrieval import SelectionConfig
+    from ssae_core.select.retrieval import SelectionConfig
 
     return from_args(SelectionConfig, args).validate()
 
 
 def run(args: argparse.Namespace) -> int:
-    from ssae_core.base import load_base
-    from ssae_core.data import IngestConfig
-    from ssae_core.selection import (
+    from ssae_core.select.data import IngestConfig
+    from ssae_core.select.selection import (
         load_selection,
         named_texts,
         run_selection,
         run_shard_selection,
     )
-    from ssae_core.shards import ShardConfig, build_shards
+    from ssae_core.select.shards import ShardConfig, build_shards
 
     ws = Workspace(args.workspace)
     cfg = check(args)
     with common.progress(args) as progress:
-        base = load_base(common.base_spec(args), ws, args.device, progress)
+        base = common.load_base(args, ws, progress)
         ingest = from_args(IngestConfig, args)
-        world = base.world
+        world = base.data
         seeds = named_texts(args.seeds, world, ingest, "seeds")
         if args.stream:
             shard_cfg = from_args(ShardConfig, args, text_field=ingest.text_field)

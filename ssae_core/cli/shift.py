@@ -6,9 +6,9 @@ import argparse
 from dataclasses import replace
 
 from ssae_core.cli import common
-from ssae_core.config import add_options, from_args
-from ssae_core.errors import ConfigError
-from ssae_core.workspace import Workspace
+from ssae_core.infra.config import add_options, from_args
+from ssae_core.infra.errors import ConfigError
+from ssae_core.infra.workspace import Workspace
 
 SHIFT_HELP = "SHIFT: a probe's reliance on a spurious cue, removed with SAE latents"
 ABLATE_HELP = (
@@ -23,8 +23,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _options(p: argparse.ArgumentParser) -> None:
-    from ssae_core.shift.run import ShiftConfig
-    from ssae_core.shift.task import DEMO_TASK, TaskConfig
+    from ssae_core.analysis.shift.run import ShiftConfig
+    from ssae_core.analysis.shift.task import DEMO_TASK, TaskConfig
 
     common.sae_options(p)
     p.add_argument(
@@ -45,16 +45,15 @@ def _options(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ssae_core.base import load_base
-    from ssae_core.shift import run as shift_run
-    from ssae_core.shift.task import TaskConfig, load_task
+    from ssae_core.analysis.shift import run as shift_run
+    from ssae_core.analysis.shift.task import TaskConfig, load_task
+    from ssae_core.demo.bios import bios_of
 
     ws = Workspace(args.workspace)
     cfg = from_args(shift_run.ShiftConfig, args)
     with common.progress(args) as progress:
-        base = load_base(common.base_spec(args), ws, args.device, progress)
-        world_cfg = base.world.config.world if base.world is not None else None
-        task = load_task(args.task, world_cfg, from_args(TaskConfig, args))
+        base = common.load_base(args, ws, progress)
+        task = load_task(args.task, bios_of(base), from_args(TaskConfig, args))
         saes = shift_saes(ws, base, args, task, progress)
         ablate = _ablations(args.ablate, len(saes))
         rows = []
@@ -71,21 +70,21 @@ def run(args: argparse.Namespace) -> int:
 
 def shift_saes(ws: Workspace, base, args: argparse.Namespace, task, progress):
     """The GSAE (unless --no-gsae), each --ssae (``ART`` or ``ART#i``), and the task SSAE."""
-    from ssae_core.sae_set import sae_set
+    from ssae_core.evaluate.sae_set import sae_set
 
     saes = sae_set(ws, base, [], include_gsae=not args.no_gsae)
     for spec in args.ssae:
         saes += common.picked_ssaes(ws, base, spec)
     if args.task_ssae:
-        if base.world is None:
+        if base.data is None:
             raise ConfigError(
                 "--task-ssae uses the demo world's corpus; with another base, select and"
                 " finetune seeded with the task's file, then pass --ssae."
             )
-        from ssae_core.shift.ssae import TaskSSAEConfig, task_ssae
+        from ssae_core.analysis.shift.ssae import TaskSSAEConfig, task_ssae
 
         cfg = TaskSSAEConfig(seed=args.seed)
-        art = task_ssae(base, ws, task, base.world.text_set("general"), cfg, progress)
+        art = task_ssae(base, ws, task, base.data.text_set("general"), cfg, progress)
         saes += [
             replace(s, label=f"task SSAE λ={cfg.sparsity:g}")
             for s in sae_set(ws, base, [art], include_gsae=False)

@@ -7,8 +7,8 @@ import argparse
 from pathlib import Path
 
 from ssae_core.cli import common
-from ssae_core.config import add_options, from_args, split_values
-from ssae_core.workspace import Workspace
+from ssae_core.infra.config import add_options, from_args, split_values
+from ssae_core.infra.workspace import Workspace
 
 STUDY_HELP = (
     "the demo-world study: the whole recipe per subdomain and seed, and which of the"
@@ -21,7 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _options(p: argparse.ArgumentParser) -> None:
-    from ssae_core.autointerp.backends import ClaudeConfig  # loads anthropic
+    from ssae_core.analysis.autointerp.backends import ClaudeConfig  # loads anthropic
     from ssae_core.study import StudyConfig
 
     seeds = ",".join(str(s) for s in StudyConfig().seeds)
@@ -56,7 +56,7 @@ def _options(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ssae_core.autointerp.backends import (
+    from ssae_core.analysis.autointerp.backends import (
         ClaudeBackend,
         ClaudeConfig,
         OfflineBackend,

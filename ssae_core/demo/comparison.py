@@ -6,18 +6,18 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal, NamedTuple
 
-from ssae_core import retrieval
-from ssae_core.config import Config
-from ssae_core.evaluate import evaluate_demo_splits
-from ssae_core.executor import Context, Executor, Task
-from ssae_core.progress import Progress, Silent
-from ssae_core.sae_set import sae_set
-from ssae_core.selection import run_selection, selection_activations
-from ssae_core.train import FinetuneConfig, finetune, finetune_task
-from ssae_core.workspace import Artifact, Step, Workspace
+from ssae_core.evaluate.evaluation import evaluate_splits
+from ssae_core.evaluate.sae_set import sae_set
+from ssae_core.infra.config import Config
+from ssae_core.infra.executor import Executor, Task
+from ssae_core.infra.progress import Progress, Silent
+from ssae_core.infra.workspace import Artifact, Step, Workspace
+from ssae_core.select import retrieval
+from ssae_core.select.selection import run_selection, selection_activations
+from ssae_core.train.finetune import FinetuneConfig, finetune, finetune_task
 
 if TYPE_CHECKING:
-    from ssae_core.base import Base
+    from ssae_core.models.base import Base
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,7 @@ def evaluate_comparison(
     """Evaluate the GSAE and both sweeps on the subdomain's test and OOD splits: what the Compare
     page shows by default (artifacts already there are reused)."""
     saes = sae_set(ws, base, [arts.erm, arts.term])
-    evaluate_demo_splits(ws, base, saes, [f"{subdomain}_test", f"{subdomain}_ood"], progress)
+    evaluate_splits(ws, base, saes, [f"{subdomain}_test", f"{subdomain}_ood"], progress)
 
 
 def find(base: Base, ws: Workspace, cfg: DemoComparisonConfig) -> DemoSSAEs | None:
@@ -99,14 +99,14 @@ def _chain(
     progress: Progress,
     executor: Executor | None = None,
 ) -> DemoSSAEs:
-    world = base.world
+    world = base.data
     sel_cfg, erm_cfg, term_cfg = _configs(cfg)
     seeds, corpus = world.text_set(f"{cfg.subdomain}_seed"), world.text_set("general")
     truth = world.in_domain(cfg.subdomain)
     sel = run_selection(sel_cfg, seeds, corpus, base, ws, truth, progress, step)
     acts = selection_activations(ws, base, sel, progress=progress, step=step)
     if executor is not None:  # builds both sweeps; the lookups below find them
-        context = Context(ws, base.spec, None, progress, base)
+        context = base.context(ws, None, progress)
         tasks = [
             Task(f"finetune {c.objective}", finetune_task, (acts.ref, c), gpu=True)
             for c in (erm_cfg, term_cfg)

@@ -21,8 +21,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ssae_core.config import Config
 from ssae_core.demo import lexicon, templates
+from ssae_core.evaluate.concepts import BUCKETS
+from ssae_core.infra.config import Config
 
 NO_CONCEPT = -1
 
@@ -322,15 +323,6 @@ def concept_table(docs: pd.DataFrame, labels: np.ndarray, split: str = "general"
             "bucket": [frequency_bucket(p) for p in per_million],
         }
     )
-
-
-BUCKETS = [
-    "head (>=1e4/M)",
-    "mid (1e3-1e4/M)",
-    "low (1e2-1e3/M)",
-    "tail (1e1-1e2/M)",
-    "rare (<1e1/M)",
-]
 
 
 def frequency_bucket(per_million: float) -> str:

@@ -15,8 +15,8 @@ import torch
 from sae_lens import StandardSAE, StandardSAEConfig
 from sae_lens.saes.sae import SAEMetadata
 
-from ssae_core import sae_math
-from ssae_core.config import Config
+from ssae_core.infra.config import Config
+from ssae_core.models import sae_math
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,8 @@ import numpy as np
 import torch
 from sae_lens import HookedSAETransformer
 
-from ssae_core.config import Config
-from ssae_core.model_io import build_model
+from ssae_core.infra.config import Config
+from ssae_core.models.model_io import build_model
 
 
 @dataclass(frozen=True)

@@ -11,14 +11,16 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from ssae_core.base import BaseSpec, load_base
-from ssae_core.executor import Context, Executor, LocalExecutor
-from ssae_core.progress import Progress, Silent
+from ssae_core.demo.data import world_of
+from ssae_core.demo.world import gsae_widths
+from ssae_core.infra.executor import Executor, LocalExecutor
+from ssae_core.infra.progress import Progress, Silent
+from ssae_core.infra.workspace import Workspace
+from ssae_core.models.base import BaseSpec, load_base
 from ssae_core.study.cell import cell_inputs, load_cell, run_cell, train_cells
 from ssae_core.study.claims import check_claims
 from ssae_core.study.config import StudyConfig
 from ssae_core.study.write import write_outputs
-from ssae_core.workspace import Workspace
 
 __all__ = ["StudyConfig", "run_study"]
 
@@ -38,19 +40,18 @@ def run_study(
     """Run (or reuse) every cell, check the claims and write STUDY.md, study.json and report.html
     into ``out``. The selections and sweeps of the cells not stored yet run on ``executor``
     (default: this process) first, as independent tasks; the rest of each cell runs here."""
-    from ssae_core.demo.world import gsae_widths
-
     cfg.validate()
     progress = progress or Silent()
     start = time.time()
     base = load_base(BaseSpec(quick=cfg.quick), ws, device, progress)
     own = base.sae.cfg.d_sae // base.sae.cfg.d_in
+    world = world_of(base)
     widths = gsae_widths(
-        base.world,
+        world,
         [e for e in cfg.widths if e != own],
         ws,
         progress,
-        target_l0=base.world.report["gsae"]["l0"],
+        target_l0=world.report["gsae"]["l0"],
     )
     todo = [
         (sub, seed)
@@ -60,7 +61,7 @@ def run_study(
     ]
     train_start = time.time()
     trained = train_cells(
-        executor or LocalExecutor(), Context(ws, base.spec, device, progress, base), cfg, todo
+        executor or LocalExecutor(), base.context(ws, device, progress), cfg, todo
     )
     train_s = time.time() - train_start
     cells, figures = [], {}
@@ -99,7 +100,7 @@ def run_study(
     numbers = {
         "config": cfg.to_dict(),
         "backend": backend.label,
-        "world": base.world.report,
+        "world": world.report,
         "cell_seconds": compute,
         "cells": cells,
     }

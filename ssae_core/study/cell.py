@@ -16,20 +16,28 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import plotly.io as pio
 
-from ssae_core import dark_matter, features, plots, retrieval
-from ssae_core.autointerp.run import AutointerpConfig, prepare, results_table, run_autointerp
-from ssae_core.evaluate import demo_split, evaluate, load_features
-from ssae_core.executor import Context, Executor, LocalExecutor, Task
-from ssae_core.progress import Progress
-from ssae_core.report import compare_saes
-from ssae_core.sae_set import NamedSAE, curve_ess, group_name, sae_set
-from ssae_core.selection import run_selection, selection_activations
+from ssae_core.analysis import dark_matter
+from ssae_core.analysis.autointerp.run import (
+    AutointerpConfig,
+    prepare,
+    results_table,
+    run_autointerp,
+)
+from ssae_core.evaluate import features
+from ssae_core.evaluate.evaluation import evaluate, load_features, named_split
+from ssae_core.evaluate.sae_set import NamedSAE, curve_ess, group_name, sae_set
+from ssae_core.infra.executor import Context, Executor, LocalExecutor, Task
+from ssae_core.infra.progress import Progress
+from ssae_core.infra.workspace import Artifact, Workspace, atomic_write_json
+from ssae_core.report import plots
+from ssae_core.report.html import compare_saes
+from ssae_core.select import retrieval
+from ssae_core.select.selection import run_selection, selection_activations
 from ssae_core.study.config import StudyConfig
-from ssae_core.train import FinetuneConfig, finetune_task
-from ssae_core.workspace import Artifact, Workspace, atomic_write_json
+from ssae_core.train.finetune import FinetuneConfig, finetune_task
 
 if TYPE_CHECKING:
-    from ssae_core.base import Base
+    from ssae_core.models.base import Base
 
 
 GSAE = "GSAE"
@@ -80,7 +88,7 @@ def run_cell(
             trained
             or train_cells(
                 LocalExecutor(),
-                Context(ws, base.spec, None, progress, base),
+                base.context(ws, None, progress),
                 cfg,
                 [(subdomain, seed)],
             )[(subdomain, seed)]
@@ -126,8 +134,8 @@ def _compute(
     label = f"{subdomain} seed {seed}"
     ssae_arts, precision = trained
     saes = sae_set(ws, base, ssae_arts)
-    world = base.world
-    splits = [demo_split(world, f"{subdomain}_test"), demo_split(world, f"{subdomain}_ood")]
+    world = base.data
+    splits = [named_split(world, f"{subdomain}_test"), named_split(world, f"{subdomain}_ood")]
     progress.log(f"{label}: evaluate {len(saes)} SAEs")
     comp = compare_saes(ws, base, saes, splits, progress=progress, domain=subdomain)
     by_ref = {s.ref: s.sae for s in saes}
@@ -216,7 +224,7 @@ def select_unit(
 ) -> tuple[str, float | None]:
     """One cell's selection by ``method`` and its activation cache: (activations ref, precision)."""
     base, ws, progress = context.base(), context.ws, context.progress
-    world = base.world
+    world = base.data
     sel_cfg = retrieval.SelectionConfig(
         method=method,
         token_budget=cfg.token_budget,

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ssae_core.compare import auc_table
-from ssae_core.sae_set import group_name
+from ssae_core.evaluate.sae_set import group_name
+from ssae_core.report.compare import auc_table
 from ssae_core.study.config import StudyConfig
 
 GSAE = "GSAE"

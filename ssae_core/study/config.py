@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ssae_core.config import Config
-from ssae_core.errors import ConfigError
-from ssae_core.retrieval import METHODS, Method
-from ssae_core.sae_set import group_name
-from ssae_core.train import Tilt
+from ssae_core.evaluate.sae_set import group_name
+from ssae_core.infra.config import Config
+from ssae_core.infra.errors import ConfigError
+from ssae_core.select.retrieval import METHODS, Method
+from ssae_core.train.finetune import Tilt
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,194 @@
+"""K copies of one SAELens SAE stacked on a leading dim: a whole sparsity sweep trained as one
+module.
+
+Every copy starts from the GSAE's weights and has its own sparsity value, whose meaning
+follows the architecture: the L1 coefficient (standard, ReLU + L1), the L0 coefficient
+(JumpReLU, trained with straight-through estimators of the threshold's gradient, as in
+Rajamanoharan et al. 2024) or k (TopK, no sparsity term). The copies share nothing but
+the batch (read once per step for all of them), so one Adam step on the stack equals K
+separate steps.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+import torch
+from sae_lens import SAE
+from torch import nn
+
+from ssae_core.infra.errors import ConfigError
+from ssae_core.models import sae_math
+
+ARCHITECTURES = ("standard", "topk", "jumprelu")
+
+
+class _JumpReLU(torch.autograd.Function):
+    """``pre * (pre > theta)``; the threshold's gradient through a rectangle kernel of
+    width ``bw``."""
+
+    @staticmethod
+    def forward(ctx, pre, theta, bw):
+        ctx.save_for_backward(pre, theta)
+        ctx.bw = bw
+        return pre * (pre > theta)
+
+    @staticmethod
+    def backward(ctx, grad):
+        pre, theta = ctx.saved_tensors
+        window = ((pre - theta).abs() < ctx.bw / 2).to(grad.dtype) / ctx.bw
+        return grad * (pre > theta), (-theta * window * grad).sum(0), None
+
+
+class _Step(torch.autograd.Function):
+    """``1[pre > theta]`` (the L0 count); gradient only to the threshold, through the same
+    kernel."""
+
+    @staticmethod
+    def forward(ctx, pre, theta, bw):
+        ctx.save_for_backward(pre, theta)
+        ctx.bw = bw
+        return (pre > theta).to(pre.dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        pre, theta = ctx.saved_tensors
+        window = ((pre - theta).abs() < ctx.bw / 2).to(grad.dtype) / ctx.bw
+        return None, (-window * grad).sum(0), None
+
+
+def check_trainable(sae: SAE) -> str:
+    """The SAE's architecture if this project can finetune it; ConfigError saying why not
+    otherwise."""
+    arch = sae.cfg.architecture()
+    if arch not in ARCHITECTURES:
+        raise ConfigError(
+            f"Finetuning supports {', '.join(ARCHITECTURES)} SAEs; this GSAE is {arch!r}."
+        )
+    if getattr(sae.cfg, "normalize_activations", "none") not in ("none", None):
+        raise ConfigError(
+            f"This GSAE normalizes its inputs ({sae.cfg.normalize_activations!r}); finetuning"
+            " supports SAEs with normalize_activations='none'."
+        )
+    if getattr(sae.cfg, "rescale_acts_by_decoder_norm", False):
+        raise ConfigError(
+            "TopK SAEs with rescale_acts_by_decoder_norm are not supported for finetuning."
+        )
+    return arch
+
+
+class SAEStack(nn.Module):
+    """K SAEs of one architecture and shape, initialised from ``sae``, one per sparsity value."""
+
+    def __init__(
+        self,
+        sae: SAE,
+        sparsity: Sequence[float],
+        bandwidth: float = 0.001,
+        normalize_decoder: bool = True,
+    ):
+        super().__init__()
+        self.arch = check_trainable(sae)
+        self.template = sae
+        self.bandwidth = bandwidth
+        self.unit_norm = (
+            normalize_decoder and self.arch != "topk"
+        )  # rescaling would change TopK's choice
+        self.subtract_b_dec = bool(sae.cfg.apply_b_dec_to_input)
+        k = len(sparsity)
+        w = {
+            n: getattr(sae, n).detach().float().cpu().clone()
+            for n in ("W_enc", "b_enc", "W_dec", "b_dec")
+        }
+        threshold = (
+            sae.threshold.detach().float().cpu().clone() if self.arch == "jumprelu" else None
+        )
+        if self.unit_norm:  # fold decoder norms into the encoder: the same function, unit-norm rows
+            norms = w["W_dec"].norm(dim=-1).clamp_min(1e-8)
+            w["W_dec"] /= norms[:, None]
+            w["W_enc"] *= norms
+            w["b_enc"] *= norms
+            threshold = threshold * norms if threshold is not None else None
+        # One parameter per SAE (not one stacked tensor): a slice's backward would write a
+        # full (K, ...) gradient per SAE, K^2 memory traffic per step.
+        for name, value in w.items():
+            setattr(self, name, nn.ParameterList([value.clone() for _ in range(k)]))
+        if threshold is not None:
+            self.log_threshold = nn.ParameterList(
+                [threshold.clamp_min(1e-6).log() for _ in range(k)]
+            )
+        self.register_buffer("coef", torch.tensor(list(sparsity), dtype=torch.float32))
+        self.d_sae = int(w["W_enc"].shape[-1])
+
+    def __len__(self) -> int:
+        return len(self.coef)
+
+    def encode(self, i: int, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Pre-activations and feature activations of SAE ``i``, both (batch, d_sae)."""
+        sae_in = x - self.b_dec[i] if self.subtract_b_dec else x
+        pre = torch.addmm(self.b_enc[i], sae_in, self.W_enc[i])
+        if self.arch == "standard":
+            return pre, torch.relu(pre)
+        if self.arch == "jumprelu":
+            return pre, _JumpReLU.apply(pre, self.log_threshold[i].exp(), self.bandwidth)
+        values, index = pre.topk(int(self.coef[i]), dim=-1)
+        return pre, torch.zeros_like(pre).scatter(-1, index, torch.relu(values))
+
+    def decode(self, i: int, f: torch.Tensor) -> torch.Tensor:
+        return torch.addmm(self.b_dec[i], f, self.W_dec[i])
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Per token and SAE: ``loss``, squared error ``mse``, ``sparsity`` term, ``l0`` (each (K,
+        batch)); and ``fired`` (K, d_sae): which features were active on the batch.
+
+        The SAEs run one after another on the shared batch: on CPU this beats one batched
+        matmul over (K, batch, d_sae) tensors, which thrash the cache.
+        """
+        rows = [self.one(i, x) for i in range(len(self))]
+        return {key: torch.stack([r[key] for r in rows]) for key in rows[0]}
+
+    def one(self, i: int, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """``forward`` for SAE ``i`` alone: each output without the leading K dim."""
+        pre, f = self.encode(i, x)
+        mse = (self.decode(i, f) - x).pow(2).sum(-1)
+        if self.arch == "standard":
+            sparsity = f.sum(-1)
+        elif self.arch == "jumprelu":
+            sparsity = _Step.apply(pre, self.log_threshold[i].exp(), self.bandwidth).sum(-1)
+        else:
+            sparsity = torch.zeros_like(mse)
+        active = f.detach() > 0
+        return {
+            "loss": mse + self.coef[i] * sparsity,
+            "mse": mse,
+            "sparsity": sparsity,
+            "l0": active.sum(-1).float(),
+            "fired": active.any(0),
+        }
+
+    def before_step(self) -> None:
+        if self.unit_norm:
+            for W in self.W_dec:
+                sae_math.remove_parallel_grad_(W)
+
+    def after_step(self) -> None:
+        if self.unit_norm:
+            for W in self.W_dec:
+                sae_math.normalize_decoder_(W)
+
+    @torch.no_grad()
+    def export(self, i: int) -> SAE:
+        """Copy ``i`` as a SAELens SAE of the GSAE's class and config (float32, CPU)."""
+        changes = {"device": "cpu", "dtype": "float32"}
+        if self.arch == "topk":
+            changes["k"] = int(self.coef[i])
+        sae = type(self.template)(dataclasses.replace(self.template.cfg, **changes))
+        state = {
+            n: getattr(self, n)[i].detach().cpu().clone()
+            for n in ("W_enc", "b_enc", "W_dec", "b_dec")
+        }
+        if self.arch == "jumprelu":
+            state["threshold"] = self.log_threshold[i].exp().detach().cpu().clone()
+        sae.load_state_dict(state)
+        return sae

@@ -1,0 +1,539 @@
+"""Finetune a GSAE into SSAEs on cached activations: ERM or tilted ERM, a sparsity sweep per run.
+
+The paper's recipe (Sec. 2.4, App. A): Adam, lr 5e-5, 4096-token batches, shuffled,
+linear LR decay over the last 1000 steps, unit-norm decoder rows, 1000 steps (physics)
+or 500 (toxicity). An *item* of the objective is a token by default: the paper's
+``L_w(z_i)`` is the SAE loss of one activation vector (Eq. 1), and its tilts (500 and
+up) are set against per-token losses. ``item="sequence"`` tilts over documents instead
+(a document's loss is the mean over its tokens; batches hold whole documents).
+
+A run checkpoints into ``<workspace>/runs/<key>/`` (outside the artifact, so a crash or
+a cancel keeps it); running the same config again resumes there, with the same batches
+(a pure function of seed and step), and ends with the same weights.
+"""
+
+from __future__ import annotations
+
+import errno
+import io
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal, NamedTuple
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ssae_core.infra.config import Config
+from ssae_core.infra.device import pick_device
+from ssae_core.infra.errors import ConfigError, SSAEError, WorkspaceError
+from ssae_core.infra.progress import Progress, Silent
+from ssae_core.infra.workspace import Artifact, Step, Workspace, atomic_write_bytes
+from ssae_core.models.activations import ActivationStore, batch_stream
+from ssae_core.models.sae_math import (
+    Variance,
+    relative_tilted_mean,
+    tilt_ess,
+    tilt_for_ess,
+    tilted_mean,
+)
+from ssae_core.models.sae_stack import SAEStack
+
+if TYPE_CHECKING:
+    from ssae_core.infra.executor import Context
+
+LIVE_LOG = "log.parquet"  # in the run directory while training, removed with it at the end
+
+
+class TrainingError(SSAEError):
+    """A run that cannot go on (e.g. a NaN loss); its last good checkpoint is kept."""
+
+
+@dataclass(frozen=True)
+class FinetuneConfig(Config):
+    objective: Literal["erm", "term"] = "erm"
+    """ERM (the mean loss) or TERM (the tilted mean, which weighs the worst items up)."""
+    tilt: float = 0.0
+    """TERM's tilt t (the paper: 500 and larger, on its loss scale); 0 is ERM."""
+    tilt_scale: Literal["absolute", "relative"] = "absolute"
+    """What t multiplies: the losses themselves (absolute, the paper's form: reproduces its t,
+    but what a t does depends on the loss scale, which differs by model and activation
+    normalization) or the losses divided by their batch mean (relative: t = 1 weighs a token
+    e-fold more per mean loss it is above the mean, on any model)."""
+    target_ess: float = 0.0
+    """If > 0 (TERM only, instead of a tilt): each batch, pick t so that the tilt's weights have
+    this effective sample share (1 = ERM, 1/N = the single worst item), e.g. 0.2."""
+    tilt_sweep: tuple[float, ...] = ()
+    """TERM only, instead of one tilt: a tilt sweep in this one run, one SSAE per (t, sparsity
+    value) pair (t read on the ``tilt_scale``)."""
+    ess_sweep: tuple[float, ...] = ()
+    """TERM only, instead of one tilt: a sweep of target effective sample shares in this one run,
+    one SSAE per (share, sparsity value) pair, e.g. 1 0.5 0.2 0.05 (1 is ERM)."""
+    item: Literal["token", "sequence"] = "token"
+    """What one loss term of the objective is."""
+    sparsity: tuple[float, ...] = (3.5,)
+    """Sparsity values, one SSAE each: L1 coef (standard), L0 coef (jumprelu) or k (topk)."""
+    steps: int = 1000
+    """Optimizer steps."""
+    batch_tokens: int = 4096
+    """Tokens per batch."""
+    lr: float = 5e-5
+    """Learning rate (Adam)."""
+    decay_steps: int = 1000
+    """Linear LR decay to 0 over the last this many steps."""
+    beta1: float = 0.9
+    beta2: float = 0.999
+    normalize_decoder: bool = True
+    """Unit-norm decoder rows (standard, jumprelu)."""
+    jumprelu_bandwidth: float = 0.001
+    val_fraction: float = 0.1
+    """Share of the documents held out for the final metrics."""
+    dead_window: int = 200
+    """Steps without firing after which a feature counts as dead."""
+    log_every: int = 10
+    checkpoint_every: int = 100
+    seed: int = 0
+    version: int = 1
+
+    @classmethod
+    def short(
+        cls, sparsity: tuple[float, ...], steps: int, batch_tokens: int, lr: float, **kw
+    ) -> FinetuneConfig:
+        """A sweep whose learning rate decays over its last third (the demo comparison's and the
+        study's schedule); ``kw`` sets the other fields."""
+        decay_steps = max(1, steps // 3)
+        return cls(
+            sparsity=sparsity,
+            steps=steps,
+            batch_tokens=batch_tokens,
+            lr=lr,
+            **kw,
+            decay_steps=decay_steps,
+        )
+
+    def validate(self) -> FinetuneConfig:
+        if self.objective not in ("erm", "term"):
+            raise ConfigError(f"objective must be 'erm' or 'term', not {self.objective!r}.")
+        if self.objective == "erm" and self.tilt != 0:
+            raise ConfigError("A tilt only applies to --objective term; drop --tilt or use term.")
+        if self.item not in ("token", "sequence"):
+            raise ConfigError(f"item must be 'token' or 'sequence', not {self.item!r}.")
+        if not self.sparsity or any(not np.isfinite(v) or v < 0 for v in self.sparsity):
+            raise ConfigError(
+                "sparsity values must be finite and >= 0 (one SAE each); got"
+                f" {list(self.sparsity)}."
+            )
+        positive = (
+            "steps",
+            "batch_tokens",
+            "decay_steps",
+            "log_every",
+            "checkpoint_every",
+            "dead_window",
+        )
+        for name in positive:
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be positive.")
+        checks = (
+            (
+                self.lr > 0 and np.isfinite(self.lr),
+                f"--lr must be a positive number, not {self.lr}.",
+            ),
+            (np.isfinite(self.tilt), f"--tilt must be a finite number, not {self.tilt}."),
+            (
+                0 <= self.val_fraction < 1,
+                f"val_fraction must be in [0, 1), not {self.val_fraction}.",
+            ),
+        )
+        for ok, message in checks:
+            if not ok:
+                raise ConfigError(message)
+        self._validate_tilt()
+        return self
+
+    def _validate_tilt(self) -> None:
+        if self.tilt_scale not in ("absolute", "relative"):
+            raise ConfigError(
+                f"tilt_scale must be 'absolute' or 'relative', not {self.tilt_scale!r}."
+            )
+        shares = (self.target_ess, *self.ess_sweep)
+        if not all(0 <= e <= 1 for e in shares) or 0 in self.ess_sweep:
+            raise ConfigError(
+                f"Effective sample shares must be in (0, 1] (target_ess 0: off); got {shares}."
+            )
+        if not all(np.isfinite(t) for t in self.tilt_sweep):
+            raise ConfigError(f"tilt_sweep values must be finite; got {list(self.tilt_sweep)}.")
+        given = [bool(v) for v in (self.tilt, self.target_ess, self.tilt_sweep, self.ess_sweep)]
+        if sum(given) > 1 or (self.objective != "term" and sum(given[1:])):
+            raise ConfigError(
+                "Give TERM one of --tilt, --target-ess, --tilt-sweep or --ess-sweep, with"
+                " --objective term."
+            )
+
+    @property
+    def tilts(self) -> tuple[Tilt, ...]:
+        """The run's tilts, one per curve; SSAE i has ``tilts[i // len(sparsity)]`` and
+        ``sparsity[i % len(sparsity)]``."""
+        relative = self.tilt_scale == "relative"
+        if self.objective != "term":
+            return (Tilt(),)
+        if self.ess_sweep:
+            return tuple(Tilt(ess=e) for e in self.ess_sweep)
+        if self.tilt_sweep:
+            return tuple(Tilt(t, relative=relative) for t in self.tilt_sweep)
+        return (Tilt(self.tilt, self.target_ess, relative),)
+
+    @property
+    def curve_labels(self) -> list[str]:
+        """Per curve (tilt) of the run: "" (ERM) or how it tilts, e.g. "t=500", "t=2 rel",
+        "ESS 0.2"."""
+        return [t.label if self.objective == "term" else "" for t in self.tilts]
+
+    @property
+    def tilt_label(self) -> str:
+        """How this run tilts, for labels: "" (ERM), "t=500", "ESS 0.2" or a sweep's labels."""
+        return ", ".join(self.curve_labels)
+
+    @property
+    def stack_sparsity(self) -> tuple[float, ...]:
+        """The sparsity value of every SSAE of the run, in SAE order (tilt-major)."""
+        return self.sparsity * len(self.tilts)
+
+    def tilt_of(self, sae: int) -> Tilt:
+        return self.tilts[sae // len(self.sparsity)]
+
+    def curve_of(self, sae: int) -> str:
+        return self.curve_labels[sae // len(self.sparsity)]
+
+
+class Tilt(NamedTuple):
+    """How one SSAE weighs its items: a fixed t (on the losses, or on losses / their batch mean
+    if ``relative``) or, if ``ess`` > 0, the t each batch that gives that effective sample
+    share. ``Tilt()`` is ERM."""
+
+    t: float = 0.0
+    ess: float = 0.0
+    relative: bool = False
+
+    @property
+    def label(self) -> str:
+        if self.ess:
+            return f"ESS {self.ess:g}"
+        return f"t={self.t:g}" + (" rel" if self.relative else "")
+
+
+def lr_at(cfg: FinetuneConfig, step: int) -> float:
+    """The learning rate of step ``step`` (0-based): constant, then linear decay to 0."""
+    return cfg.lr * min(1.0, (cfg.steps - step) / cfg.decay_steps)
+
+
+class Objective(NamedTuple):
+    value: torch.Tensor
+    """Per SAE (K,): the mean or tilted mean of the item losses."""
+    tilt: torch.Tensor
+    """Per SAE (K,): the tilt t applied (to the losses, or to losses / their mean if relative)."""
+    ess: torch.Tensor
+    """Per SAE (K,): effective sample share of the item weights (1 for ERM)."""
+
+
+def objective(token_loss: torch.Tensor, doc: np.ndarray, item: str, tilt: Tilt) -> Objective:
+    """ERM's mean or TERM's tilted mean (absolute or relative, fixed t or t picked per batch for
+    a target share) of the per-item losses (``item``: tokens or documents)."""
+    items = token_loss if item == "token" else _doc_means(token_loss, doc)
+    relative = tilt.relative or tilt.ess > 0
+    tilted = items.detach()  # what t multiplies
+    if relative:
+        tilted = tilted / tilted.mean(-1, keepdim=True).clamp_min(torch.finfo(items.dtype).tiny)
+    if tilt.ess:
+        t = tilt_for_ess(tilted, tilt.ess)
+    else:
+        t = torch.full(items.shape[:-1], tilt.t, dtype=items.dtype, device=items.device)
+    value = relative_tilted_mean(items, t) if relative else tilted_mean(items, tilt.t)
+    return Objective(value, t, tilt_ess(tilted, t))
+
+
+def _doc_means(token_loss: torch.Tensor, doc: np.ndarray) -> torch.Tensor:
+    _, group = np.unique(doc, return_inverse=True)
+    group = torch.from_numpy(group).to(token_loss.device)
+    n = int(group.max()) + 1
+    sums = torch.zeros(
+        token_loss.shape[0], n, dtype=token_loss.dtype, device=token_loss.device
+    ).index_add(1, group, token_loss)
+    return sums / torch.bincount(group, minlength=n).to(token_loss.dtype)
+
+
+def split_rows(doc: np.ndarray, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(train rows, validation rows), validation = a seeded share of whole documents."""
+    docs = np.unique(doc)
+    n_val = int(round(val_fraction * len(docs))) if len(docs) > 1 else 0
+    val_docs = np.random.default_rng(seed).permutation(docs)[:n_val]
+    is_val = np.isin(doc, val_docs)
+    return np.flatnonzero(~is_val), np.flatnonzero(is_val)
+
+
+def finetune_task(context: Context, acts_ref: str, cfg: FinetuneConfig) -> str:
+    """``finetune`` as an executor's unit: the context's GSAE on the activations ``acts_ref``;
+    returns the ``ssae`` ref."""
+    base, ws = context.base(), context.ws
+    acts = ws.get(acts_ref)
+    return finetune(ws, base.sae, base.ref, acts, cfg, context.device, context.progress).ref
+
+
+def finetune(
+    ws: Workspace,
+    gsae,
+    gsae_ref: str,
+    acts: Artifact,
+    cfg: FinetuneConfig,
+    device: str | None = None,
+    progress: Progress | None = None,
+    step: Step | None = None,
+    kind: str = "ssae",
+) -> Artifact:
+    """Train one SSAE per (tilt, sparsity value) of ``cfg`` from ``gsae`` on the cached activations
+    ``acts`` (``step``: how the artifact is obtained, default ``ws.build``; see
+    ``Workspace.find_chain``; ``kind``: the artifact's kind, ``gsae`` for one trained from
+    scratch).
+
+    The ``ssae`` artifact holds ``sae_<i>/`` (SAELens format, one per SSAE in
+    ``cfg.stack_sparsity`` order), ``log.parquet`` (per logged step and SAE: its curve (tilt
+    label), loss, mse, sparsity, L0, dead, tilt t, ESS, lr) and ``val.parquet`` (final metrics
+    per SAE on the held-out documents).
+    """
+    cfg.validate()
+    progress = progress or Silent()
+    inputs = [acts.ref, gsae_ref]
+    run_dir = ws.root / "runs" / ws.key_for(kind, cfg, inputs)
+
+    def build(out: Path) -> dict:
+        dev = pick_device(device)
+        stack = SAEStack(
+            gsae, cfg.stack_sparsity, cfg.jumprelu_bandwidth, cfg.normalize_decoder
+        ).to(dev)
+        store = ActivationStore(acts)
+        train_rows, val_rows = split_rows(np.asarray(store.doc), cfg.val_fraction, cfg.seed)
+        log = _train(stack, store, train_rows, cfg, run_dir, progress)
+        val = validate_stack(
+            stack, store, val_rows if len(val_rows) else train_rows, cfg.batch_tokens
+        )
+        val.insert(1, "curve", [cfg.curve_of(i) for i in val.sae])
+        for i in range(len(stack)):
+            stack.export(i).save_model(out / f"sae_{i}")
+        log.to_parquet(out / "log.parquet", index=False)
+        val.to_parquet(out / "val.parquet", index=False)
+        return {
+            "architecture": stack.arch,
+            "d_sae": int(stack.d_sae),
+            "gsae": gsae_ref,
+            "train_tokens": int(len(train_rows)),
+            "val_tokens": int(len(val_rows)),
+            "val": val.to_dict("records"),
+        }
+
+    art = (step or ws.build)(kind, cfg, build, inputs)
+    shutil.rmtree(run_dir, ignore_errors=True)
+    return art
+
+
+def _train(
+    stack: SAEStack,
+    store: ActivationStore,
+    rows: np.ndarray,
+    cfg: FinetuneConfig,
+    run_dir: Path,
+    progress: Progress,
+) -> pd.DataFrame:
+    dev = stack.coef.device
+    opt = torch.optim.Adam(stack.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
+    last_fired = torch.full((len(stack), stack.d_sae), -1, dtype=torch.long, device=dev)
+    start, log = _resume(run_dir / "checkpoint.pt", stack, opt, last_fired)
+    doc = np.asarray(store.doc)[rows]
+    stream = batch_stream(doc, cfg.batch_tokens, cfg.seed, cfg.item, start)
+    progress.stage(
+        f"finetune {len(stack)} SAE(s), {cfg.objective} {cfg.tilt_label}".rstrip(),
+        cfg.steps,
+    )
+    progress.update(start)
+    for step in range(start, cfg.steps):
+        batch = next(stream)
+        x = store.rows(rows[batch]).to(dev)
+        per_sae, tilting, out = train_step(stack, opt, x, doc[batch], cfg, step)
+        if not torch.isfinite(per_sae).all():
+            raise TrainingError(
+                f"The loss became {per_sae.tolist()} at step {step}; the last good checkpoint is"
+                f" kept in {run_dir}. Lower the learning rate or the sparsity values and run again."
+            )
+        last_fired[out["fired"]] = step
+        if step % cfg.log_every == 0 or step + 1 == cfg.steps:
+            log += _log_rows(step, stack, cfg, per_sae, tilting, out, last_fired)
+            _write_live_log(run_dir, log)
+        if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps:
+            _save_checkpoint(run_dir / "checkpoint.pt", step + 1, stack, opt, last_fired, log)
+        shown = {"ess": float(tilting[1].mean())} if cfg.objective == "term" else {}
+        progress.update(1, loss=float(per_sae.mean()), l0=float(out["l0"].mean()), **shown)
+    return pd.DataFrame(log)
+
+
+def train_step(
+    stack: SAEStack,
+    opt: torch.optim.Optimizer,
+    x: torch.Tensor,
+    doc: np.ndarray,
+    cfg: FinetuneConfig,
+    step: int,
+):
+    """One optimizer step of every SAE in the stack on batch ``x``.
+
+    The SAEs go forward and backward one at a time (their gradients are independent),
+    so memory holds one SAE's graph, not K; then one Adam step updates them all.
+    Returns (objective per SAE (K,), (tilt, ESS) per SAE (2, K), per-token outputs as in
+    ``SAEStack.forward``), detached; the caller checks the objective is finite.
+    """
+    opt.zero_grad(set_to_none=True)
+    per_sae, tilts, outs = [], [], []
+    for i in range(len(stack)):
+        out = stack.one(i, x)
+        obj = objective(out["loss"][None], doc, cfg.item, cfg.tilt_of(i))
+        obj.value.sum().backward()
+        per_sae.append(obj.value.detach())
+        tilts.append(torch.cat([obj.tilt, obj.ess]))
+        outs.append({k: v.detach() for k, v in out.items()})
+    stack.before_step()
+    for group in opt.param_groups:
+        group["lr"] = lr_at(cfg, step)
+    opt.step()
+    stack.after_step()
+    return (
+        torch.cat(per_sae),
+        torch.stack(tilts, 1),
+        {k: torch.stack([o[k] for o in outs]) for k in outs[0]},
+    )
+
+
+@torch.no_grad()
+def _log_rows(step, stack, cfg, per_sae, tilting, out, last_fired) -> list[dict]:
+    mse, sparsity, l0 = out["mse"].mean(1), out["sparsity"].mean(1), out["l0"].mean(1)
+    dead = ((step - last_fired) >= cfg.dead_window) | (last_fired < 0)
+    t, ess = tilting
+    return [
+        {
+            "step": step,
+            "sae": i,
+            "sparsity": float(stack.coef[i]),
+            "curve": cfg.curve_of(i),
+            "loss": float(per_sae[i]),
+            "mse": float(mse[i]),
+            "sparsity_term": float(sparsity[i]),
+            "l0": float(l0[i]),
+            "dead_fraction": float(dead[i].float().mean()),
+            "tilt": float(t[i]),
+            "ess": float(ess[i]),
+            "lr": lr_at(cfg, step),
+        }
+        for i in range(len(stack))
+    ]
+
+
+def _write_live_log(run_dir: Path, log: list[dict]) -> None:
+    """The log so far as ``<run>/log.parquet``, for live curves while the run goes on."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    buf = io.BytesIO()
+    pd.DataFrame(log).to_parquet(buf, index=False)
+    atomic_write_bytes(run_dir / LIVE_LOG, buf.getvalue())
+
+
+def latest_live_log(ws: Workspace) -> pd.DataFrame | None:
+    """The live log of the most recently updated unfinished run in the workspace, if any.
+
+    Training jobs run one at a time per device, so on a dashboard this is the running job's."""
+    logs = (
+        sorted((ws.root / "runs").glob(f"*/{LIVE_LOG}"), key=lambda p: p.stat().st_mtime)
+        if (ws.root / "runs").exists()
+        else []
+    )
+    return pd.read_parquet(logs[-1]) if logs else None
+
+
+def _save_checkpoint(path: Path, step: int, stack, opt, last_fired, log) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    try:
+        torch.save(
+            {
+                "step": step,
+                "stack": stack.state_dict(),
+                "opt": opt.state_dict(),
+                "last_fired": last_fired,
+                "log": log,
+            },
+            tmp,
+        )
+        os.replace(tmp, path)
+    except OSError as exc:
+        if exc.errno == errno.ENOSPC:
+            raise WorkspaceError(
+                f"The disk is full: could not write a checkpoint to {path.parent}. Free space and"
+                " run the same command again; it resumes from the last checkpoint."
+            ) from exc
+        raise
+
+
+def _resume(path: Path, stack, opt, last_fired) -> tuple[int, list[dict]]:
+    if not path.exists():
+        return 0, []
+    state = torch.load(path, map_location=stack.coef.device, weights_only=False)
+    stack.load_state_dict(state["stack"])
+    opt.load_state_dict(state["opt"])
+    last_fired.copy_(state["last_fired"])
+    return state["step"], state["log"]
+
+
+@torch.no_grad()
+def validate_stack(
+    stack: SAEStack, store: ActivationStore, rows: np.ndarray, batch_tokens: int
+) -> pd.DataFrame:
+    """Per SAE on ``rows``: MSE, FVU, explained variance, L0, sparsity term, dead fraction."""
+    dev = stack.coef.device
+    k = len(stack)
+    sq_err, sparsity, l0 = (
+        torch.zeros(k, device=dev),
+        torch.zeros(k, device=dev),
+        torch.zeros(k, device=dev),
+    )
+    fired = torch.zeros(k, stack.d_sae, dtype=torch.bool, device=dev)
+    variance = Variance()
+    for start in range(0, len(rows), batch_tokens):
+        x = store.rows(rows[start : start + batch_tokens]).to(dev)
+        out = stack(x)
+        sq_err += out["mse"].sum(1)
+        sparsity += out["sparsity"].sum(1)
+        l0 += out["l0"].sum(1)
+        fired |= out["fired"]
+        variance.add(x)
+    total = variance.n
+    fvu = variance.fvu(sq_err.double()).float()
+    return pd.DataFrame(
+        {
+            "sae": range(k),
+            "sparsity": stack.coef.tolist(),
+            "mse": (sq_err / total).tolist(),
+            "fvu": fvu.tolist(),
+            "explained_variance": (1 - fvu).tolist(),
+            "l0": (l0 / total).tolist(),
+            "sparsity_term": (sparsity / total).tolist(),
+            "dead_fraction": (~fired).float().mean(1).tolist(),
+            "tokens": total,
+        }
+    )
+
+
+def load_ssaes(art: Artifact, device: str = "cpu") -> list:
+    """The SSAEs of a finetuning artifact as SAELens SAEs, in sweep order."""
+    from sae_lens import SAE
+
+    return [
+        SAE.load_from_disk(art.file(f"sae_{i}"), device=device)
+        for i in range(len(FinetuneConfig.from_dict(art.manifest["config"]).stack_sparsity))
+    ]
