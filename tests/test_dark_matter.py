@@ -166,7 +166,7 @@ def test_errors_cli_writes_r2_tables_with_sizes_and_figures(quick_build, tmp_pat
 
 
 def test_error_heatmap_rows_are_saes_over_the_same_tokens():
-    from ssae_core.report import plots
+    from ssae_core.report import analysis_plots
 
     norms = pd.DataFrame(
         {
@@ -175,7 +175,7 @@ def test_error_heatmap_rows_are_saes_over_the_same_tokens():
             "error_norm": [1.0, 2.0, 3.0, 0.5, 2.5, 1.0],
         }
     )
-    fig = plots.error_heatmap(norms, ["the", "quark", "spins"])
+    fig = analysis_plots.error_heatmap(norms, ["the", "quark", "spins"])
     heat = fig.data[0]
     assert list(heat.y) == ["GSAE", "SSAE"] and list(heat.z[1]) == [0.5, 2.5, 1.0]
     assert list(heat.text[0]) == ["the", "quark", "spins"] and "%{text}" in heat.hovertemplate

@@ -135,7 +135,7 @@ def test_rare_token_coverage_against_a_plain_count(quick_build, quick_world):
     import numpy as np
     import torch
 
-    from ssae_core.demo.world import rare_token_coverage
+    from ssae_core.demo.report import rare_token_coverage
 
     _, summary = quick_build
     world, split = quick_world, "physics_test"

@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 
-from ssae_core.report import plots
+from ssae_core.report import analysis_plots, plots
 from ssae_core.select import maps
 
 
@@ -31,9 +31,9 @@ def test_selection_figures_have_titles_and_axes():
         }
     )
     figs = [
-        plots.selection_map(points, "dense"),
-        plots.selection_precision({"random": 0.01, "bm25": 0.9}),
-        plots.selection_overlap(
+        analysis_plots.selection_map(points, "dense"),
+        analysis_plots.selection_precision({"random": 0.01, "bm25": 0.9}),
+        analysis_plots.selection_overlap(
             pd.DataFrame(
                 [[1.0, 0.4], [0.4, 1.0]], index=["bm25", "dense"], columns=["bm25", "dense"]
             )
@@ -94,7 +94,7 @@ def test_f1_distribution_has_one_box_per_sae():
     table = pd.DataFrame(
         {"label": ["GSAE", "GSAE", "SSAE"], "feature": [1, 2, 1], "f1": [0.5, 0.7, np.nan]}
     )
-    fig = plots.f1_distribution(table)
+    fig = analysis_plots.f1_distribution(table)
     assert [t.name for t in fig.data] == ["GSAE"], "features without an F1 (failed) are left out"
     assert fig.layout.title.text and fig.layout.xaxis.title.text and fig.layout.yaxis.title.text
 
@@ -109,7 +109,7 @@ def test_shift_groups_draws_one_panel_per_sae():
     one = ShiftScore(scores(0.3), scores(0.4), scores(0.5), scores(0.8), 0.2, (1, 2))
     two = ShiftScore(scores(0.2), scores(0.6), scores(0.7), scores(0.8), 0.5, (3,))
     table = group_table({"GSAE": one, "SSAE": two})
-    fig = plots.shift_groups(table)
+    fig = analysis_plots.shift_groups(table)
     by_axis = {}
     for trace in fig.data:
         by_axis.setdefault(trace.xaxis, []).append(trace)

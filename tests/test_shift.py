@@ -13,6 +13,7 @@ from ssae_core.analysis.shift import latents as lat
 from ssae_core.analysis.shift import run as shift_run
 from ssae_core.analysis.shift import task as shift_task
 from ssae_core.analysis.shift.probe import fit_probe, group_scores
+from ssae_core.demo.bios import demo_task
 from ssae_core.infra.errors import ConfigError
 
 
@@ -184,9 +185,7 @@ def test_bias_in_bios_offline_says_what_to_do(monkeypatch):
 
 
 def test_demo_bios_are_in_the_world_s_vocabulary(quick_world):
-    task = shift_task.demo_task(
-        quick_world.config.world, shift_task.TaskConfig(n_train=40, n_test=20)
-    )
+    task = demo_task(quick_world.config.world, shift_task.TaskConfig(n_train=40, n_test=20))
     tok = quick_world.tokenizer
     ids = np.concatenate(tok(task.texts, add_special_tokens=False)["input_ids"])
     assert (
@@ -225,9 +224,7 @@ def test_cli_and_api_give_the_same_numbers(quick_workspace, quick_world):
     out = json.loads(proc.stdout)
     (row,) = out["saes"]
     base = world_base(quick_world, BaseSpec(quick=True))
-    task = shift_task.demo_task(
-        quick_world.config.world, shift_task.TaskConfig(n_train=200, n_test=120)
-    )
+    task = demo_task(quick_world.config.world, shift_task.TaskConfig(n_train=200, n_test=120))
     art = shift_run.rank(
         quick_workspace,
         base,
@@ -297,5 +294,5 @@ def test_the_task_ssae_is_finetuned_on_a_selection_seeded_with_the_task(quick_wo
     from ssae_core.select.selection import texts_ref
 
     cfg = shift_task.TaskConfig(n_train=200, n_test=120)
-    task = shift_task.demo_task(DemoConfig.quick().world, cfg)
+    task = demo_task(DemoConfig.quick().world, cfg)
     assert texts_ref(task_seeds(task, 150)) in sel.manifest["inputs"]

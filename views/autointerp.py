@@ -16,7 +16,7 @@ from ssae_core.analysis.autointerp.run import (
     summary_table,
 )
 from ssae_core.cli import launch
-from ssae_core.report import plots
+from ssae_core.report import analysis_plots, plots
 from views import common
 
 ws, base = common.page(
@@ -80,7 +80,7 @@ table = results_table(rows, {s.ref: s.label for s in saes}, scores)
 colors = plots.palette(s.label for s in saes)
 shown = ["f1", *(name for name in SCORERS if table[name].notna().any())]
 for column, score in zip(st.columns(2) * 2, shown):
-    column.plotly_chart(plots.f1_distribution(table, colors, score), key=f"ai-{score}")
+    column.plotly_chart(analysis_plots.f1_distribution(table, colors, score), key=f"ai-{score}")
 summary = summary_table(table)
 st.dataframe(summary, hide_index=True)
 st.dataframe(table.drop(columns=["sae"]), hide_index=True)

@@ -6,7 +6,7 @@ import streamlit as st
 
 from ssae_core.analysis import dark_matter as dm
 from ssae_core.evaluate.features import token_top_features
-from ssae_core.report import highlight, plots
+from ssae_core.report import analysis_plots, highlight
 from ssae_core.select import retrieval
 from views import common
 
@@ -103,12 +103,12 @@ def dark_matter() -> None:
     limit = st.slider("Tokens used for the fits", 1000, 50_000, 8000, step=1000, key="err-limit")
     result = fits(tuple(s.ref for s in saes), split, limit)
     st.table(result.r2.style.format(precision=3).hide(axis="index"))
-    st.plotly_chart(plots.fvu_breakdown(result.r2), key="err-fvu")
+    st.plotly_chart(analysis_plots.fvu_breakdown(result.r2), key="err-fvu")
     if len(result.cross):
         st.table(result.cross.style.format(precision=3).hide(axis="index"))
         pair = result.cross.iloc[0]
         st.plotly_chart(
-            plots.cross_scatter(result.tokens, pair["from"], pair["to"], pair["r2"]),
+            analysis_plots.cross_scatter(result.tokens, pair["from"], pair["to"], pair["r2"]),
             key="err-cross",
         )
 

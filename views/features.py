@@ -22,7 +22,7 @@ from ssae_core.analysis.specialization import ChangeConfig, latent_changes, rank
 from ssae_core.cli import launch
 from ssae_core.evaluate.evaluation import find_eval, load_features, split_docs
 from ssae_core.evaluate.features import HIST_EDGES, count_differences, count_rank, search_features
-from ssae_core.report import plots
+from ssae_core.report import analysis_plots, plots
 from ssae_core.report.highlight import example_html, histogram_html
 from ssae_core.report.neuronpedia import ExportConfig, source_for, zipped
 from ssae_core.select import maps
@@ -129,7 +129,7 @@ if tab_map.open:
     with tab_map:
         st.caption("Click a point to open that feature in the browser.")
         st.plotly_chart(
-            plots.decoder_map(decoder_points(sae.ref, str(art.path))),
+            analysis_plots.decoder_map(decoder_points(sae.ref, str(art.path))),
             key="decoder-map",
             on_select=open_clicked_feature,
             selection_mode="points",

@@ -5,8 +5,8 @@ import streamlit as st
 
 from ssae_core.cli import launch
 from ssae_core.evaluate import sae_set
-from ssae_core.report import plots
-from ssae_core.train import finetune as train
+from ssae_core.report import analysis_plots
+from ssae_core.train.checkpoint import latest_live_log
 from views import common
 
 ws, base = common.page(
@@ -90,9 +90,9 @@ device = job.resource.split(":", 1)[1]
 
 
 def live_curves():
-    log = train.latest_live_log(ws)
+    log = latest_live_log(ws)
     if log is not None and len(log):
-        st.plotly_chart(plots.training_curves(log), key="ft-live")
+        st.plotly_chart(analysis_plots.training_curves(log), key="ft-live")
 
 
 common.launch_button(
@@ -125,5 +125,7 @@ rows = [
 st.dataframe(pd.DataFrame(rows), hide_index=True)
 pick = st.selectbox("Show", [a.key for a in ssaes], key="ft-show")
 art = next(a for a in ssaes if a.key == pick)
-st.plotly_chart(plots.training_curves(pd.read_parquet(art.file("log.parquet"))), key="ft-curves")
+st.plotly_chart(
+    analysis_plots.training_curves(pd.read_parquet(art.file("log.parquet"))), key="ft-curves"
+)
 st.dataframe(pd.read_parquet(art.file("val.parquet")), hide_index=True)

@@ -5,7 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from ssae_core.cli import launch
-from ssae_core.report import plots
+from ssae_core.report import analysis_plots
 from ssae_core.select import retrieval, uploads
 from ssae_core.select.selection import (
     comparable_selections,
@@ -103,8 +103,8 @@ if len(peers) > 1:
     }
     left, right = st.columns(2)
     if precision:
-        left.plotly_chart(plots.selection_precision(precision), key="sel-precision")
-    right.plotly_chart(plots.selection_overlap(overlap_matrix(peers)), key="sel-overlap")
+        left.plotly_chart(analysis_plots.selection_precision(precision), key="sel-precision")
+    right.plotly_chart(analysis_plots.selection_overlap(overlap_matrix(peers)), key="sel-overlap")
 
 st.subheader("Map: seeds, selected documents and the corpus")
 if st.toggle(
@@ -117,4 +117,6 @@ if st.toggle(
             " dense+tracin) selection once, then come back."
         )
     else:
-        st.plotly_chart(plots.selection_map(points, art.summary["method"]), key="sel-map-chart")
+        st.plotly_chart(
+            analysis_plots.selection_map(points, art.summary["method"]), key="sel-map-chart"
+        )

@@ -11,7 +11,7 @@ from ssae_core.analysis.shift.task import DEMO_TASK, TaskConfig, load_task
 from ssae_core.cli import launch
 from ssae_core.demo.bios import bios_of
 from ssae_core.infra.errors import SSAEError
-from ssae_core.report import plots
+from ssae_core.report import analysis_plots
 from ssae_core.report.highlight import example_html
 from ssae_core.select import uploads
 from ssae_core.select.data import DataError
@@ -128,6 +128,6 @@ summary = shift_run.summary_table(datas, scores)
 st.dataframe(summary, hide_index=True)
 common.download_csv(summary, "shift")
 if scores:
-    st.plotly_chart(plots.shift_groups(shift_run.group_table(scores)), key="shift-groups")
+    st.plotly_chart(analysis_plots.shift_groups(shift_run.group_table(scores)), key="shift-groups")
 else:
     st.info("Tick latents as spurious in a table above to remove them and score the probe.")

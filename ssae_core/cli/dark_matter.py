@@ -48,7 +48,7 @@ def _options(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from ssae_core.analysis import dark_matter as dm
     from ssae_core.evaluate.sae_set import NamedSAE, sae_set
-    from ssae_core.report import plots
+    from ssae_core.report import analysis_plots
     from ssae_core.report.html import page
     from ssae_core.select import retrieval
 
@@ -89,10 +89,13 @@ def run(args: argparse.Namespace) -> int:
     report = dm.split_errors({s.label: s.sae for s in saes}, acts, words, flat, concepts)
     result = report.analysis
     first = report.norms[report.norms.token_index < min(len(acts.x), 120)]
-    figures = {"heatmap": plots.error_heatmap(first, words), "fvu": plots.fvu_breakdown(result.r2)}
+    figures = {
+        "heatmap": analysis_plots.error_heatmap(first, words),
+        "fvu": analysis_plots.fvu_breakdown(result.r2),
+    }
     if len(result.cross):
         c = result.cross.iloc[0]
-        figures["cross"] = plots.cross_scatter(result.tokens, c["from"], c["to"], c["r2"])
+        figures["cross"] = analysis_plots.cross_scatter(result.tokens, c["from"], c["to"], c["r2"])
     out = Path(args.out).resolve()
     html = page("SSAE Studio: SAE dark matter", report.tables, figures)
     atomic_write_bytes(out, html.encode())

@@ -29,7 +29,7 @@ from ssae_core.evaluate.sae_set import NamedSAE, curve_ess, group_name, sae_set
 from ssae_core.infra.executor import Context, Executor, LocalExecutor, Task
 from ssae_core.infra.progress import Progress
 from ssae_core.infra.workspace import Artifact, Workspace, atomic_write_json
-from ssae_core.report import plots
+from ssae_core.report import analysis_plots
 from ssae_core.report.html import compare_saes
 from ssae_core.select import retrieval
 from ssae_core.select.selection import run_selection, selection_activations
@@ -150,8 +150,8 @@ def _compute(
     ]
     figures = dict(
         comp.figures,
-        f1=plots.f1_distribution(ai.rename(columns={"group": "label"})),
-        fvu_widths=plots.fvu_breakdown(dm[dm.sae.str.startswith(GSAE)]),
+        f1=analysis_plots.f1_distribution(ai.rename(columns={"group": "label"})),
+        fvu_widths=analysis_plots.fvu_breakdown(dm[dm.sae.str.startswith(GSAE)]),
     )
     numbers = {
         "subdomain": subdomain,

@@ -14,13 +14,10 @@ a cancel keeps it); running the same config again resumes there, with the same b
 
 from __future__ import annotations
 
-import errno
-import io
-import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, NamedTuple
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
@@ -28,23 +25,23 @@ import torch
 
 from ssae_core.infra.config import Config
 from ssae_core.infra.device import pick_device
-from ssae_core.infra.errors import ConfigError, SSAEError, WorkspaceError
+from ssae_core.infra.errors import ConfigError, SSAEError
 from ssae_core.infra.progress import Progress, Silent
-from ssae_core.infra.workspace import Artifact, Step, Workspace, atomic_write_bytes
+from ssae_core.infra.workspace import Artifact, Step, Workspace
 from ssae_core.models.activations import ActivationStore, batch_stream
 from ssae_core.models.sae_math import (
     Variance,
-    relative_tilted_mean,
-    tilt_ess,
-    tilt_for_ess,
-    tilted_mean,
 )
 from ssae_core.models.sae_stack import SAEStack
+from ssae_core.train.checkpoint import (
+    resume,
+    save_checkpoint,
+    write_live_log,
+)
+from ssae_core.train.tilt import Tilt, objective
 
 if TYPE_CHECKING:
     from ssae_core.infra.executor import Context
-
-LIVE_LOG = "log.parquet"  # in the run directory while training, removed with it at the end
 
 
 class TrainingError(SSAEError):
@@ -208,60 +205,9 @@ class FinetuneConfig(Config):
         return self.curve_labels[sae // len(self.sparsity)]
 
 
-class Tilt(NamedTuple):
-    """How one SSAE weighs its items: a fixed t (on the losses, or on losses / their batch mean
-    if ``relative``) or, if ``ess`` > 0, the t each batch that gives that effective sample
-    share. ``Tilt()`` is ERM."""
-
-    t: float = 0.0
-    ess: float = 0.0
-    relative: bool = False
-
-    @property
-    def label(self) -> str:
-        if self.ess:
-            return f"ESS {self.ess:g}"
-        return f"t={self.t:g}" + (" rel" if self.relative else "")
-
-
 def lr_at(cfg: FinetuneConfig, step: int) -> float:
     """The learning rate of step ``step`` (0-based): constant, then linear decay to 0."""
     return cfg.lr * min(1.0, (cfg.steps - step) / cfg.decay_steps)
-
-
-class Objective(NamedTuple):
-    value: torch.Tensor
-    """Per SAE (K,): the mean or tilted mean of the item losses."""
-    tilt: torch.Tensor
-    """Per SAE (K,): the tilt t applied (to the losses, or to losses / their mean if relative)."""
-    ess: torch.Tensor
-    """Per SAE (K,): effective sample share of the item weights (1 for ERM)."""
-
-
-def objective(token_loss: torch.Tensor, doc: np.ndarray, item: str, tilt: Tilt) -> Objective:
-    """ERM's mean or TERM's tilted mean (absolute or relative, fixed t or t picked per batch for
-    a target share) of the per-item losses (``item``: tokens or documents)."""
-    items = token_loss if item == "token" else _doc_means(token_loss, doc)
-    relative = tilt.relative or tilt.ess > 0
-    tilted = items.detach()  # what t multiplies
-    if relative:
-        tilted = tilted / tilted.mean(-1, keepdim=True).clamp_min(torch.finfo(items.dtype).tiny)
-    if tilt.ess:
-        t = tilt_for_ess(tilted, tilt.ess)
-    else:
-        t = torch.full(items.shape[:-1], tilt.t, dtype=items.dtype, device=items.device)
-    value = relative_tilted_mean(items, t) if relative else tilted_mean(items, tilt.t)
-    return Objective(value, t, tilt_ess(tilted, t))
-
-
-def _doc_means(token_loss: torch.Tensor, doc: np.ndarray) -> torch.Tensor:
-    _, group = np.unique(doc, return_inverse=True)
-    group = torch.from_numpy(group).to(token_loss.device)
-    n = int(group.max()) + 1
-    sums = torch.zeros(
-        token_loss.shape[0], n, dtype=token_loss.dtype, device=token_loss.device
-    ).index_add(1, group, token_loss)
-    return sums / torch.bincount(group, minlength=n).to(token_loss.dtype)
 
 
 def split_rows(doc: np.ndarray, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -348,7 +294,7 @@ def _train(
     dev = stack.coef.device
     opt = torch.optim.Adam(stack.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
     last_fired = torch.full((len(stack), stack.d_sae), -1, dtype=torch.long, device=dev)
-    start, log = _resume(run_dir / "checkpoint.pt", stack, opt, last_fired)
+    start, log = resume(run_dir / "checkpoint.pt", stack, opt, last_fired)
     doc = np.asarray(store.doc)[rows]
     stream = batch_stream(doc, cfg.batch_tokens, cfg.seed, cfg.item, start)
     progress.stage(
@@ -368,9 +314,9 @@ def _train(
         last_fired[out["fired"]] = step
         if step % cfg.log_every == 0 or step + 1 == cfg.steps:
             log += _log_rows(step, stack, cfg, per_sae, tilting, out, last_fired)
-            _write_live_log(run_dir, log)
+            write_live_log(run_dir, log)
         if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps:
-            _save_checkpoint(run_dir / "checkpoint.pt", step + 1, stack, opt, last_fired, log)
+            save_checkpoint(run_dir / "checkpoint.pt", step + 1, stack, opt, last_fired, log)
         shown = {"ess": float(tilting[1].mean())} if cfg.objective == "term" else {}
         progress.update(1, loss=float(per_sae.mean()), l0=float(out["l0"].mean()), **shown)
     return pd.DataFrame(log)
@@ -434,60 +380,6 @@ def _log_rows(step, stack, cfg, per_sae, tilting, out, last_fired) -> list[dict]
         }
         for i in range(len(stack))
     ]
-
-
-def _write_live_log(run_dir: Path, log: list[dict]) -> None:
-    """The log so far as ``<run>/log.parquet``, for live curves while the run goes on."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    buf = io.BytesIO()
-    pd.DataFrame(log).to_parquet(buf, index=False)
-    atomic_write_bytes(run_dir / LIVE_LOG, buf.getvalue())
-
-
-def latest_live_log(ws: Workspace) -> pd.DataFrame | None:
-    """The live log of the most recently updated unfinished run in the workspace, if any.
-
-    Training jobs run one at a time per device, so on a dashboard this is the running job's."""
-    logs = (
-        sorted((ws.root / "runs").glob(f"*/{LIVE_LOG}"), key=lambda p: p.stat().st_mtime)
-        if (ws.root / "runs").exists()
-        else []
-    )
-    return pd.read_parquet(logs[-1]) if logs else None
-
-
-def _save_checkpoint(path: Path, step: int, stack, opt, last_fired, log) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    try:
-        torch.save(
-            {
-                "step": step,
-                "stack": stack.state_dict(),
-                "opt": opt.state_dict(),
-                "last_fired": last_fired,
-                "log": log,
-            },
-            tmp,
-        )
-        os.replace(tmp, path)
-    except OSError as exc:
-        if exc.errno == errno.ENOSPC:
-            raise WorkspaceError(
-                f"The disk is full: could not write a checkpoint to {path.parent}. Free space and"
-                " run the same command again; it resumes from the last checkpoint."
-            ) from exc
-        raise
-
-
-def _resume(path: Path, stack, opt, last_fired) -> tuple[int, list[dict]]:
-    if not path.exists():
-        return 0, []
-    state = torch.load(path, map_location=stack.coef.device, weights_only=False)
-    stack.load_state_dict(state["stack"])
-    opt.load_state_dict(state["opt"])
-    last_fired.copy_(state["last_fired"])
-    return state["step"], state["log"]
 
 
 @torch.no_grad()

@@ -313,7 +313,7 @@ STAGE_NAMES = {
 
 def group_table(scores: dict[str, ShiftScore]) -> pd.DataFrame:
     """Long table (sae, stage, group, accuracy) of every SAE's scores, "worst" as a group: what
-    ``plots.shift_groups`` draws."""
+    ``analysis_plots.shift_groups`` draws."""
     rows = []
     for sae, score in scores.items():
         for stage in STAGES:
