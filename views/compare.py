@@ -5,7 +5,7 @@ import streamlit as st
 from ssae_core.analysis import specialization
 from ssae_core.cli import launch
 from ssae_core.evaluate.sae_set import curve_ess
-from ssae_core.report.html import ERROR_TOKENS, to_html
+from ssae_core.report.html import COMPARISON_FIGURES, ERROR_TOKENS, to_html
 from views import common
 
 ws, base = common.page("Compare GSAE · SSAE · tilted SSAE")
@@ -77,16 +77,7 @@ common.download_csv(result.metrics, "compare-metrics")
 left, right = st.columns(2)
 for i, name in enumerate(n for n in result.figures if n.startswith("pareto_")):
     (left if i % 2 == 0 else right).plotly_chart(result.figures[name], key=name)
-for name in (
-    "tail_coverage",
-    "tail_cumulative",
-    "count_rank",
-    "count_differences",
-    "error_tail",
-    "error_by_frequency",
-    "error_by_concept",
-    "concept_recall",
-):
+for name in COMPARISON_FIGURES:
     if name in result.figures:
         st.plotly_chart(result.figures[name], key=name)
     if name == "error_tail":

@@ -190,15 +190,27 @@ def progress(args: argparse.Namespace) -> Iterator[Progress]:
     bars.close()
 
 
+BACKGROUND = "--background"
+
+
+def background_option(p: argparse.ArgumentParser) -> None:
+    """``--background``: queue the command as a training job instead of running it here."""
+    p.add_argument(
+        BACKGROUND,
+        action="store_true",
+        help="run as a background job (one training job per device; others queue)",
+    )
+
+
 def launch_training_job(
     args: argparse.Namespace, ws: Workspace, name: str, extra: list[str]
 ) -> int:
-    """Queue this command (without --background, with ``extra``) as job ``name`` in the device's
-    training slot."""
+    """Queue this command (without ``--background``, with ``extra``) as job ``name`` in the
+    device's training slot."""
     from ssae_core.infra.device import pick_device  # loads torch
 
     device = str(pick_device(args.device))
-    argv = [a for a in args.argv if a != "--background"] + ["--device", device, *extra]
+    argv = [a for a in args.argv if a != BACKGROUND] + ["--device", device, *extra]
     state = jobs.launch(ws, name, argv, resource=f"train:{device}")
     emit(
         {"job": name, "state": state.state},

@@ -47,11 +47,7 @@ def _options(p: argparse.ArgumentParser) -> None:
     add_options(p, FinetuneConfig, flags=FINETUNE_FLAGS, only=FINETUNE_OPTIONS)
     add_options(p, CacheConfig, flags={"dtype": "--cache-dtype"}, only=["dtype"])
     common.executor_options(p)
-    p.add_argument(
-        "--background",
-        action="store_true",
-        help="run as a background job (one training job per device; others queue)",
-    )
+    common.background_option(p)
 
 
 def check(args: argparse.Namespace):

@@ -30,11 +30,7 @@ def _options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--corpus", required=True, help="general text: a .txt / .jsonl file or folder")
     common.text_field_option(p)
     add_options(p, GSAETrainConfig, exclude=["version"])
-    p.add_argument(
-        "--background",
-        action="store_true",
-        help="run as a background job (one training job per device; others queue)",
-    )
+    common.background_option(p)
 
 
 def check(args: argparse.Namespace):

@@ -52,7 +52,7 @@ def _options(p: argparse.ArgumentParser) -> None:
     )
     add_options(p, ClaudeConfig, only=["model"])
     common.executor_options(p)
-    p.add_argument("--background", action="store_true", help="run as a background job")
+    common.background_option(p)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -128,6 +128,19 @@ def compare_saes(
     return result
 
 
+COMPARISON_FIGURES = (
+    "tail_coverage",
+    "tail_cumulative",
+    "count_rank",
+    "count_differences",
+    "error_tail",
+    "error_by_frequency",
+    "error_by_concept",
+    "concept_recall",
+)
+"""The comparison's figures after its ``pareto_<split>`` ones, in the order the Compare page and
+the report show them (``max_cos`` goes with the specialization table)."""
+
 ERROR_TOKENS = 20_000
 """Tokens (the in-domain split's first documents) the per-token error distribution is taken on."""
 
