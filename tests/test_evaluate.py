@@ -56,9 +56,9 @@ def test_spliced_ce_equals_a_hand_written_hook(base, quick_world):
             )[0]
         )
         clean_losses.append(base.model(tokens, return_type="loss", loss_per_token=True)[0])
-    assert got["ce_spliced"] == pytest.approx(torch.cat(losses).mean().item(), rel=1e-5)
-    assert got["ce_clean"] == pytest.approx(torch.cat(clean_losses).mean().item(), rel=1e-5)
-    assert got["ppl_spliced"] == pytest.approx(np.exp(got["ce_spliced"]))
+    assert got.ce_spliced == pytest.approx(torch.cat(losses).mean().item(), rel=1e-5)
+    assert got.ce_clean == pytest.approx(torch.cat(clean_losses).mean().item(), rel=1e-5)
+    assert got.ppl_spliced == pytest.approx(np.exp(got.ce_spliced))
 
 
 def test_logit_lens_equals_the_models_own_final_norm_and_unembed(base):

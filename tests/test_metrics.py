@@ -42,9 +42,13 @@ def test_spliced_clean_and_zero_ce_match_hook_reference(quick_world):
             ("zero", "ce_zero_ablation"),
         ]:
             want = _reference(model, sae, hook, docs, tok.bos_token_id, mode)
-            assert math.isclose(got[key], want, rel_tol=1e-4), (key, got[key], want)
-    assert math.isclose(got["ppl_spliced"], math.exp(got["ce_spliced"]))
-    assert got["ce_clean"] < got["ce_spliced"] < got["ce_zero_ablation"]
+            assert math.isclose(getattr(got, key), want, rel_tol=1e-4), (
+                key,
+                getattr(got, key),
+                want,
+            )
+    assert math.isclose(got.ppl_spliced, math.exp(got.ce_spliced))
+    assert got.ce_clean < got.ce_spliced < got.ce_zero_ablation
 
 
 def test_sparsity_and_variance_match_direct_computation(quick_world):
@@ -62,9 +66,9 @@ def test_sparsity_and_variance_match_direct_computation(quick_world):
         x = torch.cat(xs)
         f = sae.encode(x)
         err = (sae.decode(f) - x).pow(2).sum()
-    assert math.isclose(got["l0"], (f > 0).float().sum(-1).mean().item(), rel_tol=1e-5)
-    assert math.isclose(got["fvu"], (err / (x - x.mean(0)).pow(2).sum()).item(), rel_tol=1e-3)
-    assert got["n_tokens"] == sum(len(d) for d in docs)
+    assert math.isclose(got.l0, (f > 0).float().sum(-1).mean().item(), rel_tol=1e-5)
+    assert math.isclose(got.fvu, (err / (x - x.mean(0)).pow(2).sum()).item(), rel_tol=1e-3)
+    assert got.n_tokens == sum(len(d) for d in docs)
 
 
 def test_two_saes_share_one_pass_and_get_their_own_numbers(quick_world):
@@ -80,8 +84,8 @@ def test_two_saes_share_one_pass_and_get_their_own_numbers(quick_world):
         model, {"a": sae, "b": worse}, hook, docs, tok.bos_token_id, tok.pad_token_id
     )
     alone = evaluate_saes(model, {"a": sae}, hook, docs, tok.bos_token_id, tok.pad_token_id)
-    assert math.isclose(both["a"]["ce_spliced"], alone["a"]["ce_spliced"], rel_tol=1e-9)
-    assert both["b"]["mse"] > both["a"]["mse"]
+    assert math.isclose(both["a"].ce_spliced, alone["a"].ce_spliced, rel_tol=1e-9)
+    assert both["b"].mse > both["a"].mse
 
 
 def test_ce_recovered_formula():
@@ -160,9 +164,9 @@ def test_saebench_core_metrics_match_a_plain_computation(quick_world):
         "active_latents": int(fired.sum()),
     }
     for key, value in want.items():
-        assert math.isclose(got[key], value, rel_tol=1e-4), (key, got[key], value)
-    assert 0 < got["kl_div_with_sae"] < got["kl_div_with_ablation"]
-    assert 0 < got["l2_ratio"] and 0 < got["cossim"] <= 1
+        assert math.isclose(getattr(got, key), value, rel_tol=1e-4), (key, getattr(got, key), value)
+    assert 0 < got.kl_div_with_sae < got.kl_div_with_ablation
+    assert 0 < got.l2_ratio and 0 < got.cossim <= 1
 
 
 def test_batches_shrink_to_keep_the_log_probabilities_within_budget(quick_world, monkeypatch):
@@ -180,4 +184,4 @@ def test_batches_shrink_to_keep_the_log_probabilities_within_budget(quick_world,
     narrow = evaluate_saes(*args, progress=seen.append)["g"]
     assert len(seen) == len(docs), "one document per batch"
     for key in ("ce_spliced", "kl_div_with_sae", "cossim", "relative_reconstruction_bias"):
-        assert math.isclose(wide[key], narrow[key], rel_tol=1e-5), key
+        assert math.isclose(getattr(wide, key), getattr(narrow, key), rel_tol=1e-5), key

@@ -7,8 +7,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ssae_core.cli import common
-from ssae_core.demo.data import world_of
-from ssae_core.demo.world import gsae_widths
 from ssae_core.infra.errors import ConfigError
 from ssae_core.infra.workspace import Workspace, atomic_write_bytes
 
@@ -57,6 +55,9 @@ def run(args: argparse.Namespace) -> int:
         base = common.load_base(args, ws, progress)
         saes = sae_set(ws, base, [common.open_artifact(ws, spec, "ssae") for spec in args.ssae])
         if args.widths:
+            from ssae_core.demo.data import world_of
+            from ssae_core.demo.world import gsae_widths
+
             world = world_of(base)
             if world is None:
                 raise ConfigError(

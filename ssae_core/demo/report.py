@@ -5,6 +5,7 @@ probe, and the GSAE's logit-lens coverage of each subdomain's rarest tokens."""
 from __future__ import annotations
 
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -44,12 +45,12 @@ def build_report(world: DemoWorld, out: Path, progress: Progress) -> dict:
     }
     return {
         "lm": {
-            "heldout_ce": gsae_metrics["ce_clean"],
+            "heldout_ce": gsae_metrics.ce_clean,
             "unigram_ce": unigram,
-            "ce_ratio_to_unigram": gsae_metrics["ce_clean"] / unigram,
+            "ce_ratio_to_unigram": gsae_metrics.ce_clean / unigram,
         },
         "gsae": {
-            **gsae_metrics,
+            **asdict(gsae_metrics),
             "d_sae": world.gsae.cfg.d_sae,
             "d_in": d_model,
             "l0_target_max": d_model / 4,

@@ -9,7 +9,7 @@ so examples can be shown without the source text).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ssae_core.evaluate.features import FeatureStats
-from ssae_core.evaluate.metrics import evaluate_saes
+from ssae_core.evaluate.metrics import SAEMetrics, evaluate_saes
 from ssae_core.evaluate.sae_set import NamedSAE
 from ssae_core.infra.config import Config
 from ssae_core.infra.errors import ConfigError
@@ -168,7 +168,12 @@ def _shared_pass(
 
 
 def _writer(
-    base: Base, s: NamedSAE, split: TokenSplit, metrics: dict, stats: FeatureStats, cfg: EvalConfig
+    base: Base,
+    s: NamedSAE,
+    split: TokenSplit,
+    metrics: SAEMetrics,
+    stats: FeatureStats,
+    cfg: EvalConfig,
 ):
     def build(out: Path) -> dict:
         table = stats.table()
@@ -185,7 +190,7 @@ def _writer(
             "group": s.group or s.label,
             "sae": s.ref,
             "split": split.name,
-            **metrics,
+            **asdict(metrics),
         }
 
     return build

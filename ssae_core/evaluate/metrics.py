@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
@@ -89,6 +90,61 @@ def _dot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return (a.unsqueeze(-2) @ b.unsqueeze(-1))[..., 0, 0]
 
 
+@dataclass(frozen=True)
+class SAEMetrics:
+    """One SAE's numbers on one split: the row of the evaluation table."""
+
+    l0: float
+    """Mean active latents per token."""
+    mse: float
+    """Mean squared reconstruction error per token (summed over dimensions)."""
+    fvu: float
+    """Fraction of variance unexplained: squared error / total variance of the activations."""
+    explained_variance: float
+    """1 - FVU."""
+    dead_fraction: float
+    """Latents that never fire on the split."""
+    dense_fraction: float
+    """Latents that fire on more than 10% of its tokens."""
+    ce_clean: float
+    """Next-token CE of the model (nats per predicted token)."""
+    ce_spliced: float
+    """CE with the SAE's reconstruction spliced in at its hook (BOS never spliced)."""
+    ce_zero_ablation: float
+    """CE with the hook's activations zeroed."""
+    ce_loss_recovered: float
+    """(zero - spliced) / (zero - clean)."""
+    ppl_spliced: float
+    """exp(spliced CE): the paper's y-axis."""
+    kl_div_with_sae: float
+    """KL(clean || spliced) per predicted token (SAEBench)."""
+    kl_div_with_ablation: float
+    """KL(clean || zero-ablated) per predicted token."""
+    kl_div_score: float
+    """(KL ablation - KL SAE) / KL ablation (SAEBench)."""
+    cossim: float
+    """Mean cosine of x and its reconstruction."""
+    l2_ratio: float
+    """Mean ||x_hat|| / ||x||."""
+    relative_reconstruction_bias: float
+    """sum ||x_hat||^2 / sum <x, x_hat> (1: no shrinkage)."""
+    frac_alive: float
+    """Latents that fire at least once."""
+    active_latents: int
+    """How many latents fire at least once."""
+    n_tokens: int
+    """Tokens encoded (BOS excluded)."""
+
+    @classmethod
+    def from_dict(cls, values: Mapping) -> SAEMetrics:
+        """The metrics of a stored row (extra keys, such as its label, ignored)."""
+        return cls(**{f.name: values[f.name] for f in fields(cls)})
+
+
+METRICS = tuple(f.name for f in fields(SAEMetrics))
+"""The evaluation table's metric columns, in order."""
+
+
 @torch.no_grad()
 def evaluate_saes(
     model: HookedTransformer,
@@ -100,7 +156,7 @@ def evaluate_saes(
     progress: Callable[[int], None] | None = None,
     stats: Mapping[str, FeatureStats] | None = None,
     batch_tokens: int = 16384,
-) -> dict[str, dict[str, float]]:
+) -> dict[str, SAEMetrics]:
     """Per SAE: L0, MSE, FVU, explained variance, dead / dense fractions, CE (clean, spliced,
     zero-ablated), CE recovered, ``ppl_spliced`` = exp(spliced CE) (the paper's y-axis), and
     SAEBench's core metrics (module docstring).
@@ -156,28 +212,28 @@ def evaluate_saes(
     for name, t in sums.items():
         ce, kl = t.ce / n_pred, t.kl / n_pred
         fvu = variance.fvu(t.sq_err)
-        results[name] = {
-            "l0": t.l0 / n_tok,
-            "mse": t.sq_err / n_tok,
-            "fvu": fvu,
-            "explained_variance": 1 - fvu,
-            "dead_fraction": (t.fired == 0).float().mean().item(),
-            "dense_fraction": (t.fired > 0.1 * n_tok).float().mean().item(),
-            "ce_clean": clean_ce,
-            "ce_spliced": ce,
-            "ce_zero_ablation": zero_ce,
-            "ce_loss_recovered": ce_recovered(clean_ce, ce, zero_ce),
-            "ppl_spliced": math.exp(ce),
-            "kl_div_with_sae": kl,
-            "kl_div_with_ablation": kl_ablation,
-            "kl_div_score": (kl_ablation - kl) / kl_ablation if kl_ablation else float("nan"),
-            "cossim": t.cos / n_tok,
-            "l2_ratio": t.l2_ratio / n_tok,
-            "relative_reconstruction_bias": t.hat_sq / t.dot if t.dot else float("nan"),
-            "frac_alive": (t.fired > 0).float().mean().item(),
-            "active_latents": int((t.fired > 0).sum()),
-            "n_tokens": n_tok,
-        }
+        results[name] = SAEMetrics(
+            l0=t.l0 / n_tok,
+            mse=t.sq_err / n_tok,
+            fvu=fvu,
+            explained_variance=1 - fvu,
+            dead_fraction=(t.fired == 0).float().mean().item(),
+            dense_fraction=(t.fired > 0.1 * n_tok).float().mean().item(),
+            ce_clean=clean_ce,
+            ce_spliced=ce,
+            ce_zero_ablation=zero_ce,
+            ce_loss_recovered=ce_recovered(clean_ce, ce, zero_ce),
+            ppl_spliced=math.exp(ce),
+            kl_div_with_sae=kl,
+            kl_div_with_ablation=kl_ablation,
+            kl_div_score=(kl_ablation - kl) / kl_ablation if kl_ablation else float("nan"),
+            cossim=t.cos / n_tok,
+            l2_ratio=t.l2_ratio / n_tok,
+            relative_reconstruction_bias=t.hat_sq / t.dot if t.dot else float("nan"),
+            frac_alive=(t.fired > 0).float().mean().item(),
+            active_latents=int((t.fired > 0).sum()),
+            n_tokens=n_tok,
+        )
     return results
 
 

@@ -51,7 +51,7 @@ def selection_precision(precision: dict[str, float]) -> go.Figure:
             marker_color="#3b5bdb",
         )
     )
-    fig.updatelayout(yaxis_range=[0, 110])
+    fig.update_layout(yaxis_range=[0, 110])
     return layout(
         fig,
         "Selection precision against the demo world's ground truth",
@@ -125,7 +125,7 @@ def fvu_breakdown(r2: pd.DataFrame, x: str = "sae") -> go.Figure:
     fig = go.Figure()
     fig.add_bar(x=r2[x], y=r2.nonlinear_fvu, name="nonlinear FVU", marker_color="#c92a2a")
     fig.add_bar(x=r2[x], y=r2.linear_fvu, name="linearly predictable FVU", marker_color="#ffa8a8")
-    fig.updatelayout(barmode="stack")
+    fig.update_layout(barmode="stack")
     return layout(
         fig,
         "SAE error: linearly predictable vs nonlinear (share of activation variance)",
@@ -299,5 +299,5 @@ def shift_groups(table: pd.DataFrame) -> go.Figure:
     layout(fig, "Probe accuracy by group, before and after removing latents", "", "")
     fig.update_yaxes(title_text="accuracy on the balanced test split", range=[0, 1], col=1)
     fig.update_xaxes(title_text="group (label / cue)")
-    fig.updatelayout(barmode="group")
+    fig.update_layout(barmode="group")
     return fig

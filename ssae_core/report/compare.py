@@ -17,37 +17,13 @@ from ssae_core.analysis import specialization as changes
 from ssae_core.evaluate import features, tail
 from ssae_core.evaluate.concepts import BUCKETS, recall_by_bucket, sae_concept_f1
 from ssae_core.evaluate.evaluation import load_features, split_docs
-from ssae_core.evaluate.metrics import curve_auc, l0_range
+from ssae_core.evaluate.metrics import METRICS, curve_auc, l0_range
 from ssae_core.evaluate.sae_set import NamedSAE
 from ssae_core.infra.progress import Silent
 from ssae_core.infra.workspace import Artifact
 
 if TYPE_CHECKING:
     from ssae_core.models.base import Base
-
-
-METRIC_COLUMNS = [
-    "l0",
-    "mse",
-    "fvu",
-    "explained_variance",
-    "dead_fraction",
-    "dense_fraction",
-    "ce_clean",
-    "ce_spliced",
-    "ce_zero_ablation",
-    "ce_loss_recovered",
-    "ppl_spliced",
-    "kl_div_with_sae",
-    "kl_div_with_ablation",
-    "kl_div_score",
-    "cossim",
-    "l2_ratio",
-    "relative_reconstruction_bias",
-    "frac_alive",
-    "active_latents",
-    "n_tokens",
-]
 
 
 def metrics_table(evals: dict[str, dict[str, Artifact]], saes: list[NamedSAE]) -> pd.DataFrame:
@@ -59,7 +35,7 @@ def metrics_table(evals: dict[str, dict[str, Artifact]], saes: list[NamedSAE]) -
             "group": s.group or s.label,
             "label": s.label,
             "ref": s.ref,
-            **{k: arts[s.ref].summary[k] for k in METRIC_COLUMNS},
+            **{k: arts[s.ref].summary[k] for k in METRICS},
         }
         for split, arts in evals.items()
         for s in saes

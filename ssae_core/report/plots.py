@@ -35,7 +35,7 @@ def palette(names) -> dict[str, str]:
 
 
 def layout(fig: go.Figure, title: str, x: str, y: str) -> go.Figure:
-    fig.updatelayout(
+    fig.update_layout(
         title=title,
         xaxis_title=x,
         yaxis_title=y,
@@ -88,7 +88,7 @@ def concept_recall_bars(
         fig.update_xaxes(
             title_text="concept frequency (mentions per million tokens)", row=1, col=col
         )
-    fig.updatelayout(barmode="group", yaxis_range=[0, 110])
+    fig.update_layout(barmode="group", yaxis_range=[0, 110])
     fig.update_annotations(font_size=12)
     return layout(
         fig,
@@ -148,7 +148,7 @@ def tail_coverage(table: pd.DataFrame, colors: dict[str, str] | None = None) -> 
             + sae
             + "</extra>",
         )
-    fig.updatelayout(barmode="group")
+    fig.update_layout(barmode="group")
     return layout(
         fig,
         "Tokens with an SAE feature (logit-lens top-10), by token frequency",
@@ -261,7 +261,7 @@ def error_by_concept(table: pd.DataFrame, colors: dict[str, str] | None = None) 
             hovertemplate="%{x}: %{y:.4g} over %{customdata} tokens<extra>" + sae + "</extra>",
             marker_color=(colors or SERIES_COLORS).get(sae),
         )
-    fig.updatelayout(barmode="group")
+    fig.update_layout(barmode="group")
     return layout(
         fig,
         "Reconstruction error on tokens of frequent vs rare ground-truth concepts",
@@ -280,7 +280,7 @@ def count_differences(
         fig.add_histogram(
             x=d, name=sae, opacity=0.6, nbinsx=60, marker_color=(colors or SERIES_COLORS).get(sae)
         )
-    fig.updatelayout(barmode="overlay")
+    fig.update_layout(barmode="overlay")
     fig.update_yaxes(type="log")
     return layout(
         fig,
@@ -305,7 +305,7 @@ def max_cos(latents: pd.DataFrame, theta: float, colors: dict[str, str] | None =
     fig.add_vline(
         x=theta, line_dash="dash", annotation_text=f"θ = {theta:g}: novel ← | → reconstruction"
     )
-    fig.updatelayout(barmode="overlay")
+    fig.update_layout(barmode="overlay")
     fig.update_yaxes(type="log")
     return layout(
         fig,
