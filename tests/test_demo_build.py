@@ -140,7 +140,7 @@ def test_rare_token_coverage_against_a_plain_count(quick_build, quick_world):
     _, summary = quick_build
     world, split = quick_world, "physics_test"
     got = rare_token_coverage(world, split, k=10)
-    assert summary["rare_token_coverage"][split] == got
+    assert summary["rare_token_coverage"][split] == got._asdict()
     docs = world.split_tokens(split)
     counts = {}
     for t in np.concatenate(docs).tolist():
@@ -159,5 +159,5 @@ def test_rare_token_coverage_against_a_plain_count(quick_build, quick_world):
             v = sae.W_dec[j] - sae.W_dec[j].mean()
             logits = (v * model.ln_final.w) @ model.W_U
             covered |= set(logits.topk(10).indices.tolist())
-    assert got["tokens"] == len(rarest) > 20
-    assert got["covered"] == len(rarest & covered)
+    assert got.tokens == len(rarest) > 20
+    assert got.covered == len(rarest & covered)

@@ -12,7 +12,9 @@ from helpers import run_cli
 
 from ssae_core.evaluate.features import breadth
 from ssae_core.study import claims as cl
+from ssae_core.study import tables
 from ssae_core.study.config import StudyConfig
+from ssae_core.study.numbers import CellNumbers
 from ssae_core.study.write import MARKER, markdown, write_outputs
 
 CFG = StudyConfig(subdomains=("physics",), seeds=(0, 1))
@@ -25,8 +27,8 @@ def curve(group: str, split: str, l0s, ppls) -> list[dict]:
     ]
 
 
-def cell(seed: int, metrics: list[dict], **parts) -> dict:
-    return {"subdomain": "physics", "seed": seed, "metrics": metrics, **parts}
+def cell(seed: int, metrics: list[dict], **parts) -> CellNumbers:
+    return CellNumbers("physics", seed, metrics=metrics, **parts)
 
 
 def test_curve_ppl_is_the_mean_over_the_common_l0_range():
@@ -35,14 +37,14 @@ def test_curve_ppl_is_the_mean_over_the_common_l0_range():
         curve("dense ERM", "physics_test", [10, 40], [10, 40])
         + curve("bm25 ERM", "physics_test", [20, 60], [50, 10])
     )
-    out = cl.curve_ppl(
+    out = tables.curve_ppl(
         metrics.assign(subdomain="physics", seed=0), "ID", ["dense ERM", "bm25 ERM"]
     ).set_index("group")
     assert out.loc["dense ERM", "mean_ppl"] == pytest.approx(30.0)
     assert out.loc["bm25 ERM", "mean_ppl"] == pytest.approx(
         40.0
     )  # slope -1 from (20, 50): 40 at the midpoint 30
-    middle = cl.curve_ppl(
+    middle = tables.curve_ppl(
         metrics.assign(subdomain="physics", seed=0), "ID", ["dense ERM", "bm25 ERM"], middle=True
     ).set_index("group")
     assert (middle.l0_lo.iloc[0], middle.l0_hi.iloc[0]) == (25.0, 35.0)
@@ -91,12 +93,12 @@ def test_part_verdicts_count_cells():
 
 def test_ordered_strict_and_missing():
     table = pd.DataFrame({"a": [1.0, 1.0, 1.0], "b": [2.0, 1.0, np.nan], "c": [3.0, 2.0, 3.0]})
-    flags = cl.ordered(table, ["a", "b", "c"])
+    flags = tables.ordered(table, ["a", "b", "c"])
     assert (
         flags.iloc[0] is True and flags.iloc[1] is False and pd.isna(flags.iloc[2])
     )  # a tie is not an increase
-    assert cl.ordered(table, ["c", "a"], increasing=False).tolist() == [True, True, True]
-    assert cl.ordered(table, ["a", "missing"]).isna().all()
+    assert tables.ordered(table, ["c", "a"], increasing=False).tolist() == [True, True, True]
+    assert tables.ordered(table, ["a", "missing"]).isna().all()
 
 
 def test_selection_order_claim_on_hand_made_cells():
@@ -110,7 +112,9 @@ def test_selection_order_claim_on_hand_made_cells():
         + curve("bm25 ERM", "physics_test", [10, 50], [11, 11])
         + curve("random ERM", "physics_test", [10, 50], [12, 12])
     )
-    claim = cl.claim_selection_order(CFG, cl.frame([cell(0, good), cell(1, bad)], "metrics"))
+    claim = cl.claim_selection_order(
+        CFG, tables.frame([cell(0, good), cell(1, bad)], lambda c: c.metrics)
+    )
     assert (
         claim.verdict == "partly"
         and claim.parts[0].verdict == "mixed"
@@ -133,7 +137,7 @@ def test_ood_claim_compares_ground_lost_against_dense():
             + curve("bm25 ERM", split, [10, 50], [bm25, bm25])
             + curve("seed ERM", split, [10, 50], [10, 10])
         )
-    claim = cl.claim_ood(CFG, cl.frame([cell(0, rows)], "metrics"))
+    claim = cl.claim_ood(CFG, tables.frame([cell(0, rows)], lambda c: c.metrics))
     assert [p.verdict for p in claim.parts] == [
         "holds",
         "does not hold",
@@ -155,7 +159,7 @@ def test_tail_share_uses_the_rarer_half_of_buckets():
             "seed": 0,
         }
     )
-    share = cl.tail_share(coverage)
+    share = tables.tail_share(coverage)
     assert share.tail_share.iloc[0] == pytest.approx((5 + 3 + 2) / 30)  # buckets 0..2 of 0..4
 
 
@@ -169,7 +173,7 @@ def test_pooled_recall_weights_buckets_by_concepts():
             "seed": 0,
         }
     )
-    pooled = cl.pooled_recall(recall, ["GSAE", "absent"])
+    pooled = tables.pooled_recall(recall, ["GSAE", "absent"])
     assert len(pooled) == 1 and pooled.recall.iloc[0] == pytest.approx((5 + 3) / 40)
 
 
@@ -220,7 +224,7 @@ def test_markdown_keeps_the_preamble_and_json_is_strict(tmp_path):
     metrics = curve("dense ERM", "physics_test", [10, 50], [10, 10]) + curve(
         "bm25 ERM", "physics_test", [10, 50], [np.nan, np.nan]
     )
-    claims = [cl.claim_selection_order(CFG, cl.frame([cell(0, metrics)], "metrics"))]
+    claims = [cl.claim_selection_order(CFG, tables.frame([cell(0, metrics)], lambda c: c.metrics))]
     (tmp_path / "STUDY.md").write_text(
         "# My notes\n\nwhat it means\n\n" + MARKER + "\nold tables\n"
     )

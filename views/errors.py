@@ -5,7 +5,7 @@ import numpy as np
 import streamlit as st
 
 from ssae_core.analysis import dark_matter as dm
-from ssae_core.evaluate.features import token_top_features
+from ssae_core.evaluate.features import top_features_grid
 from ssae_core.report import analysis_plots, highlight
 from ssae_core.select import retrieval
 from views import common
@@ -69,17 +69,7 @@ def per_token_error() -> None:
         norms.assign(token=norms.token_index.map(dict(enumerate(words)))), "error-norms"
     )
     with st.expander("Top features per token"):
-        top = token_top_features(named, x)
-        cells = (
-            top.assign(
-                cell=top.feature.astype(str) + " (" + top.activation.map("{:.2f}".format) + ")"
-            )
-            .groupby(["token_index", "sae"], sort=False)
-            .cell.agg(", ".join)
-        )
-        table = (
-            cells.unstack("sae").reindex(index=range(len(words)), columns=list(named)).fillna("")
-        )
+        table = top_features_grid(named, x)
         st.dataframe(table.assign(token=words)[["token", *named]], hide_index=True, height=300)
         st.caption(
             "Each SAE's three most active features on the token: id (activation). Open one on the"

@@ -10,22 +10,22 @@ from ssae_core.analysis.autointerp.backends import (
     OfflineBackend,
     find_api_key,
 )
-from ssae_core.analysis.autointerp.examples import build_examples, top_windows
-from ssae_core.analysis.autointerp.run import (
-    run_scorers,
-    run_sync,
-    score_features,
-    stored_results,
-    stored_scores,
-)
+from ssae_core.analysis.autointerp.examples import top_windows
+from ssae_core.analysis.autointerp.feature import explain_and_score, explanation_scores
+from ssae_core.analysis.autointerp.run import stored_results
 from ssae_core.analysis.specialization import ChangeConfig, latent_changes, ranked
 from ssae_core.cli import launch
 from ssae_core.evaluate.evaluation import find_eval, load_features, split_docs
-from ssae_core.evaluate.features import HIST_EDGES, count_differences, count_rank, search_features
+from ssae_core.evaluate.features import (
+    HIST_EDGES,
+    count_differences,
+    count_rank,
+    decoder_points,
+    search_features,
+)
 from ssae_core.report import analysis_plots, plots
 from ssae_core.report.highlight import example_html, histogram_html
 from ssae_core.report.neuronpedia import ExportConfig, source_for, zipped
-from ssae_core.select import maps
 from views import common
 
 ws, base = common.page("Features")
@@ -54,17 +54,8 @@ def sae_by_ref(ref: str):
 
 
 @st.cache_data(show_spinner="Mapping decoder directions (UMAP)…")
-def decoder_points(ref: str, path: str) -> pd.DataFrame:
-    W = sae_by_ref(ref).W_dec.detach().cpu().numpy()
-    xy = maps.umap_2d(W)
-    return pd.DataFrame(
-        {
-            "x": xy[:, 0],
-            "y": xy[:, 1],
-            "feature": np.arange(len(W)),
-            "frequency": table(path).frequency.to_numpy(),
-        }
-    )
+def decoder_map(ref: str, path: str) -> pd.DataFrame:
+    return decoder_points(sae_by_ref(ref).W_dec, table(path).frequency.to_numpy())
 
 
 def open_clicked_feature() -> None:
@@ -129,7 +120,7 @@ if tab_map.open:
     with tab_map:
         st.caption("Click a point to open that feature in the browser.")
         st.plotly_chart(
-            analysis_plots.decoder_map(decoder_points(sae.ref, str(art.path))),
+            analysis_plots.decoder_map(decoder_map(sae.ref, str(art.path))),
             key="decoder-map",
             on_select=open_clicked_feature,
             selection_mode="points",
@@ -148,13 +139,6 @@ LISTS = {
     "novel in this SSAE": "novel",
     "most changed": "changed",
 }
-
-
-def examples_for(ref: str, path: str, j: int):
-    """What autointerp needs for feature ``j``: explanation windows and held-out examples."""
-    return build_examples(
-        base, sae_by_ref(ref), split_docs(ws.open(path)), table(path).set_index("feature"), [j]
-    )[0]
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
@@ -238,12 +222,7 @@ def browser():
 
     result = results.get(int(feature))
     if result:
-        more = {
-            s["scorer"]: s["value"]
-            for s in stored_scores(ws, [sae.ref])
-            if s["feature"] == int(feature)
-            and (s["backend"], s.get("explanation")) == (result["backend"], result["explanation"])
-        }
+        more = explanation_scores(ws, sae.ref, result)
         st.markdown(
             f"**Explanation** ({result['backend']}): {result['explanation']}  \nF1"
             f" {result['f1']:.2f} · precision {result['precision']:.2f} · recall"
@@ -255,13 +234,7 @@ def browser():
         try:
             backend = ClaudeBackend() if find_api_key() else OfflineBackend()
             with st.spinner("Explaining and scoring…"):
-                done = run_sync(
-                    score_features(
-                        ws, backend, sae.ref, [examples_for(sae.ref, str(art.path), int(feature))]
-                    )
-                )
-                (split_tokens,) = common.split_refs(base, [split])
-                run_scorers(ws, base, [sae], split_tokens, done, backend)
+                explain_and_score(ws, base, sae, split_ref, int(feature), backend)
             st.rerun()
         except AutointerpError as exc:
             st.error(str(exc))

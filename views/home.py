@@ -141,36 +141,35 @@ def _gsae_label(art) -> str:
 def demo_overview(world: DemoWorld) -> None:
     """The demo world's corpus, LM and GSAE, and concept recall by frequency."""
     summary = demo_summary(world, 0)
-    lm, g = summary["lm"], summary["gsae"]
+    report, c = summary.report, summary.corpus
+    lm, g, m = report.lm, report.gsae, report.gsae.metrics
     st.subheader("Demo world")
     cols = st.columns(5)
-    cols[0].metric("Documents", f"{summary['corpus']['documents']:,}")
-    cols[1].metric("Concepts", summary["corpus"]["concepts"])
+    cols[0].metric("Documents", f"{c.documents:,}")
+    cols[1].metric("Concepts", c.concepts)
     cols[2].metric(
         "LM held-out CE",
-        f"{lm['heldout_ce']:.2f} nats",
+        f"{lm.heldout_ce:.2f} nats",
         help="Next-token cross-entropy on held-out general text.",
     )
-    cols[3].metric(
-        "GSAE L0", f"{g['l0']:.1f}", help="Mean number of active GSAE features per token."
-    )
+    cols[3].metric("GSAE L0", f"{m.l0:.1f}", help="Mean number of active GSAE features per token.")
     cols[4].metric(
         "GSAE CE loss recovered",
-        f"{g['ce_loss_recovered']:.3f}",
+        f"{m.ce_loss_recovered:.3f}",
         help="(CE zero-ablated − CE spliced) / (CE zero-ablated − CE clean).",
     )
     st.caption(
-        f"LM CE is {lm['ce_ratio_to_unigram']:.0%} of a unigram model's ({lm['unigram_ce']:.2f}"
-        f" nats). GSAE: {g['d_sae']} features at `{summary['hook_name']}`, explained variance"
-        f" {g['explained_variance']:.3f}, {g['dead_fraction']:.1%} dead, CE {g['ce_clean']:.3f} →"
-        f" {g['ce_spliced']:.3f} spliced in."
+        f"LM CE is {lm.ce_ratio_to_unigram:.0%} of a unigram model's ({lm.unigram_ce:.2f}"
+        f" nats). GSAE: {g.d_sae} features at `{summary.hook_name}`, explained variance"
+        f" {m.explained_variance:.3f}, {m.dead_fraction:.1%} dead, CE {m.ce_clean:.3f} →"
+        f" {m.ce_spliced:.3f} spliced in."
         + "".join(
-            f" On {split}, {c['covered']} of its {c['tokens']} rarest tokens are in the logit-lens"
+            f" On {split}, {cov.covered} of its {cov.tokens} rarest tokens are in the logit-lens"
             " top 10 of a GSAE feature."
-            for split, c in summary["rare_token_coverage"].items()
+            for split, cov in report.rare_token_coverage.items()
         )
     )
-    steps = summary["step_seconds"]
+    steps = summary.step_seconds
     st.caption(
         f"Built on this machine in {sum(steps.values()):,.0f} s: "
         + ", ".join(f"{step} {sec:,.0f} s" for step, sec in steps.items())
@@ -178,7 +177,7 @@ def demo_overview(world: DemoWorld) -> None:
         " about three minutes more on two CPU cores; later launches reuse everything."
     )
 
-    recall = recall_by_kind(pd.DataFrame(summary["recall_by_bucket"]))
+    recall = recall_by_kind(pd.DataFrame(report.recall_by_bucket))
     series = {name: name for name in ("GSAE", PROBE)}
     st.plotly_chart(plots.concept_recall_bars(recall, series), key="recall")
     st.caption(

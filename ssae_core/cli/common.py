@@ -223,7 +223,6 @@ def launch_training_job(
 def comparison_inputs(args: argparse.Namespace, progress: Progress):
     """(workspace, base, SAEs, splits) named by the evaluate / report options."""
     from ssae_core.evaluate.sae_set import sae_set
-    from ssae_core.models.base import load_base
 
     ws = Workspace(args.workspace)
     base = load_base(args, ws, progress)

@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
                     "--widths trains GSAEs of other widths in the demo world; use --base demo."
                 )
             expansions = [int(v) for v in common.floats(args.widths, "--widths")]
-            target = world.report["gsae"]["l0"]
+            target = world.report.gsae.metrics.l0
             widths = gsae_widths(world, expansions, ws, progress, target_l0=target)
             saes += [
                 NamedSAE(f"width/{d}", f"GSAE d_sae={d}", sae, "GSAE widths")

@@ -57,7 +57,10 @@ def run_build(args: argparse.Namespace) -> int:
         # the GSAE evaluated on every split, so every page works at once
         evaluate_splits(ws, base, sae_set(ws, base, []), world.test_splits, progress)
     summary = demo_report.demo_summary(world, time.time() - start)
-    common.emit(summary, args.json, demo_report.format_demo_summary)
+    if args.json:
+        common.emit(summary.to_dict(), True, str)
+    else:
+        print(demo_report.format_demo_summary(summary))
     return 0
 
 

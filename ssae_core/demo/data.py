@@ -16,6 +16,7 @@ from sae_lens import SAE
 from ssae_core.demo import corpus
 from ssae_core.demo import tokenizer as tk
 from ssae_core.demo.config import DemoConfig
+from ssae_core.demo.summary import WorldReport
 from ssae_core.infra.errors import ConfigError
 from ssae_core.infra.workspace import Artifact
 from ssae_core.models import model_io
@@ -83,8 +84,9 @@ class DemoWorld(BaseData):
         return SAE.load_from_disk(self.gsae_dir, device=str(self.device))
 
     @property
-    def report(self) -> dict:
-        return self.report_art.summary if self.report_art else {}
+    def report(self) -> WorldReport | None:
+        """The world report (None only while it is being built)."""
+        return WorldReport.from_dict(self.report_art.summary) if self.report_art else None
 
     @property
     def subdomains(self) -> list[str]:

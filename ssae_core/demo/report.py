@@ -5,12 +5,19 @@ probe, and the GSAE's logit-lens coverage of each subdomain's rarest tokens."""
 from __future__ import annotations
 
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
 from ssae_core.demo.data import DemoWorld
+from ssae_core.demo.summary import (
+    CorpusStats,
+    Coverage,
+    DemoSummary,
+    GSAEReport,
+    LMReport,
+    WorldReport,
+)
 from ssae_core.evaluate import tail
 from ssae_core.evaluate.concepts import concept_scores, recall_table
 from ssae_core.evaluate.metrics import evaluate_saes
@@ -22,7 +29,8 @@ from ssae_core.models.sae_math import encode_rows
 
 
 def build_report(world: DemoWorld, out: Path, progress: Progress) -> dict:
-    """The world's summary: LM vs unigram CE, GSAE quality, concept recall per bucket."""
+    """The world's summary (``WorldReport.to_dict``): LM vs unigram CE, GSAE quality, concept
+    recall per bucket, rare-token coverage."""
     tokenizer = world.tokenizer
     bos, pad = tokenizer.bos_token_id, tokenizer.pad_token_id
     test = world.split_tokens("general_test")
@@ -43,25 +51,17 @@ def build_report(world: DemoWorld, out: Path, progress: Progress) -> dict:
         split: rare_token_coverage(world, split, world.config.report.lens_k)
         for split in (f"{sub}_test" for sub in world.subdomains)
     }
-    return {
-        "lm": {
-            "heldout_ce": gsae_metrics.ce_clean,
-            "unigram_ce": unigram,
-            "ce_ratio_to_unigram": gsae_metrics.ce_clean / unigram,
-        },
-        "gsae": {
-            **asdict(gsae_metrics),
-            "d_sae": world.gsae.cfg.d_sae,
-            "d_in": d_model,
-            "l0_target_max": d_model / 4,
-        },
-        "recall_by_bucket": table.to_dict(orient="records"),
-        "rare_token_coverage": coverage,
-        "eval_seconds": round(time.time() - start, 2),
-    }
+    report = WorldReport(
+        LMReport(gsae_metrics.ce_clean, unigram, gsae_metrics.ce_clean / unigram),
+        GSAEReport(gsae_metrics, world.gsae.cfg.d_sae, d_model, d_model / 4),
+        table.to_dict(orient="records"),
+        coverage,
+        round(time.time() - start, 2),
+    )
+    return report.to_dict()
 
 
-def rare_token_coverage(world: DemoWorld, split: str, k: int) -> dict:
+def rare_token_coverage(world: DemoWorld, split: str, k: int) -> Coverage:
     """How saturated the GSAE's logit lens is on a split's rarest tokens (``tail``): the distinct
     tokens of the rarest frequency bucket, and how many are in the top-``k`` of a feature that
     fires on the split."""
@@ -72,7 +72,7 @@ def rare_token_coverage(world: DemoWorld, split: str, k: int) -> dict:
     top, _ = lens.logit_lens(world.model, world.gsae.W_dec.detach(), k)
     freq = tail.frequency_buckets(np.concatenate(docs))
     rarest = tail.coverage_by_bucket(freq, tail.covered_tokens(top, fired)).iloc[0]
-    return {"tokens": int(rarest.tokens), "covered": int(rarest.covered), "share": rarest.share}
+    return Coverage(int(rarest.tokens), int(rarest.covered), float(rarest.share))
 
 
 def unigram_ce(train: np.ndarray, test: np.ndarray, vocab: int) -> float:
@@ -81,20 +81,18 @@ def unigram_ce(train: np.ndarray, test: np.ndarray, vocab: int) -> float:
     return float(-np.log(counts[test] / counts.sum()).mean())
 
 
-def demo_summary(world: DemoWorld, seconds: float) -> dict:
+def demo_summary(world: DemoWorld, seconds: float) -> DemoSummary:
     """The numbers a researcher checks first about a demo world."""
-    report = world.report
-    return {
-        "workspace": str(world.corpus_art.path.parent.parent),
-        "seconds": round(seconds, 2),
-        "hook_name": world.hook_name,
-        "corpus": world.corpus_art.summary,
-        "lm": {**report["lm"], "path": str(world.model_dir)},
-        "gsae": {**report["gsae"], "path": str(world.gsae_dir)},
-        "recall_by_bucket": report["recall_by_bucket"],
-        "rare_token_coverage": report["rare_token_coverage"],
-        "step_seconds": step_seconds(world),
-    }
+    return DemoSummary(
+        str(world.corpus_art.path.parent.parent),
+        round(seconds, 2),
+        world.hook_name,
+        CorpusStats(**world.corpus_art.summary),
+        world.report,
+        str(world.model_dir),
+        str(world.gsae_dir),
+        step_seconds(world),
+    )
 
 
 def step_seconds(world: DemoWorld) -> dict[str, float]:
@@ -109,35 +107,32 @@ def step_seconds(world: DemoWorld) -> dict[str, float]:
     return {step: float(art.manifest.get("wall_s", 0.0)) for step, art in arts.items()}
 
 
-def format_demo_summary(s: dict) -> str:
+def format_demo_summary(s: DemoSummary) -> str:
     """``demo_summary`` as the text ``python -m ssae_core demo build`` prints."""
-    lm, g = s["lm"], s["gsae"]
+    lm, g, m, c = s.report.lm, s.report.gsae, s.report.gsae.metrics, s.corpus
     lines = [
-        f"Demo world ready in {s['seconds']:.1f} s  (workspace {s['workspace']})",
+        f"Demo world ready in {s.seconds:.1f} s  (workspace {s.workspace})",
+        f"  corpus: {c.documents} documents, {c.words} tokens, {c.concepts} concepts",
         (
-            f"  corpus: {s['corpus']['documents']} documents, {s['corpus']['words']} tokens,"
-            f" {s['corpus']['concepts']} concepts"
+            f"  LM: held-out CE {lm.heldout_ce:.3f} nats vs unigram {lm.unigram_ce:.3f} "
+            f"({lm.ce_ratio_to_unigram:.0%} of unigram)   {s.lm_path}"
         ),
         (
-            f"  LM: held-out CE {lm['heldout_ce']:.3f} nats vs unigram {lm['unigram_ce']:.3f} "
-            f"({lm['ce_ratio_to_unigram']:.0%} of unigram)   {lm['path']}"
+            f"  GSAE at {s.hook_name} (d_sae {g.d_sae}): L0 {m.l0:.1f} (target <="
+            f" {g.l0_target_max:.0f}), explained variance {m.explained_variance:.3f}, dead"
+            f" {m.dead_fraction:.1%}"
         ),
         (
-            f"  GSAE at {s['hook_name']} (d_sae {g['d_sae']}): L0 {g['l0']:.1f} (target <="
-            f" {g['l0_target_max']:.0f}), explained variance {g['explained_variance']:.3f}, dead"
-            f" {g['dead_fraction']:.1%}"
-        ),
-        (
-            f"    CE clean {g['ce_clean']:.3f}, with GSAE {g['ce_spliced']:.3f}, zero-ablated"
-            f" {g['ce_zero_ablation']:.3f}, CE loss recovered {g['ce_loss_recovered']:.3f}  "
-            f" {g['path']}"
+            f"    CE clean {m.ce_clean:.3f}, with GSAE {m.ce_spliced:.3f}, zero-ablated"
+            f" {m.ce_zero_ablation:.3f}, CE loss recovered {m.ce_loss_recovered:.3f}  "
+            f" {s.gsae_path}"
         ),
         (
             "  concepts one GSAE feature detects with held-out F1 >= 0.5, token or context level"
             " (and a linear probe), by frequency in the general corpus:"
         ),
     ]
-    for row in s["recall_by_bucket"]:
+    for row in s.report.recall_by_bucket:
         lines.append(
             f"    {row['bucket']:<18} {int(row['gsae_recalled']):>3}/{int(row['concepts']):<3} SAE"
             f" ({row['gsae_recall']:.0%})  "
@@ -147,6 +142,6 @@ def format_demo_summary(s: dict) -> str:
     lines.append(
         "  rarest-bucket tokens in the GSAE's logit-lens top tokens (tail-token coverage):"
     )
-    for split, c in s["rare_token_coverage"].items():
-        lines.append(f"    {split:<18} {c['covered']:>4}/{c['tokens']:<4} ({c['share']:.0%})")
+    for split, cov in s.report.rare_token_coverage.items():
+        lines.append(f"    {split:<18} {cov.covered:>4}/{cov.tokens:<4} ({cov.share:.0%})")
     return "\n".join(lines)

@@ -14,6 +14,7 @@ import pandas as pd
 import torch
 
 from ssae_core.models.sae_math import encode_rows
+from ssae_core.select.maps import umap_2d
 
 HIST_EDGES = np.logspace(
     -3, 3, 31
@@ -142,6 +143,28 @@ def token_top_features(saes: dict, x: torch.Tensor, k: int = 3) -> pd.DataFrame:
             )
         )
     return pd.concat(parts, ignore_index=True)
+
+
+def top_features_grid(saes: dict, x: torch.Tensor, k: int = 3) -> pd.DataFrame:
+    """``token_top_features`` as one row per token and one column per SAE, each cell its ``k``
+    features as ``id (activation)``, most active first (empty where none fires)."""
+    top = token_top_features(saes, x, k)
+    cells = (
+        top.assign(cell=top.feature.astype(str) + " (" + top.activation.map("{:.2f}".format) + ")")
+        .groupby(["token_index", "sae"], sort=False)
+        .cell.agg(", ".join)
+    )
+    return cells.unstack("sae").reindex(index=range(len(x)), columns=list(saes)).fillna("")
+
+
+def decoder_points(W_dec: torch.Tensor, frequency: np.ndarray, seed: int = 0) -> pd.DataFrame:
+    """The decoder map's points: a 2-D UMAP of the decoder directions (x, y), each feature's id
+    and firing frequency."""
+    W = W_dec.detach().cpu().numpy()
+    xy = umap_2d(W, seed)
+    return pd.DataFrame(
+        {"x": xy[:, 0], "y": xy[:, 1], "feature": np.arange(len(W)), "frequency": frequency}
+    )
 
 
 def search_features(

@@ -142,6 +142,10 @@ def dispatch(ws: Workspace) -> list[str]:
     return started
 
 
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+"""The folder that holds ``ssae_core/``: where workers run ``python -m ssae_core``."""
+
+
 def _start_worker(ws: Workspace, name: str, args: list[str]) -> int:
     cmd = [sys.executable, "-m", "ssae_core", *args, "--workspace", str(ws.root), "--job", name]
     with open(log_path(ws, name), "ab") as out:
@@ -150,7 +154,7 @@ def _start_worker(ws: Workspace, name: str, args: list[str]) -> int:
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            cwd=Path(__file__).parent.parent,
+            cwd=PROJECT_ROOT,
         )
     return proc.pid
 

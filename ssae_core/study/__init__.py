@@ -51,7 +51,7 @@ def run_study(
         [e for e in cfg.widths if e != own],
         ws,
         progress,
-        target_l0=world.report["gsae"]["l0"],
+        target_l0=world.report.gsae.metrics.l0,
     )
     todo = [
         (sub, seed)
@@ -83,7 +83,7 @@ def run_study(
             if seed == cfg.seeds[0]:
                 figures.update({f"{subdomain}_{name}": fig for name, fig in figs.items()})
     claims = check_claims(cfg, cells, backend.label)
-    compute = sum(c["seconds"] for c in cells)
+    compute = sum(c.seconds for c in cells)
     header = (
         f"Run {time.strftime('%Y-%m-%d')}:"
         f" {QUICK_NOTE if cfg.quick else 'the full demo world'};"
@@ -100,8 +100,8 @@ def run_study(
     numbers = {
         "config": cfg.to_dict(),
         "backend": backend.label,
-        "world": world.report,
+        "world": world.report.to_dict(),
         "cell_seconds": compute,
-        "cells": cells,
+        "cells": [c.to_dict() for c in cells],
     }
     return write_outputs(out, claims, header, numbers, figures)

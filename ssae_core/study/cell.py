@@ -34,6 +34,7 @@ from ssae_core.report.html import compare_saes
 from ssae_core.select import retrieval
 from ssae_core.select.selection import run_selection, selection_activations
 from ssae_core.study.config import StudyConfig
+from ssae_core.study.numbers import CellNumbers
 from ssae_core.train.finetune import FinetuneConfig, finetune_task
 
 if TYPE_CHECKING:
@@ -109,9 +110,9 @@ class Trained(NamedTuple):
     precision: dict[str, float | None]
 
 
-def load_cell(art: Artifact) -> tuple[dict, dict]:
+def load_cell(art: Artifact) -> tuple[CellNumbers, dict]:
     """(numbers, figures) of a cell; figures are plotly Figures by name."""
-    numbers = json.loads(art.file("numbers.json").read_text())
+    numbers = CellNumbers.from_dict(json.loads(art.file("numbers.json").read_text()))
     figures = {
         k: pio.from_json(v) for k, v in json.loads(art.file("figures.json").read_text()).items()
     }
@@ -153,28 +154,26 @@ def _compute(
         f1=analysis_plots.f1_distribution(ai.rename(columns={"group": "label"})),
         fvu_widths=analysis_plots.fvu_breakdown(dm[dm.sae.str.startswith(GSAE)]),
     )
-    numbers = {
-        "subdomain": subdomain,
-        "seed": seed,
-        "precision": precision,
-        "seconds": round(time.time() - start, 1),
-        "metrics": comp.metrics.drop(columns=["ref"]).to_dict("records"),
-        "matched": (
-            comp.matched[["split", "group", "label", "l0", "ppl_spliced"]].to_dict("records")
-        ),
-        "tail_coverage": comp.tables["tail_coverage"].to_dict("records"),
-        "concept_recall": comp.tables["concept_recall"].to_dict("records"),
-        "breadth": breadth,
-        "autointerp": ai.to_dict("records"),
-        "dark_matter": dm.to_dict("records"),
-        "tilt_ess": _tilt_ess(ws, ssae_arts),
-    }
-    atomic_write_json(out / "numbers.json", numbers)
+    numbers = CellNumbers(
+        subdomain=subdomain,
+        seed=seed,
+        precision=precision,
+        seconds=round(time.time() - start, 1),
+        metrics=comp.metrics.drop(columns=["ref"]).to_dict("records"),
+        matched=comp.matched[["split", "group", "label", "l0", "ppl_spliced"]].to_dict("records"),
+        tail_coverage=comp.tables["tail_coverage"].to_dict("records"),
+        concept_recall=comp.tables["concept_recall"].to_dict("records"),
+        breadth=breadth,
+        autointerp=ai.to_dict("records"),
+        dark_matter=dm.to_dict("records"),
+        tilt_ess=_tilt_ess(ws, ssae_arts),
+    )
+    atomic_write_json(out / "numbers.json", numbers.to_dict())
     atomic_write_json(out / "figures.json", {k: f.to_json() for k, f in figures.items()})
     return {
         "subdomain": subdomain,
         "seed": seed,
-        "seconds": numbers["seconds"],
+        "seconds": numbers.seconds,
         "backend": str(backend.label),
     }
 
