@@ -87,3 +87,20 @@ def wait_until(predicate, timeout: float = 90, every: float = 0.3) -> bool:
             return True
         time.sleep(every)
     return False
+
+
+KEY = "sk-ant-test-DO-NOT-LEAK-1234"
+"""A fake Anthropic API key: tests check it never reaches a log, a file or an error."""
+
+
+def message(text, input_tokens=100, output_tokens=20):
+    return {
+        "id": "msg_1",
+        "type": "message",
+        "role": "assistant",
+        "model": "m",
+        "content": [{"type": "text", "text": text}],
+        "stop_reason": "end_turn",
+        "stop_sequence": None,
+        "usage": {"input_tokens": input_tokens, "output_tokens": output_tokens},
+    }

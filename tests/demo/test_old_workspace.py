@@ -8,7 +8,7 @@ from fixtures.make_old_workspace import run_all
 
 from ssae_core.infra.workspace import Workspace
 
-FIXTURE = Path(__file__).parent / "fixtures" / "old_workspace.tar.gz"
+FIXTURE = Path(__file__).parents[1] / "fixtures" / "old_workspace.tar.gz"
 
 
 def artifacts(root: Path) -> set[str]:

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from helpers import random_sae
 from sae_lens import StandardSAE, StandardSAEConfig
 from sae_lens.saes.sae import SAEMetadata
 
@@ -198,6 +199,33 @@ def test_token_top_features_match_a_per_token_sort():
             got = top[(top.sae == name) & (top.token_index == t)].sort_values("rank")
             assert list(got.feature) == order
             assert np.allclose(got.activation, acts[t, order].numpy())
+
+
+def test_top_features_grid_is_the_per_token_sort_as_text():
+    from ssae_core.evaluate.features import top_features_grid
+
+    torch.manual_seed(1)
+    saes = {"a": random_sae(8, 32, seed=1).float(), "b": random_sae(8, 32, seed=2).float()}
+    x = torch.randn(5, 8) * 3
+    grid = top_features_grid(saes, x, k=2)
+    assert list(grid.columns) == ["a", "b"] and list(grid.index) == list(range(5))
+    for name, sae in saes.items():
+        acts = sae.encode(x).detach()
+        for t in range(len(x)):
+            order = [int(j) for j in torch.argsort(acts[t], descending=True) if acts[t, j] > 0][:2]
+            want = ", ".join(f"{j} ({acts[t, j]:.2f})" for j in order)
+            assert grid.loc[t, name] == want
+
+
+def test_decoder_points_are_one_per_feature_and_deterministic():
+    from ssae_core.evaluate.features import decoder_points
+
+    W = torch.randn(40, 8)
+    frequency = np.linspace(0, 1, 40)
+    a, b = decoder_points(W, frequency), decoder_points(W, frequency)
+    assert list(a.columns) == ["x", "y", "feature", "frequency"] and len(a) == 40
+    assert list(a.feature) == list(range(40)) and np.allclose(a.frequency, frequency)
+    assert np.allclose(a[["x", "y"]], b[["x", "y"]]), "seeded UMAP"
 
 
 def test_feature_search_by_id_token_explanation_and_default():

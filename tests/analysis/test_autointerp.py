@@ -8,6 +8,7 @@ import math
 import httpx2
 import numpy as np
 import pytest
+from helpers import KEY, message
 
 from ssae_core.analysis.autointerp import prompts
 from ssae_core.analysis.autointerp.backends import (
@@ -28,21 +29,6 @@ from ssae_core.analysis.autointerp.examples import (
 )
 from ssae_core.analysis.autointerp.run import estimate, f1_scores, run_sync, score_features
 from ssae_core.infra.workspace import Workspace
-
-KEY = "sk-ant-test-DO-NOT-LEAK-1234"
-
-
-def message(text, input_tokens=100, output_tokens=20):
-    return {
-        "id": "msg_1",
-        "type": "message",
-        "role": "assistant",
-        "model": "m",
-        "content": [{"type": "text", "text": text}],
-        "stop_reason": "end_turn",
-        "stop_sequence": None,
-        "usage": {"input_tokens": input_tokens, "output_tokens": output_tokens},
-    }
 
 
 class FakeClaude:
@@ -460,3 +446,31 @@ def test_message_batches_match_results_by_id_and_remind_once(tmp_path):
     assert estimate(fxs, ClaudeConfig(), batches=True)["usd"] == pytest.approx(
         estimate(fxs, ClaudeConfig())["usd"] / 2
     )
+
+
+def test_one_feature_is_explained_scored_and_stored_like_a_batch_run(
+    quick_world, quick_workspace, tmp_path
+):
+    """The feature browser's Explain & score: an explanation with its F1, and every scorer's
+    value for that explanation; a second call reuses what is stored."""
+    from ssae_core.analysis.autointerp.feature import explain_and_score, explanation_scores
+    from ssae_core.analysis.autointerp.run import SCORERS, stored_results
+    from ssae_core.demo.world import world_base
+    from ssae_core.evaluate.evaluation import evaluate, load_features, named_split
+    from ssae_core.evaluate.sae_set import NamedSAE
+    from ssae_core.infra.workspace import Workspace
+    from ssae_core.models.base import BaseSpec
+
+    base = world_base(quick_world, BaseSpec(quick=True))
+    gsae = NamedSAE(base.ref, "GSAE", base.sae)
+    split = named_split(quick_world, "physics_test")
+    table = load_features(evaluate(quick_workspace, base, [gsae], split)[base.ref])
+    feature = int(table.sort_values("count").feature[table["count"] > 20].iloc[0])
+    ws = Workspace(tmp_path / "ws")
+    (result,) = explain_and_score(ws, base, gsae, split, feature, OfflineBackend())
+    assert result["feature"] == feature and result["status"] == "ok" and result["explanation"]
+    assert 0 <= result["f1"] <= 1
+    assert stored_results(ws, [base.ref]) == [result]
+    scores = explanation_scores(ws, base.ref, result)
+    assert set(scores) == set(SCORERS) and all(0 <= v <= 1 for v in scores.values())
+    assert explain_and_score(ws, base, gsae, split, feature, OfflineBackend()) == [result]

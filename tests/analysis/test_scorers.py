@@ -7,8 +7,8 @@ import math
 import httpx2
 import numpy as np
 import pytest
+from helpers import KEY, message
 from sklearn.metrics import balanced_accuracy_score, roc_auc_score
-from test_autointerp import KEY, message
 
 from ssae_core.analysis.autointerp import prompts
 from ssae_core.analysis.autointerp.backends import ClaudeBackend, ClaudeConfig, OfflineBackend

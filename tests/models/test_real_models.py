@@ -10,7 +10,6 @@ import pytest
 import torch
 from helpers import run_cli
 from safetensors.torch import save_file
-from test_base import hf_dir  # noqa: F401  (a tiny GPT-2 in Hugging Face format)
 
 from ssae_core.infra.errors import LoadError
 from ssae_core.models import base, model_io
