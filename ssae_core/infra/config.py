@@ -50,8 +50,31 @@ class Config:
         return dataclasses.replace(self, **changes)
 
     def digest(self) -> str:
-        """16 hex chars of the SHA-256 of the canonical JSON, class name included."""
-        return stable_hash({"class": type(self).__name__, "config": self.to_dict()})
+        """16 hex chars of the SHA-256 of the canonical JSON, class name included; a field
+        declared with ``added`` is left out while it holds its default."""
+        return stable_hash({"class": type(self).__name__, "config": _without_added(self)})
+
+
+ADDED = "ssae_added"
+
+
+def added(default: Any) -> Any:
+    """A field added to a config after artifacts were made with it, whose ``default`` reproduces
+    what the config did before: at the default it is not part of the digest, so those artifacts
+    keep their keys (``Config.digest``); set, it makes a new key."""
+    return dataclasses.field(default=default, metadata={ADDED: True})
+
+
+def _without_added(config: Config) -> dict[str, Any]:
+    """``config.to_dict()`` without the ``added`` fields that hold their default, at any depth."""
+    out = config.to_dict()
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        if f.metadata.get(ADDED) and value == f.default:
+            del out[f.name]
+        elif isinstance(value, Config):
+            out[f.name] = _without_added(value)
+    return out
 
 
 def stable_hash(obj: Any) -> str:

@@ -148,8 +148,9 @@ class SAEStack(nn.Module):
         rows = [self.one(i, x) for i in range(len(self))]
         return {key: torch.stack([r[key] for r in rows]) for key in rows[0]}
 
-    def one(self, i: int, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        """``forward`` for SAE ``i`` alone: each output without the leading K dim."""
+    def one(self, i: int, x: torch.Tensor, coef_factor: float = 1.0) -> dict[str, torch.Tensor]:
+        """``forward`` for SAE ``i`` alone: each output without the leading K dim
+        (``coef_factor``: multiplies its sparsity coefficient, e.g. during a warm-up)."""
         pre, f = self.encode(i, x)
         mse = (self.decode(i, f) - x).pow(2).sum(-1)
         if self.arch == "standard":
@@ -160,7 +161,7 @@ class SAEStack(nn.Module):
             sparsity = torch.zeros_like(mse)
         active = f.detach() > 0
         return {
-            "loss": mse + self.coef[i] * sparsity,
+            "loss": mse + (self.coef[i] * coef_factor) * sparsity,
             "mse": mse,
             "sparsity": sparsity,
             "l0": active.sum(-1).float(),

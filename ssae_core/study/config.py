@@ -8,7 +8,7 @@ from ssae_core.evaluate.sae_set import group_name
 from ssae_core.infra.config import Config
 from ssae_core.infra.errors import ConfigError
 from ssae_core.select.retrieval import METHODS, Method
-from ssae_core.train.finetune import Tilt
+from ssae_core.train.tilt import Tilt
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ def latest_live_log(ws: Workspace) -> pd.DataFrame | None:
     return pd.read_parquet(logs[-1]) if logs else None
 
 
-def save_checkpoint(path: Path, step: int, stack, opt, last_fired, log) -> None:
+def save_checkpoint(path: Path, step: int, stack, opt, last_fired, log, schedule) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     try:
@@ -49,6 +49,7 @@ def save_checkpoint(path: Path, step: int, stack, opt, last_fired, log) -> None:
                 "opt": opt.state_dict(),
                 "last_fired": last_fired,
                 "log": log,
+                "schedule": schedule.state_dict(),
             },
             tmp,
         )
@@ -62,11 +63,15 @@ def save_checkpoint(path: Path, step: int, stack, opt, last_fired, log) -> None:
         raise
 
 
-def resume(path: Path, stack, opt, last_fired) -> tuple[int, list[dict]]:
+def resume(path: Path, stack, opt, last_fired, schedule) -> tuple[int, list[dict]]:
+    """(step, log) of the checkpoint at ``path``, its state loaded into the rest; (0, []) when
+    there is none."""
     if not path.exists():
         return 0, []
     state = torch.load(path, map_location=stack.coef.device, weights_only=False)
     stack.load_state_dict(state["stack"])
     opt.load_state_dict(state["opt"])
     last_fired.copy_(state["last_fired"])
+    if "schedule" in state:  # checkpoints written before the schedule have its initial state
+        schedule.load_state_dict(state["schedule"])
     return state["step"], state["log"]

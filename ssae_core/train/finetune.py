@@ -15,15 +15,13 @@ a cancel keeps it); running the same config again resumes there, with the same b
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import torch
 
-from ssae_core.infra.config import Config
 from ssae_core.infra.device import pick_device
 from ssae_core.infra.errors import ConfigError, SSAEError
 from ssae_core.infra.progress import Progress, Silent
@@ -38,7 +36,9 @@ from ssae_core.train.checkpoint import (
     save_checkpoint,
     write_live_log,
 )
-from ssae_core.train.tilt import Tilt, objective
+from ssae_core.train.config import FinetuneConfig
+from ssae_core.train.resample import resample_dead
+from ssae_core.train.tilt import objective
 
 if TYPE_CHECKING:
     from ssae_core.infra.executor import Context
@@ -46,163 +46,6 @@ if TYPE_CHECKING:
 
 class TrainingError(SSAEError):
     """A run that cannot go on (e.g. a NaN loss); its last good checkpoint is kept."""
-
-
-@dataclass(frozen=True)
-class FinetuneConfig(Config):
-    objective: Literal["erm", "term"] = "erm"
-    """ERM (the mean loss) or TERM (the tilted mean, which weighs the worst items up)."""
-    tilt: float = 0.0
-    """TERM's tilt t (the paper: 500 and larger, on its loss scale); 0 is ERM."""
-    tilt_scale: Literal["absolute", "relative"] = "absolute"
-    """What t multiplies: the losses themselves (absolute, the paper's form: reproduces its t,
-    but what a t does depends on the loss scale, which differs by model and activation
-    normalization) or the losses divided by their batch mean (relative: t = 1 weighs a token
-    e-fold more per mean loss it is above the mean, on any model)."""
-    target_ess: float = 0.0
-    """If > 0 (TERM only, instead of a tilt): each batch, pick t so that the tilt's weights have
-    this effective sample share (1 = ERM, 1/N = the single worst item), e.g. 0.2."""
-    tilt_sweep: tuple[float, ...] = ()
-    """TERM only, instead of one tilt: a tilt sweep in this one run, one SSAE per (t, sparsity
-    value) pair (t read on the ``tilt_scale``)."""
-    ess_sweep: tuple[float, ...] = ()
-    """TERM only, instead of one tilt: a sweep of target effective sample shares in this one run,
-    one SSAE per (share, sparsity value) pair, e.g. 1 0.5 0.2 0.05 (1 is ERM)."""
-    item: Literal["token", "sequence"] = "token"
-    """What one loss term of the objective is."""
-    sparsity: tuple[float, ...] = (3.5,)
-    """Sparsity values, one SSAE each: L1 coef (standard), L0 coef (jumprelu) or k (topk)."""
-    steps: int = 1000
-    """Optimizer steps."""
-    batch_tokens: int = 4096
-    """Tokens per batch."""
-    lr: float = 5e-5
-    """Learning rate (Adam)."""
-    decay_steps: int = 1000
-    """Linear LR decay to 0 over the last this many steps."""
-    beta1: float = 0.9
-    beta2: float = 0.999
-    normalize_decoder: bool = True
-    """Unit-norm decoder rows (standard, jumprelu)."""
-    jumprelu_bandwidth: float = 0.001
-    val_fraction: float = 0.1
-    """Share of the documents held out for the final metrics."""
-    dead_window: int = 200
-    """Steps without firing after which a feature counts as dead."""
-    log_every: int = 10
-    checkpoint_every: int = 100
-    seed: int = 0
-    version: int = 1
-
-    @classmethod
-    def short(
-        cls, sparsity: tuple[float, ...], steps: int, batch_tokens: int, lr: float, **kw
-    ) -> FinetuneConfig:
-        """A sweep whose learning rate decays over its last third (the demo comparison's and the
-        study's schedule); ``kw`` sets the other fields."""
-        decay_steps = max(1, steps // 3)
-        return cls(
-            sparsity=sparsity,
-            steps=steps,
-            batch_tokens=batch_tokens,
-            lr=lr,
-            **kw,
-            decay_steps=decay_steps,
-        )
-
-    def validate(self) -> FinetuneConfig:
-        if self.objective not in ("erm", "term"):
-            raise ConfigError(f"objective must be 'erm' or 'term', not {self.objective!r}.")
-        if self.objective == "erm" and self.tilt != 0:
-            raise ConfigError("A tilt only applies to --objective term; drop --tilt or use term.")
-        if self.item not in ("token", "sequence"):
-            raise ConfigError(f"item must be 'token' or 'sequence', not {self.item!r}.")
-        if not self.sparsity or any(not np.isfinite(v) or v < 0 for v in self.sparsity):
-            raise ConfigError(
-                "sparsity values must be finite and >= 0 (one SAE each); got"
-                f" {list(self.sparsity)}."
-            )
-        positive = (
-            "steps",
-            "batch_tokens",
-            "decay_steps",
-            "log_every",
-            "checkpoint_every",
-            "dead_window",
-        )
-        for name in positive:
-            if getattr(self, name) <= 0:
-                raise ConfigError(f"{name} must be positive.")
-        checks = (
-            (
-                self.lr > 0 and np.isfinite(self.lr),
-                f"--lr must be a positive number, not {self.lr}.",
-            ),
-            (np.isfinite(self.tilt), f"--tilt must be a finite number, not {self.tilt}."),
-            (
-                0 <= self.val_fraction < 1,
-                f"val_fraction must be in [0, 1), not {self.val_fraction}.",
-            ),
-        )
-        for ok, message in checks:
-            if not ok:
-                raise ConfigError(message)
-        self._validate_tilt()
-        return self
-
-    def _validate_tilt(self) -> None:
-        if self.tilt_scale not in ("absolute", "relative"):
-            raise ConfigError(
-                f"tilt_scale must be 'absolute' or 'relative', not {self.tilt_scale!r}."
-            )
-        shares = (self.target_ess, *self.ess_sweep)
-        if not all(0 <= e <= 1 for e in shares) or 0 in self.ess_sweep:
-            raise ConfigError(
-                f"Effective sample shares must be in (0, 1] (target_ess 0: off); got {shares}."
-            )
-        if not all(np.isfinite(t) for t in self.tilt_sweep):
-            raise ConfigError(f"tilt_sweep values must be finite; got {list(self.tilt_sweep)}.")
-        given = [bool(v) for v in (self.tilt, self.target_ess, self.tilt_sweep, self.ess_sweep)]
-        if sum(given) > 1 or (self.objective != "term" and sum(given[1:])):
-            raise ConfigError(
-                "Give TERM one of --tilt, --target-ess, --tilt-sweep or --ess-sweep, with"
-                " --objective term."
-            )
-
-    @property
-    def tilts(self) -> tuple[Tilt, ...]:
-        """The run's tilts, one per curve; SSAE i has ``tilts[i // len(sparsity)]`` and
-        ``sparsity[i % len(sparsity)]``."""
-        relative = self.tilt_scale == "relative"
-        if self.objective != "term":
-            return (Tilt(),)
-        if self.ess_sweep:
-            return tuple(Tilt(ess=e) for e in self.ess_sweep)
-        if self.tilt_sweep:
-            return tuple(Tilt(t, relative=relative) for t in self.tilt_sweep)
-        return (Tilt(self.tilt, self.target_ess, relative),)
-
-    @property
-    def curve_labels(self) -> list[str]:
-        """Per curve (tilt) of the run: "" (ERM) or how it tilts, e.g. "t=500", "t=2 rel",
-        "ESS 0.2"."""
-        return [t.label if self.objective == "term" else "" for t in self.tilts]
-
-    @property
-    def tilt_label(self) -> str:
-        """How this run tilts, for labels: "" (ERM), "t=500", "ESS 0.2" or a sweep's labels."""
-        return ", ".join(self.curve_labels)
-
-    @property
-    def stack_sparsity(self) -> tuple[float, ...]:
-        """The sparsity value of every SSAE of the run, in SAE order (tilt-major)."""
-        return self.sparsity * len(self.tilts)
-
-    def tilt_of(self, sae: int) -> Tilt:
-        return self.tilts[sae // len(self.sparsity)]
-
-    def curve_of(self, sae: int) -> str:
-        return self.curve_labels[sae // len(self.sparsity)]
 
 
 def lr_at(cfg: FinetuneConfig, step: int) -> float:
@@ -292,9 +135,12 @@ def _train(
     progress: Progress,
 ) -> pd.DataFrame:
     dev = stack.coef.device
+    if stack.arch == "topk" and (cfg.sparsity_warmup or cfg.target_l0):
+        raise ConfigError("A TopK SAE's sparsity is k: it has no coefficient to warm up or steer.")
     opt = torch.optim.Adam(stack.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
     last_fired = torch.full((len(stack), stack.d_sae), -1, dtype=torch.long, device=dev)
-    start, log = resume(run_dir / "checkpoint.pt", stack, opt, last_fired)
+    schedule = cfg.schedule()
+    start, log = resume(run_dir / "checkpoint.pt", stack, opt, last_fired, schedule)
     doc = np.asarray(store.doc)[rows]
     stream = batch_stream(doc, cfg.batch_tokens, cfg.seed, cfg.item, start)
     progress.stage(
@@ -305,18 +151,25 @@ def _train(
     for step in range(start, cfg.steps):
         batch = next(stream)
         x = store.rows(rows[batch]).to(dev)
-        per_sae, tilting, out = train_step(stack, opt, x, doc[batch], cfg, step)
+        factor = schedule.factor(step)
+        per_sae, tilting, out = train_step(stack, opt, x, doc[batch], cfg, step, factor)
         if not torch.isfinite(per_sae).all():
             raise TrainingError(
                 f"The loss became {per_sae.tolist()} at step {step}; the last good checkpoint is"
                 f" kept in {run_dir}. Lower the learning rate or the sparsity values and run again."
             )
         last_fired[out["fired"]] = step
+        schedule.observe(step, out["l0"].mean(1))
+        if cfg.resamples_at(step):
+            gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
+            for i in range(len(stack)):
+                resample_dead(stack, i, opt, x, last_fired[i] < step - cfg.resample_every, gen)
         if step % cfg.log_every == 0 or step + 1 == cfg.steps:
-            log += _log_rows(step, stack, cfg, per_sae, tilting, out, last_fired)
+            log += _log_rows(step, stack, cfg, per_sae, tilting, out, last_fired, factor)
             write_live_log(run_dir, log)
         if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps:
-            save_checkpoint(run_dir / "checkpoint.pt", step + 1, stack, opt, last_fired, log)
+            state = (stack, opt, last_fired, log, schedule)
+            save_checkpoint(run_dir / "checkpoint.pt", step + 1, *state)
         shown = {"ess": float(tilting[1].mean())} if cfg.objective == "term" else {}
         progress.update(1, loss=float(per_sae.mean()), l0=float(out["l0"].mean()), **shown)
     return pd.DataFrame(log)
@@ -329,8 +182,10 @@ def train_step(
     doc: np.ndarray,
     cfg: FinetuneConfig,
     step: int,
+    factor: torch.Tensor | None = None,
 ):
-    """One optimizer step of every SAE in the stack on batch ``x``.
+    """One optimizer step of every SAE in the stack on batch ``x`` (``factor``: per SAE, the
+    schedule's factor on its sparsity coefficient; default 1).
 
     The SAEs go forward and backward one at a time (their gradients are independent),
     so memory holds one SAE's graph, not K; then one Adam step updates them all.
@@ -340,7 +195,7 @@ def train_step(
     opt.zero_grad(set_to_none=True)
     per_sae, tilts, outs = [], [], []
     for i in range(len(stack)):
-        out = stack.one(i, x)
+        out = stack.one(i, x, 1.0 if factor is None else float(factor[i]))
         obj = objective(out["loss"][None], doc, cfg.item, cfg.tilt_of(i))
         obj.value.sum().backward()
         per_sae.append(obj.value.detach())
@@ -359,7 +214,7 @@ def train_step(
 
 
 @torch.no_grad()
-def _log_rows(step, stack, cfg, per_sae, tilting, out, last_fired) -> list[dict]:
+def _log_rows(step, stack, cfg, per_sae, tilting, out, last_fired, factor) -> list[dict]:
     mse, sparsity, l0 = out["mse"].mean(1), out["sparsity"].mean(1), out["l0"].mean(1)
     dead = ((step - last_fired) >= cfg.dead_window) | (last_fired < 0)
     t, ess = tilting
@@ -368,6 +223,7 @@ def _log_rows(step, stack, cfg, per_sae, tilting, out, last_fired) -> list[dict]
             "step": step,
             "sae": i,
             "sparsity": float(stack.coef[i]),
+            "coef_factor": float(factor[i]),
             "curve": cfg.curve_of(i),
             "loss": float(per_sae[i]),
             "mse": float(mse[i]),

@@ -152,3 +152,39 @@ def test_add_options_rejects_unknown_fields():
         _parser(only=["bogus"])
     with pytest.raises(TypeError, match="no field"):
         _parser(flags={"bogus": "--b"})
+
+
+def test_an_added_field_at_its_default_keeps_the_digest():
+    """A field added later with a default that reproduces the old behaviour leaves the digests
+    of configs that keep it at the default unchanged (at any depth); set, it changes them."""
+    from dataclasses import dataclass, field
+
+    from ssae_core.infra.config import Config, added
+
+    @dataclass(frozen=True)
+    class Before(Config):
+        a: int = 1
+
+    @dataclass(frozen=True)
+    class After(Config):
+        a: int = 1
+        b: float = added(0.0)
+
+    @dataclass(frozen=True)
+    class Holder(Config):
+        inner: After = field(default_factory=After)
+
+    @dataclass(frozen=True)
+    class OldHolder(Config):
+        inner: Before = field(default_factory=Before)
+
+    def renamed(cfg, name):
+        type(cfg).__name__ = name
+        return cfg.digest()
+
+    old = renamed(Before(a=3), "Same")
+    assert renamed(After(a=3), "Same") == old
+    assert renamed(After(a=3, b=0.5), "Same") != old
+    assert After.from_dict(After(b=0.5).to_dict()) == After(b=0.5), "still in the JSON round trip"
+    assert renamed(Holder(), "Outer") == renamed(OldHolder(), "Outer"), "nested, too"
+    assert renamed(Holder(After(b=0.5)), "Outer") != renamed(OldHolder(), "Outer")
