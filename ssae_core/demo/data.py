@@ -21,6 +21,7 @@ from ssae_core.infra.errors import ConfigError
 from ssae_core.infra.workspace import Artifact
 from ssae_core.models import model_io
 from ssae_core.models.source import BaseData, TextSet
+from ssae_core.train.gsae import SAE_SUBDIR
 
 if TYPE_CHECKING:
     from ssae_core.models.base import Base
@@ -57,7 +58,7 @@ class DemoWorld(BaseData):
 
     @property
     def gsae_dir(self) -> Path:
-        return self.gsae_art.path
+        return self.gsae_art.path / SAE_SUBDIR
 
     @cached_property
     def corpus(self) -> CorpusView:

@@ -15,7 +15,7 @@ import pandas as pd
 import torch
 from sae_lens import SAE
 
-from ssae_core.demo import corpus, gsae, lm
+from ssae_core.demo import corpus, lm
 from ssae_core.demo import tokenizer as tk
 from ssae_core.demo.config import DemoConfig, TokenizerConfig
 from ssae_core.demo.data import LM_SUBDIR, CorpusView, DemoWorld
@@ -24,8 +24,8 @@ from ssae_core.infra.device import pick_device
 from ssae_core.infra.progress import Progress, Silent
 from ssae_core.infra.workspace import Artifact, Step, Workspace
 from ssae_core.models import model_io
-from ssae_core.models.activations import collect
 from ssae_core.models.base import Base, BaseSpec
+from ssae_core.train.gsae import SAE_SUBDIR, GSAETrainConfig, train_gsae_on
 
 __all__ = [
     "DemoConfig",
@@ -47,12 +47,14 @@ def build(
 ) -> DemoWorld:
     """Build (or reuse) every artifact of the demo world and return it."""
     ws = workspace or Workspace()
-    return _chain(cfg or DemoConfig(), ws.build, pick_device(device), progress or Silent())
+    return _chain(ws, cfg or DemoConfig(), ws.build, pick_device(device), progress or Silent())
 
 
 def find(cfg: DemoConfig, workspace: Workspace, device: str | None = None) -> DemoWorld | None:
     """The demo world for ``cfg`` if every artifact of it is built and intact, else None."""
-    return workspace.find_chain(lambda step: _chain(cfg, step, pick_device(device), Silent()))
+    return workspace.find_chain(
+        lambda step: _chain(workspace, cfg, step, pick_device(device), Silent())
+    )
 
 
 def load_base(
@@ -70,7 +72,9 @@ def world_base(world: DemoWorld, spec: BaseSpec) -> Base:
     return Base(world.model, world.gsae, world.hook_name, spec, world)
 
 
-def _chain(cfg: DemoConfig, step: Step, dev: torch.device, progress: Progress) -> DemoWorld:
+def _chain(
+    ws: Workspace, cfg: DemoConfig, step: Step, dev: torch.device, progress: Progress
+) -> DemoWorld:
     """The world's artifacts in order, each obtained through ``step``."""
     corpus_art = step("corpus", cfg.world, lambda d: _build_corpus(cfg.world, d, progress))
     tok_art = step(
@@ -85,11 +89,8 @@ def _chain(cfg: DemoConfig, step: Step, dev: torch.device, progress: Progress) -
         lambda d: _build_lm(cfg.lm, corpus_art, tok_art, d, dev, progress),
         [tok_art.ref],
     )
-    gsae_art = step(
-        "sae",
-        cfg.gsae,
-        lambda d: _build_gsae(cfg, corpus_art, tok_art, lm_art, d, dev, progress),
-        [lm_art.ref],
+    gsae_art = _gsae(
+        ws, cfg.gsae, CorpusView(corpus_art, tok_art), tok_art, lm_art, dev, progress, step
     )
     partial = DemoWorld(cfg, corpus_art, tok_art, lm_art, gsae_art, None, dev)
     report_art = step(
@@ -147,40 +148,22 @@ def _build_lm(cfg: lm.LMConfig, corpus_art, tok_art, out: Path, device, progress
     return {"final_train_loss": info["final_train_loss"], "train_windows": int(len(windows))}
 
 
-def _build_gsae(
-    cfg: DemoConfig,
-    corpus_art,
-    tok_art,
-    lm_art,
-    out: Path,
-    device,
+def _gsae(
+    ws: Workspace,
+    cfg: GSAETrainConfig,
+    corpus: CorpusView,
+    tok_art: Artifact,
+    lm_art: Artifact,
+    device: torch.device,
     progress: Progress,
-    target_l0: float = 0.0,
-) -> dict:
-    world = CorpusView(corpus_art, tok_art)
+    step: Step | None = None,
+) -> Artifact:
+    """The ``gsae`` artifact of ``cfg`` on the world's general corpus (``train.gsae``, the one
+    GSAE trainer)."""
     model_dir = lm_art.path / LM_SUBDIR
-    tokenizer = tk.load_tokenizer(model_dir)
-    model = model_io.load_model(model_dir, tokenizer, device)
-    docs = world.split_tokens("general")
-    progress.stage("collect LM activations", len(docs))
-    acts, _, _ = collect(
-        model, cfg.hook_name, docs, tokenizer.bos_token_id, tokenizer.pad_token_id, progress.update
-    )
-    d_in = model.cfg.d_model
-    sae = gsae.new_sae(
-        d_in, d_in * cfg.gsae.expansion, cfg.hook_name, model.cfg.model_name, model.cfg.n_ctx
-    )
-    progress.stage("train GSAE", cfg.gsae.steps)
-    stats = gsae.train_gsae(
-        cfg.gsae,
-        acts,
-        sae,
-        device,
-        lambda s, st: progress.update(1, l0=st["l0"], mse=st["mse"]),
-        target_l0,
-    )
-    sae.save_model(out)
-    return {"train_tokens": int(len(acts)), "final": stats}
+    model = model_io.load_model(model_dir, tk.load_tokenizer(model_dir), device)
+    docs, docs_ref = corpus.split_tokens("general"), f"{tok_art.ref}:general"
+    return train_gsae_on(ws, model, lm_art.ref, docs, docs_ref, cfg, str(device), progress, step)
 
 
 def gsae_widths(
@@ -191,8 +174,7 @@ def gsae_widths(
     target_l0: float = 0.0,
 ) -> dict[int, SAE]:
     """GSAEs of other widths (d_sae = expansion x d_in), trained like the world's own, by d_sae;
-    with ``target_l0`` > 0, each with its L1 coefficient steered to that L0
-    (``gsae.MatchedL0Config``).
+    with ``target_l0`` > 0, each with its sparsity coefficient steered to that L0.
 
     For width series (dark matter: does nonlinear FVU stay flat as SAEs grow?). Each is
     built once.
@@ -200,24 +182,11 @@ def gsae_widths(
     progress = progress or Silent()
     out = {}
     for e in expansions:
-        cfg = world.config.replace(gsae=world.config.gsae.replace(expansion=e))
-        key = gsae.MatchedL0Config(cfg.gsae, target_l0) if target_l0 else cfg.gsae
-        art = workspace.build(
-            "sae",
-            key,
-            lambda d, cfg=cfg: _build_gsae(
-                cfg,
-                world.corpus_art,
-                world.tokenizer_art,
-                world.lm_art,
-                d,
-                world.device,
-                progress,
-                target_l0,
-            ),
-            [world.lm_art.ref],
+        cfg = world.config.gsae.replace(expansion=e, target_l0=target_l0)
+        art = _gsae(
+            workspace, cfg, world.corpus, world.tokenizer_art, world.lm_art, world.device, progress
         )
-        sae = SAE.load_from_disk(art.path, device=str(world.device))
+        sae = SAE.load_from_disk(art.path / SAE_SUBDIR, device=str(world.device))
         out[sae.cfg.d_sae] = sae
     return out
 

