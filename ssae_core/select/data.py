@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import codecs
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from ssae_core.infra.config import Config
 from ssae_core.infra.errors import SSAEError
+from ssae_core.models.source import TextSet
 
 TEXT_SUFFIXES = {".txt", ".jsonl", ".csv", ".parquet"}
 
@@ -36,18 +37,6 @@ class IngestConfig(Config):
     max_file_bytes: int = 500_000_000
     hf_limit: int = 10_000
     """Documents streamed from a Hugging Face dataset."""
-
-
-@dataclass
-class TextSet:
-    """Validated documents: ``docs`` has columns doc_id and text; ``report`` says what was done."""
-
-    docs: pd.DataFrame
-    report: dict = field(default_factory=dict)
-
-    @property
-    def texts(self) -> list[str]:
-        return self.docs.text.tolist()
 
 
 def load_texts(source: str | Path, cfg: IngestConfig | None = None) -> TextSet:

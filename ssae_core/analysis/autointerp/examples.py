@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import torch
@@ -98,6 +98,80 @@ def one_per_slice(items: list, n: int, rng: np.random.Generator) -> list:
     return [items[int(rng.choice(s))] for s in slices]
 
 
+class Windows(NamedTuple):
+    """One feature's drawn windows (``draw_windows``)."""
+
+    top: tuple[Example, ...]
+    """Its ``n_top`` top documents' windows, in rank order."""
+    spread: tuple[Example, ...]
+    """One window from each of ``n_spread`` equal slices of its top documents after ``skip``."""
+    silent: tuple[Example, ...]
+    """Up to ``n_silent`` windows where it fires nowhere, from random documents."""
+
+
+def draw_windows(
+    base: Base,
+    sae,
+    docs: list[np.ndarray],
+    features_table,
+    features: list[int],
+    rng: np.random.Generator,
+    n_top: int,
+    skip: int,
+    n_spread: int,
+    n_silent: int,
+    before: int = 24,
+    after: int = 8,
+) -> dict[int, Windows]:
+    """Each feature's windows, from one LM pass over the documents they need: the sampling behind
+    the explanation / held-out examples (``build_examples``) and the scorers' samples
+    (``scorers.scoring_sets``). Per feature, in order: the spread draw, then ``8 * n_silent``
+    candidate documents; silent windows are centred on a random position of a candidate whose
+    whole window is silent (the candidates in order, until ``n_silent``)."""
+    plans = {}
+    for j in features:
+        row = features_table.loc[j]
+        tops = list(zip(row.top_doc, row.top_pos))
+        spread = one_per_slice(tops[skip:], n_spread, rng)
+        candidates = rng.choice(len(docs), size=min(len(docs), 8 * n_silent), replace=False)
+        plans[j] = (tops[:n_top], spread, [int(d) for d in candidates])
+    needed = sorted(
+        {
+            int(d)
+            for top, spread, cands in plans.values()
+            for d in (*[d for d, _ in top + spread], *cands)
+        }
+    )
+    acts = feature_acts(base, sae, docs, needed, features)
+    text = token_texts(base.tokenizer)
+    out = {}
+    for i, (j, (top, spread, candidates)) in enumerate(plans.items()):
+
+        def window(d, p, i=i):
+            return window_at(docs[d], acts[d][:, i], d, p, before, after, text)
+
+        silent = []
+        for d in candidates:
+            quiet = silent_centres(acts[d][:, i], before, after)
+            if len(silent) < n_silent and len(quiet):
+                silent.append(window(d, int(rng.choice(quiet))))
+        out[j] = Windows(
+            tuple(window(d, p) for d, p in top),
+            tuple(window(d, p) for d, p in spread),
+            tuple(silent),
+        )
+    return out
+
+
+def silent_centres(column: np.ndarray, before: int, after: int) -> np.ndarray:
+    """Positions p whose window [p - before, p + after] holds no activation (the window cut at
+    the document's ends, as ``window_at`` cuts it)."""
+    fired = np.concatenate([[0], np.cumsum(column > 0)])
+    p = np.arange(len(column))
+    lo, hi = np.maximum(0, p - before), np.minimum(len(column), p + after + 1)
+    return p[fired[hi] == fired[lo]]
+
+
 def build_examples(
     base: Base,
     sae,
@@ -112,46 +186,20 @@ def build_examples(
     after: int = 8,
 ) -> list[FeatureExamples]:
     """Examples for ``features`` from a ``features.parquet`` table of the split ``docs`` (one LM
-    pass over the documents needed)."""
+    pass over the documents needed): the top ``n_explain`` windows to explain, and held out, one
+    window per quintile of the rest and ``n_negative`` fully silent windows, shuffled."""
     rng = np.random.default_rng(seed)
-    plans = {}
-    for j in features:
-        row = features_table.loc[j]
-        tops = list(zip(row.top_doc, row.top_pos))
-        held = one_per_slice(tops[n_explain:], n_quintile, rng)
-        candidates = rng.choice(len(docs), size=min(len(docs), 8 * n_negative), replace=False)
-        plans[j] = (tops[:n_explain], held, [int(d) for d in candidates])
-    needed = sorted(
-        {d for plan in plans.values() for part in (plan[0], plan[1]) for d, _ in part}
-        | {d for plan in plans.values() for d in plan[2]}
-    )
-    acts = feature_acts(base, sae, docs, needed, list(plans))
-    token_text = token_texts(base.tokenizer)
+    drawn = draw_windows(
+        base, sae, docs, features_table, features, rng, n_explain, n_explain, n_quintile,
+        n_negative, before, after,
+    )  # fmt: skip
+    text = token_texts(base.tokenizer)
     out = []
-    for j, (explain, held, candidates) in plans.items():
-        column_of = features.index(j)
-
-        def window(d, p, column_of=column_of):
-            return window_at(docs[d], acts[d][:, column_of], d, p, before, after, token_text)
-
-        negatives = []
-        for d in candidates:
-            if len(negatives) == n_negative:
-                break
-            column = acts[d][:, features.index(j)]
-            silent = np.flatnonzero(column <= 0)
-            if len(silent):
-                ex = window(d, int(rng.choice(silent)))
-                if not ex.active:
-                    negatives.append(ex)
-        held_out = [window(d, p) for d, p in held] + negatives
+    for j, w in drawn.items():
+        held_out = w.spread + w.silent
         order = rng.permutation(len(held_out))
-        lens = tuple(token_text(int(t)) for t in features_table.loc[j].lens_top)
-        out.append(
-            FeatureExamples(
-                j, tuple(window(d, p) for d, p in explain), tuple(held_out[i] for i in order), lens
-            )
-        )
+        lens = tuple(text(int(t)) for t in features_table.loc[j].lens_top)
+        out.append(FeatureExamples(j, w.top, tuple(held_out[i] for i in order), lens))
     return out
 
 

@@ -33,14 +33,7 @@ import numpy as np
 
 from ssae_core.analysis.autointerp import prompts
 from ssae_core.analysis.autointerp.backends import OfflineBackend
-from ssae_core.analysis.autointerp.examples import (
-    Example,
-    feature_acts,
-    one_per_slice,
-    plain,
-    token_texts,
-    window_at,
-)
+from ssae_core.analysis.autointerp.examples import Example, draw_windows, plain
 from ssae_core.infra.config import stable_hash
 from ssae_core.infra.workspace import Workspace, atomic_write_json
 
@@ -225,15 +218,6 @@ async def score_explanations(
     return list(await asyncio.gather(*jobs))
 
 
-def _silent_centres(column: np.ndarray, before: int, after: int) -> np.ndarray:
-    """Positions p whose window [p - before, p + after] holds no activation (the window cut at
-    the document's ends, as ``window_at`` cuts it)."""
-    fired = np.concatenate([[0], np.cumsum(column > 0)])
-    p = np.arange(len(column))
-    lo, hi = np.maximum(0, p - before), np.minimum(len(column), p + after + 1)
-    return p[fired[hi] == fired[lo]]
-
-
 def scoring_sets(
     base: Base,
     sae,
@@ -247,25 +231,10 @@ def scoring_sets(
     after: int = 8,
 ) -> dict[int, ScoringSet]:
     """Each feature's ``ScoringSet`` (module docstring), with one LM pass over the documents
-    needed. The top ``skip_top`` documents (the explanation's) are left out."""
+    needed (``examples.draw_windows``). The top ``skip_top`` documents (the explanation's) are
+    left out."""
     rng = np.random.default_rng([seed, 1])  # its own stream: the explain / predict draws stay
-    plans = {}
-    for j in features:
-        row = features_table.loc[j]
-        picked = one_per_slice(list(zip(row.top_doc, row.top_pos))[skip_top:], n, rng)
-        candidates = rng.choice(len(docs), size=min(len(docs), 8 * n), replace=False)
-        plans[j] = (picked, [int(d) for d in candidates])
-    needed = sorted({int(d) for p, c in plans.values() for d in [*(d for d, _ in p), *c]})
-    acts = feature_acts(base, sae, docs, needed, list(plans))
-    text = token_texts(base.tokenizer)
-    out = {}
-    for i, (j, (picked, candidates)) in enumerate(plans.items()):
-        active = [window_at(docs[d], acts[d][:, i], d, p, before, after, text) for d, p in picked]
-        silent = []
-        for d in candidates:
-            quiet = _silent_centres(acts[d][:, i], before, after)
-            if len(silent) < n and len(quiet):
-                p = int(rng.choice(quiet))
-                silent.append(window_at(docs[d], acts[d][:, i], d, p, before, after, text))
-        out[j] = ScoringSet(j, tuple(active), tuple(silent))
-    return out
+    drawn = draw_windows(
+        base, sae, docs, features_table, features, rng, 0, skip_top, n, n, before, after
+    )
+    return {j: ScoringSet(j, w.spread, w.silent) for j, w in drawn.items()}
