@@ -6,6 +6,7 @@ import streamlit as st
 from ssae_core.cli import launch
 from ssae_core.evaluate import sae_set
 from ssae_core.report import analysis_plots
+from ssae_core.select.selection import SelectionSummary
 from ssae_core.train.checkpoint import latest_live_log
 from views import common
 
@@ -19,13 +20,7 @@ if not selections:
     st.info("No selection yet: make one on the Select page.")
     st.page_link("views/select.py", label="Go to Select", icon=":material/travel_explore:")
     st.stop()
-labels = {
-    a.key: (
-        f"{a.summary['method']} · {a.summary['tokens']:,} tokens · {a.summary['documents']} docs"
-        + (f" · precision {a.summary['precision']:.0%}" if "precision" in a.summary else "")
-    )
-    for a in selections
-}
+labels = {a.key: SelectionSummary.of(a).label for a in selections}
 sel_key = st.selectbox("Selection", list(labels), format_func=labels.get, key="ft-sel")
 c1, c2, c3 = st.columns(3)
 objective = c1.radio(

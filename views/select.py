@@ -8,6 +8,7 @@ from ssae_core.cli import launch
 from ssae_core.report import analysis_plots
 from ssae_core.select import retrieval, uploads
 from ssae_core.select.selection import (
+    SelectionSummary,
     comparable_selections,
     data_text_names,
     embedding_map,
@@ -66,19 +67,7 @@ arts = common.selections(ws, base)
 if not arts:
     st.info("No selection yet.")
     st.stop()
-rows = pd.DataFrame(
-    [
-        {
-            "key": a.key,
-            "method": a.summary["method"],
-            "budget": a.manifest["config"]["token_budget"],
-            "documents": a.summary["documents"],
-            "tokens": a.summary["tokens"],
-            "precision": a.summary.get("precision"),
-        }
-        for a in arts
-    ]
-)
+rows = pd.DataFrame([SelectionSummary.of(a)._asdict() for a in arts])
 st.dataframe(rows, hide_index=True)
 key = st.selectbox(
     "Show selection",
@@ -98,9 +87,8 @@ common.download_csv(table.drop(columns=["text"]), f"selection-{key}")
 peers = comparable_selections(ws, art)
 if len(peers) > 1:
     st.subheader("Methods at the same budget")
-    precision = {
-        a.summary["method"]: a.summary["precision"] for a in peers if "precision" in a.summary
-    }
+    summaries = [SelectionSummary.of(a) for a in peers]
+    precision = {s.method: s.precision for s in summaries if s.precision is not None}
     left, right = st.columns(2)
     if precision:
         left.plotly_chart(analysis_plots.selection_precision(precision), key="sel-precision")
@@ -118,5 +106,6 @@ if st.toggle(
         )
     else:
         st.plotly_chart(
-            analysis_plots.selection_map(points, art.summary["method"]), key="sel-map-chart"
+            analysis_plots.selection_map(points, SelectionSummary.of(art).method),
+            key="sel-map-chart",
         )

@@ -133,9 +133,8 @@ def source_names() -> list[str]:
 def loader_for(spec: BaseSpec) -> Loader:
     """The loader of ``spec.source``; LoadError naming the registered sources otherwise."""
     if spec.source not in _SOURCES:
-        hint = " (import ssae_core.demo first: the CLI and the dashboard do)" * (
-            spec.source == "demo"
-        )
+        demo = spec.source == "demo"
+        hint = " (import ssae_core.demo first: the CLI and the dashboard do)" if demo else ""
         raise LoadError(
             f"Unknown base source {spec.source!r}{hint}; registered sources: {source_names()}."
         )

@@ -14,7 +14,7 @@ import hashlib
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -158,6 +158,31 @@ def run_selection(
     return (step or ws.build)("selection", cfg, build, inputs)
 
 
+class SelectionSummary(NamedTuple):
+    """What a ``selection`` artifact says of itself (its manifest summary and budget), typed."""
+
+    key: str
+    method: str
+    budget: int
+    """The token budget it was asked for."""
+    documents: int
+    tokens: int
+    precision: float | None
+    """Share of selected general-corpus documents in the subdomain (None without ground truth)."""
+
+    @classmethod
+    def of(cls, art: Artifact) -> SelectionSummary:
+        s = art.summary
+        budget = int(art.manifest["config"]["token_budget"])
+        return cls(art.key, s["method"], budget, s["documents"], s["tokens"], s.get("precision"))
+
+    @property
+    def label(self) -> str:
+        """One line for a picker: method, tokens, documents, precision."""
+        precision = "" if self.precision is None else f" · precision {self.precision:.0%}"
+        return f"{self.method} · {self.tokens:,} tokens · {self.documents} docs{precision}"
+
+
 SHARD_METHODS = ("random", "bm25", "dense", "bm25+tracin", "dense+tracin")
 """What a sharded (streamed) corpus can be selected by."""
 
@@ -283,7 +308,7 @@ def comparable_selections(ws: Workspace, like: Artifact) -> list[Artifact]:
 
 def overlap_matrix(arts: list[Artifact]) -> pd.DataFrame:
     """Jaccard overlap of the selections' document sets, labelled by method (square, symmetric)."""
-    methods = [a.summary["method"] for a in arts]
+    methods = [SelectionSummary.of(a).method for a in arts]
     tables = {
         (m if methods.count(m) == 1 else f"{m} ({a.key[:6]})"): load_selection(a)
         for m, a in zip(methods, arts)

@@ -9,6 +9,7 @@ from ssae_core.models.base import BaseSpec
 from ssae_core.select import retrieval
 from ssae_core.select.selection import (
     EmbedConfig,
+    SelectionSummary,
     comparable_selections,
     corpus_embeddings,
     load_selection,
@@ -40,7 +41,12 @@ def _run(setup, method, budget=BUDGET, **kw):
 
 @pytest.mark.parametrize("method", ["random", "bm25", "dense", "bm25+tracin", "dense+tracin"])
 def test_every_method_fills_the_budget(setup, method):
-    table = load_selection(_run(setup, method))
+    art = _run(setup, method)
+    table = load_selection(art)
+    summary = SelectionSummary.of(art)
+    assert (summary.method, summary.budget, summary.documents) == (method, BUDGET, len(table))
+    assert summary.tokens == table.n_tokens.sum() and 0 <= summary.precision <= 1
+    assert summary.label.startswith(f"{method} · {summary.tokens:,} tokens")
     assert table.n_tokens.sum() >= BUDGET
     assert table.n_tokens.iloc[:-1].sum() < BUDGET, "stops at the first document past the budget"
     assert list(table["rank"]) == list(range(len(table)))
