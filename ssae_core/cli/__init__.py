@@ -7,7 +7,7 @@ a user error (bad input, unwritable workspace, unknown model) instead of a trace
 One module per command group, each with its ``register(subparsers)``, run function(s) and
 text formatter; a command's options are added when it is run or its help is shown
 (``common.CommandParser``), many of them generated from the config dataclasses
-(``ssae_core.config.add_options``).
+(``ssae_core.infra.config.add_options``).
 """
 
 from __future__ import annotations

@@ -263,7 +263,7 @@ def test_a_full_disk_fails_with_one_message_and_keeps_finished_artifacts(quick_w
     cli = f"{sys.executable} -m ssae_core"
     common = f"{base} --workspace {ws} --device cpu"
     check = (
-        "from ssae_core.workspace import Workspace; ws = Workspace('" + str(ws) + "');"
+        "from ssae_core.infra.workspace import Workspace; ws = Workspace('" + str(ws) + "');"
         " print(len(ws.list('selection')), sorted(p.name for p in ws.root.rglob('.tmp-*')))"
     )
     script = f"""

@@ -9,7 +9,7 @@ import sys
 PROBE = """
 import sys
 import numpy as np
-from ssae_core.heap import trim
+from ssae_core.infra.heap import trim
 
 def anon_kib():
     for line in open("/proc/self/status"):
