@@ -267,6 +267,7 @@ def test_offline_baseline_explains_from_activating_tokens():
     assert run(b.predict(explained.value, fx.held_out)).value == [1, 0, 1, 0]
 
 
+@pytest.mark.slow
 def test_example_sampling_quintiles_no_overlap_and_determinism(quick_world, quick_workspace):
     from ssae_core.demo.world import world_base
     from ssae_core.evaluate.evaluation import evaluate, load_features, named_split, split_docs

@@ -278,6 +278,7 @@ def test_the_cue_latent_is_suggested_by_ground_truth():
     assert lat.r2(np.ones((4, 1)), np.array([0, 1, 0, 1]))[0] == 0.0  # a constant latent
 
 
+@pytest.mark.slow
 def test_the_task_ssae_is_finetuned_on_a_selection_seeded_with_the_task(quick_workspace):
     args = ["--quick", "--n-train", "200", "--n-test", "120", "--top-k", "5", "--examples", "1"]
     proc = run_cli(

@@ -119,6 +119,7 @@ def fault_ws(quick_workspace, quick_comparison):
     return quick_workspace
 
 
+@pytest.mark.slow
 def test_a_killed_finetuning_sweep_resumes_to_the_same_weights(fault_ws):
     sel = fault_ws.list("selection")[0].ref
     argv = ["finetune", "--quick", "--selection", sel, "--l1", "1,4", "--steps", "600"]
@@ -128,6 +129,7 @@ def test_a_killed_finetuning_sweep_resumes_to_the_same_weights(fault_ws):
     assert not (fault_ws.root / "runs" / art.key / "checkpoint.pt").exists()
 
 
+@pytest.mark.slow
 def test_a_killed_evaluation_and_a_killed_corpus_embedding_rebuild_the_same(fault_ws, tmp_path):
     argv = ["evaluate", "--quick", "--split", "general", "--device", "cpu", "--json"]
     made = _rebuilt_equal(fault_ws, argv, "evaluate", 300, "evaluate")
@@ -146,6 +148,7 @@ def test_a_killed_evaluation_and_a_killed_corpus_embedding_rebuild_the_same(faul
     assert "embeddings" in {a.kind for a in made.values()}
 
 
+@pytest.mark.slow
 def test_a_killed_study_resumes_to_the_same_cell(fault_ws, tmp_path):
     """A study seed of its own (so no other test has built its artifacts), killed while it
     finetunes."""
@@ -217,6 +220,7 @@ def _results(ws: Workspace) -> dict[str, tuple[bytes, int]]:
     return {str(f): (f.read_bytes(), f.stat().st_mtime_ns) for f in files}
 
 
+@pytest.mark.slow
 def test_a_killed_claude_autointerp_resumes_without_asking_again(fault_ws, claude_server):
     """Killed mid-stage, the relaunch asks Claude only about the features without a stored
     result, and every result equals an uninterrupted run's."""

@@ -1,8 +1,10 @@
 """The home page in a real browser: it renders the demo world's summary without errors."""
 
+import pytest
 from helpers import screenshot
 
 
+@pytest.mark.slow
 def test_home_page_renders_the_world(dashboard, page):
     page.goto(dashboard)
     page.get_by_text("Demo world", exact=True).wait_for(timeout=60_000)

@@ -38,6 +38,7 @@ def test_page_renders_in_the_browser(dashboard, page, path, last, charts):
     assert screenshot(page, f"page-{path}").stat().st_size > 10_000
 
 
+@pytest.mark.slow
 def test_clicking_a_decoder_map_point_opens_the_feature(dashboard, page):
     page.goto(f"{dashboard}/features")
     page.get_by_role("tab", name="Decoder map").click()

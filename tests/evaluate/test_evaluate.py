@@ -216,6 +216,7 @@ def test_top_features_grid_is_the_per_token_sort_as_text():
             assert grid.loc[t, name] == want
 
 
+@pytest.mark.slow
 def test_decoder_points_are_one_per_feature_and_deterministic():
     from ssae_core.evaluate.features import decoder_points
 

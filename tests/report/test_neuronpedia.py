@@ -129,6 +129,7 @@ def _records(source: Path) -> dict[str, list[dict]]:
     return out
 
 
+@pytest.mark.slow
 def test_the_gsae_export_matches_the_schema_and_the_evaluation(
     quick_build, quick_world, quick_workspace, tmp_path
 ):

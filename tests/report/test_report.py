@@ -36,6 +36,7 @@ def sweeps(quick_world, quick_workspace):
     ]
 
 
+@pytest.mark.slow
 def test_report_writes_every_figure_and_the_numbers(sweeps, quick_build, tmp_path):
     root, _ = quick_build
     out = tmp_path / "report.html"

@@ -39,6 +39,7 @@ def _run(setup, method, budget=BUDGET, **kw):
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["random", "bm25", "dense", "bm25+tracin", "dense+tracin"])
 def test_every_method_fills_the_budget(setup, method):
     art = _run(setup, method)

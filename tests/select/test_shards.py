@@ -105,6 +105,7 @@ def test_an_interrupted_build_resumes_at_the_first_missing_shard(general, tmp_pa
     assert not (ws.root / "partial").exists() or not any((ws.root / "partial").iterdir())
 
 
+@pytest.mark.slow
 def test_shard_selection_equals_the_in_memory_selection(general, quick_world, quick_workspace):
     path, _ = general
     base = world_base(quick_world, BaseSpec(quick=True))

@@ -243,6 +243,7 @@ def test_markdown_keeps_the_preamble_and_json_is_strict(tmp_path):
     assert markdown(claims, "h", "p").count("| ---") >= 2
 
 
+@pytest.mark.slow
 def test_study_quick_end_to_end(quick_build, tmp_path):
     """``study --quick`` writes the three outputs with every claim, figures and per-seed cells
     (structure, not conclusions)."""
