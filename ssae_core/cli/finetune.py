@@ -22,6 +22,9 @@ FINETUNE_OPTIONS = [
     "lr",
     "decay_steps",
     "seed",
+    "sparsity_warmup",
+    "target_l0",
+    "resample_every",
 ]
 FINETUNE_FLAGS = {"sparsity": "--l1"}
 

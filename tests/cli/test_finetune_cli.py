@@ -98,6 +98,7 @@ def test_finetune_explains_a_bad_selection_and_bad_values(quick_build):
         (["--lr", "nan"], "--lr must be a positive number, not nan"),
         (["--lr", "-1"], "--lr must be a positive number, not -1.0"),
         (["--tilt", "5"], "A tilt only applies to --objective term"),
+        (["--target-l0", "-1"], "sparsity_warmup, resample_every and target_l0 must be >= 0"),
     ],
 )
 def test_bad_training_values_are_one_message_and_write_nothing(quick_build, flags, message):
@@ -121,6 +122,8 @@ def test_problem_reports_usage_errors_and_passes_good_values():
         "argument --steps: invalid int value: 'x'"
     )
     assert problem(["finetune", "--selection", "s", "--l1", "2,5"]) is None
+    schedule = ["--sparsity-warmup", "100", "--target-l0", "12", "--resample-every", "250"]
+    assert problem(["finetune", "--selection", "s", *schedule]) is None
     select = ["select", "--seeds", "demo:physics"]
     assert (
         problem([*select, "--tokens", "-5"]) == "token_budget must be a positive number of tokens."
