@@ -19,7 +19,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import ssae_core.demo  # noqa: E402, F401 (registers the demo base source)
 from ssae_core.infra.workspace import Workspace  # noqa: E402
-from ssae_core.models.activations import CacheConfig, cache_activations, collect, pad_id  # noqa: E402
+from ssae_core.models.activations import (  # noqa: E402
+    CacheConfig,
+    cache_activations,
+    collect,
+    pad_id,
+)
 from ssae_core.models.base import BaseSpec, load_base  # noqa: E402
 
 

