@@ -7,6 +7,13 @@ follows the architecture: the L1 coefficient (standard, ReLU + L1), the L0 coeff
 Rajamanoharan et al. 2024) or k (TopK, no sparsity term). The copies share nothing but
 the batch (read once per step for all of them), so one Adam step on the stack equals K
 separate steps.
+
+With ``extend=N`` (SAE Boost, Koriagin et al. 2025, arXiv 2507.12990) every copy is the GSAE's
+latents plus N new ones, and only the new ones learn: the GSAE's encoder columns, biases,
+thresholds, decoder rows and decoder bias get no gradient (so Adam leaves them bit for bit), so
+the new latents learn what the frozen GSAE leaves in its residual ``x - GSAE(x)``, and each copy
+exports as one SAE of width ``d_sae + N`` whose first ``d_sae`` latents compute what the GSAE's
+do. A TopK SAE cannot be extended: its k would be shared by old and new latents.
 """
 
 from __future__ import annotations
@@ -87,9 +94,16 @@ class SAEStack(nn.Module):
         sparsity: Sequence[float],
         bandwidth: float = 0.001,
         normalize_decoder: bool = True,
+        extend: int = 0,
     ):
         super().__init__()
         self.arch = check_trainable(sae)
+        if extend and self.arch == "topk":
+            raise ConfigError(
+                "A TopK SAE cannot be extended: its k would be shared by the GSAE's latents and"
+                " the new ones, so the GSAE's behaviour would not be kept. Finetune it instead"
+                " (--extend 0), or extend a standard or JumpReLU GSAE."
+            )
         self.template = sae
         self.bandwidth = bandwidth
         self.unit_norm = (
@@ -110,6 +124,10 @@ class SAEStack(nn.Module):
             w["W_enc"] *= norms
             w["b_enc"] *= norms
             threshold = threshold * norms if threshold is not None else None
+        self.frozen = int(w["W_enc"].shape[-1]) if extend else 0
+        """Latents ``[0, frozen)`` (and the decoder bias) do not learn; 0 unless extended."""
+        if extend:
+            w, threshold = _grown(w, threshold, extend)
         # One parameter per SAE (not one stacked tensor): a slice's backward would write a
         # full (K, ...) gradient per SAE, K^2 memory traffic per step.
         for name, value in w.items():
@@ -172,16 +190,39 @@ class SAEStack(nn.Module):
         if self.unit_norm:
             for W in self.W_dec:
                 sae_math.remove_parallel_grad_(W)
+        if self.frozen:
+            self._freeze_grads()
 
     def after_step(self) -> None:
         if self.unit_norm:
             for W in self.W_dec:
-                sae_math.normalize_decoder_(W)
+                sae_math.normalize_decoder_(W[self.frozen :])
+
+    @torch.no_grad()
+    def _freeze_grads(self) -> None:
+        """Zero the gradients of the GSAE's part: with no gradient ever, Adam's moments stay 0 and
+        so does its update."""
+        n = self.frozen
+        parts = [(p, (slice(None), slice(0, n))) for p in self.W_enc]
+        parts += [(p, slice(0, n)) for name in ("b_enc", "W_dec") for p in getattr(self, name)]
+        parts += [(p, slice(None)) for p in self.b_dec]
+        if self.arch == "jumprelu":
+            parts += [(p, slice(0, n)) for p in self.log_threshold]
+        for param, index in parts:
+            if param.grad is not None:
+                param.grad[index] = 0
+
+    @property
+    def learning(self) -> torch.Tensor:
+        """(d_sae,) bool: the latents that learn (all of them unless extended)."""
+        mask = torch.ones(self.d_sae, dtype=torch.bool, device=self.coef.device)
+        mask[: self.frozen] = False
+        return mask
 
     @torch.no_grad()
     def export(self, i: int) -> SAE:
         """Copy ``i`` as a SAELens SAE of the GSAE's class and config (float32, CPU)."""
-        changes = {"device": "cpu", "dtype": "float32"}
+        changes = {"device": "cpu", "dtype": "float32", "d_sae": self.d_sae}
         if self.arch == "topk":
             changes["k"] = int(self.coef[i])
         sae = type(self.template)(dataclasses.replace(self.template.cfg, **changes))
@@ -193,3 +234,17 @@ class SAEStack(nn.Module):
             state["threshold"] = self.log_threshold[i].exp().detach().cpu().clone()
         sae.load_state_dict(state)
         return sae
+
+
+def _grown(w: dict, threshold: torch.Tensor | None, n: int):
+    """The weights with ``n`` new latents appended, silent until aimed (``train.resample``):
+    encoder columns, biases and decoder rows zero (a new decoder row gets its direction when it is
+    aimed), thresholds at the GSAE's median."""
+    d_in = w["W_enc"].shape[0]
+    w = dict(w)
+    w["W_enc"] = torch.cat([w["W_enc"], torch.zeros(d_in, n)], 1)
+    w["b_enc"] = torch.cat([w["b_enc"], torch.zeros(n)])
+    w["W_dec"] = torch.cat([w["W_dec"], torch.zeros(n, d_in)])
+    if threshold is not None:
+        threshold = torch.cat([threshold, threshold.median().expand(n)])
+    return w, threshold

@@ -72,6 +72,11 @@ class FinetuneConfig(Config):
     toward badly reconstructed inputs of the batch (``train.resample``); 0: never."""
     resample_until: float = added(0.8)
     """Share of the steps after which no more resampling."""
+    extend: int = added(0)
+    """If > 0: instead of changing the GSAE, add this many new latents and train only them, on
+    what the frozen GSAE leaves in its residual (SAE Boost, arXiv 2507.12990). Each SSAE is the
+    GSAE's latents plus these, so the GSAE's own latents compute what they did (standard,
+    jumprelu); 0: finetune every latent."""
 
     @classmethod
     def short(
@@ -131,9 +136,10 @@ class FinetuneConfig(Config):
         return self
 
     def _validate_schedule(self) -> None:
-        if min(self.sparsity_warmup, self.resample_every) < 0 or self.target_l0 < 0:
+        if min(self.sparsity_warmup, self.resample_every, self.extend) < 0 or self.target_l0 < 0:
             raise ConfigError(
-                "sparsity_warmup, resample_every and target_l0 must be >= 0 (0 turns them off)."
+                "sparsity_warmup, resample_every, target_l0 and extend must be >= 0 (0 turns them"
+                " off)."
             )
         if not 0 < self.resample_until <= 1:
             raise ConfigError(f"resample_until must be in (0, 1], not {self.resample_until}.")

@@ -37,7 +37,7 @@ from ssae_core.train.checkpoint import (
     write_live_log,
 )
 from ssae_core.train.config import FinetuneConfig
-from ssae_core.train.resample import resample_dead
+from ssae_core.train.resample import aim_new, resample_dead
 from ssae_core.train.tilt import objective
 
 if TYPE_CHECKING:
@@ -99,7 +99,7 @@ def finetune(
     def build(out: Path) -> dict:
         dev = pick_device(device)
         stack = SAEStack(
-            gsae, cfg.stack_sparsity, cfg.jumprelu_bandwidth, cfg.normalize_decoder
+            gsae, cfg.stack_sparsity, cfg.jumprelu_bandwidth, cfg.normalize_decoder, cfg.extend
         ).to(dev)
         store = ActivationStore(acts)
         train_rows, val_rows = split_rows(np.asarray(store.doc), cfg.val_fraction, cfg.seed)
@@ -151,6 +151,10 @@ def _train(
     for step in range(start, cfg.steps):
         batch = next(stream)
         x = store.rows(rows[batch]).to(dev)
+        if step == 0 and stack.frozen:
+            gen = torch.Generator().manual_seed(cfg.seed)
+            for i in range(len(stack)):
+                aim_new(stack, i, opt, x, gen)
         factor = schedule.factor(step)
         per_sae, tilting, out = train_step(stack, opt, x, doc[batch], cfg, step, factor)
         if not torch.isfinite(per_sae).all():

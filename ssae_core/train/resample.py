@@ -1,8 +1,17 @@
-"""Dead-latent resampling (Anthropic's "Towards Monosemanticity", 2023, simplified): a latent
-that has not fired for a while gets the direction of an input the SAE reconstructs badly, drawn
-with probability proportional to its squared error; its encoder row points the same way at a
-fifth of the live latents' mean encoder norm, its bias is zeroed and so are its Adam moments, so
-that it starts small and learns from there."""
+"""Aiming latents at what the SAE reconstructs badly.
+
+``resample_dead`` is dead-latent resampling (Anthropic's "Towards Monosemanticity", 2023,
+simplified): a latent that has not fired for a while gets the direction of an input the SAE
+reconstructs badly, drawn with probability proportional to its squared error; its encoder row
+points the same way at a fifth of the live latents' mean encoder norm, its bias is zeroed and so
+are its Adam moments, so that it starts small and learns from there.
+
+``aim_new`` starts an extension's new latents (SAE Boost, arXiv 2507.12990): each gets the
+direction of the residual error ``x - SAE(x)`` of a different badly reconstructed token, and a
+bias (for JumpReLU, a margin over its threshold) at the ``1 - FIRE_SHARE`` quantile of its
+pre-activation on the batch, so it fires on about ``FIRE_SHARE`` of the tokens and N new latents
+add about ``N * FIRE_SHARE`` to L0 instead of ``N / 2``.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +21,8 @@ from ssae_core.models.sae_stack import SAEStack
 
 ENCODER_SCALE = 0.2
 """A resampled latent's encoder norm, as a share of the live latents' mean."""
+FIRE_SHARE = 0.005
+"""The share of a batch's tokens on which a newly aimed extension latent fires."""
 
 
 @torch.no_grad()
@@ -24,23 +35,56 @@ def resample_dead(
     gen: torch.Generator,
 ) -> int:
     """Re-initialize SAE ``i``'s latents where ``dead`` (d_sae,) is true toward rows of the batch
-    ``x``; returns how many."""
-    idx = dead.nonzero().squeeze(-1)
+    ``x``; returns how many. Latents that do not learn (an extension's GSAE part) are left."""
+    idx = (dead.to(x.device) & stack.learning).nonzero().squeeze(-1)
     if not len(idx):
         return 0
-    _, f = stack.encode(i, x)
-    err = (stack.decode(i, f) - x).pow(2).sum(-1)
-    pick = torch.multinomial(err.double().cpu() + 1e-12, len(idx), replacement=True, generator=gen)
-    dirs = x[pick.to(x.device)] - stack.b_dec[i]
-    dirs = dirs / dirs.norm(dim=-1, keepdim=True).clamp_min(1e-8)
-    W_enc, W_dec, b_enc = stack.W_enc[i], stack.W_dec[i], stack.b_enc[i]
+    err = _errors(stack, i, x)
+    weight = err.pow(2).sum(-1).double().cpu() + 1e-12
+    pick = torch.multinomial(weight, len(idx), replacement=True, generator=gen)
+    dirs = _unit(x[pick.to(x.device)] - stack.b_dec[i])
     alive = ~dead.to(x.device)
+    W_enc = stack.W_enc[i]
     enc_norm = W_enc[:, alive].norm(dim=0).mean() if alive.any() else torch.tensor(1.0)
-    W_dec[idx] = dirs
-    W_enc[:, idx] = dirs.T * enc_norm * ENCODER_SCALE
-    b_enc[idx] = 0
-    for param, dim in ((W_enc, 1), (W_dec, 0), (b_enc, 0)):
+    _set(stack, i, opt, idx, dirs, dirs.T * enc_norm * ENCODER_SCALE, torch.zeros(len(idx)))
+    return len(idx)
+
+
+@torch.no_grad()
+def aim_new(
+    stack: SAEStack, i: int, opt: torch.optim.Optimizer, x: torch.Tensor, gen: torch.Generator
+) -> None:
+    """Aim SAE ``i``'s learning latents (an extension's new ones) at the residual errors of
+    distinct tokens of ``x``, drawn with probability proportional to their squared error (with
+    replacement only when the batch has fewer tokens than there are latents)."""
+    idx = stack.learning.nonzero().squeeze(-1)
+    err = _errors(stack, i, x)
+    weight = err.pow(2).sum(-1).double().cpu() + 1e-12
+    pick = torch.multinomial(weight, len(idx), replacement=len(idx) > len(x), generator=gen)
+    pick = pick.to(x.device)
+    dirs = _unit(err[pick])
+    sae_in = x - stack.b_dec[i] if stack.subtract_b_dec else x
+    q = torch.quantile((sae_in @ dirs.T).float(), 1 - FIRE_SHARE, dim=0)
+    floor = stack.log_threshold[i][idx].exp() if stack.arch == "jumprelu" else 0.0
+    _set(stack, i, opt, idx, dirs, dirs.T, floor - q)
+
+
+def _errors(stack: SAEStack, i: int, x: torch.Tensor) -> torch.Tensor:
+    """(batch, d_in): ``x`` minus SAE ``i``'s reconstruction."""
+    return x - stack.decode(i, stack.encode(i, x)[1])
+
+
+def _unit(v: torch.Tensor) -> torch.Tensor:
+    return v / v.norm(dim=-1, keepdim=True).clamp_min(1e-8)
+
+
+def _set(stack, i, opt, idx, w_dec, w_enc, b_enc) -> None:
+    """Write latents ``idx`` of SAE ``i`` and zero their Adam moments."""
+    W_enc, W_dec, b_enc_param = stack.W_enc[i], stack.W_dec[i], stack.b_enc[i]
+    W_dec[idx] = w_dec
+    W_enc[:, idx] = w_enc
+    b_enc_param[idx] = b_enc
+    for param, dim in ((W_enc, 1), (W_dec, 0), (b_enc_param, 0)):
         for moment in opt.state.get(param, {}).values():
             if torch.is_tensor(moment) and moment.shape == param.shape:
                 moment.index_fill_(dim, idx, 0)
-    return len(idx)

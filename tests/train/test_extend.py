@@ -1,0 +1,80 @@
+"""Extension (SAE Boost): new latents trained on the frozen GSAE's residual. The GSAE's part of
+every SSAE stays bit for bit what it was, the new latents start aimed at residual errors and fire
+rarely, the run lowers the error and resumes to the same weights, and a TopK GSAE is refused."""
+
+import pytest
+import torch
+from train_data import D_IN, D_SAE, SMALL, StopAt, activation_store, random_sae
+
+from ssae_core.infra.errors import ConfigError
+from ssae_core.infra.workspace import Workspace
+from ssae_core.models.activations import ActivationStore
+from ssae_core.models.sae_stack import SAEStack
+from ssae_core.train.finetune import FinetuneConfig, finetune, load_ssaes
+from ssae_core.train.resample import FIRE_SHARE, aim_new
+
+N = 24
+GSAE_PART = {"W_enc": (slice(None), slice(0, D_SAE)), "b_enc": slice(0, D_SAE)}
+GSAE_PART |= {"W_dec": slice(0, D_SAE), "b_dec": slice(None)}
+
+
+@pytest.mark.parametrize("arch", ["standard", "jumprelu"])
+def test_an_extended_run_keeps_the_gsae_and_lowers_the_error(tmp_path, arch):
+    """A random GSAE leaves most of the data in its residual; the new latents learn it."""
+    ws = Workspace(tmp_path)
+    acts = activation_store(ws)
+    gsae = random_sae(arch)
+    cfg = FinetuneConfig(sparsity=(0.05, 0.2), extend=N, **dict(SMALL, steps=300))
+    ssaes = load_ssaes(finetune(ws, gsae, "sae/g", acts, cfg))
+    start = SAEStack(gsae, [0.05]).export(0)  # the GSAE with unit-norm decoder rows, untrained
+    x = ActivationStore(acts).rows(range(2400))
+    with torch.no_grad():
+        before = (start.decode(start.encode(x)) - x).pow(2).sum(-1).mean()
+        for sae in ssaes:
+            assert sae.cfg.d_sae == D_SAE + N
+            parts = dict(GSAE_PART, threshold=slice(0, D_SAE)) if arch == "jumprelu" else GSAE_PART
+            for name, index in parts.items():
+                assert torch.equal(getattr(sae, name)[index], getattr(start, name)), name
+            f = sae.encode(x)
+            assert torch.allclose(f[:, :D_SAE], start.encode(x), atol=1e-6)
+            after = (sae.decode(f) - x).pow(2).sum(-1).mean()
+            assert after < 0.5 * before, (float(after), float(before))
+
+
+def test_new_latents_start_on_residual_errors_and_fire_rarely():
+    torch.manual_seed(0)
+    gsae = random_sae()
+    stack = SAEStack(gsae, [0.1], extend=N)
+    assert stack.d_sae == D_SAE + N and stack.learning.sum() == N
+    x = torch.randn(2000, D_IN)
+    f0 = stack.encode(0, x)[1]
+    assert (f0[:, D_SAE:] == 0).all(), "silent until aimed"
+    opt = torch.optim.Adam(stack.parameters(), lr=1e-3)
+    with torch.no_grad():
+        err = x - stack.decode(0, f0)
+    aim_new(stack, 0, opt, x, torch.Generator().manual_seed(0))
+    W_dec = stack.W_dec[0][D_SAE:]
+    unit_err = err / err.norm(dim=-1, keepdim=True)
+    assert torch.allclose((unit_err @ W_dec.T).max(0).values, torch.ones(N), atol=1e-5)
+    assert len({tuple(r.tolist()) for r in W_dec}) == N, "distinct tokens"
+    fires = (stack.encode(0, x)[1][:, D_SAE:] > 0).float().mean(0)
+    assert torch.allclose(fires, torch.full((N,), FIRE_SHARE), atol=1.5 / len(x))
+
+
+def test_an_extended_run_resumes_to_the_same_weights(tmp_path):
+    cfg = FinetuneConfig(sparsity=(0.1,), extend=N, resample_every=7, **SMALL)
+    ws_a, ws_b = Workspace(tmp_path / "a"), Workspace(tmp_path / "b")
+    straight = load_ssaes(finetune(ws_a, random_sae(), "sae/e", activation_store(ws_a), cfg))
+    acts_b = activation_store(ws_b)
+    with pytest.raises(KeyboardInterrupt):
+        finetune(ws_b, random_sae(), "sae/e", acts_b, cfg, progress=StopAt(19))
+    resumed = load_ssaes(finetune(ws_b, random_sae(), "sae/e", acts_b, cfg))
+    for name in ("W_enc", "b_enc", "W_dec", "b_dec"):
+        assert torch.equal(getattr(straight[0], name), getattr(resumed[0], name)), name
+
+
+def test_a_topk_gsae_is_not_extended():
+    with pytest.raises(ConfigError, match="TopK SAE cannot be extended"):
+        SAEStack(random_sae("topk"), [6], extend=N)
+    with pytest.raises(ConfigError, match="extend must be >= 0|must be >= 0"):
+        FinetuneConfig(extend=-1).validate()
