@@ -154,17 +154,20 @@ def floats(text: str, flag: str) -> tuple[float, ...]:
     return split_values(text, float, flag)
 
 
-def open_artifact(ws: Workspace, spec: str, kind: str) -> Artifact:
-    """An artifact from its directory or ``kind/KEY`` in the workspace; a clear error otherwise."""
+def open_artifact(ws: Workspace, spec: str, kind: str | tuple[str, ...]) -> Artifact:
+    """An artifact of ``kind`` (or one of several) from its directory or ``kind/KEY`` in the
+    workspace; a clear error otherwise."""
+    kinds = (kind,) if isinstance(kind, str) else kind
+    named = " or ".join(kinds)
     path = Path(spec) if Path(spec).is_dir() else ws.root / spec
     if not (path / "manifest.json").exists():
         raise ConfigError(
-            f"No {kind} artifact at {spec!r}: give its directory or {kind}/KEY (see"
-            f" {ws.root / kind})."
+            f"No {named} artifact at {spec!r}: give its directory or {kinds[0]}/KEY (see"
+            f" {ws.root / kinds[0]})."
         )
     art = ws.open(path)
-    if art.kind != kind:
-        raise ConfigError(f"{spec!r} is a {art.kind} artifact, not a {kind}.")
+    if art.kind not in kinds:
+        raise ConfigError(f"{spec!r} is a {art.kind} artifact, not a {named}.")
     return art
 
 

@@ -11,6 +11,9 @@ from ssae_core.infra.config import add_options, from_args
 from ssae_core.infra.workspace import Workspace
 
 NEURONPEDIA_HELP = "write an SAE's features as a Neuronpedia export (jsonl + jsonl.gz per source)"
+SAELENS_HELP = (
+    "copy one SSAE (or GSAE) in SAELens's format to a folder, with a README on loading it"
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -18,8 +21,40 @@ def register(sub: argparse._SubParsersAction) -> None:
         title="export commands"
     )
     common.add_commands(
-        export, common.Command("neuronpedia", NEURONPEDIA_HELP, _options, run, check)
+        export,
+        common.Command("neuronpedia", NEURONPEDIA_HELP, _options, run, check),
+        common.Command("saelens", SAELENS_HELP, _saelens_options, run_saelens, _saelens_check),
     )
+
+
+def _saelens_options(p: argparse.ArgumentParser) -> None:
+    common.common_options(p)
+    p.add_argument(
+        "--sae",
+        required=True,
+        help="one SAE: ssae/KEY#i or gsae/KEY (or the artifact's directory, #i)",
+    )
+    p.add_argument("--out", required=True, help="a new (or empty) folder to copy it into")
+
+
+def _saelens_check(args: argparse.Namespace) -> tuple[str, int]:
+    from ssae_core.infra.errors import ConfigError
+
+    spec, _, index = args.sae.partition("#")
+    if index and not index.isdigit():
+        raise ConfigError(f"--sae {args.sae!r}: after '#' give the SAE's number, e.g. #0.")
+    return spec, int(index or 0)
+
+
+def run_saelens(args: argparse.Namespace) -> int:
+    from ssae_core.report.saelens import export_saelens
+
+    spec, index = _saelens_check(args)
+    ws = Workspace(args.workspace)
+    made = export_saelens(common.open_artifact(ws, spec, ("ssae", "gsae")), index, Path(args.out))
+    out = {**made._asdict(), "path": str(made.path)}
+    common.emit(out, args.json, common.format_paths)
+    return 0
 
 
 def _options(p: argparse.ArgumentParser) -> None:

@@ -85,7 +85,13 @@ def run(args: argparse.Namespace) -> int:
         (ref,) = common.executor(args, ws).run([task], context)
         art = ws.get(ref)
     common.emit(
-        {**art.summary, "path": str(art.path), "activations": str(acts.path)},
+        {
+            **art.summary,
+            "ref": art.ref,
+            "saes": [f"{art.ref}#{i}" for i in range(len(cfg.stack_sparsity))],
+            "path": str(art.path),
+            "activations": str(acts.path),
+        },
         args.json,
         format_finetune,
     )

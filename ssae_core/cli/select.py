@@ -95,6 +95,7 @@ def run(args: argparse.Namespace) -> int:
     common.emit(
         {
             **art.summary,
+            "ref": art.ref,
             "path": str(art.path),
             "seeds": seeds.report,
             "corpus": corpus_report,

@@ -5,6 +5,7 @@ import json
 import time
 
 import pytest
+import torch
 from helpers import run_cli
 from sae_lens import SAE
 
@@ -21,9 +22,12 @@ def _selection(root) -> str:
     return json.loads(out.stdout)["path"]
 
 
-def test_finetune_cli_trains_a_sweep_from_a_selection(quick_build):
+def test_finetune_cli_trains_a_sweep_from_a_selection(quick_build, tmp_path):
+    """A script chains select, finetune and the SAELens export by the refs their --json gives."""
     root, _ = quick_build
-    sel = _selection(root)
+    select = "select --seeds demo:physics --method bm25 --tokens 3000 --quick --json".split()
+    sel = json.loads(run_cli(*select, "--workspace", str(root)).stdout)["ref"]
+    assert sel.startswith("selection/")
     cmd = ["finetune", "--selection", sel, "--objective", "term", "--tilt", "500", "--l1", "1,4"]
     cmd += [*FAST, "--json", "--workspace", str(root)]
     summary = json.loads(run_cli(*cmd).stdout)
@@ -37,6 +41,24 @@ def test_finetune_cli_trains_a_sweep_from_a_selection(quick_build):
     )
     again = json.loads(run_cli(*cmd).stdout)
     assert again["path"] == summary["path"], "the same command reuses the finished artifact"
+    assert summary["saes"] == [f"{summary['ref']}#0", f"{summary['ref']}#1"]
+    out = tmp_path / "my-ssae"
+    export = ["export", "saelens", "--workspace", str(root), "--json", "--out", str(out)]
+    made = json.loads(run_cli(*export, "--sae", summary["saes"][1]).stdout)
+    assert made["ref"] == summary["saes"][1] and made["d_sae"] == summary["d_sae"]
+    loaded = SAE.load_from_disk(str(out), device="cpu")
+    for name in ("W_enc", "b_enc", "W_dec", "b_dec"):
+        assert torch.equal(getattr(loaded, name), getattr(ssae, name)), name
+    assert "SAE.load_from_disk" in (out / "README.md").read_text()
+    provenance = json.loads((out / "provenance.json").read_text())
+    assert provenance["config"]["tilt"] == 500 and provenance["ref"] == summary["saes"][1]
+    taken = run_cli(*export, "--sae", summary["saes"][0], check=False)
+    assert taken.returncode != 0 and "not an empty folder" in taken.stderr
+    assert json.loads((out / "provenance.json").read_text())["ref"] == summary["saes"][1]
+    missing = run_cli(
+        *export[:-1], str(tmp_path / "x"), "--sae", f"{summary['ref']}#7", check=False
+    )
+    assert "#0 to #1" in missing.stderr and not (tmp_path / "x").exists()
 
 
 def test_finetune_runs_as_a_background_job(quick_build):
