@@ -48,11 +48,15 @@ for role, what in (
 world = world_of(base)
 if world is not None:
     st.subheader("The demo world's sets")
+    roles = {"general": "the LM's and the GSAE's training text", "pool": "what retrieval searches"}
+    roles |= {s: "seeds" for s in world.seed_splits} | {s: "test" for s in world.test_splits}
+    splits = [*world.seed_splits, "general", world.corpus_split, *world.test_splits]
     rows = []
-    for split in [*world.seed_splits, "general", *world.test_splits]:
+    for split in dict.fromkeys(splits):
         docs = world.split_tokens(split)
+        tokens = int(sum(len(d) for d in docs))
         rows.append(
-            {"split": split, "documents": len(docs), "tokens": int(sum(len(d) for d in docs))}
+            {"split": split, "role": roles[split], "documents": len(docs), "tokens": tokens}
         )
     st.dataframe(pd.DataFrame(rows), hide_index=True)
 stored = [(role, Path(p)) for role in uploads.ROLES for p in uploads.uploaded(ws, role)]

@@ -37,7 +37,7 @@ seeds = c1.selectbox("Seeds", seed_options, format_func=common.split_label, key=
 corpus = c2.selectbox(
     "Corpus",
     corpus_options,
-    format_func=lambda c: "demo: general corpus" if c == "demo" else common.split_label(c),
+    format_func=lambda c: "demo: retrieval pool" if c == "demo" else common.split_label(c),
     key="sel-corpus",
 )
 method = c3.selectbox(

@@ -32,7 +32,7 @@ def _options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--corpus",
         default="demo",
-        help="corpus: a file or folder, or demo (the demo world's general corpus)",
+        help="corpus: a file or folder, or demo (the demo world's retrieval pool)",
     )
     add_options(p, SelectionConfig, flags=SELECTION_FLAGS, only=SELECTION_OPTIONS)
     common.text_field_option(p)

@@ -84,7 +84,7 @@ def shift_saes(ws: Workspace, base, args: argparse.Namespace, task, progress):
         from ssae_core.analysis.shift.ssae import TaskSSAEConfig, task_ssae
 
         cfg = TaskSSAEConfig(seed=args.seed)
-        art = task_ssae(base, ws, task, base.data.text_set("general"), cfg, progress)
+        art = task_ssae(base, ws, task, base.data.text_set(base.data.corpus_split), cfg, progress)
         saes += [
             replace(s, label=f"task SSAE λ={cfg.sparsity:g}")
             for s in sae_set(ws, base, [art], include_gsae=False)

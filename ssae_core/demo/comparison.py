@@ -101,7 +101,7 @@ def _chain(
 ) -> DemoSSAEs:
     world = base.data
     sel_cfg, erm_cfg, term_cfg = _configs(cfg)
-    seeds, corpus = world.text_set(f"{cfg.subdomain}_seed"), world.text_set("general")
+    seeds, corpus = world.text_set(f"{cfg.subdomain}_seed"), world.text_set(world.corpus_split)
     truth = world.in_domain(cfg.subdomain)
     sel = run_selection(sel_cfg, seeds, corpus, base, ws, truth, progress, step)
     acts = selection_activations(ws, base, sel, progress=progress, step=step)

@@ -53,6 +53,7 @@ class DemoConfig(Config):
                 seed_tokens=2000,
                 n_test_docs=60,
                 n_ood_docs=60,
+                n_pool_docs=1500,
             ),
             lm=lm.LMConfig(n_layers=2, d_model=64, n_heads=2, d_mlp=256, steps=80, batch_size=16),
             gsae=GSAE.replace(sparsity=3.0, steps=200, resample_every=50),

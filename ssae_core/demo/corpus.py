@@ -9,6 +9,12 @@ followed by one of the concept's made-up names (Zipf over a dozen per concept), 
 gives the vocabulary a long tail of rare words, as real text's names and terms do.
 A small share of the general corpus is biographies (any domain, "she" or "he" at even
 odds), so the LM has seen the text of SHIFT's task (``bios``).
+
+The ``pool`` split is the text retrieval searches: written like the general corpus but never
+seen by the LM or the GSAE, and with a larger subdomain share, as the web is to a GSAE's training
+sample (the SSAE paper retrieves 13.9M tokens). It holds enough of each subdomain (about 300K
+tokens in the full world) for every tail and rare concept to appear many times
+(``pool_coverage``).
 """
 
 from __future__ import annotations
@@ -52,8 +58,10 @@ class WorldConfig(Config):
     bio_share: float = 0.03  # general documents that are a biography (of any domain)
     bio_work_prob: float = 0.3  # a biography sentence is about the domain's concepts
     max_doc_words: int = 127  # so that BOS + document fits a 128-token context
-    version: int = 3  # bump when the code that builds this artifact changes its output
-    """2: concept names, a vocabulary with a long tail. 3: biographies."""
+    n_pool_docs: int = 20000  # the retrieval pool (split "pool"); the LM and GSAE never see it
+    pool_subdomain_share: float = 0.16  # per subdomain, of pool documents (~300K tokens each)
+    version: int = 4  # bump when the code that builds this artifact changes its output
+    """2: concept names, a vocabulary with a long tail. 3: biographies. 4: the retrieval pool."""
 
 
 @dataclass(frozen=True)
@@ -229,7 +237,7 @@ def _split_rng(cfg: WorldConfig, split: str) -> random.Random:
     return random.Random(f"ssae-demo-{cfg.seed}-{split}")
 
 
-def _general_docs(writer: _Writer, rng: random.Random, n: int):
+def _general_docs(writer: _Writer, rng: random.Random, n: int, subdomain_share: float):
     cfg = writer.cfg
     topics = list(lexicon.GENERAL)
     topic_cum = _zipf_cum(len(topics), cfg.topic_zipf)
@@ -241,8 +249,8 @@ def _general_docs(writer: _Writer, rng: random.Random, n: int):
             yield domain, "bio", writer.bio(rng, domain, rng.choice(list(lexicon.PRONOUNS)))
             continue
         u = rng.random()
-        if u < cfg.subdomain_share * len(subs):
-            domain, style, cross = subs[int(u / cfg.subdomain_share)], "paper", None
+        if u < subdomain_share * len(subs):
+            domain, style, cross = subs[int(u / subdomain_share)], "paper", None
         else:
             domain = topics[bisect.bisect(topic_cum, rng.random() * topic_cum[-1])]
             style = "qa" if rng.random() < cfg.qa_share else "article"
@@ -276,10 +284,11 @@ def generate(cfg: WorldConfig) -> tuple[pd.DataFrame, np.ndarray]:
     n_words); ``labels[start:start + n_words]`` are the concept ids of its words.
     """
     writer = _Writer(cfg, all_concepts())
+    share = cfg.subdomain_share
     sources = {
-        "general": _general_docs(writer, _split_rng(cfg, "general"), cfg.n_general_docs),
+        "general": _general_docs(writer, _split_rng(cfg, "general"), cfg.n_general_docs, share),
         "general_test": _general_docs(
-            writer, _split_rng(cfg, "general_test"), cfg.n_general_test_docs
+            writer, _split_rng(cfg, "general_test"), cfg.n_general_test_docs, share
         ),
     }
     for sub in subdomains():
@@ -292,6 +301,9 @@ def generate(cfg: WorldConfig) -> tuple[pd.DataFrame, np.ndarray]:
         sources[f"{sub}_ood"] = _subdomain_docs(
             writer, _split_rng(cfg, f"{sub}_ood"), sub, "qa", n_docs=cfg.n_ood_docs
         )
+    sources["pool"] = _general_docs(
+        writer, _split_rng(cfg, "pool"), cfg.n_pool_docs, cfg.pool_subdomain_share
+    )
     rows, label_chunks, start = [], [], 0
     for split, docs in sources.items():
         for domain, style, (words, labels) in docs:
@@ -304,13 +316,23 @@ def generate(cfg: WorldConfig) -> tuple[pd.DataFrame, np.ndarray]:
     return table, np.concatenate(label_chunks)
 
 
-def concept_table(docs: pd.DataFrame, labels: np.ndarray, split: str = "general") -> pd.DataFrame:
-    """Concepts with their mention frequency in ``split`` (per million words) and bucket."""
-    concepts = all_concepts()
+def _split_labels(docs: pd.DataFrame, labels: np.ndarray, split: str) -> np.ndarray:
     rows = docs[docs.split == split]
-    idx = np.concatenate([np.arange(s, s + n) for s, n in zip(rows.start, rows.n_words)])
-    lab = labels[idx]
-    counts = np.bincount(lab[lab >= 0], minlength=len(concepts))
+    if rows.empty:
+        return np.zeros(0, labels.dtype)
+    return labels[np.concatenate([np.arange(s, s + n) for s, n in zip(rows.start, rows.n_words)])]
+
+
+def _mentions(lab: np.ndarray, n_concepts: int) -> np.ndarray:
+    return np.bincount(lab[lab >= 0], minlength=n_concepts)
+
+
+def concept_table(docs: pd.DataFrame, labels: np.ndarray, split: str = "general") -> pd.DataFrame:
+    """Concepts with their mention frequency in ``split`` (per million words) and bucket, and
+    their mentions in the retrieval pool (``pool_count``)."""
+    concepts = all_concepts()
+    lab = _split_labels(docs, labels, split)
+    counts = _mentions(lab, len(concepts))
     per_million = counts / max(len(lab), 1) * 1e6
     return pd.DataFrame(
         {
@@ -321,8 +343,26 @@ def concept_table(docs: pd.DataFrame, labels: np.ndarray, split: str = "general"
             "count": counts,
             "per_million": per_million,
             "bucket": [frequency_bucket(p) for p in per_million],
+            "pool_count": _mentions(_split_labels(docs, labels, "pool"), len(concepts)),
         }
     )
+
+
+def pool_coverage(docs: pd.DataFrame, concepts: pd.DataFrame) -> dict[str, dict]:
+    """Per subdomain: the pool's documents and words of that subdomain, and the fewest pool
+    mentions of any of its tail or rare concepts (what a selection from the pool can find)."""
+    pool = docs[docs.split == "pool"]
+    out = {}
+    for sub in subdomains():
+        mine = pool[pool.domain == sub]
+        rare = concepts[(concepts.domain == sub) & concepts.bucket.isin(BUCKETS[-2:])]
+        out[sub] = {
+            "documents": int(len(mine)),
+            "words": int(mine.n_words.sum()),
+            "tail_rare_concepts": int(len(rare)),
+            "fewest_mentions": int(rare.pool_count.min()) if len(rare) else 0,
+        }
+    return out
 
 
 def frequency_bucket(per_million: float) -> str:

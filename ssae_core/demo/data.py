@@ -122,9 +122,14 @@ class DemoWorld(BaseData):
             {"source": f"demo:{split}", "documents": len(rows)},
         )
 
-    def in_domain(self, subdomain: str, split: str = "general") -> pd.Series:
+    @property
+    def corpus_split(self) -> str:
+        """The retrieval pool when the world has one (world v4), else the general corpus."""
+        return "pool" if self.config.world.n_pool_docs else "general"
+
+    def in_domain(self, subdomain: str, split: str | None = None) -> pd.Series:
         """Ground truth for selection precision: doc_id -> document belongs to ``subdomain``."""
-        rows = self.corpus.split_docs(split)
+        rows = self.corpus.split_docs(split or self.corpus_split)
         return pd.Series((rows.domain == subdomain).to_numpy(), index=rows.doc_id.to_numpy())
 
 

@@ -113,6 +113,11 @@ def format_demo_summary(s: DemoSummary) -> str:
     lines = [
         f"Demo world ready in {s.seconds:.1f} s  (workspace {s.workspace})",
         f"  corpus: {c.documents} documents, {c.words} tokens, {c.concepts} concepts",
+        *(
+            f"    retrieval pool, {sub}: {p['documents']} documents, {p['words']} tokens; each of"
+            f" its {p['tail_rare_concepts']} tail + rare concepts >= {p['fewest_mentions']} times"
+            for sub, p in c.pool.items()
+        ),
         (
             f"  LM: held-out CE {lm.heldout_ce:.3f} nats vs unigram {lm.unigram_ce:.3f} "
             f"({lm.ce_ratio_to_unigram:.0%} of unigram)   {s.lm_path}"

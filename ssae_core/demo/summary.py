@@ -49,6 +49,9 @@ class CorpusStats(NamedTuple):
     concepts: int
     docs_per_split: dict[str, int]
     words_per_split: dict[str, int]
+    pool: dict[str, dict] = {}
+    """Per subdomain, the retrieval pool's share of it (``corpus.pool_coverage``); empty for a
+    world built before the pool."""
 
 
 @dataclass(frozen=True)

@@ -115,6 +115,7 @@ def _build_corpus(cfg: corpus.WorldConfig, out: Path, progress: Progress) -> dic
         "concepts": int(len(concepts)),
         "docs_per_split": docs.split.value_counts().sort_index().to_dict(),
         "words_per_split": docs.groupby("split").n_words.sum().sort_index().astype(int).to_dict(),
+        "pool": corpus.pool_coverage(docs, concepts),
     }
 
 

@@ -76,15 +76,21 @@ class BaseData(ABC):
         """The ground-truth concepts the labels index."""
 
     @abstractmethod
-    def in_domain(self, subdomain: str, split: str = "general") -> pd.Series:
-        """Ground truth for selection precision: doc_id -> the document belongs to
-        ``subdomain``."""
+    def in_domain(self, subdomain: str, split: str | None = None) -> pd.Series:
+        """Ground truth for selection precision: doc_id -> the document of ``split`` (default
+        ``corpus_split``) belongs to ``subdomain``."""
+
+    @property
+    def corpus_split(self) -> str:
+        """The split retrieval searches, the text set ``<name>`` names: the general corpus unless
+        the source has a larger retrieval pool."""
+        return "general"
 
     def named_text_set(self, spec: str) -> TextSet | None:
-        """``<name>`` (the general corpus) or ``<name>:<sub>`` (that subdomain's seeds); None for
-        any other name."""
+        """``<name>`` (the corpus retrieval searches) or ``<name>:<sub>`` (that subdomain's seeds);
+        None for any other name."""
         if spec == self.name:
-            return self.text_set("general")
+            return self.text_set(self.corpus_split)
         prefix = f"{self.name}:"
         return self.text_set(f"{spec[len(prefix) :]}_seed") if spec.startswith(prefix) else None
 

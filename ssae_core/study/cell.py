@@ -230,7 +230,7 @@ def select_unit(
         max_seq_length=cfg.encoder_tokens,
         seed=seed if method == "random" else 0,
     )
-    seeds, corpus = world.text_set(f"{subdomain}_seed"), world.text_set("general")
+    seeds, corpus = world.text_set(f"{subdomain}_seed"), world.text_set(world.corpus_split)
     sel = run_selection(sel_cfg, seeds, corpus, base, ws, world.in_domain(subdomain), progress)
     acts = selection_activations(ws, base, sel, progress=progress)
     return acts.ref, sel.summary.get("precision")
