@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -113,3 +114,15 @@ def standard_sae(d_in: int, d_sae: int, hook: str = "blocks.0.hook_resid_post", 
 
     meta = SAEMetadata(hook_name=hook, model_name="test", context_size=n_ctx, prepend_bos=True)
     return sl.StandardSAE(sl.StandardSAEConfig(d_in=d_in, d_sae=d_sae, metadata=meta))
+
+
+TRAINED_KINDS = ("activations", "selection", "ssae", "runs", "study_cell", "sae_eval", "jobs")
+"""What the recipe makes on top of a demo world."""
+
+
+def world_only(root, dest):
+    """A copy of a workspace's demo world (and corpus embeddings), nothing trained on it."""
+    from ssae_core.infra.workspace import Workspace
+
+    shutil.copytree(root, dest, ignore=lambda d, names: TRAINED_KINDS if d == str(root) else ())
+    return Workspace(dest)

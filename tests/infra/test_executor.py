@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import sys
 import time
 
 import pytest
-from helpers import run_cli
+from helpers import run_cli, world_only
 
 from ssae_core.infra.errors import ConfigError
 from ssae_core.infra.executor import (
@@ -25,8 +24,6 @@ from ssae_core.infra.executor import (
 )
 from ssae_core.infra.progress import Progress
 from ssae_core.infra.workspace import Workspace
-
-TRAINED_KINDS = ("activations", "selection", "ssae", "runs", "study_cell", "sae_eval", "jobs")
 
 
 class Recorder(Progress):
@@ -114,12 +111,6 @@ def test_the_workspace_setting_picks_the_executor(tmp_path):
         save_setting(ws, ExecutorConfig("slurm"))
 
 
-def _world_only(root, dest) -> Workspace:
-    """A copy of the quick workspace's demo world (and corpus embeddings), nothing trained."""
-    shutil.copytree(root, dest, ignore=lambda d, names: TRAINED_KINDS if d == str(root) else ())
-    return Workspace(dest)
-
-
 def _weights(ws: Workspace) -> dict[str, str]:
     """SHA-256 of every SSAE weight file, by path inside the workspace."""
     return {
@@ -134,7 +125,7 @@ def test_study_through_local_ray_leaves_the_local_executors_artifacts(quick_buil
     world: its selections and sweeps run as Ray tasks, and the weights and the cell's numbers equal
     the local executor's (the session's workspace, shared with the other study test)."""
     root, _ = quick_build
-    ray_ws = _world_only(root, tmp_path / "ws")
+    ray_ws = world_only(root, tmp_path / "ws")
     cmd = ["study", "--quick", "--seeds", "0", "--backend", "offline", "--device", "cpu"]
     cells = {}
     for name, ws, extra in (
