@@ -5,7 +5,12 @@ from ssae_core.demo import corpus, lexicon
 from ssae_core.demo import tokenizer as tk
 
 SMALL = corpus.WorldConfig(
-    n_general_docs=3000, n_general_test_docs=100, seed_tokens=3000, n_test_docs=50, n_ood_docs=50
+    n_general_docs=3000,
+    n_general_test_docs=100,
+    seed_tokens=3000,
+    n_test_docs=50,
+    n_ood_docs=50,
+    n_pool_docs=2000,
 )
 
 
@@ -67,6 +72,29 @@ def test_subdomains_are_rare_in_the_general_corpus(world):
     for sub in lexicon.SUBDOMAINS:
         share = (general.domain == sub).mean()
         assert 0 < share <= 0.015
+
+
+def test_the_retrieval_pool_holds_more_of_each_subdomain_and_counts_its_concepts(world):
+    """The pool is written like the general corpus but with ``pool_subdomain_share`` of each
+    subdomain; its concept mentions and coverage equal a plain count of the labels."""
+    docs, labels = world
+    pool = docs[docs.split == "pool"]
+    assert len(pool) == SMALL.n_pool_docs
+    table = corpus.concept_table(docs, labels)
+    coverage = corpus.pool_coverage(docs, table)
+    for sub in lexicon.SUBDOMAINS:
+        share = (pool.domain == sub).mean()
+        assert abs(share - SMALL.pool_subdomain_share) < 4 * (0.16 * 0.84 / len(pool)) ** 0.5
+        mine = pool[pool.domain == sub]
+        assert coverage[sub]["documents"] == len(mine)
+        assert coverage[sub]["words"] == mine.n_words.sum()
+    spans = [labels[s : s + n] for s, n in zip(pool.start, pool.n_words)]
+    flat = np.concatenate(spans)
+    for row in table.sample(30, random_state=0).itertuples():
+        assert row.pool_count == (flat == row.concept_id).sum()
+    rare = table[(table.domain == "physics") & table.bucket.str.startswith(("tail", "rare"))]
+    assert coverage["physics"]["tail_rare_concepts"] == len(rare)
+    assert coverage["physics"]["fewest_mentions"] == rare.pool_count.min()
 
 
 def test_frequencies_are_zipf_like(world):
