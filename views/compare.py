@@ -5,7 +5,7 @@ import streamlit as st
 from ssae_core.analysis import specialization
 from ssae_core.cli import launch
 from ssae_core.evaluate.sae_set import curve_ess
-from ssae_core.report.html import COMPARISON_FIGURES, ERROR_TOKENS, to_html
+from ssae_core.report.html import COMPARISON_FIGURES, ERROR_TOKENS, GAINED_TITLE, to_html
 from views import common
 
 ws, base = common.page("Compare GSAE · SSAE · tilted SSAE")
@@ -48,6 +48,22 @@ if not saes or not split_names or not common.evaluation_gate(ws, base, saes, spl
     st.stop()
 
 result = common.comparison(ws, base, saes, split_names)
+if "gained_concepts" in result.tables:
+    st.subheader(GAINED_TITLE)
+    gained = result.tables["gained_concepts"]
+    if gained.empty:
+        st.info(
+            "No SSAE at matched L0 has a latent that detects a ground-truth concept the GSAE"
+            " misses (held-out F1 ≥ 0.5 against < 0.5)."
+        )
+    else:
+        st.dataframe(gained, hide_index=True)
+    st.caption(
+        "Per SSAE at matched L0: the concepts no GSAE latent detects with held-out F1 ≥ 0.5 (its"
+        " best F1 is gsae_f1) that one of its latents does (feature, f1; threshold fit on one half"
+        " of the test tokens, scored on the other). *novel*: that latent's direction is not in the"
+        " GSAE. The example is its top context on the in-domain split, active tokens in << >>."
+    )
 sweeps = [ws.get(r) for r in dict.fromkeys(s.ref.split("#")[0] for s in saes if "#" in s.ref)]
 tilted = {g: e for g, e in curve_ess(ws, sweeps).items() if " TERM " in g}
 if tilted:

@@ -15,7 +15,7 @@ import pandas as pd
 
 from ssae_core.analysis import specialization as changes
 from ssae_core.evaluate import features, tail
-from ssae_core.evaluate.concepts import BUCKETS, recall_by_bucket, sae_concept_f1
+from ssae_core.evaluate.concepts import BUCKETS, PROBE, recall_by_bucket, sae_concept_f1
 from ssae_core.evaluate.evaluation import load_features, split_docs
 from ssae_core.evaluate.metrics import METRICS, curve_auc, l0_range
 from ssae_core.evaluate.sae_set import NamedSAE
@@ -214,6 +214,47 @@ def novel_concepts(
             "gsae_f1": hits.concept_id.map(gsae_f1),
         }
     ).reset_index(drop=True)
+
+
+def gained_concepts(
+    scores: pd.DataFrame,
+    concepts: pd.DataFrame,
+    latents: pd.DataFrame | None = None,
+    threshold: float = 0.5,
+) -> pd.DataFrame:
+    """A base with ground truth: per SSAE, the concepts the GSAE misses (its best held-out F1 <
+    ``threshold``) that some SSAE latent detects (F1 >= ``threshold``), the better ground-truth
+    kind, rarest bucket first.
+
+    ``scores``: ``concept_scores``' table; ``latents``: ``specialization``'s per-latent table
+    (adds whether the detecting latent is novel). Columns: sae, concept, bucket, truth, feature,
+    f1, gsae_f1, novel."""
+    best = scores.sort_values("best_f1", ascending=False).drop_duplicates(["sae", "concept_id"])
+    gsae_f1 = best[best.sae == "GSAE"].set_index("concept_id").best_f1
+    ssae = best[(best.sae != "GSAE") & (best.sae != PROBE)]
+    hits = ssae[(ssae.best_f1 >= threshold) & (ssae.concept_id.map(gsae_f1) < threshold)]
+    hits = hits.merge(concepts[["concept_id", "key"]], on="concept_id")
+    novel = pd.Series(False, index=hits.index)
+    if latents is not None and not latents.empty:
+        kinds = latents.set_index(["group", "feature"]).kind
+        pairs = pd.MultiIndex.from_arrays([hits.sae, hits.best_feature])
+        novel = pd.Series(kinds.reindex(pairs).eq("novel").to_numpy(), index=hits.index)
+    order = {b: i for i, b in enumerate(BUCKETS)}
+    table = pd.DataFrame(
+        {
+            "sae": hits.sae,
+            "concept": hits.key,
+            "bucket": hits.bucket,
+            "truth": hits.kind,
+            "feature": hits.best_feature.astype(int),
+            "f1": hits.best_f1,
+            "gsae_f1": hits.concept_id.map(gsae_f1),
+            "novel": novel,
+        }
+    )
+    table["_rank"] = table.bucket.map(order)
+    table = table.sort_values(["sae", "_rank", "f1"], ascending=[True, False, False])
+    return table.drop(columns="_rank").reset_index(drop=True)
 
 
 ERROR_QUANTILES = (0.5, 0.9, 0.99, 0.999)

@@ -16,7 +16,13 @@ import plotly.graph_objects as go
 
 from ssae_core.analysis import dark_matter
 from ssae_core.analysis.specialization import ChangeConfig
-from ssae_core.evaluate.evaluation import EvalConfig, TokenSplit, evaluate
+from ssae_core.evaluate.evaluation import (
+    EvalConfig,
+    TokenSplit,
+    evaluate,
+    load_features,
+    split_docs,
+)
 from ssae_core.evaluate.sae_set import NamedSAE
 from ssae_core.infra.progress import Progress, Silent
 from ssae_core.report import compare, plots
@@ -118,6 +124,10 @@ def compare_saes(
             result.tables["novel_concepts"] = compare.novel_concepts(
                 scores, result.latents, base.data.concepts
             )
+        gained = compare.gained_concepts(scores, base.data.concepts, result.latents)
+        result.tables["gained_concepts"] = _with_examples(
+            gained, base, saes, evals[home], result.matched
+        )
         recall = compare.concept_recall(scores)
         result.tables["concept_recall"] = recall
         result.figures["concept_recall"] = plots.concept_recall_bars(
@@ -126,6 +136,30 @@ def compare_saes(
             colors,
         )
     return result
+
+
+GAINED_TITLE = "Concepts the GSAE misses that the SSAE finds"
+GAINED_EXAMPLES = 40
+"""Rows of the gained-concepts table that get an example context (one LM pass over their top
+documents)."""
+
+
+def _with_examples(
+    gained: pd.DataFrame, base: Base, saes: list[NamedSAE], arts: dict, matched: pd.DataFrame
+) -> pd.DataFrame:
+    """``gained`` with ``example``: for its first rows, the detecting latent's top activating
+    context on the in-domain split (``arts``: its evaluations), active tokens in << >>."""
+    from ssae_core.analysis.autointerp.examples import marked, top_windows_of
+
+    refs, by_ref = dict(zip(matched.group, matched.ref)), {s.ref: s.sae for s in saes}
+    examples = pd.Series("", index=gained.index)
+    for group, part in gained.head(GAINED_EXAMPLES).groupby("sae", sort=False):
+        art = arts[refs[group]]
+        features = part.feature.tolist()
+        docs, table = split_docs(art), load_features(art)
+        windows = top_windows_of(base, by_ref[refs[group]], docs, table, features, n=1)
+        examples[part.index] = [marked(w[0]) if w else "" for w in windows]
+    return gained.assign(example=examples)
 
 
 COMPARISON_FIGURES = (
@@ -185,6 +219,8 @@ def to_html(result: Comparison, title: str = "SSAE Studio: SAE comparison") -> s
         "specialization": "What specialization changed: novel and reconstruction latents",
         "novel_concepts": "Ground-truth concepts the SSAEs' novel latents detect",
     }
+    if "gained_concepts" in result.tables:  # first: what the SSAEs found that the GSAE misses
+        tables = {GAINED_TITLE: result.tables["gained_concepts"], **tables}
     tables.update({t: result.tables[k] for k, t in titles.items() if k in result.tables})
     return page(title, tables, result.figures)
 

@@ -82,3 +82,39 @@ def test_a_comparison_without_an_ssae_has_no_specialization_tables():
     chosen = pd.DataFrame({"group": ["GSAE"], "label": ["GSAE"], "ref": ["base/x"]})
     summary, latents = specialization([], {}, chosen, ChangeConfig())
     assert summary.empty and latents.empty
+
+
+def test_gained_concepts_are_the_ones_the_gsae_misses_and_an_ssae_finds():
+    """Hand-made scores: per SAE and concept, the better kind counts; the GSAE's misses that an
+    SSAE finds are listed rarest bucket first, with whether the detecting latent is novel."""
+    import pandas as pd
+
+    from ssae_core.evaluate.concepts import BUCKETS, PROBE
+    from ssae_core.report.compare import gained_concepts
+
+    rows = [  # sae, concept, kind, feature, f1
+        ("GSAE", 0, "token", 3, 0.9),  # found by the GSAE: never gained
+        ("SSAE", 0, "token", 3, 0.95),
+        ("GSAE", 1, "token", 4, 0.2),
+        ("GSAE", 1, "context", 4, 0.4),
+        ("SSAE", 1, "token", 7, 0.3),
+        ("SSAE", 1, "context", 9, 0.6),  # gained through the context kind, latent 9 (novel)
+        ("GSAE", 2, "token", 5, 0.1),
+        ("SSAE", 2, "token", 8, 0.8),  # gained, latent 8 (a reconstruction latent)
+        ("GSAE", 3, "token", 5, 0.1),
+        ("SSAE", 3, "token", 8, 0.49),  # under the threshold
+        (PROBE, 3, "token", -1, 0.99),  # the probe is never an SSAE
+    ]
+    scores = pd.DataFrame(rows, columns=["sae", "concept_id", "kind", "best_feature", "best_f1"])
+    buckets = {0: BUCKETS[0], 1: BUCKETS[2], 2: BUCKETS[4], 3: BUCKETS[4]}
+    scores["bucket"] = scores.concept_id.map(buckets)
+    concepts = pd.DataFrame({"concept_id": range(4), "key": ["a", "b", "c", "d"]})
+    latents = pd.DataFrame(
+        {"group": "SSAE", "feature": [8, 9], "kind": ["reconstruction", "novel"]}
+    )
+    table = gained_concepts(scores, concepts, latents)
+    assert table.concept.tolist() == ["c", "b"], "rarest bucket first"
+    assert table.truth.tolist() == ["token", "context"] and table.feature.tolist() == [8, 9]
+    assert table.gsae_f1.tolist() == [0.1, 0.4] and table.novel.tolist() == [False, True]
+    assert (table.sae == "SSAE").all() and table.f1.tolist() == [0.8, 0.6]
+    assert gained_concepts(scores, concepts).novel.tolist() == [False, False]

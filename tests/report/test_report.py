@@ -8,7 +8,7 @@ from helpers import run_cli
 from ssae_core.demo.world import world_base
 from ssae_core.models.activations import cache_activations
 from ssae_core.models.base import BaseSpec
-from ssae_core.report.html import COMPARISON_FIGURES
+from ssae_core.report.html import COMPARISON_FIGURES, GAINED_TITLE
 from ssae_core.select import retrieval
 from ssae_core.select.selection import load_selection, run_selection
 from ssae_core.train.finetune import FinetuneConfig, finetune
@@ -82,11 +82,15 @@ def test_report_writes_every_figure_and_the_numbers(sweeps, quick_build, tmp_pat
     )
     for r in numbers["novel_concepts"]:  # each names a concept some novel latent detects
         assert r["sae"] in changed and r["f1"] >= 0.5 and r["max_cos"] < 0.7
+    assert "gained_concepts" in numbers
+    for r in numbers["gained_concepts"]:  # the GSAE misses it, the SSAE finds it, an example
+        assert r["sae"] in changed and r["f1"] >= 0.5 > r["gsae_f1"] and "<<" in r["example"]
     assert all(
         0 < r["frac_alive"] <= 1 and r["active_latents"] > 0 and "kl_div_score" in r
         for r in numbers["metrics"]
     )
     page = out.read_text()
+    assert page.index(f"<h2>{GAINED_TITLE}</h2>") < page.index("<h2>Metrics</h2>")
     for div in ("pareto_physics_test", "pareto_physics_ood", *COMPARISON_FIGURES, "max_cos"):
         assert f'id="{div}"' in page, div
     assert "plotly.js v" in page and "<script src=" not in page, (
