@@ -8,7 +8,7 @@ Rajamanoharan et al. 2024) or k (TopK, no sparsity term). The copies share nothi
 the batch (read once per step for all of them), so one Adam step on the stack equals K
 separate steps.
 
-With ``extend=N`` (SAE Boost, Koriagin et al. 2025, arXiv 2507.12990) every copy is the GSAE's
+With ``extend=N`` (SAE Boost, arXiv 2507.12990) every copy is the GSAE's
 latents plus N new ones, and only the new ones learn: the GSAE's encoder columns, biases,
 thresholds, decoder rows and decoder bias get no gradient (so Adam leaves them bit for bit), so
 the new latents learn what the frozen GSAE leaves in its residual ``x - GSAE(x)``, and each copy
