@@ -132,11 +132,10 @@ def main() -> None:
             row |= {"novel": len(novel), "novel_best": novel_detectors(long, key, novel)}
             row["seconds"] = seconds.get(name, 0.0)
         rows.append(row)
-    frame = pd.DataFrame(rows)
-    print(frame.to_markdown(index=False, floatfmt=".3f"))
     if args.out:
         payload = {"args": vars(args), "selection": sel.summary, "rows": rows}
         Path(args.out).write_text(json.dumps(payload, indent=2, default=float))
+    print(pd.DataFrame(rows).to_string(index=False, float_format="{:.3f}".format))
 
 
 if __name__ == "__main__":

@@ -145,7 +145,7 @@ class SAEStack(nn.Module):
     def encode(self, i: int, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Pre-activations and feature activations of SAE ``i``, both (batch, d_sae)."""
         sae_in = x - self.b_dec[i] if self.subtract_b_dec else x
-        pre = torch.addmm(self.b_enc[i], sae_in, self.W_enc[i])
+        pre = self._linear(sae_in, self.W_enc[i].T, self.b_enc[i])
         if self.arch == "standard":
             return pre, torch.relu(pre)
         if self.arch == "jumprelu":
@@ -154,7 +154,22 @@ class SAEStack(nn.Module):
         return pre, torch.zeros_like(pre).scatter(-1, index, torch.relu(values))
 
     def decode(self, i: int, f: torch.Tensor) -> torch.Tensor:
-        return torch.addmm(self.b_dec[i], f, self.W_dec[i])
+        n = self.frozen
+        if not n:
+            return torch.addmm(self.b_dec[i], f, self.W_dec[i])
+        with torch.no_grad():  # the GSAE's part: no graph, no gradient to compute
+            kept = torch.addmm(self.b_dec[i], f[:, :n], self.W_dec[i][:n])
+        return torch.addmm(kept, f[:, n:], self.W_dec[i][n:])
+
+    def _linear(self, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """``x @ w.T + b`` over the latents (rows of ``w``); the GSAE's rows outside the graph
+        when extended."""
+        n = self.frozen
+        if not n:
+            return torch.addmm(b, x, w.T)
+        with torch.no_grad():
+            kept = torch.addmm(b[:n], x, w[:n].T)
+        return torch.cat([kept, torch.addmm(b[n:], x, w[n:].T)], 1)
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """Per token and SAE: ``loss``, squared error ``mse``, ``sparsity`` term, ``l0`` (each (K,
