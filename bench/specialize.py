@@ -1,7 +1,7 @@
 """Specialization against forgetting, one finetuning option per row, side by side.
 
     python bench/specialize.py --workspace DIR [--subdomain physics] [--tokens 300000]
-        [--method bm25] [--options short,plain,extend,resample] [--steps 2000] [--term]
+        [--method bm25] [--options short,plain,extend,reaim] [--steps 2000] [--term extend]
         [--device cpu] [--out FILE.json]
 
 Selects the subdomain from the full demo world's retrieval pool (built if missing), finetunes the
@@ -19,8 +19,10 @@ GSAE with each option on that one selection, and measures every SAE the same way
 
 Options: ``short`` is the demo comparison's budget (300 steps, lr 1e-4); ``plain`` finetunes every
 latent for ``--steps`` at lr 3e-4; ``extend`` adds ``--extend`` latents on the frozen GSAE's
-residual (lr 1e-3); ``resample`` is ``plain`` with latents silent on the selection for 250 steps
-re-aimed at badly reconstructed tokens. ``--term`` adds each option with TERM (target ESS 0.5).
+residual (lr 1e-3); ``resample`` is ``plain`` with Anthropic's resampling of latents silent for
+250 steps; ``reaim`` re-aims the latents silent on the selection at the start and every 250 steps
+at residual errors, with a bias that keeps L0 near its value. ``--term`` runs the options it names
+with TERM too (target ESS 0.5).
 """
 
 from __future__ import annotations
@@ -56,11 +58,12 @@ def options(args, l1: float) -> dict[str, FinetuneConfig]:
         "plain": FinetuneConfig(lr=3e-4, **long),
         "extend": FinetuneConfig(lr=1e-3, extend=args.extend, **long),
         "resample": FinetuneConfig(lr=3e-4, resample_every=250, **long),
+        "reaim": FinetuneConfig(lr=3e-4, resample_every=250, reaim=True, **long),
     }
     picked = {name: found[name] for name in args.options.split(",")}
-    if args.term:
-        term = dict(objective="term", target_ess=0.5)
-        picked |= {f"{n} TERM": c.replace(**term) for n, c in list(picked.items())}
+    term = dict(objective="term", target_ess=0.5)
+    for name in filter(None, args.term.split(",")):
+        picked[f"{name} TERM"] = found[name].replace(**term)
     return picked
 
 
@@ -84,10 +87,10 @@ def main() -> None:
     p.add_argument("--subdomain", default="physics")
     p.add_argument("--tokens", type=int, default=300_000)
     p.add_argument("--method", default="bm25")
-    p.add_argument("--options", default="short,plain,extend,resample")
+    p.add_argument("--options", default="short,plain,extend,reaim")
     p.add_argument("--steps", type=int, default=2000)
     p.add_argument("--extend", type=int, default=512)
-    p.add_argument("--term", action="store_true")
+    p.add_argument("--term", default="", help="options also run with TERM, e.g. extend,plain")
     p.add_argument("--device", default="cpu")
     p.add_argument("--out")
     args = p.parse_args()

@@ -70,7 +70,7 @@ def base(ws: Workspace) -> Base:
     spec = base_spec(ws)
     if spec.source == "demo" and _demo(str(ws.root), demo_config().digest()) is None:
         st.info(
-            "The demo world is not built yet: Home builds it on first launch (about eight minutes"
+            "The demo world is not built yet: Home builds it on first launch (about fifteen minutes"
             " on two CPU cores)."
         )
         st.page_link("views/home.py", label="Go to Home", icon=":material/home:")

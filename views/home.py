@@ -210,7 +210,7 @@ def build_demo() -> None:
     st.subheader("Building the demo world")
     st.caption(
         "First launch: a synthetic corpus, a tiny language model and a general SAE are built on"
-        " this machine (about eight minutes on two cores, once)."
+        " this machine (about fifteen minutes on two cores, once)."
     )
     job = launch.demo_build(common.quick())
     state = job.status(ws)

@@ -25,6 +25,7 @@ FINETUNE_OPTIONS = [
     "sparsity_warmup",
     "target_l0",
     "resample_every",
+    "reaim",
     "extend",
 ]
 FINETUNE_FLAGS = {"sparsity": "--l1"}

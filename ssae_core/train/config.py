@@ -72,6 +72,11 @@ class FinetuneConfig(Config):
     toward badly reconstructed inputs of the batch (``train.resample``); 0: never."""
     resample_until: float = added(0.8)
     """Share of the steps after which no more resampling."""
+    reaim: bool = added(False)
+    """Resampling for finetuning a trained SAE: at the start, the latents silent on a sample of
+    the selection, then (every ``resample_every`` steps) those silent since, are re-aimed at the
+    residual errors of badly reconstructed tokens, with a bias that keeps L0 near its value
+    (``train.resample``); without it, resampling is Anthropic's, for training from scratch."""
     extend: int = added(0)
     """If > 0: instead of changing the GSAE, add this many new latents and train only them, on
     what the frozen GSAE leaves in its residual (SAE Boost, arXiv 2507.12990). Each SSAE is the

@@ -151,10 +151,8 @@ def _train(
     for step in range(start, cfg.steps):
         batch = next(stream)
         x = store.rows(rows[batch]).to(dev)
-        if step == 0 and stack.frozen:
-            gen = torch.Generator().manual_seed(cfg.seed)
-            for i in range(len(stack)):
-                aim_new(stack, i, opt, x, gen)
+        if step == 0:
+            _aim_at_start(stack, store, rows, cfg, opt, x)
         factor = schedule.factor(step)
         per_sae, tilting, out = train_step(stack, opt, x, doc[batch], cfg, step, factor)
         if not torch.isfinite(per_sae).all():
@@ -167,7 +165,8 @@ def _train(
         if cfg.resamples_at(step):
             gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
             for i in range(len(stack)):
-                resample_dead(stack, i, opt, x, last_fired[i] < step - cfg.resample_every, gen)
+                dead = last_fired[i] < step - cfg.resample_every
+                resample_dead(stack, i, opt, x, dead, gen, cfg.reaim)
         if step % cfg.log_every == 0 or step + 1 == cfg.steps:
             log += _log_rows(step, stack, cfg, per_sae, tilting, out, last_fired, factor)
             write_live_log(run_dir, log)
@@ -177,6 +176,27 @@ def _train(
         shown = {"ess": float(tilting[1].mean())} if cfg.objective == "term" else {}
         progress.update(1, loss=float(per_sae.mean()), l0=float(out["l0"].mean()), **shown)
     return pd.DataFrame(log)
+
+
+START_SAMPLE_BATCHES = 16
+"""Batches of the selection (evenly spaced rows) on which ``reaim`` finds silent latents."""
+
+
+@torch.no_grad()
+def _aim_at_start(stack, store, rows, cfg: FinetuneConfig, opt, x) -> None:
+    """Before the first step: an extension's new latents aimed at the first batch's residual
+    errors; with ``reaim``, the latents silent on a sample of the selection re-aimed at it."""
+    gen = torch.Generator().manual_seed(cfg.seed)
+    if stack.frozen:
+        for i in range(len(stack)):
+            aim_new(stack, i, opt, x, gen)
+    if cfg.reaim:
+        n = min(len(rows), START_SAMPLE_BATCHES * cfg.batch_tokens)
+        sample = store.rows(rows[np.linspace(0, len(rows) - 1, n).astype(np.int64)])
+        sample = sample.to(x.device)
+        for i in range(len(stack)):
+            silent = ~stack.one(i, sample)["fired"]
+            resample_dead(stack, i, opt, sample, silent, gen, aimed=True)
 
 
 def train_step(

@@ -6,11 +6,12 @@ reconstructs badly, drawn with probability proportional to its squared error; it
 points the same way at a fifth of the live latents' mean encoder norm, its bias is zeroed and so
 are its Adam moments, so that it starts small and learns from there.
 
-``aim_new`` starts an extension's new latents (SAE Boost, arXiv 2507.12990): each gets the
-direction of the residual error ``x - SAE(x)`` of a different badly reconstructed token, and a
-bias (for JumpReLU, a margin over its threshold) at the ``1 - FIRE_SHARE`` quantile of its
-pre-activation on the batch, so it fires on about ``FIRE_SHARE`` of the tokens and N new latents
-add about ``N * FIRE_SHARE`` to L0 instead of ``N / 2``.
+``aim_new`` starts an extension's new latents (SAE Boost, arXiv 2507.12990), and
+``resample_dead(aimed=True)`` re-aims a trained SAE's latents that are silent on the selection:
+each gets the direction of the residual error ``x - SAE(x)`` of a different badly reconstructed
+token, and a bias (for JumpReLU, a margin over its threshold) at the ``1 - FIRE_SHARE`` quantile
+of its pre-activation on the batch, so it fires on about ``FIRE_SHARE`` of the tokens and N aimed
+latents add about ``N * FIRE_SHARE`` to L0 instead of ``N / 2``.
 """
 
 from __future__ import annotations
@@ -33,12 +34,19 @@ def resample_dead(
     x: torch.Tensor,
     dead: torch.Tensor,
     gen: torch.Generator,
+    aimed: bool = False,
 ) -> int:
     """Re-initialize SAE ``i``'s latents where ``dead`` (d_sae,) is true toward rows of the batch
-    ``x``; returns how many. Latents that do not learn (an extension's GSAE part) are left."""
+    ``x``; returns how many. Latents that do not learn (an extension's GSAE part) are left.
+    ``aimed``: as ``aim_new`` aims new latents (residual-error directions, a bias that keeps L0
+    near its value: for finetuning a trained SAE) instead of Anthropic's recipe (for training
+    from scratch)."""
     idx = (dead.to(x.device) & stack.learning).nonzero().squeeze(-1)
     if not len(idx):
         return 0
+    if aimed:
+        _aim(stack, i, opt, x, idx, gen)
+        return len(idx)
     err = _errors(stack, i, x)
     weight = err.pow(2).sum(-1).double().cpu() + 1e-12
     pick = torch.multinomial(weight, len(idx), replacement=True, generator=gen)
@@ -57,7 +65,10 @@ def aim_new(
     """Aim SAE ``i``'s learning latents (an extension's new ones) at the residual errors of
     distinct tokens of ``x``, drawn with probability proportional to their squared error (with
     replacement only when the batch has fewer tokens than there are latents)."""
-    idx = stack.learning.nonzero().squeeze(-1)
+    _aim(stack, i, opt, x, stack.learning.nonzero().squeeze(-1), gen)
+
+
+def _aim(stack, i, opt, x, idx, gen) -> None:
     err = _errors(stack, i, x)
     weight = err.pow(2).sum(-1).double().cpu() + 1e-12
     pick = torch.multinomial(weight, len(idx), replacement=len(idx) > len(x), generator=gen)

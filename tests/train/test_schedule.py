@@ -88,6 +88,24 @@ def test_resampling_in_a_run_revives_dead_latents(tmp_path):
     assert dead[0] >= 0.45 and dead[1] < dead[0] / 2, dead
 
 
+def test_reaiming_revives_silent_latents_and_keeps_l0_near_its_value(tmp_path):
+    """Anthropic's resampling (zero bias) suits training from scratch; finetuning re-aims the
+    silent latents with a bias at a high quantile, so the revived latents fire rarely."""
+    ws = Workspace(tmp_path)
+    acts = activation_store(ws)
+    run = dict(SMALL, sparsity=(0.2,), steps=40)
+    cfgs = {
+        "plain": FinetuneConfig(**run),
+        "anthropic": FinetuneConfig(resample_every=10, **run),
+        "aimed": FinetuneConfig(resample_every=10, reaim=True, **run),
+    }
+    val = {
+        n: finetune(ws, _dead_gsae(), "sae/d", acts, c).summary["val"][0] for n, c in cfgs.items()
+    }
+    assert val["aimed"]["dead_fraction"] < val["plain"]["dead_fraction"] / 2, val
+    assert val["aimed"]["l0"] < val["plain"]["l0"] + 3 < val["anthropic"]["l0"], val
+
+
 def test_steering_brings_l0_toward_its_target_and_topk_has_no_coefficient(tmp_path):
     ws = Workspace(tmp_path)
     acts = activation_store(ws)
@@ -107,7 +125,7 @@ def test_steering_brings_l0_toward_its_target_and_topk_has_no_coefficient(tmp_pa
 
 def test_a_run_with_warmup_steering_and_resampling_resumes_to_the_same_weights(tmp_path):
     cfg = FinetuneConfig(
-        sparsity=(0.2,), sparsity_warmup=6, target_l0=5.0, resample_every=7, **SMALL
+        sparsity=(0.2,), sparsity_warmup=6, target_l0=5.0, resample_every=7, reaim=True, **SMALL
     )
     ws_a, ws_b = Workspace(tmp_path / "a"), Workspace(tmp_path / "b")
     straight = load_ssaes(finetune(ws_a, _dead_gsae(), "sae/r", activation_store(ws_a), cfg))
