@@ -70,7 +70,43 @@ l1 = st.text_input(
     ),
 )
 
+RECIPES = {
+    "finetune": "finetune every latent",
+    "extend": "extend: keep the GSAE, add new latents",
+}
+c4, c5, c6 = st.columns(3)
+recipe = c4.radio(
+    "Capacity for the subdomain",
+    list(RECIPES),
+    format_func=RECIPES.get,
+    key="ft-recipe",
+    disabled=arch == "topk",
+    help=(
+        "Extension (SAE Boost) trains only new latents, on what the GSAE leaves in its residual:"
+        " the GSAE's own latents stay exactly as they are, so nothing general is forgotten. On"
+        " the demo world it found more of physics' tail and rare concepts than finetuning every"
+        " latent, without raising L0 on general text (BENCHMARKS.md). A TopK GSAE cannot be"
+        " extended (its k would be shared)."
+    ),
+)
+new_latents = c5.number_input(
+    "New latents", 16, 1 << 16, 512, step=64, disabled=recipe != "extend", key="ft-extend"
+)
+reaim = c6.checkbox(
+    "Re-aim silent latents",
+    key="ft-reaim",
+    disabled=recipe == "extend",
+    help=(
+        "At the start and every 250 steps, latents silent on the selection are pointed at tokens"
+        " the SAE reconstructs badly, with a bias that keeps L0 near its value."
+    ),
+)
 quick_run = ["--batch-tokens", "256", "--lr", "1e-3", "--decay-steps", "10"]
+extra = quick_run if common.quick() else []
+if recipe == "extend":
+    extra = [*extra, "--extend", str(int(new_latents))] + ([] if extra else ["--lr", "1e-3"])
+elif reaim:
+    extra = [*extra, "--reaim", "--resample-every", "250"]
 job = launch.finetune(
     base.spec,
     f"selection/{sel_key}",
@@ -79,7 +115,7 @@ job = launch.finetune(
     steps,
     ",".join(v.strip() for v in tilts.split(",") if v.strip()) or "0",
     mode,
-    extra=quick_run if common.quick() else (),
+    extra=extra,
 )
 device = job.resource.split(":", 1)[1]
 

@@ -188,6 +188,32 @@ def test_finetune_page_trains_a_tilt_sweep_in_one_job(open_page, quick_workspace
     assert curves == {f"bm25 TERM ESS {e}" for e in ("0.5", "0.2", "0.05", "0.01")}
 
 
+def test_finetune_page_extends_the_gsae_or_reaims_its_silent_latents(
+    open_page, quick_workspace, quick_world
+):
+    """The recipe widgets become the job's options: extension (new latents on the GSAE's
+    residual: the SSAE is the GSAE's width plus them) or re-aiming silent latents."""
+    at = open_page("finetune")
+    at.text_input(key="ft-l1").set_value("3").run()
+    at.radio(key="ft-recipe").set_value("extend").run()
+    at.number_input(key="ft-extend").set_value(64).run()
+    assert at.checkbox(key="ft-reaim").disabled
+    at.button[0].click().run()
+    (job,) = [j for j in jobs.list_jobs(quick_workspace) if "--extend" in j.args]
+    assert job.args[job.args.index("--extend") + 1] == "64"
+    _wait_for_job(quick_workspace, job.name, 180)
+    assert jobs.status(quick_workspace, job.name).state == "done"
+    (art,) = [a for a in quick_workspace.list("ssae") if a.manifest["config"].get("extend") == 64]
+    assert art.summary["d_sae"] == quick_world.gsae.cfg.d_sae + 64
+    at.radio(key="ft-recipe").set_value("finetune").run()
+    at.checkbox(key="ft-reaim").check().run()
+    at.button[0].click().run()
+    (job,) = [j for j in jobs.list_jobs(quick_workspace) if "--reaim" in j.args]
+    assert "--extend" not in job.args and "--resample-every" in job.args
+    _wait_for_job(quick_workspace, job.name, 180)
+    assert jobs.status(quick_workspace, job.name).state == "done"
+
+
 def test_finetune_page_refuses_bad_values_before_launching(open_page, quick_workspace):
     at = open_page("finetune")
     before = jobs.list_jobs(quick_workspace)
