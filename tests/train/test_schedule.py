@@ -123,10 +123,12 @@ def test_steering_brings_l0_toward_its_target_and_topk_has_no_coefficient(tmp_pa
         finetune(ws, random_sae("topk"), "sae/t", acts, topk)
 
 
-def test_a_run_with_warmup_steering_and_resampling_resumes_to_the_same_weights(tmp_path):
+@pytest.mark.parametrize("extend", [0, 24])
+def test_a_run_with_warmup_steering_and_resampling_resumes_to_the_same_weights(tmp_path, extend):
+    """Also with an extension's new latents (aimed before the first step)."""
     cfg = FinetuneConfig(
         sparsity=(0.2,), sparsity_warmup=6, target_l0=5.0, resample_every=7, reaim=True, **SMALL
-    )
+    ).replace(extend=extend)
     ws_a, ws_b = Workspace(tmp_path / "a"), Workspace(tmp_path / "b")
     straight = load_ssaes(finetune(ws_a, _dead_gsae(), "sae/r", activation_store(ws_a), cfg))
     acts_b = activation_store(ws_b)
