@@ -27,7 +27,7 @@ def setup(quick_world, quick_workspace):
         base=base,
         ws=quick_workspace,
         seeds=quick_world.text_set("physics_seed"),
-        corpus=quick_world.text_set("general"),
+        corpus=quick_world.text_set(quick_world.corpus_split),  # the retrieval pool
         truth=quick_world.in_domain("physics"),
     )
 
@@ -72,12 +72,12 @@ def test_ranking_is_deterministic(setup, method):
 
 
 def test_retrieval_beats_random_on_precision(setup):
-    # The quick corpus holds about 2K tokens of physics: a 1.5K budget can be all physics. A
-    # random pick of its ~15 documents hits the base rate (0.8% physics) give or take a document.
+    # The quick world's retrieval pool is 16% physics (about 24K tokens): a 1.5K budget can be all
+    # physics. A random pick of its ~15 documents hits the base rate give or take two documents.
     precision = {
         m: _run(setup, m, budget=1500).summary["precision"] for m in ["random", "bm25", "dense"]
     }
-    assert precision["random"] < 0.25
+    assert precision["random"] < 0.4
     assert precision["bm25"] > precision["random"] + 0.5, precision
     assert precision["dense"] > precision["random"] + 0.5, precision
 
