@@ -71,22 +71,22 @@ l1 = st.text_input(
 )
 
 RECIPES = {
-    "finetune": "finetune every latent",
     "extend": "extend: keep the GSAE, add new latents",
+    "finetune": "finetune every latent",
 }
 c4, c5, c6 = st.columns(3)
 recipe = c4.radio(
     "Capacity for the subdomain",
-    list(RECIPES),
+    list(RECIPES) if arch != "topk" else ["finetune"],
     format_func=RECIPES.get,
     key="ft-recipe",
-    disabled=arch == "topk",
     help=(
         "Extension (SAE Boost) trains only new latents, on what the GSAE leaves in its residual:"
         " the GSAE's own latents stay exactly as they are, so nothing general is forgotten. On"
-        " the demo world it found more of physics' tail and rare concepts than finetuning every"
-        " latent, without raising L0 on general text (BENCHMARKS.md). A TopK GSAE cannot be"
-        " extended (its k would be shared)."
+        " the demo world (300K physics tokens, 2,000 steps; BENCHMARKS.md) 512 new latents found"
+        " 25 of physics' 46 tail and rare concepts (the GSAE 1, a linear probe 35); finetuning"
+        " every latent found 17 and doubled L0 on general text. A TopK GSAE cannot be extended"
+        " (its k would be shared)."
     ),
 )
 new_latents = c5.number_input(
