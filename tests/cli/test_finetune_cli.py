@@ -120,7 +120,8 @@ def test_finetune_explains_a_bad_selection_and_bad_values(quick_build):
         (["--lr", "nan"], "--lr must be a positive number, not nan"),
         (["--lr", "-1"], "--lr must be a positive number, not -1.0"),
         (["--tilt", "5"], "A tilt only applies to --objective term"),
-        (["--target-l0", "-1"], "sparsity_warmup, resample_every and target_l0 must be >= 0"),
+        (["--target-l0", "-1"], "sparsity_warmup, resample_every, target_l0 and extend must be"),
+        (["--extend", "-4"], "target_l0 and extend must be >= 0"),
     ],
 )
 def test_bad_training_values_are_one_message_and_write_nothing(quick_build, flags, message):
