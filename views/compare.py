@@ -61,7 +61,7 @@ if "gained_concepts" in result.tables:
     st.caption(
         "Per SSAE at matched L0: the concepts no GSAE latent detects with held-out F1 ≥ 0.5 (its"
         " best F1 is gsae_f1) that one of its latents does (feature, f1; threshold fit on one half"
-        " of the test tokens, scored on the other). *novel*: that latent's direction is not in the"
+        " of the test tokens, scored on the other). *novel_latent*: its direction is not in the"
         " GSAE. The example is its top context on the in-domain split, active tokens in << >>."
     )
 sweeps = [ws.get(r) for r in dict.fromkeys(s.ref.split("#")[0] for s in saes if "#" in s.ref)]

@@ -228,7 +228,7 @@ def gained_concepts(
 
     ``scores``: ``concept_scores``' table; ``latents``: ``specialization``'s per-latent table
     (adds whether the detecting latent is novel). Columns: sae, concept, bucket, truth, feature,
-    f1, gsae_f1, novel."""
+    f1, gsae_f1, novel_latent."""
     best = scores.sort_values("best_f1", ascending=False).drop_duplicates(["sae", "concept_id"])
     gsae_f1 = best[best.sae == "GSAE"].set_index("concept_id").best_f1
     ssae = best[(best.sae != "GSAE") & (best.sae != PROBE)]
@@ -249,7 +249,7 @@ def gained_concepts(
             "feature": hits.best_feature.astype(int),
             "f1": hits.best_f1,
             "gsae_f1": hits.concept_id.map(gsae_f1),
-            "novel": novel,
+            "novel_latent": novel,
         }
     )
     table["_rank"] = table.bucket.map(order)

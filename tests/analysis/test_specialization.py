@@ -115,6 +115,6 @@ def test_gained_concepts_are_the_ones_the_gsae_misses_and_an_ssae_finds():
     table = gained_concepts(scores, concepts, latents)
     assert table.concept.tolist() == ["c", "b"], "rarest bucket first"
     assert table.truth.tolist() == ["token", "context"] and table.feature.tolist() == [8, 9]
-    assert table.gsae_f1.tolist() == [0.1, 0.4] and table.novel.tolist() == [False, True]
+    assert table.gsae_f1.tolist() == [0.1, 0.4] and table.novel_latent.tolist() == [False, True]
     assert (table.sae == "SSAE").all() and table.f1.tolist() == [0.8, 0.6]
-    assert gained_concepts(scores, concepts).novel.tolist() == [False, False]
+    assert gained_concepts(scores, concepts).novel_latent.tolist() == [False, False]

@@ -56,6 +56,7 @@ def test_compare_shows_every_figure_for_the_demo_comparison(open_page):
 
 def test_compare_shows_what_specialization_changed(open_page):
     at = open_page("compare")
+    assert at.subheader[0].value == "Concepts the GSAE misses that the SSAE finds"
     summary = next(df.value for df in at.dataframe if "novel" in df.value.columns)
     assert len(summary) == 2 and (summary.novel + summary.reconstruction == summary.latents).all()
     listed = at.dataframe(key="changed-latents").value
