@@ -131,16 +131,18 @@ def test_a_killed_finetuning_sweep_resumes_to_the_same_weights(fault_ws):
 
 @pytest.mark.slow
 def test_a_killed_evaluation_and_a_killed_corpus_embedding_rebuild_the_same(fault_ws, tmp_path):
-    argv = ["evaluate", "--quick", "--split", "general_test", "--device", "cpu", "--json"]
-    made = _rebuilt_equal(fault_ws, argv, "evaluate", 80, "evaluate")  # 3 batches of ~80 docs
-    assert {a.kind for a in made.values()} == {"sae_eval"}
-    world = fault_ws.list("corpus")[0]
+    """Both on 800 general documents written to a file (10 evaluation batches, enough to kill
+    the job in the middle)."""
     import pandas as pd
 
+    world = fault_ws.list("corpus")[0]
     docs = pd.read_parquet(world.file("docs.parquet"))
-    corpus = tmp_path / "corpus.jsonl"
     general = docs[docs.split == "general"].text.head(800)
+    corpus = tmp_path / "general.jsonl"
     corpus.write_text("\n".join(json.dumps({"text": t}) for t in general) + "\n")
+    argv = ["evaluate", "--quick", "--split", str(corpus), "--device", "cpu", "--json"]
+    made = _rebuilt_equal(fault_ws, argv, "evaluate", 300, "evaluate")
+    assert {a.kind for a in made.values()} == {"sae_eval"}
     argv = ["select", "--quick", "--seeds", "demo:physics", "--corpus", str(corpus)]
     argv += ["--method", "dense", "--tokens", "2000", "--json"]
     argv += ["--device", "cpu"]
