@@ -199,8 +199,9 @@ def test_finetune_page_extends_the_gsae_or_reaims_its_silent_latents(
     at.radio(key="ft-recipe").set_value("extend").run()
     at.number_input(key="ft-extend").set_value(64).run()
     assert at.checkbox(key="ft-reaim").disabled
+    before = {j.name for j in jobs.list_jobs(quick_workspace)}
     at.button[0].click().run()
-    (job,) = [j for j in jobs.list_jobs(quick_workspace) if "--extend" in j.args]
+    (job,) = [j for j in jobs.list_jobs(quick_workspace) if j.name not in before]
     assert job.args[job.args.index("--extend") + 1] == "64"
     _wait_for_job(quick_workspace, job.name, 180)
     assert jobs.status(quick_workspace, job.name).state == "done"
@@ -208,9 +209,10 @@ def test_finetune_page_extends_the_gsae_or_reaims_its_silent_latents(
     assert art.summary["d_sae"] == quick_world.gsae.cfg.d_sae + 64
     at.radio(key="ft-recipe").set_value("finetune").run()
     at.checkbox(key="ft-reaim").check().run()
+    before = {j.name for j in jobs.list_jobs(quick_workspace)}
     at.button[0].click().run()
-    (job,) = [j for j in jobs.list_jobs(quick_workspace) if "--reaim" in j.args]
-    assert "--extend" not in job.args and "--resample-every" in job.args
+    (job,) = [j for j in jobs.list_jobs(quick_workspace) if j.name not in before]
+    assert "--reaim" in job.args and "--resample-every" in job.args and "--extend" not in job.args
     _wait_for_job(quick_workspace, job.name, 180)
     assert jobs.status(quick_workspace, job.name).state == "done"
 
