@@ -12,8 +12,10 @@ from views import common
 
 ws, base = common.page(
     "Finetune",
-    "Starts from the GSAE; Adam, unit-norm decoder rows, linear LR decay (paper defaults). One job"
-    " trains the whole sweep; a cancelled run resumes from its checkpoint when launched again.",
+    "Starts from the GSAE: by default it keeps every GSAE latent and trains new ones on what the"
+    " GSAE leaves unexplained (extension); or it finetunes every latent. Adam, unit-norm decoder"
+    " rows, linear LR decay. One job trains the whole sweep; a cancelled run resumes from its"
+    " checkpoint when launched again.",
 )
 selections = common.selections(ws, base)
 if not selections:
@@ -148,6 +150,7 @@ rows = [
         "mean ESS": ess,
         "steps": a.manifest["config"]["steps"],
         "sparsity": ", ".join(f"{v:g}" for v in a.manifest["config"]["sparsity"]),
+        "new latents": a.manifest["config"].get("extend", 0),
         "train tokens": a.summary["train_tokens"],
     }
     for a in ssaes
