@@ -75,9 +75,16 @@ def _aim(stack, i, opt, x, idx, gen) -> None:
     pick = pick.to(x.device)
     dirs = _unit(err[pick])
     sae_in = x - stack.b_dec[i] if stack.subtract_b_dec else x
-    q = torch.quantile((sae_in @ dirs.T).float(), 1 - FIRE_SHARE, dim=0)
     floor = stack.log_threshold[i][idx].exp() if stack.arch == "jumprelu" else 0.0
-    _set(stack, i, opt, idx, dirs, dirs.T, floor - q)
+    _set(stack, i, opt, idx, dirs, dirs.T, floor - _upper_quantile(sae_in, dirs))
+
+
+def _upper_quantile(x: torch.Tensor, dirs: torch.Tensor, block: int = 256) -> torch.Tensor:
+    """Per direction (rows of ``dirs``), the ``1 - FIRE_SHARE`` quantile of ``x``'s projections
+    onto it (the k-th smallest, computed a block of directions at a time)."""
+    k = min(len(x), max(1, round((1 - FIRE_SHARE) * len(x))))
+    parts = [(x @ d.T).kthvalue(k, dim=0).values for d in dirs.split(block)]
+    return torch.cat(parts)
 
 
 def _errors(stack: SAEStack, i: int, x: torch.Tensor) -> torch.Tensor:
