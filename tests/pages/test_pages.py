@@ -242,7 +242,7 @@ def test_select_page_draws_the_embedding_map(open_page, quick_workspace, quick_w
     dense = run_selection(
         SelectionConfig(method="dense", token_budget=3000, max_seq_length=64),
         quick_world.text_set("physics_seed"),
-        quick_world.text_set("general"),
+        quick_world.text_set(quick_world.corpus_split),  # what the page's "demo" corpus names
         base,
         quick_workspace,
     )
