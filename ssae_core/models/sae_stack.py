@@ -145,7 +145,7 @@ class SAEStack(nn.Module):
     def encode(self, i: int, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Pre-activations and feature activations of SAE ``i``, both (batch, d_sae)."""
         sae_in = x - self.b_dec[i] if self.subtract_b_dec else x
-        pre = self._linear(sae_in, self.W_enc[i].T, self.b_enc[i])
+        pre = self._encoder(sae_in, self.W_enc[i], self.b_enc[i])
         if self.arch == "standard":
             return pre, torch.relu(pre)
         if self.arch == "jumprelu":
@@ -161,15 +161,14 @@ class SAEStack(nn.Module):
             kept = torch.addmm(self.b_dec[i], f[:, :n], self.W_dec[i][:n])
         return torch.addmm(kept, f[:, n:], self.W_dec[i][n:])
 
-    def _linear(self, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-        """``x @ w.T + b`` over the latents (rows of ``w``); the GSAE's rows outside the graph
-        when extended."""
+    def _encoder(self, x: torch.Tensor, W: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """``x @ W + b``; when extended, the GSAE's columns outside the autograd graph."""
         n = self.frozen
         if not n:
-            return torch.addmm(b, x, w.T)
+            return torch.addmm(b, x, W)
         with torch.no_grad():
-            kept = torch.addmm(b[:n], x, w[:n].T)
-        return torch.cat([kept, torch.addmm(b[n:], x, w[n:].T)], 1)
+            kept = torch.addmm(b[:n], x, W[:, :n])
+        return torch.cat([kept, torch.addmm(b[n:], x, W[:, n:])], 1)
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """Per token and SAE: ``loss``, squared error ``mse``, ``sparsity`` term, ``l0`` (each (K,
