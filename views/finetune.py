@@ -8,6 +8,7 @@ from ssae_core.evaluate import sae_set
 from ssae_core.report import analysis_plots
 from ssae_core.select.selection import SelectionSummary
 from ssae_core.train.checkpoint import latest_live_log
+from ssae_core.train.config import FinetuneConfig
 from views import common
 
 ws, base = common.page(
@@ -17,6 +18,7 @@ ws, base = common.page(
     " rows, linear LR decay. One job trains the whole sweep; a cancelled run resumes from its"
     " checkpoint when launched again.",
 )
+RECIPE = FinetuneConfig.recipe()
 selections = common.selections(ws, base)
 if not selections:
     st.info("No selection yet: make one on the Select page.")
@@ -55,7 +57,9 @@ tilts = c2.text_input(
         " the same job. Shares run from ERM-like (near 1) to near the worst token only (0.01)."
     ),
 )
-steps = c3.number_input("Steps", 10, 100_000, 1000 if not common.quick() else 40, key="ft-steps")
+steps = c3.number_input(
+    "Steps", 10, 100_000, RECIPE.steps if not common.quick() else 40, key="ft-steps"
+)
 arch = base.sae.cfg.architecture()
 meaning = {
     "standard": "L1 coefficient",
@@ -64,11 +68,12 @@ meaning = {
 }.get(arch, "sparsity value")
 l1 = st.text_input(
     f"Sparsity values (one SSAE each; {meaning} for this {arch} GSAE)",
-    "2,3.5,5,8" if base.data is not None else "",
+    "3.5,5,8" if base.data is not None else "",
     key="ft-l1",
     help=(
-        "The demo world's GSAE was trained at 5 (values around it give SSAEs near its L0); for"
-        " another GSAE start near the value it was trained with."
+        "The demo world's GSAE was trained at 5 (values around it give SSAEs near its L0; with"
+        " extension, a larger value keeps the new latents rarer). For another GSAE start near"
+        " the value it was trained with."
     ),
 )
 
@@ -92,7 +97,13 @@ recipe = c4.radio(
     ),
 )
 new_latents = c5.number_input(
-    "New latents", 16, 1 << 16, 512, step=64, disabled=recipe != "extend", key="ft-extend"
+    "New latents",
+    16,
+    1 << 16,
+    RECIPE.extend,
+    step=64,
+    disabled=recipe != "extend",
+    key="ft-extend",
 )
 reaim = c6.checkbox(
     "Re-aim silent latents",
@@ -104,11 +115,13 @@ reaim = c6.checkbox(
     ),
 )
 quick_run = ["--batch-tokens", "256", "--lr", "1e-3", "--decay-steps", "10"]
-extra = quick_run if common.quick() else []
+extra = quick_run if common.quick() else ["--decay-steps", str(max(1, int(steps) // 5))]
 if recipe == "extend":
-    extra = [*extra, "--extend", str(int(new_latents))] + ([] if extra else ["--lr", "1e-3"])
-elif reaim:
-    extra = [*extra, "--reaim", "--resample-every", "250"]
+    extra = [*extra, "--extend", str(int(new_latents))]
+else:  # plain finetuning: every latent, at the learning rate measured for it
+    extra = [*extra, "--extend", "0"] + ([] if common.quick() else ["--lr", "3e-4"])
+    if reaim:
+        extra = [*extra, "--reaim", "--resample-every", "250"]
 job = launch.finetune(
     base.spec,
     f"selection/{sel_key}",

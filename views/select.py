@@ -32,7 +32,7 @@ if not seed_options or not corpus_options:
     st.info("Upload a seed set and a corpus to select from on Seeds & data.")
     st.page_link("views/data.py", label="Go to Seeds & data", icon=":material/upload_file:")
     st.stop()
-c1, c2, c3, c4 = st.columns(4)
+c1, c2, c3, c4, c5 = st.columns(5)
 seeds = c1.selectbox("Seeds", seed_options, format_func=common.split_label, key="sel-seeds")
 corpus = c2.selectbox(
     "Corpus",
@@ -43,10 +43,30 @@ corpus = c2.selectbox(
 method = c3.selectbox(
     "Method", retrieval.METHODS, index=retrieval.METHODS.index("bm25"), key="sel-method"
 )
+DEFAULTS = retrieval.SelectionConfig()
 budget = c4.number_input(
-    "Token budget", 500, 10_000_000, 3000 if common.quick() else 20_000, step=500, key="sel-budget"
+    "Token budget",
+    500,
+    10_000_000,
+    3000 if common.quick() else DEFAULTS.token_budget,
+    step=500,
+    key="sel-budget",
+    help="The default recipe is measured on 300K tokens of the subdomain (BENCHMARKS.md).",
 )
-job = launch.select(base.spec, seeds, corpus, method, int(budget))
+tracin_l1 = c5.number_input(
+    "TracIn's L1 coefficient",
+    0.0,
+    1000.0,
+    DEFAULTS.tracin_l1,
+    disabled="tracin" not in method,
+    key="sel-tracin-l1",
+    help=(
+        "TracIn ranks documents by the gradient of the SAE loss ||x - x̂||² + L1·||f||₁; use the"
+        " coefficient of the loss you will finetune with (the default recipe's: 5, the demo"
+        " GSAE's own)."
+    ),
+)
+job = launch.select(base.spec, seeds, corpus, method, int(budget), tracin_l1)
 
 
 @st.cache_data(show_spinner="Embedding the seeds and drawing the UMAP map…", max_entries=8)

@@ -31,7 +31,11 @@ FINETUNE_OPTIONS = [
 FINETUNE_FLAGS = {"sparsity": "--l1"}
 
 
-FINETUNE_HELP = "finetune the GSAE on a selection into SSAEs (ERM or TERM, a sparsity sweep)"
+FINETUNE_HELP = (
+    "specialize the GSAE on a selection into SSAEs (ERM or TERM, a sparsity sweep); by default"
+    " the measured recipe: 512 new latents on the frozen GSAE's residual (--extend 0 finetunes"
+    " every latent instead)"
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -49,7 +53,13 @@ def _options(p: argparse.ArgumentParser) -> None:
         required=True,
         help="a selection artifact: its directory, or selection/KEY inside the workspace",
     )
-    add_options(p, FinetuneConfig, flags=FINETUNE_FLAGS, only=FINETUNE_OPTIONS)
+    add_options(
+        p,
+        FinetuneConfig,
+        flags=FINETUNE_FLAGS,
+        only=FINETUNE_OPTIONS,
+        defaults=FinetuneConfig.recipe(),
+    )
     add_options(p, CacheConfig, flags={"dtype": "--cache-dtype"}, only=["dtype"])
     common.executor_options(p)
     common.background_option(p)

@@ -94,9 +94,21 @@ def demo_ssaes(spec: BaseSpec, subdomain: str, method: str) -> JobSpec:
     return _training("demo-ssaes", argv, name=DEMO_SSAES)
 
 
-def select(spec: BaseSpec, seeds: str, corpus: str, method: str, tokens: int) -> JobSpec:
+def select(
+    spec: BaseSpec,
+    seeds: str,
+    corpus: str,
+    method: str,
+    tokens: int,
+    tracin_l1: float | None = None,
+) -> JobSpec:
+    """A selection (``tracin_l1``: TracIn's L1 coefficient, for the TracIn methods; default the
+    ``select`` command's)."""
     argv = ["select", *base_args(spec), "--seeds", seeds, "--corpus", corpus]
-    return _hashed("select", [*argv, "--method", method, "--tokens", str(int(tokens))])
+    argv += ["--method", method, "--tokens", str(int(tokens))]
+    if "tracin" in method and tracin_l1 is not None:
+        argv += ["--tracin-l1", f"{tracin_l1:g}"]
+    return _hashed("select", argv)
 
 
 def finetune(

@@ -8,7 +8,7 @@ from ssae_core.cli import common
 from ssae_core.infra.config import add_options, from_args
 from ssae_core.infra.workspace import Workspace
 
-SELECTION_OPTIONS = ["method", "token_budget", "combine", "pool_fraction", "encoder"]
+SELECTION_OPTIONS = ["method", "token_budget", "combine", "pool_fraction", "encoder", "tracin_l1"]
 SELECTION_FLAGS = {"token_budget": "--tokens"}
 
 SELECT_HELP = "expand a seed set into a training selection from a corpus"

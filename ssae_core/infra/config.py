@@ -163,12 +163,14 @@ def add_options(
     flags: dict[str, str] | None = None,
     only: Iterable[str] | None = None,
     exclude: Iterable[str] = (),
+    defaults: Config | None = None,
 ) -> None:
     """One option per field of the config dataclass ``cls`` (those in ``only``, in its order, else
     all in field order; none in ``exclude``).
 
     The flag is ``--field-name`` unless ``flags`` renames it (``{"sparsity": "--l1"}``); the
-    default is the field's default, the help its docstring (``field_docs``). The annotation gives
+    default is the field's value in ``defaults`` (a preset such as a recipe), else the field's
+    default; the help its docstring (``field_docs``). The annotation gives
     the rest: ``int`` / ``float`` / ``str`` values, ``bool`` a switch (``--x`` when it defaults
     to False, else ``--x`` / ``--no-x``), ``Literal[...]`` its choices, ``tuple[int | float | str,
     ...]`` a comma-separated string (default: the default's values joined by commas) that
@@ -188,7 +190,9 @@ def add_options(
         field = fields[name]
         flag = flags.get(name, "--" + name.replace("_", "-"))
         kwargs = _option_kind(cls, name, hints[name])
-        if field.default is not dataclasses.MISSING:
+        if defaults is not None:
+            default = getattr(defaults, name)
+        elif field.default is not dataclasses.MISSING:
             default = field.default
         elif field.default_factory is not dataclasses.MISSING:
             default = field.default_factory()

@@ -16,6 +16,11 @@ from __future__ import annotations
 
 import torch
 
+DEFAULT_L1 = 5.0
+"""The L1 coefficient of Eq. 1 the product uses unless told otherwise: the demo GSAE was trained
+with it, the default recipe finetunes with it, and SAE-TracIn's gradients are taken with it, so
+that they are gradients of the loss the finetune optimizes."""
+
 
 def encode(x: torch.Tensor, W_enc, b_enc, b_dec) -> torch.Tensor:
     """Feature activations ``relu((x - b_dec) @ W_enc + b_enc)``."""

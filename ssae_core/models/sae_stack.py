@@ -137,6 +137,8 @@ class SAEStack(nn.Module):
                 [threshold.clamp_min(1e-6).log() for _ in range(k)]
             )
         self.register_buffer("coef", torch.tensor(list(sparsity), dtype=torch.float32))
+        self._kept_of: tuple[torch.Tensor, ...] | None = None
+        """(batch, its ``_kept`` part): the last batch's frozen part, when extended."""
         self.d_sae = int(w["W_enc"].shape[-1])
 
     def __len__(self) -> int:
@@ -144,14 +146,17 @@ class SAEStack(nn.Module):
 
     def encode(self, i: int, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Pre-activations and feature activations of SAE ``i``, both (batch, d_sae)."""
-        sae_in = x - self.b_dec[i] if self.subtract_b_dec else x
-        pre = self._encoder(sae_in, self.W_enc[i], self.b_enc[i])
-        if self.arch == "standard":
-            return pre, torch.relu(pre)
-        if self.arch == "jumprelu":
-            return pre, _JumpReLU.apply(pre, self.log_threshold[i].exp(), self.bandwidth)
-        values, index = pre.topk(int(self.coef[i]), dim=-1)
-        return pre, torch.zeros_like(pre).scatter(-1, index, torch.relu(values))
+        n = self.frozen
+        if n:
+            kept_pre, kept_f, _ = self._kept(x)
+            pre = torch.addmm(self.b_enc[i][n:], self._sae_in(i, x), self.W_enc[i][:, n:])
+            f = self._activate(i, pre, slice(n, None))
+            return torch.cat([kept_pre, pre], 1), torch.cat([kept_f, f], 1)
+        pre = torch.addmm(self.b_enc[i], self._sae_in(i, x), self.W_enc[i])
+        if self.arch == "topk":
+            values, index = pre.topk(int(self.coef[i]), dim=-1)
+            return pre, torch.zeros_like(pre).scatter(-1, index, torch.relu(values))
+        return pre, self._activate(i, pre, slice(None))
 
     def decode(self, i: int, f: torch.Tensor) -> torch.Tensor:
         n = self.frozen
@@ -161,14 +166,26 @@ class SAEStack(nn.Module):
             kept = torch.addmm(self.b_dec[i], f[:, :n], self.W_dec[i][:n])
         return torch.addmm(kept, f[:, n:], self.W_dec[i][n:])
 
-    def _encoder(self, x: torch.Tensor, W: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-        """``x @ W + b``; when extended, the GSAE's columns outside the autograd graph."""
-        n = self.frozen
-        if not n:
-            return torch.addmm(b, x, W)
-        with torch.no_grad():
-            kept = torch.addmm(b[:n], x, W[:, :n])
-        return torch.cat([kept, torch.addmm(b[n:], x, W[:, n:])], 1)
+    def _sae_in(self, i: int, x: torch.Tensor) -> torch.Tensor:
+        return x - self.b_dec[i] if self.subtract_b_dec else x
+
+    def _activate(self, i: int, pre: torch.Tensor, cols: slice) -> torch.Tensor:
+        """Feature activations of SAE ``i``'s latents ``cols`` from their pre-activations
+        (standard, jumprelu)."""
+        if self.arch == "standard":
+            return torch.relu(pre)
+        return _JumpReLU.apply(pre, self.log_threshold[i][cols].exp(), self.bandwidth)
+
+    @torch.no_grad()
+    def _kept(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The frozen GSAE part on batch ``x`` (pre-activations, activations, reconstruction),
+        computed once for all the copies: they share it bit for bit, since it never learns."""
+        if self._kept_of is None or self._kept_of[0] is not x:
+            n = self.frozen
+            pre = torch.addmm(self.b_enc[0][:n], self._sae_in(0, x), self.W_enc[0][:, :n])
+            f = self._activate(0, pre, slice(0, n))
+            self._kept_of = (x, pre, f, torch.addmm(self.b_dec[0], f, self.W_dec[0][:n]))
+        return self._kept_of[1:]
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """Per token and SAE: ``loss``, squared error ``mse``, ``sparsity`` term, ``l0`` (each (K,
@@ -184,7 +201,12 @@ class SAEStack(nn.Module):
         """``forward`` for SAE ``i`` alone: each output without the leading K dim
         (``coef_factor``: multiplies its sparsity coefficient, e.g. during a warm-up)."""
         pre, f = self.encode(i, x)
-        mse = (self.decode(i, f) - x).pow(2).sum(-1)
+        if self.frozen:  # the GSAE's reconstruction plus the new latents'
+            n = self.frozen
+            recon = torch.addmm(self._kept(x)[2], f[:, n:], self.W_dec[i][n:])
+        else:
+            recon = self.decode(i, f)
+        mse = (recon - x).pow(2).sum(-1)
         if self.arch == "standard":
             sparsity = f.sum(-1)
         elif self.arch == "jumprelu":

@@ -32,6 +32,7 @@ import torch
 
 from ssae_core.infra.config import Config
 from ssae_core.infra.errors import ConfigError
+from ssae_core.models.sae_math import DEFAULT_L1
 from ssae_core.select import tracin
 
 if TYPE_CHECKING:
@@ -48,8 +49,8 @@ class SelectionConfig(Config):
     method: Method = "dense"
     """How documents are ranked: a random sample, the seeds themselves, BM25, dense retrieval, or
     BM25 / dense reranked by SAE-TracIn."""
-    token_budget: int = 50_000
-    """Token budget of the selection."""
+    token_budget: int = 300_000
+    """Token budget of the selection (the default recipe is measured on 300K tokens)."""
     combine: Literal["mean", "max"] = "mean"
     """How seed documents' scores combine."""
     pool_fraction: float = 0.01
@@ -60,8 +61,9 @@ class SelectionConfig(Config):
     """Word pieces of each document the encoder reads."""
     exact_search_max: int = 200_000
     """Corpora larger than this use an IVF index."""
-    tracin_l1: float = 3.5
-    """The SAE loss's L1 coefficient for TracIn gradients."""
+    tracin_l1: float = DEFAULT_L1
+    """The SAE loss's L1 coefficient for TracIn gradients (that of the loss the finetune
+    optimizes: the default recipe's)."""
     seed: int = 0
     version: int = 2
     """2: the selected documents' text is stored with them."""

@@ -1,7 +1,12 @@
 """``FinetuneConfig``: one finetuning run, a sweep of SSAEs (one per tilt x sparsity value),
 with the paper's defaults (SSAE paper Sec. 2.4, App. A); its fields are the ``finetune`` CLI's
 options. Fields added after artifacts were made with the config are ``added`` (at their default
-they leave the run's key unchanged)."""
+they leave the run's key unchanged).
+
+``FinetuneConfig.recipe()`` is the product's default recipe, measured against the others on the
+demo world (BENCHMARKS.md, "Specialization, option by option"): SAE Boost extension, 512 new
+latents trained for 2,000 steps at lr 1e-3 on a 300K-token selection, the L1 coefficient
+``DEFAULT_L1``. The dataclass defaults stay the paper's recipe."""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ import numpy as np
 
 from ssae_core.infra.config import Config, added
 from ssae_core.infra.errors import ConfigError
+from ssae_core.models.sae_math import DEFAULT_L1
 from ssae_core.train.schedule import SparsitySchedule
 from ssae_core.train.tilt import Tilt
 
@@ -82,6 +88,13 @@ class FinetuneConfig(Config):
     what the frozen GSAE leaves in its residual (SAE Boost, arXiv 2507.12990). Each SSAE is the
     GSAE's latents plus these, so the GSAE's own latents compute what they did (standard,
     jumprelu); 0: finetune every latent."""
+
+    @classmethod
+    def recipe(cls, **kw) -> FinetuneConfig:
+        """The default recipe (extension, see the module docstring); ``kw`` sets other fields,
+        e.g. ``extend=0, lr=3e-4`` for plain finetuning at the same budget."""
+        steps = kw.get("steps", RECIPE["steps"])
+        return cls(**{**RECIPE, "decay_steps": max(1, steps // 5), **kw})
 
     @classmethod
     def short(
@@ -219,3 +232,7 @@ class FinetuneConfig(Config):
 
     def curve_of(self, sae: int) -> str:
         return self.curve_labels[sae // len(self.sparsity)]
+
+
+RECIPE = dict(sparsity=(DEFAULT_L1,), steps=2000, batch_tokens=4096, lr=1e-3, extend=512)
+"""The default recipe's fields (``FinetuneConfig.recipe``); the LR decays over the last fifth."""

@@ -23,7 +23,8 @@ def _selection(root) -> str:
 
 
 def test_finetune_cli_trains_a_sweep_from_a_selection(quick_build, tmp_path):
-    """A script chains select, finetune and the SAELens export by the refs their --json gives."""
+    """A script chains select, finetune (the default recipe: the GSAE extended by 512 latents)
+    and the SAELens export by the refs their --json gives."""
     root, _ = quick_build
     select = "select --seeds demo:physics --method bm25 --tokens 3000 --quick --json".split()
     sel = json.loads(run_cli(*select, "--workspace", str(root)).stdout)["ref"]
@@ -32,13 +33,15 @@ def test_finetune_cli_trains_a_sweep_from_a_selection(quick_build, tmp_path):
     cmd += [*FAST, "--json", "--workspace", str(root)]
     summary = json.loads(run_cli(*cmd).stdout)
     assert [v["sparsity"] for v in summary["val"]] == [1.0, 4.0]
-    assert summary["val"][0]["l0"] > summary["val"][1]["l0"]
     assert summary["train_tokens"] > 2000 and summary["val_tokens"] > 0
     ssae = SAE.load_from_disk(f"{summary['path']}/sae_1")
-    assert (
-        ssae.W_dec.shape[0] == summary["d_sae"]
-        and ssae.cfg.architecture() == summary["architecture"] == "standard"
-    )
+    (gsae_art,) = Workspace(root).list("gsae")
+    gsae = SAE.load_from_disk(gsae_art.file("sae_0"))
+    n = gsae.cfg.d_sae
+    assert ssae.W_dec.shape[0] == summary["d_sae"] == n + 512
+    assert ssae.cfg.architecture() == summary["architecture"] == "standard"
+    norms = gsae.W_dec.norm(dim=-1, keepdim=True)  # the stack keeps unit-norm decoder rows
+    assert torch.allclose(ssae.W_dec[:n], gsae.W_dec / norms, atol=1e-6), "the GSAE is kept"
     again = json.loads(run_cli(*cmd).stdout)
     assert again["path"] == summary["path"], "the same command reuses the finished artifact"
     assert summary["saes"] == [f"{summary['ref']}#0", f"{summary['ref']}#1"]

@@ -67,3 +67,23 @@ def test_a_topk_gsae_is_not_extended():
         SAEStack(random_sae("topk"), [6], extend=N)
     with pytest.raises(ConfigError, match="extend must be >= 0|must be >= 0"):
         FinetuneConfig(extend=-1).validate()
+
+
+@pytest.mark.parametrize("arch", ["standard", "jumprelu"])
+def test_each_copy_computes_what_its_export_does(arch):
+    """The frozen part is computed once per batch for all copies: each copy's error and L0 still
+    equal those of the SAELens SAE it exports as, with its own new latents."""
+    torch.manual_seed(1)
+    stack = SAEStack(random_sae(arch), [0.1, 0.3, 1.0], extend=N)
+    opt = torch.optim.Adam(stack.parameters(), lr=1e-3)
+    x = torch.randn(500, D_IN)
+    for i in range(len(stack)):
+        aim_new(stack, i, opt, x, torch.Generator().manual_seed(i))
+    for i in range(len(stack)):
+        out, sae = stack.one(i, x), stack.export(i)
+        with torch.no_grad():
+            f = sae.encode(x)
+            mse = (sae.decode(f) - x).pow(2).sum(-1)
+        assert torch.allclose(out["mse"], mse, rtol=1e-5, atol=1e-5), i
+        assert torch.equal(out["l0"], (f > 0).sum(-1).float()), i
+    assert not torch.equal(stack.W_dec[0][D_SAE:], stack.W_dec[1][D_SAE:]), "copies differ"
