@@ -208,9 +208,11 @@ def require_splits(base: Base, ws: Workspace) -> list[str]:
 
 
 def default_splits(names: list[str], subdomain: str) -> list[str]:
-    """The demo subdomain's test and OOD splits when offered, else the first uploaded test and OOD
-    sets."""
-    demo = [n for n in (f"{subdomain}_test", f"{subdomain}_ood") if n in names]
+    """The demo comparison's splits when offered (the subdomain's test and OOD splits, general
+    text), else the first uploaded test and OOD sets."""
+    from ssae_core.demo.comparison import comparison_splits
+
+    demo = [n for n in comparison_splits(subdomain) if n in names]
     if demo:
         return demo
     return [

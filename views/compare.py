@@ -5,7 +5,13 @@ import streamlit as st
 from ssae_core.analysis import specialization
 from ssae_core.cli import launch
 from ssae_core.evaluate.sae_set import curve_ess
-from ssae_core.report.html import COMPARISON_FIGURES, ERROR_TOKENS, GAINED_TITLE, to_html
+from ssae_core.report.html import (
+    COMPARISON_FIGURES,
+    ERROR_TOKENS,
+    FORGETTING_TITLE,
+    GAINED_TITLE,
+    to_html,
+)
 from views import common
 
 ws, base = common.page("Compare GSAE · SSAE · tilted SSAE")
@@ -63,6 +69,18 @@ if "gained_concepts" in result.tables:
         " best F1 is gsae_f1) that one of its latents does (feature, f1; threshold fit on one half"
         " of the test tokens, scored on the other). *novel_latent*: its direction is not in the"
         " GSAE. The example is its top context on the in-domain split, active tokens in << >>."
+    )
+if "specialization_forgetting" in result.tables:
+    st.subheader(FORGETTING_TITLE)
+    left, right = st.columns([3, 2])
+    left.plotly_chart(result.figures["specialization_forgetting"], key="spec-forget")
+    right.dataframe(result.tables["specialization_forgetting"], hide_index=True)
+    right.caption(
+        "Specializing means detecting the subdomain's tail and rare concepts (up: the share of"
+        " those a linear probe on the same activations finds); forgetting means losing the"
+        " general head and mid concepts the GSAE detects (left), or firing more on general text"
+        " (general L0, when general_test is among the test splits). Extension keeps every GSAE"
+        " latent as it was, so it cannot lose a general concept."
     )
 sweeps = [ws.get(r) for r in dict.fromkeys(s.ref.split("#")[0] for s in saes if "#" in s.ref)]
 tilted = {g: e for g, e in curve_ess(ws, sweeps).items() if " TERM " in g}

@@ -91,10 +91,16 @@ def build(
 def evaluate_comparison(
     base: Base, ws: Workspace, arts: DemoSSAEs, subdomain: str, progress: Progress | None = None
 ) -> None:
-    """Evaluate the GSAE and both sweeps on the subdomain's test and OOD splits: what the Compare
-    page shows by default (artifacts already there are reused)."""
+    """Evaluate the GSAE and both sweeps on ``comparison_splits``: what the Compare page shows by
+    default (artifacts already there are reused)."""
     saes = sae_set(ws, base, [arts.erm, arts.term])
-    evaluate_splits(ws, base, saes, [f"{subdomain}_test", f"{subdomain}_ood"], progress)
+    evaluate_splits(ws, base, saes, comparison_splits(subdomain), progress)
+
+
+def comparison_splits(subdomain: str) -> list[str]:
+    """The splits the comparison is evaluated on: the subdomain's test and OOD splits, and the
+    general test split (where forgetting shows)."""
+    return [f"{subdomain}_test", f"{subdomain}_ood", "general_test"]
 
 
 def find(base: Base, ws: Workspace, cfg: DemoComparisonConfig) -> DemoSSAEs | None:

@@ -257,6 +257,53 @@ def gained_concepts(
     return table.drop(columns="_rank").reset_index(drop=True)
 
 
+HEAD_MID, TAIL_RARE = BUCKETS[:2], BUCKETS[-2:]
+
+
+def specialization_forgetting(
+    scores: pd.DataFrame,
+    concepts: pd.DataFrame,
+    subdomain: str,
+    metrics: pd.DataFrame | None = None,
+    matched: pd.DataFrame | None = None,
+    general_split: str | None = None,
+    threshold: float = 0.5,
+) -> pd.DataFrame:
+    """A base with ground truth: per SAE of ``scores`` (``concept_scores``' table over every
+    domain), what it gained and what it kept.
+
+    Gained: ``tail_rare``, the share of ``subdomain``'s tail and rare concepts some latent detects
+    (held-out F1 >= ``threshold``, the better truth kind), and ``of_probe``, that count over the
+    linear probe's. Kept: ``head_mid``, the same share over the head and mid concepts of the other
+    (general) domains. With ``general_split`` evaluated (``metrics``; SAEs picked by ``matched``):
+    ``general_l0``, ``general_l0_vs_gsae`` and ``general_ce_rec`` on it."""
+    best = scores.groupby(["sae", "concept_id"]).best_f1.max().unstack("concept_id")
+    found = best >= threshold
+    general = set(concepts.domain[~concepts.subdomain])
+    gained = concepts.concept_id[(concepts.domain == subdomain) & concepts.bucket.isin(TAIL_RARE)]
+    kept = concepts.concept_id[concepts.domain.isin(general) & concepts.bucket.isin(HEAD_MID)]
+    gained, kept = [c for c in gained if c in found], [c for c in kept if c in found]
+    probe = int(found.loc[PROBE, gained].sum()) if PROBE in found.index else 0
+    names = [n for n in dict.fromkeys(scores.sae) if n != PROBE]
+    table = pd.DataFrame(
+        {
+            "sae": names,
+            "tail_rare": [found.loc[n, gained].mean() for n in names],
+            "of_probe": [found.loc[n, gained].sum() / max(probe, 1) for n in names],
+            "head_mid": [found.loc[n, kept].mean() for n in names],
+        }
+    )
+    if metrics is not None and general_split is not None and matched is not None:
+        refs = dict(zip(matched.group, matched.ref))
+        rows = metrics[metrics.split == general_split].set_index("ref")
+        picked = rows.reindex(table.sae.map(refs))
+        table["general_l0"] = picked.l0.to_numpy()
+        gsae = table.general_l0[table.sae == "GSAE"]
+        table["general_l0_vs_gsae"] = table.general_l0 / (gsae.iloc[0] if len(gsae) else np.nan)
+        table["general_ce_rec"] = picked.ce_loss_recovered.to_numpy()
+    return table
+
+
 ERROR_QUANTILES = (0.5, 0.9, 0.99, 0.999)
 """Quantiles of the per-token squared error the error-tail table shows (TERM aims at the top)."""
 

@@ -117,9 +117,17 @@ def compare_saes(
         result.figures["max_cos"] = plots.max_cos(result.latents, changes.theta, colors)
     if base.data is not None:
         chosen = {r.ref for r in result.matched.itertuples()}
-        scores = compare.concept_scores(
-            base, [s for s in saes if s.ref in chosen], domain, progress
-        )
+        every = compare.concept_scores(base, [s for s in saes if s.ref in chosen], None, progress)
+        scores = every if domain is None else every[every.domain == domain]
+        if domain is not None:
+            general = next((s.name for s in splits if s.name == GENERAL_SPLIT), None)
+            table = compare.specialization_forgetting(
+                every, base.data.concepts, domain, metrics, result.matched, general
+            )
+            result.tables["specialization_forgetting"] = table
+            result.figures["specialization_forgetting"] = plots.specialization_forgetting(
+                table, colors
+            )
         if not summary.empty:
             result.tables["novel_concepts"] = compare.novel_concepts(
                 scores, result.latents, base.data.concepts
@@ -139,6 +147,10 @@ def compare_saes(
 
 
 GAINED_TITLE = "Concepts the GSAE misses that the SSAE finds"
+FORGETTING_TITLE = "Specialization against forgetting"
+GENERAL_SPLIT = "general_test"
+"""The demo world's general test split: forgetting (L0, CE loss recovered) is read on it when the
+comparison evaluates it."""
 GAINED_EXAMPLES = 40
 """Rows of the gained-concepts table that get an example context (one LM pass over their top
 documents)."""
@@ -220,7 +232,10 @@ def to_html(result: Comparison, title: str = "SSAE Studio: SAE comparison") -> s
         "novel_concepts": "Ground-truth concepts the SSAEs' novel latents detect",
     }
     if "gained_concepts" in result.tables:  # first: what the SSAEs found that the GSAE misses
-        tables = {GAINED_TITLE: result.tables["gained_concepts"], **tables}
+        first = {GAINED_TITLE: result.tables["gained_concepts"]}
+        if "specialization_forgetting" in result.tables:
+            first[FORGETTING_TITLE] = result.tables["specialization_forgetting"]
+        tables = {**first, **tables}
     tables.update({t: result.tables[k] for k, t in titles.items() if k in result.tables})
     return page(title, tables, result.figures)
 

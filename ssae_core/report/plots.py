@@ -98,6 +98,43 @@ def concept_recall_bars(
     )
 
 
+def specialization_forgetting(
+    table: pd.DataFrame, colors: dict[str, str] | None = None
+) -> go.Figure:
+    """One point per SAE: the subdomain's tail and rare concepts it detects (as a share of the
+    linear probe's) against the general head and mid concepts it still detects; up is
+    specialization, left is forgetting. ``table``: ``compare.specialization_forgetting``."""
+    fig = go.Figure()
+    for i, row in enumerate(table.itertuples()):
+        extra = (
+            f"<br>general L0 {row.general_l0:.1f} (×{row.general_l0_vs_gsae:.2f} the GSAE's)"
+            if "general_l0" in table and pd.notna(row.general_l0)
+            else ""
+        )
+        fig.add_scatter(
+            x=[row.head_mid * 100],
+            y=[row.of_probe * 100],
+            mode="markers+text",
+            text=[row.sae],
+            textposition="top center",
+            name=row.sae,
+            marker={"size": 14, "color": (colors or {}).get(row.sae, PALETTE[i % len(PALETTE)])},
+            hovertemplate=(
+                f"{row.sae}<br>tail + rare: {row.tail_rare:.0%} of the concepts,"
+                f" {row.of_probe:.0%} of the probe's<br>general head + mid: {row.head_mid:.0%}"
+                f"{extra}<extra></extra>"
+            ),
+        )
+    fig.add_hline(y=100, line_dash="dot", annotation_text="linear probe")
+    fig.update_layout(xaxis_range=[0, 105], yaxis_range=[0, 115], showlegend=False)
+    return layout(
+        fig,
+        "Specialization against forgetting",
+        "general head + mid concepts still detected (%)",
+        "subdomain tail + rare concepts detected (% of the linear probe's)",
+    )
+
+
 def pareto(points: pd.DataFrame, split: str, colors: dict[str, str] | None = None) -> go.Figure:
     """Spliced-in perplexity vs L0, one line per curve (``group``), points = SAEs of a sweep
     (paper Fig. 1, 4-6).

@@ -118,3 +118,55 @@ def test_gained_concepts_are_the_ones_the_gsae_misses_and_an_ssae_finds():
     assert table.gsae_f1.tolist() == [0.1, 0.4] and table.novel_latent.tolist() == [False, True]
     assert (table.sae == "SSAE").all() and table.f1.tolist() == [0.8, 0.6]
     assert gained_concepts(scores, concepts).novel_latent.tolist() == [False, False]
+
+
+def test_specialization_against_forgetting_counts_by_hand():
+    """Hand-made scores over a subdomain and a general domain: tail + rare recall of the
+    subdomain (and over the probe's), head + mid recall of the general domain, the better truth
+    kind per concept, and general L0 against the GSAE's from the matched SAEs' metrics."""
+    import pandas as pd
+
+    from ssae_core.evaluate.concepts import BUCKETS, PROBE
+    from ssae_core.report.compare import specialization_forgetting
+
+    head, tail = BUCKETS[0], BUCKETS[-1]
+    concepts = pd.DataFrame(
+        {
+            "concept_id": range(6),
+            "domain": ["physics"] * 3 + ["general"] * 2 + ["medicine"],
+            "subdomain": [True] * 3 + [False] * 2 + [True],
+            "bucket": [tail, tail, head, head, head, tail],
+        }
+    )
+    f1 = {  # sae -> per concept, (token, context) F1
+        "GSAE": [(0.1, 0.2), (0.0, 0.0), (0.9, 0.9), (0.8, 0.1), (0.6, 0.0), (0.9, 0.9)],
+        "SSAE": [(0.2, 0.7), (0.6, 0.0), (0.9, 0.9), (0.8, 0.1), (0.4, 0.3), (0.0, 0.0)],
+        PROBE: [(0.9, 0.9), (0.9, 0.9), (0.9, 0.9), (0.9, 0.9), (0.9, 0.9), (0.9, 0.9)],
+    }
+    scores = pd.DataFrame(
+        [
+            (sae, c, kind, f)
+            for sae, rows in f1.items()
+            for c, pair in enumerate(rows)
+            for kind, f in zip(("token", "context"), pair)
+        ],
+        columns=["sae", "concept_id", "kind", "best_f1"],
+    )
+    metrics = pd.DataFrame(
+        {
+            "split": ["general_test"] * 3 + ["physics_test"],
+            "ref": ["g", "s0", "s1", "s0"],
+            "l0": [10.0, 12.0, 30.0, 99.0],
+            "ce_loss_recovered": [0.99, 0.98, 0.9, 0.5],
+        }
+    )
+    matched = pd.DataFrame({"group": ["GSAE", "SSAE"], "ref": ["g", "s0"]})
+    table = specialization_forgetting(scores, concepts, "physics", metrics, matched, "general_test")
+    assert table.sae.tolist() == ["GSAE", "SSAE"], "the probe is the ceiling, not a row"
+    gsae, ssae = table.iloc[0], table.iloc[1]
+    assert gsae.tail_rare == 0 and ssae.tail_rare == 1.0 and ssae.of_probe == 1.0
+    assert gsae.head_mid == 1.0 and ssae.head_mid == 0.5, "medicine is not general"
+    assert ssae.general_l0 == 12.0 and ssae.general_l0_vs_gsae == 1.2
+    assert ssae.general_ce_rec == 0.98
+    plain = specialization_forgetting(scores, concepts, "physics")
+    assert "general_l0" not in plain and plain.of_probe.tolist() == [0.0, 1.0]

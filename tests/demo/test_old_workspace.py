@@ -33,11 +33,17 @@ REBUILT_SINCE_7E9A8D9 = {
 whose trainer changed, was rebuilt)."""
 
 
+REBUILT_SINCE_V4 = {"selection", "activations", "ssae", "sae_eval"}
+"""The selection (TracIn's L1 coefficient became the finetune's, 5.0, which is part of every
+selection's key), its activations, and the comparison's SSAEs (the default recipe: extension) with
+their evaluations; the world itself is found."""
+
+
 @pytest.mark.parametrize(
     "fixture, rebuilt",
     [
         ("old_workspace.tar.gz", REBUILT_SINCE_7E9A8D9),  # built by 7e9a8d9, before the layout
-        ("workspace_stages.tar.gz", set()),  # built for world v4: nothing to rebuild
+        ("workspace_stages.tar.gz", REBUILT_SINCE_V4),  # built for world v4
     ],
 )
 def test_a_workspace_built_by_earlier_code_is_found(tmp_path, fixture, rebuilt):
