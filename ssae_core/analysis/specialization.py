@@ -3,13 +3,15 @@
 For SSAE latent i with decoder direction d_i (rows of ``W_dec``, compared as unit vectors):
 
 - ``drift`` = cos(d_i, g_i), the same index in the GSAE (1: the latent kept its direction; NaN
-  when the two SAEs differ in width, so indices do not correspond);
+  past the GSAE's width, for an extension's new latents, and for an SSAE narrower than the GSAE,
+  whose indices do not correspond);
 - ``max_cos`` = max_j cos(d_i, g_j) over every GSAE latent, and ``match`` = that j;
 - ``kind``: *reconstruction* when ``max_cos >= θ`` (a GSAE direction kept or refined), *novel*
   when below (a direction the GSAE does not have). These are the SAE-stitching terms (Bussmann
   et al.; ../shared/papers/sae-variants-glossary.txt), read with the SSAE in the larger SAE's place;
 - ``count_gsae`` / ``count_ssae``: tokens latent i fires on in a split for each SAE (``count``
-  of the ``sae_eval`` features table), and ``count_change`` their difference.
+  of the ``sae_eval`` features table; an extension's new latents count 0 in the GSAE), and
+  ``count_change`` their difference.
 
 The guarantee: ``max_cos`` is the exact maximum over all GSAE latents (computed in row blocks, so
 a 16K x 16K comparison needs no 16K x 16K matrix at once).
@@ -23,6 +25,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ssae_core.evaluate.features import pad_to
 from ssae_core.infra.config import Config
 from ssae_core.infra.errors import ConfigError
 
@@ -84,12 +87,11 @@ def latent_changes(
             " compare an SSAE with the GSAE of its hook."
         )
     best, match = max_cosine(ssae_w_dec, gsae_w_dec)
-    same = len(gsae_w_dec) == len(ssae_w_dec)
-    drift = (
-        (unit_rows(ssae_w_dec) * unit_rows(gsae_w_dec)).sum(-1).numpy()
-        if same
-        else np.full(len(ssae_w_dec), np.nan)
-    )
+    n = len(gsae_w_dec)
+    indexed = len(ssae_w_dec) >= n  # the same index is the same latent (an extension adds after)
+    drift = np.full(len(ssae_w_dec), np.nan)
+    if indexed:
+        drift[:n] = (unit_rows(ssae_w_dec[:n]) * unit_rows(gsae_w_dec)).sum(-1).numpy()
     table = pd.DataFrame(
         {
             "feature": np.arange(len(ssae_w_dec)),
@@ -101,7 +103,7 @@ def latent_changes(
     )
     if counts is not None:
         gsae_counts, ssae_counts = counts
-        table["count_gsae"] = gsae_counts if same else np.nan
+        table["count_gsae"] = pad_to(gsae_counts, len(table)) if indexed else np.nan
         table["count_ssae"] = ssae_counts
         table["count_change"] = table.count_ssae - table.count_gsae
     return table

@@ -99,15 +99,25 @@ def count_rank(counts: dict[str, np.ndarray]) -> pd.DataFrame:
 
 
 def count_differences(counts: np.ndarray, baseline: np.ndarray) -> np.ndarray:
-    """Per feature (same index: SSAEs start from the GSAE), count minus the baseline's (Fig. 7)."""
-    if len(counts) != len(baseline):
+    """Per feature (same index: SSAEs start from the GSAE), count minus the baseline's (Fig. 7).
+    An extended SSAE is wider than its GSAE: its new latents, past the baseline's width, count 0
+    there."""
+    if len(counts) < len(baseline):
         from ssae_core.infra.errors import ConfigError
 
         raise ConfigError(
-            f"Count differences need SAEs of the same width ({len(counts)} vs {len(baseline)}"
-            " features)."
+            f"Count differences need an SSAE at least as wide as its baseline ({len(counts)} vs"
+            f" {len(baseline)} features)."
         )
-    return np.asarray(counts, dtype=np.int64) - np.asarray(baseline, dtype=np.int64)
+    return np.asarray(counts, dtype=np.int64) - pad_to(baseline, len(counts))
+
+
+def pad_to(values: np.ndarray, n: int) -> np.ndarray:
+    """``values`` (int64) followed by zeros up to length ``n``: per-latent counts of a GSAE laid
+    against an extension of it, whose latents past the GSAE's width are new."""
+    out = np.zeros(n, dtype=np.int64)
+    out[: len(values)] = values
+    return out
 
 
 def breadth(counts: np.ndarray) -> dict[str, float]:

@@ -14,6 +14,7 @@ from ssae_core.analysis.specialization import (
     ranked,
     summarize,
 )
+from ssae_core.evaluate.features import count_differences
 from ssae_core.infra.errors import ConfigError
 
 
@@ -63,11 +64,21 @@ def test_latents_split_into_novel_and_reconstruction_at_theta():
     assert 2 not in set(ranked(table, "novel").feature), "a latent that never fires is not listed"
 
 
-def test_saes_of_other_widths_have_no_drift_and_bad_theta_is_refused():
+def test_an_extension_keeps_indices_and_a_narrower_sae_has_no_drift():
+    """An extended SSAE's first latents are the GSAE's (drift 1 where kept); its new latents have
+    no counterpart (drift NaN, GSAE count 0). A narrower SAE's indices mean nothing."""
     torch.manual_seed(2)
-    gsae, wider = torch.randn(4, 3), torch.randn(9, 3)
-    table = latent_changes(gsae, wider)
-    assert table.drift.isna().all() and len(table) == 9
+    gsae = torch.randn(4, 3)
+    wider = torch.cat([gsae, torch.randn(5, 3)])
+    counts = (np.array([1, 2, 3, 4]), np.arange(9) * 10)
+    table = latent_changes(gsae, wider, counts=counts)
+    assert np.allclose(table.drift[:4], 1.0) and table.drift[4:].isna().all() and len(table) == 9
+    assert table.count_gsae.tolist() == [1, 2, 3, 4, 0, 0, 0, 0, 0]
+    assert table.count_change.tolist()[4:] == [40, 50, 60, 70, 80]
+    assert count_differences(counts[1], counts[0]).tolist()[:5] == [-1, 8, 17, 26, 40]
+    assert latent_changes(gsae, torch.randn(3, 3)).drift.isna().all()
+    with pytest.raises(ConfigError, match="at least as wide"):
+        count_differences(counts[0], counts[1])
     with pytest.raises(ConfigError, match="theta is a cosine"):
         latent_changes(gsae, wider, ChangeConfig(theta=1.5))
     with pytest.raises(ConfigError, match="different widths"):

@@ -57,6 +57,10 @@ def test_compare_shows_every_figure_for_the_demo_comparison(open_page):
 def test_compare_shows_what_specialization_changed(open_page):
     at = open_page("compare")
     assert at.subheader[0].value == "Concepts the GSAE misses that the SSAE finds"
+    assert at.subheader[1].value == "Specialization against forgetting"
+    kept = next(df.value for df in at.dataframe if "head_mid" in df.value.columns)
+    assert kept.sae.iloc[0] == "GSAE" and len(kept) == 3, "the GSAE and one SSAE per sweep"
+    assert kept.general_l0_vs_gsae.iloc[0] == 1.0, "general_test is a default split"
     summary = next(df.value for df in at.dataframe if "novel" in df.value.columns)
     assert len(summary) == 2 and (summary.novel + summary.reconstruction == summary.latents).all()
     listed = at.dataframe(key="changed-latents").value
@@ -212,7 +216,8 @@ def test_finetune_page_extends_the_gsae_or_reaims_its_silent_latents(
     before = {j.name for j in jobs.list_jobs(quick_workspace)}
     at.button[0].click().run()
     (job,) = [j for j in jobs.list_jobs(quick_workspace) if j.name not in before]
-    assert "--reaim" in job.args and "--resample-every" in job.args and "--extend" not in job.args
+    assert "--reaim" in job.args and "--resample-every" in job.args
+    assert job.args[job.args.index("--extend") + 1] == "0", "every latent: no extension"
     _wait_for_job(quick_workspace, job.name, 180)
     assert jobs.status(quick_workspace, job.name).state == "done"
 
