@@ -20,11 +20,13 @@ defaults = common.comparison_defaults(ws, base)
 
 if base.data is not None and len(defaults) == 1:
     st.markdown(
-        f"The demo comparison finetunes the GSAE on a **{cfg.method}** selection for"
-        f" **{cfg.subdomain}** ({cfg.token_budget:,} tokens) with ERM and with TERM"
-        f" (tilted to an effective sample share of {cfg.target_ess:g}), {len(cfg.sparsity)} L1"
-        " values each, then evaluates every SAE on"
-        f" {cfg.subdomain}'s test and OOD splits: one job, and this page shows the results."
+        f"The demo comparison specializes the GSAE on a **{cfg.method}** selection for"
+        f" **{cfg.subdomain}** ({cfg.token_budget:,} tokens from the retrieval pool) with the"
+        f" default recipe: it keeps every GSAE latent and trains {cfg.extend} new ones on what the"
+        f" GSAE leaves unexplained, {cfg.steps:,} steps, with ERM and with TERM (tilted to an"
+        f" effective sample share of {cfg.target_ess:g}), {len(cfg.sparsity)} L1 values each."
+        f" Then it evaluates every SAE on {cfg.subdomain}'s test and OOD splits and on general"
+        " text: one job (about 25 minutes on two CPU cores), and this page shows the results."
     )
     common.launch_button(
         ws,

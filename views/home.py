@@ -19,8 +19,15 @@ from views import common
 st.title("SSAE Studio")
 st.markdown(
     "General sparse autoencoders miss rare concepts. SSAE Studio expands a few seed texts about a"
-    " subdomain into a training set by retrieval, finetunes a general SAE on it (ERM or tilted"
+    " subdomain into a training set by retrieval, specializes a general SAE on it (ERM or tilted"
     " ERM), and shows what the specialized SAE now sees that the general one did not."
+)
+st.caption(
+    "The default recipe keeps every latent of the general SAE as it is and trains new latents on"
+    " what it leaves unexplained in the subdomain (extension, after SAE Boost): the SSAE gains the"
+    " subdomain's rare concepts without forgetting general ones, which finetuning every latent"
+    " does (it doubles how often the SAE fires on general text). On the demo world: 512 new"
+    " latents, 2,000 steps on 300K tokens, about 4 minutes per SSAE on two CPU cores."
 )
 
 ws = common.workspace()

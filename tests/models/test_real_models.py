@@ -116,7 +116,7 @@ def test_a_gguf_file_loads_as_the_same_model_transformers_reads(capsys):
         theirs = hf(tokens, labels=tokens).loss.item()
         ours = model(tokens, return_type="loss").item()
     assert abs(ours - theirs) < 1e-3 and ours < 6
-    assert model_io.load_model_dir(path).cfg.d_model == 576, "the folder that holds it works too"
+    assert model_io.gguf_file(path) == gguf, "the folder that holds it names the same file"
 
 
 def test_a_file_that_is_not_gguf_and_a_folder_of_several_are_refused(tmp_path):
