@@ -24,11 +24,11 @@ Every option is a sweep over ``--l1`` (default: the GSAE's own coefficient), onc
 
 Options: ``short`` is the old demo comparison's budget (300 steps, lr 1e-4); ``plain`` finetunes
 every latent for ``--steps`` at lr 3e-4; ``extend`` is the default recipe (``--extend`` latents on
-the frozen GSAE's residual, lr 1e-3; ``extend:1024:4000`` names width and steps); ``resample`` is
-``plain`` with Anthropic's resampling of latents silent for 250 steps; ``reaim`` re-aims the
-latents silent on the selection at the start and every 250 steps at residual errors, with a bias
-that keeps L0 near its value. ``--term`` runs the options it names
-with TERM too (target ESS 0.5).
+the frozen GSAE's residual, lr 1e-3; ``extend:1024:4000:0.003`` names width, steps and lr);
+``resample`` is ``plain`` with Anthropic's resampling of latents silent for 250 steps; ``reaim``
+re-aims the latents silent on the selection at the start and every 250 steps at residual errors,
+with a bias that keeps L0 near its value. ``--term`` runs the options it names with TERM too
+(target ESS 0.5).
 """
 
 from __future__ import annotations
@@ -53,6 +53,7 @@ from ssae_core.infra.workspace import Workspace  # noqa: E402
 from ssae_core.models.base import BaseSpec, load_base  # noqa: E402
 from ssae_core.select.retrieval import SelectionConfig  # noqa: E402
 from ssae_core.select.selection import run_selection, selection_activations  # noqa: E402
+from ssae_core.train.config import RECIPE  # noqa: E402
 from ssae_core.train.finetune import FinetuneConfig, finetune, load_ssaes  # noqa: E402
 
 HEAD_MID, TAIL_RARE = BUCKETS[:2], BUCKETS[-2:]
@@ -60,7 +61,8 @@ HEAD_MID, TAIL_RARE = BUCKETS[:2], BUCKETS[-2:]
 
 def options(args, l1: tuple[float, ...], seed: int) -> dict[str, FinetuneConfig]:
     """The options ``args.options`` names, each a sweep over ``l1`` at seed ``seed``. An
-    extension may name its width and steps: ``extend:1024`` or ``extend:1024:4000``."""
+    extension may name its width, steps and learning rate: ``extend:1024``, ``extend:1024:4000``
+    or ``extend:512:2000:0.003``."""
     long = dict(steps=args.steps, batch_tokens=4096, sparsity=l1, seed=seed)
     long["decay_steps"] = args.steps // 5
     found = {
@@ -72,9 +74,10 @@ def options(args, l1: tuple[float, ...], seed: int) -> dict[str, FinetuneConfig]
     picked = {}
     for name in args.options.split(","):
         if name.startswith("extend"):
-            _, width, steps = (name.split(":") + [str(args.extend), str(args.steps)])[:3]
+            given = name.split(":")[1:]
+            width, steps, lr = given + [args.extend, args.steps, RECIPE["lr"]][len(given) :]
             picked[name] = FinetuneConfig.recipe(
-                sparsity=l1, steps=int(steps), extend=int(width), seed=seed
+                sparsity=l1, steps=int(steps), extend=int(width), lr=float(lr), seed=seed
             )
         else:
             picked[name] = found[name]

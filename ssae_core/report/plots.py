@@ -103,30 +103,39 @@ def specialization_forgetting(
 ) -> go.Figure:
     """One point per SAE: the subdomain's tail and rare concepts it detects (as a share of the
     linear probe's) against the general head and mid concepts it still detects; up is
-    specialization, left is forgetting. ``table``: ``compare.specialization_forgetting``."""
+    specialization, left is forgetting, and a label's ×L0 is how often it fires on general text
+    against the GSAE. ``table``: ``compare.specialization_forgetting``."""
     fig = go.Figure()
+    ratio = table.general_l0_vs_gsae if "general_l0_vs_gsae" in table else None
     for i, row in enumerate(table.itertuples()):
-        extra = (
-            f"<br>general L0 {row.general_l0:.1f} (×{row.general_l0_vs_gsae:.2f} the GSAE's)"
-            if "general_l0" in table and pd.notna(row.general_l0)
-            else ""
-        )
+        times = ratio.iloc[i] if ratio is not None else float("nan")
+        label = row.sae + (f" (L0 ×{times:.2f})" if pd.notna(times) else "")
         fig.add_scatter(
             x=[row.head_mid * 100],
             y=[row.of_probe * 100],
             mode="markers+text",
-            text=[row.sae],
+            text=[label],
             textposition="top center",
             name=row.sae,
             marker={"size": 14, "color": (colors or {}).get(row.sae, PALETTE[i % len(PALETTE)])},
             hovertemplate=(
                 f"{row.sae}<br>tail + rare: {row.tail_rare:.0%} of the concepts,"
                 f" {row.of_probe:.0%} of the probe's<br>general head + mid: {row.head_mid:.0%}"
-                f"{extra}<extra></extra>"
+                + (f"<br>general L0 ×{times:.2f} the GSAE's" if pd.notna(times) else "")
+                + "<extra></extra>"
             ),
         )
     fig.add_hline(y=100, line_dash="dot", annotation_text="linear probe")
-    fig.update_layout(xaxis_range=[0, 105], yaxis_range=[0, 115], showlegend=False)
+    gsae = table.head_mid[table.sae == "GSAE"]
+    if len(gsae):
+        fig.add_vline(
+            x=gsae.iloc[0] * 100 - 10,
+            line_dash="dash",
+            line_color="#adb5bd",
+            annotation_text="10 points below the GSAE",
+        )
+    low = max(0.0, min(table.head_mid.min() * 100, 100 if gsae.empty else gsae.iloc[0] * 100) - 15)
+    fig.update_layout(xaxis_range=[low, 104], yaxis_range=[0, 115], showlegend=False)
     return layout(
         fig,
         "Specialization against forgetting",
