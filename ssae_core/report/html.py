@@ -90,7 +90,9 @@ def compare_saes(
 
     Each matched SSAE against the GSAE, latent by latent (``specialization``: novel and
     reconstruction latents at ``changes.theta``). Demo world: concept recall of the matched-L0
-    SAEs, on ``domain``'s concepts when given, and the concepts novel latents detect."""
+    SAEs, on ``domain``'s concepts when given, the concepts novel latents detect, and
+    specialization against forgetting for ``domain`` (default: the subdomain whose test or OOD
+    split is ``splits[0]``)."""
     progress = progress or Silent()
     evals = {split.name: evaluate(ws, base, saes, split, cfg, progress) for split in splits}
     metrics = compare.metrics_table(evals, saes)
@@ -119,10 +121,11 @@ def compare_saes(
         chosen = {r.ref for r in result.matched.itertuples()}
         every = compare.concept_scores(base, [s for s in saes if s.ref in chosen], None, progress)
         scores = every if domain is None else every[every.domain == domain]
-        if domain is not None:
+        sub = domain or _subdomain_of(base.data.subdomains, home)
+        if sub is not None:
             general = next((s.name for s in splits if s.name == GENERAL_SPLIT), None)
             table = compare.specialization_forgetting(
-                every, base.data.concepts, domain, metrics, result.matched, general
+                every, base.data.concepts, sub, metrics, result.matched, general
             )
             result.tables["specialization_forgetting"] = table
             result.figures["specialization_forgetting"] = plots.specialization_forgetting(
@@ -144,6 +147,11 @@ def compare_saes(
             colors,
         )
     return result
+
+
+def _subdomain_of(subdomains, split: str) -> str | None:
+    """The subdomain whose test or OOD split ``split`` is, if any."""
+    return next((d for d in subdomains if split in (f"{d}_test", f"{d}_ood")), None)
 
 
 GAINED_TITLE = "Concepts the GSAE misses that the SSAE finds"
