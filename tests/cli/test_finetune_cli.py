@@ -22,7 +22,7 @@ def _selection(root) -> str:
     return json.loads(out.stdout)["path"]
 
 
-def test_finetune_cli_trains_a_sweep_from_a_selection(quick_build, tmp_path):
+def test_finetune_cli_trains_a_sweep_from_a_selection(quick_build, quick_world, tmp_path):
     """A script chains select, finetune (the default recipe: the GSAE extended by 512 latents)
     and the SAELens export by the refs their --json gives."""
     root, _ = quick_build
@@ -35,8 +35,7 @@ def test_finetune_cli_trains_a_sweep_from_a_selection(quick_build, tmp_path):
     assert [v["sparsity"] for v in summary["val"]] == [1.0, 4.0]
     assert summary["train_tokens"] > 2000 and summary["val_tokens"] > 0
     ssae = SAE.load_from_disk(f"{summary['path']}/sae_1")
-    (gsae_art,) = Workspace(root).list("gsae")
-    gsae = SAE.load_from_disk(gsae_art.file("sae_0"))
+    gsae = quick_world.gsae
     n = gsae.cfg.d_sae
     assert ssae.W_dec.shape[0] == summary["d_sae"] == n + 512
     assert ssae.cfg.architecture() == summary["architecture"] == "standard"

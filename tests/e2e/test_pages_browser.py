@@ -50,17 +50,26 @@ def test_clicking_a_decoder_map_point_opens_the_feature(dashboard, page):
         timeout=60_000,
     )
     x, y, feature = page.evaluate("""() => {
-            const trace_len = g => g._fullData[1].x.length;
             const title = g => {
                 const t = (g.layout || {}).title;
                 return (typeof t === 'string' ? t : (t || {}).text) || '';
             };
             const gd = [...document.querySelectorAll('.js-plotly-plot')]
                 .find(g => title(g).includes('Decoder directions'));
-            const trace = gd._fullData[1], i = Math.floor(trace_len(gd) / 2);
             const L = gd._fullLayout, box = gd.getBoundingClientRect();
-            return [box.left + L._size.l + L.xaxis.l2p(trace.x[i]),
-                    box.top + L._size.t + L.yaxis.l2p(trace.y[i]), trace.customdata[i]];
+            const at = (t, i) => [box.left + L._size.l + L.xaxis.l2p(t.x[i]),
+                                  box.top + L._size.t + L.yaxis.l2p(t.y[i])];
+            const points = gd._fullData.flatMap(t => [...t.x.keys()].map(i => at(t, i)));
+            const trace = gd._fullData[1];
+            // the live point farthest from any other point: a click there hits it alone
+            let best = 0, room = -1;
+            for (let i = 0; i < trace.x.length; i++) {
+                const [px, py] = at(trace, i);
+                const gap = Math.min(...points.map(([qx, qy]) =>
+                    (qx === px && qy === py) ? Infinity : Math.hypot(qx - px, qy - py)));
+                if (gap > room) { room = gap; best = i; }
+            }
+            return [...at(trace, best), trace.customdata[best]];
         }""")
     page.mouse.click(x, y)
     page.locator(f'[data-feature="{feature}"]').wait_for(

@@ -209,7 +209,11 @@ def test_finetune_page_extends_the_gsae_or_reaims_its_silent_latents(
     assert job.args[job.args.index("--extend") + 1] == "64"
     _wait_for_job(quick_workspace, job.name, 180)
     assert jobs.status(quick_workspace, job.name).state == "done"
-    (art,) = [a for a in quick_workspace.list("ssae") if a.manifest["config"].get("extend") == 64]
+    (art,) = [
+        a
+        for a in quick_workspace.list("ssae")
+        if a.manifest["config"].get("extend") == 64 and a.manifest["config"]["sparsity"] == [3.0]
+    ]
     assert art.summary["d_sae"] == quick_world.gsae.cfg.d_sae + 64
     at.radio(key="ft-recipe").set_value("finetune").run()
     at.checkbox(key="ft-reaim").check().run()
