@@ -26,7 +26,7 @@ if base.data is not None and len(defaults) == 1:
         f" GSAE leaves unexplained, {cfg.steps:,} steps, with ERM and with TERM (tilted to an"
         f" effective sample share of {cfg.target_ess:g}), {len(cfg.sparsity)} L1 values each."
         f" Then it evaluates every SAE on {cfg.subdomain}'s test and OOD splits and on general"
-        " text: one job (about 25 minutes on two CPU cores), and this page shows the results."
+        " text: one job (about 20 minutes on two CPU cores), and this page shows the results."
     )
     common.launch_button(
         ws,
