@@ -74,6 +74,12 @@ if "gained_concepts" in result.tables:
     )
 if "specialization_forgetting" in result.tables:
     st.subheader(FORGETTING_TITLE)
+    kept = result.tables["specialization_forgetting"]
+    if not (kept.head_mid[kept.sae == "GSAE"] > 0).any():
+        st.info(
+            "The GSAE detects none of this world's general head and mid concepts (the quick world"
+            " is a structure check), so forgetting cannot be read here: every point sits at 0."
+        )
     left, right = st.columns([3, 2])
     left.plotly_chart(result.figures["specialization_forgetting"], key="spec-forget")
     right.dataframe(result.tables["specialization_forgetting"], hide_index=True)
