@@ -46,17 +46,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import ssae_core.demo  # noqa: E402, F401 (registers the demo base source)
 from ssae_core.analysis.specialization import latent_changes  # noqa: E402
-from ssae_core.evaluate.concepts import BUCKETS, sae_concept_f1  # noqa: E402
+from ssae_core.evaluate.concepts import sae_concept_f1  # noqa: E402
 from ssae_core.evaluate.metrics import evaluate_saes  # noqa: E402
 from ssae_core.infra.progress import Tqdm  # noqa: E402
 from ssae_core.infra.workspace import Workspace  # noqa: E402
 from ssae_core.models.base import BaseSpec, load_base  # noqa: E402
+from ssae_core.report.compare import HEAD_MID, TAIL_RARE  # noqa: E402
 from ssae_core.select.retrieval import SelectionConfig  # noqa: E402
 from ssae_core.select.selection import run_selection, selection_activations  # noqa: E402
 from ssae_core.train.config import RECIPE  # noqa: E402
 from ssae_core.train.finetune import FinetuneConfig, finetune, load_ssaes  # noqa: E402
-
-HEAD_MID, TAIL_RARE = BUCKETS[:2], BUCKETS[-2:]
 
 
 def options(args, l1: tuple[float, ...], seed: int) -> dict[str, FinetuneConfig]:

@@ -61,9 +61,9 @@ tracin_l1 = c5.number_input(
     disabled="tracin" not in method,
     key="sel-tracin-l1",
     help=(
-        "TracIn ranks documents by the gradient of the SAE loss ||x - x̂||² + L1·||f||₁; use the"
-        " coefficient of the loss you will finetune with (the default recipe's: 5, the demo"
-        " GSAE's own)."
+        "TracIn ranks documents by the gradient of the SAE loss ||x - x̂||² + L1·||f||₁;"
+        " use the coefficient of the loss you will finetune with (the default recipe's: 5, the"
+        " demo GSAE's own)."
     ),
 )
 job = launch.select(base.spec, seeds, corpus, method, int(budget), tracin_l1)
