@@ -9,6 +9,8 @@
    step including its read of the batch from an on-disk activation cache; and a tilt sweep
    (4 target ESS x 2 sparsity values) in one run vs one run per ESS.
 3. TERM's per-step overhead over ERM: a fixed t, a relative t, and t picked for a target ESS.
+   And one step of the default recipe (the GSAE extended by ``--extend`` latents, only those
+   learning) vs SAELens's trainer on an SAE of the same total width, a new batch each step.
 4. Peak RSS of a finetuning run (fresh process, the cache written by another) on N and 4N tokens.
 Timings are medians over interleaved repetitions (the machines are noisy).
 """
@@ -141,6 +143,33 @@ def bench_term(d_in, d_sae, batch, device, reps):
         fns[name] = ours_step(sae, x, device, cfg=cfg)
     t = median_times(fns, reps, device)
     return {"shape": f"{d_in}x{d_sae}", **{k: t[k] / t["erm"] - 1 for k in TILTS}}
+
+
+def bench_extend(d_in, d_sae, extend, batch, device, reps):
+    """One extended step (the frozen part computed once, no (batch, width) tensor per copy) vs
+    SAELens's step at width ``d_sae + extend``; each call on another batch, as in training (the
+    stack keeps the last batch's frozen part)."""
+    xs = [torch.randn(batch, d_in, device=device) for _ in range(4)]
+    turn = iter(range(10**9))
+    cfg = FinetuneConfig.recipe(steps=10**9, extend=extend)
+    stack = SAEStack(gsae(d_in, d_sae), cfg.stack_sparsity, extend=extend).to(device)
+    opt = torch.optim.Adam(stack.parameters(), lr=cfg.lr)
+    doc = np.arange(batch)
+    theirs = [saelens_step(d_in, d_sae + extend, x, device) for x in xs]
+    t = median_times(
+        {
+            "ours": lambda: train_step(stack, opt, xs[next(turn) % 4], doc, cfg, 0),
+            "saelens": lambda: theirs[next(turn) % 4](),
+        },
+        reps,
+        device,
+    )
+    return {
+        "shape": f"{d_in}x{d_sae}+{extend}",
+        "ours_tok_s": batch / t["ours"],
+        "saelens_tok_s": batch / t["saelens"],
+        "ratio": t["saelens"] / t["ours"],
+    }
 
 
 def synthetic_cache(ws: Workspace, n: int, d_in: int, tag: int):
@@ -313,14 +342,25 @@ def print_memory(runs: dict[str, list[dict]]) -> None:
         )
 
 
+def print_extend(shapes, args) -> None:
+    for d_in, d_sae in shapes:
+        r = bench_extend(d_in, d_sae, args.extend, args.batch, args.device, args.reps)
+        print(
+            f"[extend] {r['shape']}: ours {r['ours_tok_s']:,.0f} tok/s, SAELens at the full"
+            f" width {r['saelens_tok_s']:,.0f} tok/s -> {r['ratio']:.2f}x"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--shapes", default="128x1024,512x4096")
     parser.add_argument("--batch", type=int, default=4096)
     parser.add_argument("--reps", type=int, default=10)
+    parser.add_argument("--extend", type=int, default=512, help="new latents (section 3)")
     parser.add_argument("--memory-tokens", type=int, default=500_000)
     parser.add_argument("--memory-only", action="store_true", help="only section 4")
+    parser.add_argument("--extend-only", action="store_true", help="only the extended step")
     parser.add_argument("--child-rss", help=argparse.SUPPRESS)
     args = parser.parse_args()
     torch.set_grad_enabled(True)
@@ -335,6 +375,8 @@ def main() -> None:
         f"device {args.device}, batch {args.batch} tokens, torch {torch.__version__},"
         f" {torch.get_num_threads()} threads"
     )
+    if args.extend_only:
+        return print_extend(shapes, args)
     for d_in, d_sae in shapes:
         r = bench_step(d_in, d_sae, args.batch, args.device, args.reps)
         print(
@@ -345,6 +387,7 @@ def main() -> None:
         r = bench_term(d_in, d_sae, args.batch, args.device, args.reps)
         for name in TILTS:
             print(f"[term]  {r['shape']}: TERM ({name}) step vs ERM step: {r[name]:+.1%}")
+    print_extend(shapes, args)
     with tempfile.TemporaryDirectory() as tmp:
         for d_in, d_sae in shapes:
             r = bench_sweep(

@@ -27,6 +27,7 @@ FINETUNE_OPTIONS = [
     "resample_every",
     "reaim",
     "extend",
+    "aim",
 ]
 FINETUNE_FLAGS = {"sparsity": "--l1"}
 
@@ -60,6 +61,7 @@ def _options(p: argparse.ArgumentParser) -> None:
         only=FINETUNE_OPTIONS,
         defaults=FinetuneConfig.recipe(),
     )
+    p.set_defaults(decay_steps=None)  # the recipe's share of --steps (check)
     add_options(p, CacheConfig, flags={"dtype": "--cache-dtype"}, only=["dtype"])
     common.executor_options(p)
     common.background_option(p)
@@ -68,6 +70,8 @@ def _options(p: argparse.ArgumentParser) -> None:
 def check(args: argparse.Namespace):
     from ssae_core.train.finetune import FinetuneConfig
 
+    if args.decay_steps is None:
+        args.decay_steps = FinetuneConfig.recipe(steps=args.steps).decay_steps
     return from_args(FinetuneConfig, args).validate()
 
 

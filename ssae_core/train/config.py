@@ -53,7 +53,8 @@ class FinetuneConfig(Config):
     lr: float = 5e-5
     """Learning rate (Adam)."""
     decay_steps: int = 1000
-    """Linear LR decay to 0 over the last this many steps."""
+    """Linear LR decay to 0 over the last this many steps (``finetune``: a fifth of the steps
+    unless given)."""
     beta1: float = 0.9
     beta2: float = 0.999
     normalize_decoder: bool = True
@@ -88,6 +89,12 @@ class FinetuneConfig(Config):
     what the frozen GSAE leaves in its residual (SAE Boost, arXiv 2507.12990). Each SSAE is the
     GSAE's latents plus these, so the GSAE's own latents compute what they did (standard,
     jumprelu); 0: finetune every latent."""
+    aim: Literal["tokens", "clusters"] = added("tokens")
+    """Where latents aimed at the start point (an extension's new latents; with ``reaim``, the
+    silent ones): at the residual errors of single badly reconstructed tokens of the first batch
+    (tokens), or at the centres of a spherical k-means of the errors of the worst-reconstructed
+    quarter of a sample of the selection (clusters: each starts on a group of tokens the GSAE
+    gets wrong the same way; ``train.resample``)."""
 
     @classmethod
     def recipe(cls, **kw) -> FinetuneConfig:
@@ -159,6 +166,8 @@ class FinetuneConfig(Config):
                 "sparsity_warmup, resample_every, target_l0 and extend must be >= 0 (0 turns them"
                 " off)."
             )
+        if self.aim not in ("tokens", "clusters"):
+            raise ConfigError(f"aim must be 'tokens' or 'clusters', not {self.aim!r}.")
         if not 0 < self.resample_until <= 1:
             raise ConfigError(f"resample_until must be in (0, 1], not {self.resample_until}.")
 
@@ -234,5 +243,7 @@ class FinetuneConfig(Config):
         return self.curve_labels[sae // len(self.sparsity)]
 
 
-RECIPE = dict(sparsity=(DEFAULT_L1,), steps=2000, batch_tokens=4096, lr=1e-3, extend=512)
+RECIPE = dict(
+    sparsity=(DEFAULT_L1,), steps=2000, batch_tokens=4096, lr=1e-3, extend=512, aim="clusters"
+)
 """The default recipe's fields (``FinetuneConfig.recipe``); the LR decays over the last fifth."""

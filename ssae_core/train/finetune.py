@@ -179,24 +179,28 @@ def _train(
 
 
 START_SAMPLE_BATCHES = 16
-"""Batches of the selection (evenly spaced rows) on which ``reaim`` finds silent latents."""
+"""Batches of the selection (evenly spaced rows) on which latents are aimed at the start, with
+``aim="clusters"`` or ``reaim``."""
 
 
 @torch.no_grad()
 def _aim_at_start(stack, store, rows, cfg: FinetuneConfig, opt, x) -> None:
-    """Before the first step: an extension's new latents aimed at the first batch's residual
-    errors; with ``reaim``, the latents silent on a sample of the selection re-aimed at it."""
+    """Before the first step: an extension's new latents aimed at the residual errors of the first
+    batch (``aim="tokens"``) or of a sample of the selection (``aim="clusters"``); with ``reaim``,
+    the latents silent on that sample re-aimed at it."""
     gen = torch.Generator().manual_seed(cfg.seed)
-    if stack.frozen:
-        for i in range(len(stack)):
-            aim_new(stack, i, opt, x, gen)
-    if cfg.reaim:
+    clusters, sample = cfg.aim == "clusters", x
+    if clusters or cfg.reaim:
         n = min(len(rows), START_SAMPLE_BATCHES * cfg.batch_tokens)
         sample = store.rows(rows[np.linspace(0, len(rows) - 1, n).astype(np.int64)])
         sample = sample.to(x.device)
+    if stack.frozen:
+        for i in range(len(stack)):
+            aim_new(stack, i, opt, sample if clusters else x, gen, clusters)
+    if cfg.reaim:
         for i in range(len(stack)):
             silent = ~stack.one(i, sample)["fired"]
-            resample_dead(stack, i, opt, sample, silent, gen, aimed=True)
+            resample_dead(stack, i, opt, sample, silent, gen, aimed=True, clusters=clusters)
 
 
 def train_step(

@@ -12,6 +12,10 @@ each gets the direction of the residual error ``x - SAE(x)`` of a different badl
 token, and a bias (for JumpReLU, a margin over its threshold) at the ``1 - FIRE_SHARE`` quantile
 of its pre-activation on the batch, so it fires on about ``FIRE_SHARE`` of the tokens and N aimed
 latents add about ``N * FIRE_SHARE`` to L0 instead of ``N / 2``.
+
+With ``clusters``, the directions are instead the centres of a spherical k-means (N clusters) of
+the unit residual errors of the ``WORST_SHARE`` worst-reconstructed tokens: a latent starts on a
+group of tokens the SAE gets wrong the same way (a concept it lacks) rather than on one token.
 """
 
 from __future__ import annotations
@@ -24,6 +28,9 @@ ENCODER_SCALE = 0.2
 """A resampled latent's encoder norm, as a share of the live latents' mean."""
 FIRE_SHARE = 0.005
 """The share of a batch's tokens on which a newly aimed extension latent fires."""
+WORST_SHARE = 0.25
+"""With ``clusters``: the share of the tokens, the worst reconstructed, whose errors are clustered."""
+KMEANS_ITERATIONS = 20
 
 
 @torch.no_grad()
@@ -35,17 +42,18 @@ def resample_dead(
     dead: torch.Tensor,
     gen: torch.Generator,
     aimed: bool = False,
+    clusters: bool = False,
 ) -> int:
     """Re-initialize SAE ``i``'s latents where ``dead`` (d_sae,) is true toward rows of the batch
     ``x``; returns how many. Latents that do not learn (an extension's GSAE part) are left.
     ``aimed``: as ``aim_new`` aims new latents (residual-error directions, a bias that keeps L0
     near its value: for finetuning a trained SAE) instead of Anthropic's recipe (for training
-    from scratch)."""
+    from scratch); ``clusters`` (with ``aimed``): at k-means centres, as ``aim_new``."""
     idx = (dead.to(x.device) & stack.learning).nonzero().squeeze(-1)
     if not len(idx):
         return 0
     if aimed:
-        _aim(stack, i, opt, x, idx, gen)
+        _aim(stack, i, opt, x, idx, gen, clusters)
         return len(idx)
     err = _errors(stack, i, x)
     weight = err.pow(2).sum(-1).double().cpu() + 1e-12
@@ -60,23 +68,49 @@ def resample_dead(
 
 @torch.no_grad()
 def aim_new(
-    stack: SAEStack, i: int, opt: torch.optim.Optimizer, x: torch.Tensor, gen: torch.Generator
+    stack: SAEStack,
+    i: int,
+    opt: torch.optim.Optimizer,
+    x: torch.Tensor,
+    gen: torch.Generator,
+    clusters: bool = False,
 ) -> None:
     """Aim SAE ``i``'s learning latents (an extension's new ones) at the residual errors of
     distinct tokens of ``x``, drawn with probability proportional to their squared error (with
-    replacement only when the batch has fewer tokens than there are latents)."""
-    _aim(stack, i, opt, x, stack.learning.nonzero().squeeze(-1), gen)
+    replacement only when the batch has fewer tokens than there are latents); ``clusters``: at
+    the k-means centres of the worst-reconstructed tokens' errors."""
+    _aim(stack, i, opt, x, stack.learning.nonzero().squeeze(-1), gen, clusters)
 
 
-def _aim(stack, i, opt, x, idx, gen) -> None:
+def _aim(stack, i, opt, x, idx, gen, clusters=False) -> None:
     err = _errors(stack, i, x)
-    weight = err.pow(2).sum(-1).double().cpu() + 1e-12
-    pick = torch.multinomial(weight, len(idx), replacement=len(idx) > len(x), generator=gen)
-    pick = pick.to(x.device)
-    dirs = _unit(err[pick])
+    n_worst = int(WORST_SHARE * len(x))
+    if clusters and n_worst > len(idx):
+        worst = err.norm(dim=-1).topk(n_worst).indices
+        dirs = spherical_kmeans(_unit(err[worst]), len(idx), gen)
+    else:
+        weight = err.pow(2).sum(-1).double().cpu() + 1e-12
+        pick = torch.multinomial(weight, len(idx), replacement=len(idx) > len(x), generator=gen)
+        dirs = _unit(err[pick.to(x.device)])
     sae_in = x - stack.b_dec[i] if stack.subtract_b_dec else x
     floor = stack.log_threshold[i][idx].exp() if stack.arch == "jumprelu" else 0.0
     _set(stack, i, opt, idx, dirs, dirs.T, floor - _upper_quantile(sae_in, dirs))
+
+
+def spherical_kmeans(
+    points: torch.Tensor, k: int, gen: torch.Generator, iterations: int = KMEANS_ITERATIONS
+) -> torch.Tensor:
+    """(k, d) unit centres of unit ``points`` (n > k, d): Lloyd's algorithm on the sphere, each
+    point to the centre of highest cosine, each centre the normalized mean of its points,
+    from k distinct points drawn by ``gen``; a centre that loses all its points stays put."""
+    start = torch.randperm(len(points), generator=gen)[:k].to(points.device)
+    centres = points[start]
+    for _ in range(iterations):
+        assign = (points @ centres.T).argmax(1)
+        sums = torch.zeros_like(centres).index_add_(0, assign, points)
+        empty = torch.bincount(assign, minlength=k) == 0
+        centres = torch.where(empty[:, None], centres, _unit(sums))
+    return centres
 
 
 def _upper_quantile(x: torch.Tensor, dirs: torch.Tensor, block: int = 256) -> torch.Tensor:

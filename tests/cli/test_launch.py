@@ -1,10 +1,9 @@
 """Job specs: one place names each background job, its command line, resource and device."""
 
 from ssae_core.cli import build_parser, launch
+from ssae_core.cli import finetune as finetune_cli
 from ssae_core.cli.common import base_spec
-from ssae_core.infra.config import option_values
 from ssae_core.models.base import BaseSpec
-from ssae_core.train.finetune import FinetuneConfig
 
 LOCAL = BaseSpec(source="local", model_dir="/m", sae_dir="/s")
 
@@ -27,10 +26,8 @@ def test_training_jobs_hold_the_device_they_train_on(monkeypatch):
     args = build_parser().parse_args(list(by_ess.argv))
     assert (args.tilt, args.target_ess) == (0.0, 0.2) and by_ess.name != job.name
     sweep = launch.finetune(BaseSpec(quick=True), "selection/k", "term", "1", 40, "0.5,0.1", "ess")
-    cfg = FinetuneConfig(
-        **option_values(FinetuneConfig, build_parser().parse_args(list(sweep.argv)))
-    )
-    assert cfg.validate().curve_labels == ["ESS 0.5", "ESS 0.1"]
+    cfg = finetune_cli.check(build_parser().parse_args(list(sweep.argv)))
+    assert cfg.curve_labels == ["ESS 0.5", "ESS 0.1"] and cfg.decay_steps == 40 // 5
     demo = launch.demo_ssaes(BaseSpec(), "physics", "bm25")
     assert demo.name == launch.DEMO_SSAES and demo.resource == "train:cpu"
 
