@@ -4,9 +4,10 @@ options. Fields added after artifacts were made with the config are ``added`` (a
 they leave the run's key unchanged).
 
 ``FinetuneConfig.recipe()`` is the product's default recipe, measured against the others on the
-demo world (BENCHMARKS.md, "Specialization against forgetting, per finetuning option"): SAE Boost
-extension, 512 new latents trained for 2,000 steps at lr 1e-3 on a 300K-token selection, the L1
-coefficient ``DEFAULT_L1``. The dataclass defaults stay the paper's recipe."""
+demo world (BENCHMARKS.md, "Specialization against forgetting, per finetuning option" and "Aiming
+the new latents at error clusters"): SAE Boost extension, 512 new latents started on clusters of
+the GSAE's residual errors and trained for 2,000 steps at lr 1e-3 on a 300K-token selection, the
+L1 coefficient ``DEFAULT_L1``. The dataclass defaults stay the paper's recipe."""
 
 from __future__ import annotations
 

@@ -29,8 +29,10 @@ ENCODER_SCALE = 0.2
 FIRE_SHARE = 0.005
 """The share of a batch's tokens on which a newly aimed extension latent fires."""
 WORST_SHARE = 0.25
-"""With ``clusters``: the share of the tokens, the worst reconstructed, whose errors are clustered."""
+"""With ``clusters``: the share of the tokens (the worst reconstructed) whose errors are
+clustered."""
 KMEANS_ITERATIONS = 20
+"""Lloyd iterations of ``spherical_kmeans``."""
 
 
 @torch.no_grad()
