@@ -207,6 +207,7 @@ def test_finetune_page_extends_the_gsae_or_reaims_its_silent_latents(
     at.button[0].click().run()
     (job,) = [j for j in jobs.list_jobs(quick_workspace) if j.name not in before]
     assert job.args[job.args.index("--extend") + 1] == "64"
+    assert job.args[job.args.index("--aim") + 1] == "clusters", "the recipe's aim"
     _wait_for_job(quick_workspace, job.name, 180)
     assert jobs.status(quick_workspace, job.name).state == "done"
     (art,) = [
@@ -222,6 +223,7 @@ def test_finetune_page_extends_the_gsae_or_reaims_its_silent_latents(
     (job,) = [j for j in jobs.list_jobs(quick_workspace) if j.name not in before]
     assert "--reaim" in job.args and "--resample-every" in job.args
     assert job.args[job.args.index("--extend") + 1] == "0", "every latent: no extension"
+    assert at.selectbox(key="ft-aim").disabled
     _wait_for_job(quick_workspace, job.name, 180)
     assert jobs.status(quick_workspace, job.name).state == "done"
 
