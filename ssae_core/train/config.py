@@ -91,11 +91,12 @@ class FinetuneConfig(Config):
     GSAE's latents plus these, so the GSAE's own latents compute what they did (standard,
     jumprelu); 0: finetune every latent."""
     aim: Literal["tokens", "clusters"] = added("tokens")
-    """Where latents aimed at the start point (an extension's new latents; with ``reaim``, the
-    silent ones): at the residual errors of single badly reconstructed tokens of the first batch
-    (tokens), or at the centres of a spherical k-means of the errors of the worst-reconstructed
-    quarter of a sample of the selection (clusters: each starts on a group of tokens the GSAE
-    gets wrong the same way; ``train.resample``)."""
+    """Where aimed latents point (an extension's new latents at the start; with ``reaim``, the
+    silent ones): at the residual errors of single badly reconstructed tokens (tokens), or at the
+    centres of a spherical k-means of the errors of the worst-reconstructed quarter of the tokens
+    (clusters: each starts on a group of tokens the GSAE gets wrong the same way). At the start
+    the tokens are the first batch (tokens) or a sample of the selection (clusters); later, the
+    batch (``train.resample``)."""
 
     @classmethod
     def recipe(cls, **kw) -> FinetuneConfig:

@@ -166,7 +166,7 @@ def _train(
             gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
             for i in range(len(stack)):
                 dead = last_fired[i] < step - cfg.resample_every
-                resample_dead(stack, i, opt, x, dead, gen, cfg.reaim)
+                resample_dead(stack, i, opt, x, dead, gen, cfg.reaim, cfg.aim == "clusters")
         if step % cfg.log_every == 0 or step + 1 == cfg.steps:
             log += _log_rows(step, stack, cfg, per_sae, tilting, out, last_fired, factor)
             write_live_log(run_dir, log)
