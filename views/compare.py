@@ -82,7 +82,7 @@ if "specialization_forgetting" in result.tables:
         )
     left, right = st.columns([3, 2])
     left.plotly_chart(result.figures["specialization_forgetting"], key="spec-forget")
-    right.dataframe(result.tables["specialization_forgetting"], hide_index=True)
+    right.dataframe(kept, hide_index=True)
     right.caption(
         "Specializing means detecting the subdomain's tail and rare concepts (up: the share of"
         " those a linear probe on the same activations finds); forgetting means losing the"

@@ -226,15 +226,9 @@ class SAEStack(nn.Module):
             return self._one_extended(i, x, coef_factor)
         pre, f = self.encode(i, x)
         mse = (self.decode(i, f) - x).pow(2).sum(-1)
-        sparsity = self._sparsity(i, pre, f, slice(None))
-        l0, fired = _active(f)
-        return {
-            "loss": mse + (self.coef[i] * coef_factor) * sparsity,
-            "mse": mse,
-            "sparsity": sparsity,
-            "l0": l0,
-            "fired": fired,
-        }
+        return self._outputs(
+            i, coef_factor, mse, self._sparsity(i, pre, f, slice(None)), *_active(f)
+        )
 
     def _one_extended(self, i: int, x: torch.Tensor, coef_factor: float) -> dict[str, torch.Tensor]:
         """``one`` for an extended copy: the GSAE's part of every output (reconstruction, sparsity
@@ -245,13 +239,15 @@ class SAEStack(nn.Module):
         mse = (torch.addmm(kept.recon, f, self.W_dec[i][n:]) - x).pow(2).sum(-1)
         sparsity = kept.sparsity + self._sparsity(i, pre, f, slice(n, None))
         l0, fired = _active(f)
-        return {
-            "loss": mse + (self.coef[i] * coef_factor) * sparsity,
-            "mse": mse,
-            "sparsity": sparsity,
-            "l0": kept.l0 + l0,
-            "fired": torch.cat([kept.fired, fired]),
-        }
+        return self._outputs(
+            i, coef_factor, mse, sparsity, kept.l0 + l0, torch.cat([kept.fired, fired])
+        )
+
+    def _outputs(self, i, coef_factor, mse, sparsity, l0, fired) -> dict[str, torch.Tensor]:
+        """``one``'s outputs; the loss is the squared error plus SAE ``i``'s (scaled) sparsity
+        coefficient times the sparsity term."""
+        loss = mse + (self.coef[i] * coef_factor) * sparsity
+        return {"loss": loss, "mse": mse, "sparsity": sparsity, "l0": l0, "fired": fired}
 
     def _sparsity(self, i: int, pre: torch.Tensor, f: torch.Tensor, cols: slice) -> torch.Tensor:
         """Per token, the sparsity term of SAE ``i``'s latents ``cols``: L1 (standard), L0

@@ -190,7 +190,7 @@ def _aim_at_start(stack, store, rows, cfg: FinetuneConfig, opt, x) -> None:
     the latents silent on that sample re-aimed at it."""
     gen = torch.Generator().manual_seed(cfg.seed)
     clusters, sample = cfg.aim == "clusters", x
-    if clusters or cfg.reaim:
+    if (clusters and stack.frozen) or cfg.reaim:  # a sample only where latents are aimed at it
         n = min(len(rows), START_SAMPLE_BATCHES * cfg.batch_tokens)
         sample = store.rows(rows[np.linspace(0, len(rows) - 1, n).astype(np.int64)])
         sample = sample.to(x.device)
